@@ -1,0 +1,4 @@
+//! placeholder
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+pub mod protocol;

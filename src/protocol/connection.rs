@@ -1,0 +1,750 @@
+//! One WebSocket connection's state machine after the opening handshake (RFC 6455 §5–§7).
+//!
+//! [`Connection`] is sans-I/O: the caller reads bytes from wherever they come from and hands
+//! them to [`Connection::receive_data`], then takes what happened with
+//! [`Connection::next_event`] and what must be written back with
+//! [`Connection::take_output`]. The connection never blocks, never reads a clock and never
+//! touches a socket, so the server, the `wsmith connect` client, the tests and the fuzzers all
+//! drive the same code.
+//!
+//! ```text
+//!            send_close()                 peer's Close
+//!   Open ─────────────────▶ CloseSent ───────────────────▶ Closed
+//!     │                                                       ▲
+//!     └─ peer's Close: reply with Close (§5.5.1) ─────────────┤
+//!     └─ protocol error: send Close with its code (§7.1.7) ───┘
+//! ```
+//!
+//! Once `Closed`, further input is discarded (§7.1.7: after failing, "the endpoint MUST NOT
+//! continue to attempt to process data"), and the caller closes the TCP connection after
+//! writing the remaining output; a server does so first (§7.1.1).
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use super::close::{truncate_reason, CloseCode, CloseFrame};
+use super::error::ProtocolError;
+use super::frame::{
+    decode_header, encode_frame, encode_masked_frame, FrameHeader, Opcode, MAX_HEADER_LEN,
+};
+use super::mask::apply_mask;
+use super::message::{Message, MessageAssembler};
+
+/// Which end of the connection this is; it decides who masks (§5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Receives masked frames, sends unmasked ones.
+    Server,
+    /// Receives unmasked frames, sends masked ones.
+    Client,
+}
+
+/// Size and count limits that protect the receiver (§10.4: "implementations SHOULD impose
+/// implementation-specific limits on frame sizes and the total message size").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest payload one frame may announce, in bytes (`--max-frame-size`).
+    pub max_frame_size: u64,
+    /// The largest message, all fragments together, in bytes (`--max-message-size`).
+    pub max_message_size: u64,
+    /// The most frames one message may be split into (`--max-fragments`).
+    pub max_fragments: usize,
+}
+
+impl Default for Limits {
+    /// 64 MiB frames and messages, 131,072 fragments: room for every Autobahn case (16 MiB
+    /// messages, 65,536 fragments) with a margin.
+    fn default() -> Self {
+        Self {
+            max_frame_size: 64 << 20,
+            max_message_size: 64 << 20,
+            max_fragments: 1 << 17,
+        }
+    }
+}
+
+/// Where the close handshake stands (§7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a Close frame and wait for the peer's (§5.5.1); we send no more data.
+    CloseSent,
+    /// The close handshake is over, or the connection was failed: close TCP.
+    Closed,
+}
+
+/// Something the peer did, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A frame header arrived (only when [`Connection::observe_frames`] is on): for traces and
+    /// the inspector. `offset` is the header's position in the byte stream since the handshake.
+    Frame {
+        /// The decoded header.
+        header: FrameHeader,
+        /// Bytes received on this connection before the header.
+        offset: u64,
+    },
+    /// A whole Text or Binary message (§5.6).
+    Message(Message),
+    /// A Ping; the Pong with the same payload is already in the output (§5.5.2).
+    Ping(Vec<u8>),
+    /// A Pong (§5.5.3).
+    Pong(Vec<u8>),
+    /// The peer's Close frame. If we had not sent one, the reply is in the output (§5.5.1).
+    Closed(CloseFrame),
+    /// The peer broke a rule; a Close frame with [`ProtocolError::close_code`] is in the output
+    /// and the connection is `Closed` (§7.1.7).
+    Failed {
+        /// The rule that was broken.
+        error: ProtocolError,
+        /// Bytes received on this connection before the frame that broke it.
+        offset: u64,
+    },
+}
+
+/// Where the reader is within the frame stream.
+#[derive(Debug, Clone, Copy)]
+enum Reading {
+    /// Between frames: the next bytes are a header.
+    Header,
+    /// Inside a data frame's payload, `done` of its bytes read.
+    Data { header: FrameHeader, done: u64 },
+    /// Inside a control frame's payload, gathered in `control` until whole (≤ 125 bytes).
+    Control { header: FrameHeader },
+}
+
+/// Generates masking keys for a client (§5.3: "a fresh masking key ... from a strong source of
+/// entropy"); the caller supplies it, keeping this module free of I/O.
+pub type MaskingKeySource = Box<dyn FnMut() -> [u8; 4] + Send>;
+
+/// The state machine of one WebSocket connection.
+pub struct Connection {
+    role: Role,
+    limits: Limits,
+    state: State,
+    reading: Reading,
+    /// A header split across reads (< [`MAX_HEADER_LEN`] bytes).
+    partial_header: Vec<u8>,
+    /// A control frame's payload being gathered.
+    control: Vec<u8>,
+    assembler: MessageAssembler,
+    events: VecDeque<Event>,
+    output: Vec<u8>,
+    masking_keys: Option<MaskingKeySource>,
+    observe_frames: bool,
+    /// Bytes received so far; positions in events and errors.
+    received: u64,
+    /// Where the frame being read started.
+    frame_offset: u64,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("received", &self.received)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// The server end of a connection whose handshake has completed.
+    pub fn server(limits: Limits) -> Self {
+        Self::new(Role::Server, limits, None)
+    }
+
+    /// The client end, masking every frame it sends with keys from `masking_keys`.
+    pub fn client(limits: Limits, masking_keys: MaskingKeySource) -> Self {
+        Self::new(Role::Client, limits, Some(masking_keys))
+    }
+
+    fn new(role: Role, limits: Limits, masking_keys: Option<MaskingKeySource>) -> Self {
+        Self {
+            role,
+            limits,
+            state: State::Open,
+            reading: Reading::Header,
+            partial_header: Vec::new(),
+            control: Vec::new(),
+            assembler: MessageAssembler::new(limits.max_message_size, limits.max_fragments),
+            events: VecDeque::new(),
+            output: Vec::new(),
+            masking_keys,
+            observe_frames: false,
+            received: 0,
+            frame_offset: 0,
+        }
+    }
+
+    /// Turns [`Event::Frame`] on or off. Off by default: then observing costs one branch per
+    /// frame.
+    pub fn observe_frames(&mut self, on: bool) {
+        self.observe_frames = on;
+    }
+
+    /// Where the close handshake stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The next thing the peer did, if any.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Takes the bytes that must be written to the peer: Pongs, Close frames and anything
+    /// queued with the `send_*` methods.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.output)
+    }
+
+    /// Whether [`Connection::take_output`] has anything.
+    pub fn has_output(&self) -> bool {
+        !self.output.is_empty()
+    }
+
+    /// Feeds bytes received from the peer. Everything is processed at once; the results wait in
+    /// [`Connection::next_event`] and [`Connection::take_output`].
+    pub fn receive_data(&mut self, mut data: &[u8]) {
+        while !data.is_empty() && self.state != State::Closed {
+            let used = match self.read_some(data) {
+                Ok(used) => used,
+                Err(error) => {
+                    self.fail(error);
+                    return;
+                }
+            };
+            self.received += used as u64;
+            data = data.get(used..).unwrap_or_default();
+        }
+    }
+
+    /// Processes bytes from the front of `data`; returns how many it used (at least one).
+    fn read_some(&mut self, data: &[u8]) -> Result<usize, ProtocolError> {
+        match self.reading {
+            Reading::Header => self.read_header(data),
+            Reading::Data { header, done } => {
+                let want = header.payload_len - done;
+                let take = data.len().min(usize::try_from(want).unwrap_or(usize::MAX));
+                let chunk = data.get(..take).unwrap_or_default();
+                let offset = usize::try_from(done % 4).unwrap_or(0);
+                self.assembler.push(chunk, header.masking_key, offset)?;
+                let done = done + take as u64;
+                if done == header.payload_len {
+                    self.finish_data_frame(header)?;
+                } else {
+                    self.reading = Reading::Data { header, done };
+                }
+                Ok(take)
+            }
+            Reading::Control { header } => {
+                let want = usize::try_from(header.payload_len).unwrap_or(0) - self.control.len();
+                let take = data.len().min(want);
+                self.control
+                    .extend_from_slice(data.get(..take).unwrap_or_default());
+                if self.control.len() as u64 == header.payload_len {
+                    self.finish_control_frame(header)?;
+                }
+                Ok(take)
+            }
+        }
+    }
+
+    /// Reads a header, gathering it across calls when it arrives in pieces.
+    fn read_header(&mut self, data: &[u8]) -> Result<usize, ProtocolError> {
+        if self.partial_header.is_empty() {
+            if let Some((header, len)) = decode_header(data)? {
+                self.start_frame(header)?;
+                return Ok(len);
+            }
+            // Less than a whole header: keep it (it is shorter than MAX_HEADER_LEN).
+            self.partial_header.extend_from_slice(data);
+            return Ok(data.len());
+        }
+        let before = self.partial_header.len();
+        let take = data.len().min(MAX_HEADER_LEN - before);
+        self.partial_header
+            .extend_from_slice(data.get(..take).unwrap_or_default());
+        match decode_header(&self.partial_header)? {
+            Some((header, len)) => {
+                self.partial_header.clear();
+                self.start_frame(header)?;
+                Ok(len - before)
+            }
+            None => Ok(take),
+        }
+    }
+
+    /// Applies the rules a whole header is judged by, then starts reading its payload.
+    fn start_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
+        self.frame_offset = self.received;
+        if self.observe_frames {
+            self.events.push_back(Event::Frame {
+                header,
+                offset: self.received,
+            });
+        }
+        match (self.role, header.masking_key.is_some()) {
+            // §5.1: "The server MUST close the connection upon receiving a frame that is not masked."
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            // §5.1: "A client MUST close a connection if it detects a masked frame."
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if header.payload_len > self.limits.max_frame_size {
+            return Err(ProtocolError::FrameTooBig {
+                size: header.payload_len,
+                limit: self.limits.max_frame_size,
+            });
+        }
+        if header.opcode.is_control() {
+            self.control.clear();
+            self.reading = Reading::Control { header };
+            if header.payload_len == 0 {
+                self.finish_control_frame(header)?;
+            }
+        } else {
+            self.assembler.start_frame(&header)?;
+            self.reading = Reading::Data { header, done: 0 };
+            if header.payload_len == 0 {
+                self.finish_data_frame(header)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish_data_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
+        self.reading = Reading::Header;
+        if let Some(message) = self.assembler.end_frame(header.fin)? {
+            self.events.push_back(Event::Message(message));
+        }
+        Ok(())
+    }
+
+    fn finish_control_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
+        self.reading = Reading::Header;
+        let mut payload = std::mem::take(&mut self.control);
+        if let Some(key) = header.masking_key {
+            apply_mask(&mut payload, key, 0);
+        }
+        match header.opcode {
+            Opcode::Ping => {
+                // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
+                // response ... The Pong frame MUST have the same Application data."
+                if self.state == State::Open {
+                    self.queue_frame(Opcode::Pong, &payload);
+                }
+                self.events.push_back(Event::Ping(payload));
+            }
+            Opcode::Pong => self.events.push_back(Event::Pong(payload)),
+            Opcode::Close => {
+                let close = CloseFrame::parse(&payload)?;
+                if self.state == State::Open {
+                    // §5.5.1: "If an endpoint receives a Close frame and did not previously send
+                    // a Close frame, the endpoint MUST send a Close frame in response. (When
+                    // sending a Close frame in response, the endpoint typically echos the status
+                    // code it received.)"
+                    let reply = match close.code {
+                        Some(code) => CloseFrame::encode_payload(code, ""),
+                        None => Vec::new(),
+                    };
+                    self.queue_frame(Opcode::Close, &reply);
+                }
+                self.state = State::Closed;
+                self.events.push_back(Event::Closed(close));
+            }
+            Opcode::Continuation | Opcode::Text | Opcode::Binary => {
+                debug_assert!(false, "bug: data frame read as a control frame");
+            }
+        }
+        Ok(())
+    }
+
+    /// _Fail the WebSocket Connection_ (§7.1.7): send a Close frame with the error's code, if we
+    /// have not sent one yet, and stop processing input.
+    fn fail(&mut self, error: ProtocolError) {
+        if self.state == State::Open {
+            let reason = error.to_string();
+            self.queue_frame(
+                Opcode::Close,
+                &CloseFrame::encode_payload(error.close_code(), &reason),
+            );
+        }
+        self.state = State::Closed;
+        self.events.push_back(Event::Failed {
+            error,
+            offset: self.frame_offset,
+        });
+    }
+
+    /// Starts the close handshake (§7.1.2): queues a Close frame with `code` and `reason` (cut
+    /// to 123 bytes). Does nothing unless the connection is `Open`.
+    pub fn send_close(&mut self, code: CloseCode, reason: &str) {
+        if self.state == State::Open {
+            let payload = CloseFrame::encode_payload(code, truncate_reason(reason));
+            self.queue_frame(Opcode::Close, &payload);
+            self.state = State::CloseSent;
+        }
+    }
+
+    /// Queues a whole message as one frame. Does nothing unless the connection is `Open`
+    /// (§5.5.1: after a Close, "the endpoint MUST NOT send any more data frames").
+    pub fn send_message(&mut self, message: &Message) {
+        if self.state == State::Open {
+            self.queue_frame(message.opcode(), message.as_bytes());
+        }
+    }
+
+    /// Queues a Ping with `payload` (at most 125 bytes; longer payloads are cut).
+    pub fn send_ping(&mut self, payload: &[u8]) {
+        if self.state == State::Open {
+            let payload = payload.get(..125).unwrap_or(payload);
+            self.queue_frame(Opcode::Ping, payload);
+        }
+    }
+
+    /// Appends one final frame to the output, masked if this is a client.
+    fn queue_frame(&mut self, opcode: Opcode, payload: &[u8]) {
+        let frame = match (self.role, self.masking_keys.as_mut()) {
+            (Role::Client, Some(next_key)) => {
+                encode_masked_frame(opcode, true, payload, next_key())
+            }
+            _ => encode_frame(opcode, payload),
+        };
+        self.output.extend_from_slice(&frame);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::frame::encode_masked_frame;
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    fn masked(opcode: Opcode, fin: bool, payload: &[u8]) -> Vec<u8> {
+        encode_masked_frame(opcode, fin, payload, KEY)
+    }
+
+    fn events(conn: &mut Connection) -> Vec<Event> {
+        std::iter::from_fn(|| conn.next_event()).collect()
+    }
+
+    fn server_after(bytes: &[u8]) -> (Connection, Vec<Event>) {
+        let mut conn = Connection::server(Limits::default());
+        conn.receive_data(bytes);
+        let events = events(&mut conn);
+        (conn, events)
+    }
+
+    fn failed_with(bytes: &[u8]) -> (ProtocolError, CloseCode) {
+        let (mut conn, events) = server_after(bytes);
+        let Some(Event::Failed { error, .. }) = events.last().cloned() else {
+            panic!("expected a failure, got {events:?}");
+        };
+        let output = conn.take_output();
+        assert_eq!(output.first(), Some(&0x88), "a Close frame is sent");
+        let code = u16::from_be_bytes([output[2], output[3]]);
+        assert_eq!(conn.state(), State::Closed);
+        (error, CloseCode(code))
+    }
+
+    #[test]
+    fn rfc_masked_hello_becomes_a_text_message() {
+        let (_, events) = server_after(&[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ]);
+        assert_eq!(events, vec![Event::Message(Message::Text("Hello".into()))]);
+    }
+
+    #[test]
+    fn every_split_point_gives_the_same_events() {
+        let mut stream = masked(Opcode::Text, false, "Hel€".as_bytes());
+        stream.extend(masked(Opcode::Ping, true, b"ping"));
+        stream.extend(masked(Opcode::Continuation, true, b"lo"));
+        stream.extend(masked(Opcode::Binary, true, &[7u8; 300]));
+        let (mut whole, expected) = server_after(&stream);
+        let expected_output = whole.take_output();
+        assert_eq!(expected.len(), 3);
+        for cut in 0..=stream.len() {
+            let mut conn = Connection::server(Limits::default());
+            conn.receive_data(&stream[..cut]);
+            conn.receive_data(&stream[cut..]);
+            assert_eq!(events(&mut conn), expected, "cut {cut}");
+            assert_eq!(conn.take_output(), expected_output, "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn one_byte_at_a_time_gives_the_same_events() {
+        let stream = masked(Opcode::Binary, true, &[1u8; 70_000]);
+        let mut conn = Connection::server(Limits::default());
+        for byte in &stream {
+            conn.receive_data(std::slice::from_ref(byte));
+        }
+        assert_eq!(
+            events(&mut conn),
+            vec![Event::Message(Message::Binary(vec![1u8; 70_000]))]
+        );
+    }
+
+    #[test]
+    fn ping_is_answered_with_a_pong_carrying_the_same_payload() {
+        let (mut conn, events) = server_after(&masked(Opcode::Ping, true, b"Hello"));
+        assert_eq!(events, vec![Event::Ping(b"Hello".to_vec())]);
+        // §5.7: unmasked Pong "Hello" as the server sends it.
+        assert_eq!(
+            conn.take_output(),
+            [0x8a, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]
+        );
+    }
+
+    #[test]
+    fn control_frames_between_fragments_are_handled_in_place() {
+        let mut stream = masked(Opcode::Text, false, b"frag1 ");
+        stream.extend(masked(Opcode::Ping, true, b""));
+        stream.extend(masked(Opcode::Continuation, true, b"frag2"));
+        let (_, events) = server_after(&stream);
+        assert_eq!(
+            events,
+            vec![
+                Event::Ping(vec![]),
+                Event::Message(Message::Text("frag1 frag2".into()))
+            ]
+        );
+    }
+
+    #[test]
+    fn peer_close_is_echoed_and_closes() {
+        let (mut conn, events) = server_after(&masked(Opcode::Close, true, b"\x03\xe8bye"));
+        assert_eq!(
+            events,
+            vec![Event::Closed(CloseFrame {
+                code: Some(CloseCode::NORMAL_CLOSURE),
+                reason: "bye".into()
+            })]
+        );
+        assert_eq!(conn.take_output(), [0x88, 0x02, 0x03, 0xe8]);
+        assert_eq!(conn.state(), State::Closed);
+    }
+
+    #[test]
+    fn empty_close_is_answered_with_an_empty_close() {
+        let (mut conn, _) = server_after(&masked(Opcode::Close, true, b""));
+        assert_eq!(conn.take_output(), [0x88, 0x00]);
+    }
+
+    #[test]
+    fn close_we_started_completes_without_a_second_close() {
+        let mut conn = Connection::server(Limits::default());
+        conn.send_close(CloseCode::GOING_AWAY, "server shutting down");
+        assert_eq!(conn.state(), State::CloseSent);
+        let sent = conn.take_output();
+        assert_eq!(&sent[..4], &[0x88, 22, 0x03, 0xe9]);
+        conn.receive_data(&masked(Opcode::Close, true, b"\x03\xe9"));
+        assert_eq!(conn.state(), State::Closed);
+        assert!(!conn.has_output());
+    }
+
+    #[test]
+    fn input_after_close_is_discarded() {
+        let mut stream = masked(Opcode::Close, true, b"");
+        stream.extend(masked(Opcode::Text, true, b"late"));
+        let (_, events) = server_after(&stream);
+        assert_eq!(events.len(), 1);
+    }
+
+    #[test]
+    fn each_protocol_violation_closes_with_its_code() {
+        let cases: Vec<(&str, Vec<u8>, ProtocolError, CloseCode)> = vec![
+            (
+                "unmasked frame",
+                vec![0x81, 0x00],
+                ProtocolError::UnmaskedFrame,
+                CloseCode::PROTOCOL_ERROR,
+            ),
+            (
+                "rsv bit",
+                vec![0xA1, 0x80, 0, 0, 0, 0],
+                ProtocolError::ReservedBitsSet,
+                CloseCode::PROTOCOL_ERROR,
+            ),
+            (
+                "reserved opcode",
+                vec![0x85, 0x80, 0, 0, 0, 0],
+                ProtocolError::ReservedOpcode(5),
+                CloseCode::PROTOCOL_ERROR,
+            ),
+            (
+                "fragmented ping",
+                masked(Opcode::Ping, false, b""),
+                ProtocolError::FragmentedControlFrame,
+                CloseCode::PROTOCOL_ERROR,
+            ),
+            (
+                "long ping",
+                masked(Opcode::Ping, true, &[0; 126]),
+                ProtocolError::ControlFrameTooLong(126),
+                CloseCode::PROTOCOL_ERROR,
+            ),
+            (
+                "bare continuation",
+                masked(Opcode::Continuation, true, b"x"),
+                ProtocolError::UnexpectedContinuation,
+                CloseCode::PROTOCOL_ERROR,
+            ),
+            (
+                "one-byte close",
+                masked(Opcode::Close, true, b"\x03"),
+                ProtocolError::CloseCodeTruncated,
+                CloseCode::PROTOCOL_ERROR,
+            ),
+            (
+                "close code 1005",
+                masked(Opcode::Close, true, b"\x03\xed"),
+                ProtocolError::InvalidCloseCode(1005),
+                CloseCode::PROTOCOL_ERROR,
+            ),
+            (
+                "close reason not utf-8",
+                masked(Opcode::Close, true, b"\x03\xe8\xff"),
+                ProtocolError::InvalidUtf8,
+                CloseCode::INVALID_DATA,
+            ),
+            (
+                "text not utf-8",
+                masked(Opcode::Text, true, b"\xce\xba\xff"),
+                ProtocolError::InvalidUtf8,
+                CloseCode::INVALID_DATA,
+            ),
+        ];
+        for (name, bytes, error, code) in cases {
+            assert_eq!(failed_with(&bytes), (error, code), "{name}");
+        }
+    }
+
+    #[test]
+    fn new_message_before_the_last_one_ended_is_a_protocol_error() {
+        let mut stream = masked(Opcode::Text, false, b"a");
+        stream.extend(masked(Opcode::Text, true, b"b"));
+        assert_eq!(
+            failed_with(&stream),
+            (
+                ProtocolError::ExpectedContinuation,
+                CloseCode::PROTOCOL_ERROR
+            )
+        );
+    }
+
+    #[test]
+    fn message_over_the_limit_closes_with_1009_from_the_header_alone() {
+        let limits = Limits {
+            max_message_size: 1000,
+            max_frame_size: 1000,
+            max_fragments: 10,
+        };
+        let mut conn = Connection::server(limits);
+        let at_limit = masked(Opcode::Binary, true, &[0; 1000]);
+        conn.receive_data(&at_limit);
+        assert!(matches!(conn.next_event(), Some(Event::Message(_))));
+        // Only the header of a frame one byte over the limit: that is enough to refuse it.
+        let over = masked(Opcode::Binary, true, &[0; 1001]);
+        conn.receive_data(&over[..8]);
+        assert!(matches!(
+            conn.next_event(),
+            Some(Event::Failed {
+                error: ProtocolError::FrameTooBig {
+                    size: 1001,
+                    limit: 1000
+                },
+                ..
+            })
+        ));
+        assert_eq!(&conn.take_output()[2..4], &1009u16.to_be_bytes());
+    }
+
+    #[test]
+    fn header_announcing_2_to_the_63_costs_nothing() {
+        let header = [
+            0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4,
+        ];
+        let (error, code) = failed_with(&header);
+        assert!(matches!(error, ProtocolError::FrameTooBig { .. }));
+        assert_eq!(code, CloseCode::MESSAGE_TOO_BIG);
+    }
+
+    #[test]
+    fn invalid_utf8_fails_before_the_frame_is_complete() {
+        // Autobahn 6.4.x: the frame's remaining bytes have not arrived yet.
+        let frame = masked(
+            Opcode::Text,
+            true,
+            b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80\x65\x64\x69\x74\x65\x64",
+        );
+        let mut conn = Connection::server(Limits::default());
+        conn.receive_data(&frame[..6 + 13]);
+        assert!(matches!(
+            conn.next_event(),
+            Some(Event::Failed {
+                error: ProtocolError::InvalidUtf8,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn error_offset_points_at_the_offending_frame() {
+        let mut stream = masked(Opcode::Text, true, b"fine");
+        let bad_at = stream.len() as u64;
+        stream.extend([0x81, 0x00]);
+        let (_, events) = server_after(&stream);
+        assert_eq!(
+            events.last(),
+            Some(&Event::Failed {
+                error: ProtocolError::UnmaskedFrame,
+                offset: bad_at
+            })
+        );
+    }
+
+    #[test]
+    fn client_masks_what_it_sends_and_refuses_masked_frames() {
+        let mut client = Connection::client(Limits::default(), Box::new(|| KEY));
+        client.send_message(&Message::Text("Hello".into()));
+        assert_eq!(
+            client.take_output(),
+            [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
+        client.receive_data(&[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        assert_eq!(
+            client.next_event(),
+            Some(Event::Message(Message::Text("Hello".into())))
+        );
+        client.receive_data(&masked(Opcode::Text, true, b"x"));
+        assert!(matches!(
+            client.next_event(),
+            Some(Event::Failed {
+                error: ProtocolError::MaskedFrame,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn observed_frames_report_their_headers() {
+        let mut conn = Connection::server(Limits::default());
+        conn.observe_frames(true);
+        conn.receive_data(&masked(Opcode::Text, true, b"hi"));
+        let Some(Event::Frame { header, offset: 0 }) = conn.next_event() else {
+            panic!("no frame event")
+        };
+        assert_eq!(header.to_string(), "FIN=1 RSV=000 Text MASK=1 len=2");
+    }
+}

@@ -1,0 +1,217 @@
+//! The errors of the protocol core, one variant per rule, each knowing its answer on the wire.
+//!
+//! - [`ProtocolError`]: something a peer sent after the opening handshake broke a rule of
+//!   RFC 6455 §5–§8. Its answer is a Close frame with [`ProtocolError::close_code`] (§7.4.1),
+//!   after which the connection is failed (§7.1.7).
+//! - [`HandshakeError`]: the opening handshake (§4.2.1) cannot go on. Its answer is an HTTP
+//!   status ([`HandshakeError::status`]) with the error's `Display` as a one-line body.
+
+use std::fmt;
+
+use super::close::CloseCode;
+
+/// A rule of RFC 6455 that the peer broke after the opening handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// §5.1: "a client MUST mask all frames that it sends to the server"; the server "MUST close
+    /// the connection upon receiving a frame that is not masked".
+    UnmaskedFrame,
+    /// §5.1: "A client MUST close a connection if it detects a masked frame" from the server.
+    MaskedFrame,
+    /// §5.2: RSV1–3 "MUST be 0 unless an extension is negotiated that defines meanings".
+    ReservedBitsSet,
+    /// §5.2: opcodes 0x3–0x7 and 0xB–0xF are reserved; receiving one fails the connection.
+    ReservedOpcode(u8),
+    /// §5.2: "the most significant bit MUST be 0" of a 64-bit payload length.
+    InvalidLength,
+    /// §5.5: "All control frames MUST NOT be fragmented."
+    FragmentedControlFrame,
+    /// §5.5: "All control frames MUST have a payload length of 125 bytes or less."
+    ControlFrameTooLong(u64),
+    /// §5.4: a continuation frame arrived while no fragmented message was in progress.
+    UnexpectedContinuation,
+    /// §5.4: a new Text or Binary frame arrived before the fragmented message before it ended.
+    ExpectedContinuation,
+    /// §5.5.1: a Close payload of exactly one byte (a code needs two).
+    CloseCodeTruncated,
+    /// §7.4: a close code that must never appear on the wire (1004–1006, 1015, below 1000,
+    /// 1016–2999 unassigned, 5000 and up).
+    InvalidCloseCode(u16),
+    /// §8.1: a Text message (or a Close reason) that is not valid UTF-8; answered with 1007.
+    InvalidUtf8,
+    /// §10.4: a single frame announced a payload over the configured frame limit.
+    FrameTooBig {
+        /// The payload length the frame header announced.
+        size: u64,
+        /// The configured limit (`--max-frame-size`).
+        limit: u64,
+    },
+    /// §10.4: a message (all its fragments together) grew over the configured message limit.
+    MessageTooBig {
+        /// The size the message would have reached.
+        size: u64,
+        /// The configured limit (`--max-message-size`).
+        limit: u64,
+    },
+    /// §10.4: a fragmented message used more fragments than the configured limit.
+    TooManyFragments {
+        /// The configured limit (`--max-fragments`).
+        limit: usize,
+    },
+}
+
+impl ProtocolError {
+    /// The status code of the Close frame that answers this error (§7.4.1).
+    ///
+    /// 1002 for framing rules, 1007 for data inconsistent with its type (bad UTF-8), 1009 for
+    /// anything too big to process, 1008 for a policy limit that is not about size.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            Self::InvalidUtf8 => CloseCode::INVALID_DATA,
+            Self::FrameTooBig { .. } | Self::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
+            Self::TooManyFragments { .. } => CloseCode::POLICY_VIOLATION,
+            _ => CloseCode::PROTOCOL_ERROR,
+        }
+    }
+
+    /// The section of RFC 6455 whose rule this error enforces, for logs and close records.
+    pub fn section(&self) -> &'static str {
+        match self {
+            Self::UnmaskedFrame | Self::MaskedFrame => "§5.1",
+            Self::ReservedBitsSet | Self::ReservedOpcode(_) | Self::InvalidLength => "§5.2",
+            Self::FragmentedControlFrame | Self::ControlFrameTooLong(_) => "§5.5",
+            Self::UnexpectedContinuation | Self::ExpectedContinuation => "§5.4",
+            Self::CloseCodeTruncated => "§5.5.1",
+            Self::InvalidCloseCode(_) => "§7.4",
+            Self::InvalidUtf8 => "§8.1",
+            Self::FrameTooBig { .. }
+            | Self::MessageTooBig { .. }
+            | Self::TooManyFragments { .. } => "§10.4",
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnmaskedFrame => f.write_str("a client must mask every frame"),
+            Self::MaskedFrame => f.write_str("a server must not mask any frame"),
+            Self::ReservedBitsSet => f.write_str("reserved bits set without an extension"),
+            Self::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
+            Self::InvalidLength => f.write_str("64-bit payload length with the top bit set"),
+            Self::FragmentedControlFrame => f.write_str("control frames must not be fragmented"),
+            Self::ControlFrameTooLong(len) => {
+                write!(f, "control frame payload of {len} bytes is over 125")
+            }
+            Self::UnexpectedContinuation => {
+                f.write_str("continuation frame without a message to continue")
+            }
+            Self::ExpectedContinuation => {
+                f.write_str("new data frame before the fragmented message ended")
+            }
+            Self::CloseCodeTruncated => f.write_str("close payload of one byte"),
+            Self::InvalidCloseCode(code) => write!(f, "close code {code} is not allowed"),
+            Self::InvalidUtf8 => f.write_str("invalid utf-8 in a text message"),
+            Self::FrameTooBig { size, limit } => {
+                write!(f, "frame of {size} bytes is over the limit of {limit}")
+            }
+            Self::MessageTooBig { size, limit } => {
+                write!(f, "message of {size} bytes is over the limit of {limit}")
+            }
+            Self::TooManyFragments { limit } => {
+                write!(f, "message has more than {limit} fragments")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// Why an opening handshake (§4.2.1) is refused, each with its HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandshakeError {
+    /// The bytes are not an HTTP/1.1 request head (httparse said so).
+    MalformedRequest(&'static str),
+    /// §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
+    MethodNotGet,
+    /// §4.2.1 item 1: the request must be HTTP/1.1 or higher.
+    HttpVersionTooOld,
+    /// §4.2.1 item 2: "A |Host| header field containing the server's authority."
+    MissingHost,
+    /// §4.2.1 item 3: "An |Upgrade| header field containing the value "websocket"".
+    MissingUpgrade,
+    /// §4.2.1 item 4: "A |Connection| header field that includes the token "Upgrade"".
+    MissingConnectionUpgrade,
+    /// §4.2.1 item 5: a `Sec-WebSocket-Key` that base64-decodes to 16 bytes.
+    InvalidKey,
+    /// §4.2.1 item 6 and §4.4: only version 13 is spoken; answered `426 Upgrade Required`.
+    UnsupportedVersion,
+    /// §4.2.2 (10.2): the `Origin` is not one this server accepts.
+    ForbiddenOrigin,
+    /// The request head is larger than the configured limit.
+    HeadTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// The request head has more header fields than the configured limit.
+    TooManyHeaders {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The request head did not arrive whole within the handshake timeout.
+    Timeout,
+    /// The server holds as many connections as it is allowed to.
+    TooManyConnections,
+    /// No WebSocket endpoint at this path.
+    NotFound,
+}
+
+impl HandshakeError {
+    /// The HTTP status code that answers this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::MalformedRequest(_)
+            | Self::MissingHost
+            | Self::MissingUpgrade
+            | Self::MissingConnectionUpgrade
+            | Self::InvalidKey => 400,
+            Self::ForbiddenOrigin => 403,
+            Self::NotFound => 404,
+            Self::MethodNotGet => 405,
+            Self::Timeout => 408,
+            Self::UnsupportedVersion => 426,
+            Self::TooManyHeaders { .. } | Self::HeadTooLarge { .. } => 431,
+            Self::HttpVersionTooOld => 505,
+            Self::TooManyConnections => 503,
+        }
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MalformedRequest(why) => write!(f, "malformed HTTP request: {why}"),
+            Self::MethodNotGet => f.write_str("a WebSocket handshake must be a GET request"),
+            Self::HttpVersionTooOld => f.write_str("a WebSocket handshake needs HTTP/1.1"),
+            Self::MissingHost => f.write_str("missing Host header"),
+            Self::MissingUpgrade => f.write_str("missing or wrong Upgrade header (want websocket)"),
+            Self::MissingConnectionUpgrade => {
+                f.write_str("Connection header does not include the upgrade token")
+            }
+            Self::InvalidKey => f.write_str("Sec-WebSocket-Key must be base64 of exactly 16 bytes"),
+            Self::UnsupportedVersion => f.write_str("only Sec-WebSocket-Version 13 is supported"),
+            Self::ForbiddenOrigin => f.write_str("origin not allowed"),
+            Self::HeadTooLarge { limit } => {
+                write!(f, "request head is larger than {limit} bytes")
+            }
+            Self::TooManyHeaders { limit } => {
+                write!(f, "request has more than {limit} header fields")
+            }
+            Self::Timeout => f.write_str("request head did not arrive in time"),
+            Self::TooManyConnections => f.write_str("server is at its connection limit"),
+            Self::NotFound => f.write_str("no WebSocket endpoint at this path"),
+        }
+    }
+}
+
+impl std::error::Error for HandshakeError {}

@@ -1,0 +1,786 @@
+// wsmith's browser page: three WebSockets (/chat, /echo, /notifications) in plain JavaScript.
+//
+// Read it top to bottom:
+//   1. helpers       — building DOM nodes; all server and user text goes in through textContent
+//   2. Connection    — one WebSocket with a status pill and reconnect with exponential backoff
+//   3. tabs          — the ARIA tabs pattern (arrow keys, Home/End)
+//   4. chat          — the JSON protocol of /chat: presence, channels, history, resume, dedupe
+//   5. echo          — send text, show the reply and the round trip
+//   6. notifications — JSON or plain text pushes
+//
+// Open the console and look at `window.wsmith` to poke at the live state.
+'use strict';
+
+(() => {
+  // ───────────────────────────── 1. helpers ─────────────────────────────
+
+  const $ = (id) => document.getElementById(id);
+
+  /** el('li', {class: 'x', dataset: {seq: 3}}, 'text', child) — strings become text nodes, never HTML. */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === 'class') node.className = value;
+      else if (key === 'dataset') Object.assign(node.dataset, value);
+      else node.setAttribute(key, value === true ? '' : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(typeof child === 'string' || typeof child === 'number' ? document.createTextNode(String(child)) : child);
+    }
+    return node;
+  }
+
+  const clockFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+  /** A <time> element for a millisecond timestamp (the server's `ts`), falling back to now. */
+  function timeEl(ts) {
+    const date = new Date(typeof ts === 'number' && Number.isFinite(ts) ? ts : Date.now());
+    return el('time', { datetime: date.toISOString(), title: date.toLocaleString() }, clockFormat.format(date));
+  }
+
+  /** Keeps a scrolled list pinned to the bottom, unless the reader scrolled up to read. */
+  function nearBottom(box) {
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 48;
+  }
+
+  // RFC 6455 §7.4.1 names, shown next to the code so a learner sees what it means.
+  const CLOSE_CODES = {
+    1000: 'normal closure', 1001: 'going away', 1002: 'protocol error', 1003: 'unsupported data',
+    1005: 'no status received', 1006: 'abnormal closure', 1007: 'invalid data', 1008: 'policy violation',
+    1009: 'message too big', 1010: 'mandatory extension', 1011: 'internal error', 1015: 'TLS handshake',
+  };
+
+  const wsBase = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
+
+  // ───────────────────────────── 2. Connection ─────────────────────────────
+
+  const BACKOFF_START_MS = 500;
+  const BACKOFF_MAX_MS = 10000;
+  const STABLE_AFTER_MS = 5000; // an open that lasted this long resets the backoff
+
+  /**
+   * One WebSocket that reconnects by itself: 0.5 s, 1 s, 2 s … up to 10 s, each delay
+   * jittered to 50–100 % so that many pages don't all come back in the same millisecond.
+   */
+  class Connection {
+    constructor(key, { url, onOpen, onMessage, onClose }) {
+      this.key = key;
+      this.url = url; // a function: the URL may change between attempts (chat's resume list)
+      this.onOpen = onOpen || (() => {});
+      this.onMessage = onMessage || (() => {});
+      this.onClose = onClose || (() => {});
+      this.ws = null;
+      this.wanted = false;
+      this.attempt = 0;
+      this.openedAt = 0;
+      this.timer = null;
+      this.countdown = null;
+      this.pill = $('status-' + key);
+      this.text = $('status-' + key + '-text');
+      this.toggle = $('toggle-' + key);
+      this.toggle.addEventListener('click', () => (this.wanted ? this.stop() : this.start()));
+    }
+
+    get isOpen() {
+      return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+    }
+
+    start() {
+      this.wanted = true;
+      this.attempt = 0;
+      this.toggle.hidden = false;
+      this.toggle.textContent = 'Disconnect';
+      this.clearTimers();
+      if (!this.ws) this.connect();
+    }
+
+    /** Closes on purpose (1000) and stays closed until start(). */
+    stop() {
+      this.wanted = false;
+      this.clearTimers();
+      this.toggle.textContent = 'Connect';
+      if (this.ws) {
+        try { this.ws.close(1000, 'closed by user'); } catch (_) { /* already closing */ }
+      } else {
+        this.setState('closed', 'closed by you');
+      }
+    }
+
+    send(value) {
+      if (!this.isOpen) return false;
+      this.ws.send(typeof value === 'string' ? value : JSON.stringify(value));
+      return true;
+    }
+
+    connect() {
+      this.setState('connecting', this.attempt > 0 ? `connecting… (attempt ${this.attempt + 1})` : 'connecting…');
+      let ws;
+      try {
+        ws = new WebSocket(this.url());
+      } catch (err) {
+        this.setState('closed', 'cannot connect: ' + err.message);
+        this.scheduleReconnect();
+        return;
+      }
+      ws.binaryType = 'arraybuffer';
+      this.ws = ws;
+      ws.addEventListener('open', () => {
+        if (ws !== this.ws) return;
+        this.openedAt = Date.now();
+        this.setState('open', 'open');
+        this.onOpen();
+      });
+      ws.addEventListener('message', (event) => {
+        if (ws !== this.ws) return;
+        this.onMessage(event.data);
+      });
+      ws.addEventListener('close', (event) => {
+        if (ws !== this.ws) return;
+        this.ws = null;
+        const wasStable = this.openedAt && Date.now() - this.openedAt >= STABLE_AFTER_MS;
+        this.openedAt = 0;
+        if (wasStable) this.attempt = 0;
+        const name = CLOSE_CODES[event.code];
+        let text = `closed ${event.code}` + (name ? ` (${name})` : '');
+        if (event.reason) text += ` — ${event.reason}`;
+        this.setState('closed', text, event.code, event.reason);
+        this.onClose(event);
+        if (this.wanted) this.scheduleReconnect();
+      });
+      // 'error' is always followed by 'close', which does the work.
+    }
+
+    scheduleReconnect() {
+      this.clearTimers();
+      const base = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.attempt);
+      const delay = Math.round(base / 2 + Math.random() * (base / 2));
+      this.attempt += 1;
+      const until = Date.now() + delay;
+      const closedText = this.text.textContent.replace(/ · retry.*$/, '');
+      const tick = () => {
+        const left = Math.max(0, until - Date.now());
+        this.text.textContent = `${closedText} · retry in ${(left / 1000).toFixed(1)} s`;
+      };
+      tick();
+      this.countdown = setInterval(tick, 100);
+      this.timer = setTimeout(() => {
+        this.clearTimers();
+        if (this.wanted && !this.ws) this.connect();
+      }, delay);
+    }
+
+    /** A closed socket may come back sooner when the browser says the network is back. */
+    retryNow() {
+      if (this.wanted && !this.ws) {
+        this.clearTimers();
+        this.connect();
+      }
+    }
+
+    clearTimers() {
+      clearTimeout(this.timer);
+      clearInterval(this.countdown);
+      this.timer = null;
+      this.countdown = null;
+    }
+
+    setState(state, text, code, reason) {
+      this.pill.dataset.state = state;
+      if (code !== undefined) this.pill.dataset.closeCode = String(code);
+      else delete this.pill.dataset.closeCode;
+      if (reason) this.pill.dataset.closeReason = reason;
+      else delete this.pill.dataset.closeReason;
+      this.text.textContent = text;
+      this.pill.title = `${this.key}: ${text}`;
+    }
+  }
+
+  // ───────────────────────────── 3. tabs ─────────────────────────────
+
+  const tabs = Array.from(document.querySelectorAll('[role="tab"]'));
+  let currentView = 'chat';
+  const viewListeners = [];
+
+  function showView(view, { focus = false } = {}) {
+    const tab = tabs.find((t) => t.dataset.view === view) || tabs[0];
+    currentView = tab.dataset.view;
+    for (const t of tabs) {
+      const selected = t === tab;
+      t.setAttribute('aria-selected', String(selected));
+      t.tabIndex = selected ? 0 : -1;
+      $(t.getAttribute('aria-controls')).hidden = !selected;
+    }
+    if (focus) tab.focus();
+    if (location.hash !== '#' + currentView) history.replaceState(null, '', '#' + currentView);
+    for (const listener of viewListeners) listener(currentView);
+  }
+
+  for (const tab of tabs) {
+    tab.addEventListener('click', () => showView(tab.dataset.view));
+    tab.addEventListener('keydown', (event) => {
+      const i = tabs.indexOf(tab);
+      const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[event.key];
+      if (next === undefined) return;
+      event.preventDefault();
+      showView(tabs[(next + tabs.length) % tabs.length].dataset.view, { focus: true });
+    });
+  }
+  window.addEventListener('hashchange', () => showView(location.hash.slice(1)));
+
+  function setBadge(id, count) {
+    const badge = $(id);
+    badge.hidden = !count;
+    badge.textContent = count > 99 ? '99+' : String(count || '');
+  }
+
+  // ───────────────────────────── 4. chat ─────────────────────────────
+
+  const DEFAULT_CHANNEL = 'general';
+  const CHANNEL_PATTERN = /^[A-Za-z0-9_-]{1,32}$/; // keeps ':' and ',' out of the resume list
+  const MAX_SHOWN_PER_CHANNEL = 500;
+  const MAX_ACTIVITY = 200;
+  const PING_EVERY_MS = 25000;
+
+  const presenceText = {
+    join: (users) => `새로운 유저 접속 [현재: ${users}명]`,
+    leave: (users) => `유저 연결 해제 [현재: ${users}명]`,
+  };
+
+  const chatState = {
+    joined: false,
+    wantedName: '', // what the user typed; empty means "give me a guest name"
+    name: null, // the name the server actually gave (welcome / rename)
+    users: null,
+    selected: DEFAULT_CHANNEL,
+    selfJoinShown: false, // we showed our own join line at welcome; swallow the server's copy
+    channels: new Map(), // name → channel record, see ensureChannel
+    pingTimer: null,
+  };
+
+  /**
+   * A channel as the page knows it. `lastSeq` is the highest seq seen: the resume point.
+   * `seen` holds every seq on screen, so a message that arrives twice (live and again in a
+   * history) is shown once. `floor` is the oldest seq dropped off the top of a long log.
+   */
+  function ensureChannel(name) {
+    let ch = chatState.channels.get(name);
+    if (ch) return ch;
+    ch = {
+      name,
+      subscribed: false,
+      pending: null, // 'subscribe' | 'unsubscribe' while waiting for the server
+      lastSeq: 0,
+      seen: new Set(),
+      floor: 0,
+      unread: 0,
+      log: el('ol', {
+        class: 'log messages', id: 'log-' + name, 'data-testid': 'log-' + name,
+        dataset: { channel: name }, 'aria-label': `Messages in #${name}`, hidden: true,
+      }),
+    };
+    $('logs').append(ch.log);
+    chatState.channels.set(name, ch);
+    return ch;
+  }
+
+  const chat = new Connection('chat', {
+    url() {
+      const params = new URLSearchParams();
+      const name = chatState.wantedName || chatState.name;
+      if (name) params.set('name', name);
+      const resume = resumeList();
+      if (resume) params.set('resume', resume);
+      // URLSearchParams writes ':' as %3A and ',' as %2C: the server percent-decodes.
+      const query = params.toString();
+      return wsBase + '/chat' + (query ? '?' + query : '');
+    },
+    onOpen() {
+      clearInterval(chatState.pingTimer);
+      chatState.pingTimer = setInterval(() => chat.send({ type: 'ping' }), PING_EVERY_MS);
+    },
+    onMessage: onChatFrame,
+    onClose(event) {
+      clearInterval(chatState.pingTimer);
+      if (chatState.joined) {
+        activity('system', event.code === 1000 && !chat.wanted ? 'You disconnected' : `Connection lost (${event.code})`);
+      }
+      updateChatControls();
+    },
+  });
+
+  /** `general:41,news:7` — each channel we are (or are becoming) subscribed to, with the last seq seen. */
+  function resumeList() {
+    const parts = [];
+    for (const ch of chatState.channels.values()) {
+      const wanted = (ch.subscribed && ch.pending !== 'unsubscribe') || ch.pending === 'subscribe';
+      if (wanted && (ch.lastSeq > 0 || ch.name !== DEFAULT_CHANNEL)) parts.push(`${ch.name}:${ch.lastSeq}`);
+    }
+    return parts.join(',');
+  }
+
+  function onChatFrame(data) {
+    if (typeof data !== 'string') return; // /chat speaks JSON text only
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch (_) {
+      showChatError('The server sent something that is not JSON: ' + data.slice(0, 120));
+      return;
+    }
+    if (!msg || typeof msg !== 'object') return;
+    switch (msg.type) {
+      case 'welcome': return onWelcome(msg);
+      case 'presence': return onPresence(msg);
+      case 'message': return addMessage(msg);
+      case 'history': return onHistory(msg);
+      case 'subscribed': return onSubscribed(msg.channel, true);
+      case 'unsubscribed': return onSubscribed(msg.channel, false);
+      case 'channels': return onChannels(msg.channels);
+      case 'error': return onError(msg);
+      case 'pong': return undefined;
+      default: return undefined; // newer servers may say more; ignore what we don't know
+    }
+  }
+
+  function onWelcome(msg) {
+    const again = chatState.joined;
+    chatState.joined = true;
+    setMyName(msg.name);
+    setUsers(msg.users);
+    hideChatError();
+    const subscribed = new Set(Array.isArray(msg.subscribed) ? msg.subscribed : [DEFAULT_CHANNEL]);
+    for (const name of Array.isArray(msg.channels) ? msg.channels : []) ensureChannel(String(name));
+    for (const name of subscribed) ensureChannel(String(name));
+    // After a reconnect, the server's list should match ours (it came from the resume list);
+    // where it doesn't, ask again, so the page ends up where the user left it.
+    for (const ch of chatState.channels.values()) {
+      const wanted = (ch.subscribed && ch.pending !== 'unsubscribe') || ch.pending === 'subscribe';
+      ch.subscribed = subscribed.has(ch.name);
+      ch.pending = null;
+      if (again && wanted && !ch.subscribed) subscribe(ch.name);
+      else if (again && !wanted && ch.subscribed) unsubscribe(ch.name);
+    }
+    $('chat-empty').hidden = true;
+    activity('system', again ? `Reconnected as ${msg.name}` : `Joined as ${msg.name}`);
+    // The server may or may not echo our own join to us; show it once either way.
+    if (typeof msg.users === 'number') {
+      activity('join', presenceText.join(msg.users), msg.name);
+      chatState.selfJoinShown = true;
+    }
+    selectChannel(chatState.channels.has(chatState.selected) ? chatState.selected : DEFAULT_CHANNEL);
+    renderChannels();
+    updateChatControls();
+  }
+
+  function onPresence(msg) {
+    setUsers(msg.users);
+    const event = String(msg.event || '');
+    if (event === 'rename' && msg.old_name === chatState.name) setMyName(msg.name);
+    if (event === 'join' && msg.name === chatState.name && chatState.selfJoinShown) {
+      chatState.selfJoinShown = false;
+      return;
+    }
+    let text = typeof msg.text === 'string' && msg.text ? msg.text : null;
+    if (!text && presenceText[event] && typeof msg.users === 'number') text = presenceText[event](msg.users);
+    if (!text && event === 'rename') text = `${msg.old_name} → ${msg.name}`;
+    if (!text) text = `${event} ${msg.name ?? ''}`.trim();
+    const who = event === 'rename' && msg.old_name ? `${msg.old_name} → ${msg.name}` : msg.name;
+    activity(event, text, who);
+  }
+
+  function onHistory(msg) {
+    const ch = ensureChannel(String(msg.channel || DEFAULT_CHANNEL));
+    if (msg.reset) {
+      // The server restarted and its seqs started again: what we show belongs to another life.
+      ch.log.replaceChildren();
+      ch.seen.clear();
+      ch.lastSeq = 0;
+      ch.floor = 0;
+      ch.unread = 0;
+      ch.log.append(notice('reset', 'The server restarted; this channel starts over.', 0));
+    }
+    const lost = Number(msg.lost) || 0;
+    if (lost > 0) {
+      const first = Number(msg.first_available);
+      const where = Number.isFinite(first) ? ` (the server keeps messages from #${first} on)` : '';
+      const line = notice('lost', `${lost} message${lost === 1 ? ' was' : 's were'} lost while you were away${where}.`,
+        Number.isFinite(first) ? first - 0.5 : ch.lastSeq + 0.5);
+      insertBySeq(ch, line);
+    }
+    for (const m of Array.isArray(msg.messages) ? msg.messages : []) {
+      addMessage(Object.assign({ channel: ch.name }, m), { fromHistory: true });
+    }
+    renderChannels();
+  }
+
+  function notice(kind, text, seq) {
+    return el('li', { class: 'notice notice-' + kind, 'data-testid': kind + '-notice', dataset: { seq } },
+      el('span', { class: 'notice-icon', 'aria-hidden': 'true' }, kind === 'lost' ? '!' : '↻'),
+      el('span', {}, text));
+  }
+
+  /** Shows one chat message unless (channel, seq) is already on screen. */
+  function addMessage(m, { fromHistory = false } = {}) {
+    const ch = ensureChannel(String(m.channel || DEFAULT_CHANNEL));
+    const seq = typeof m.seq === 'number' && Number.isFinite(m.seq) ? m.seq : null;
+    if (seq !== null) {
+      if (ch.seen.has(seq) || seq <= ch.floor) return;
+      ch.seen.add(seq);
+      if (seq > ch.lastSeq) ch.lastSeq = seq;
+    }
+    const from = String(m.from ?? '?');
+    const mine = from === chatState.name;
+    const item = el('li', {
+      class: 'msg' + (mine ? ' mine' : '') + (from === 'server' ? ' from-server' : ''),
+      'data-testid': 'message',
+      dataset: { channel: ch.name, seq: seq ?? '', from },
+    },
+    el('div', { class: 'msg-head' },
+      el('span', { class: 'msg-from', 'data-testid': 'message-from' }, from),
+      timeEl(m.ts),
+      seq !== null ? el('span', { class: 'msg-seq', title: 'sequence number in #' + ch.name }, '#' + seq) : null),
+    el('p', { class: 'msg-text', 'data-testid': 'message-text' }, String(m.text ?? '')));
+
+    const stick = nearBottom($('logs'));
+    insertBySeq(ch, item);
+    trimLog(ch);
+    if (stick || mine) $('logs').scrollTop = $('logs').scrollHeight;
+
+    if (!fromHistory && (ch.name !== chatState.selected || currentView !== 'chat')) {
+      ch.unread += 1;
+      renderChannels();
+      updateChatBadge();
+    }
+  }
+
+  /** Keeps the log ordered by seq even when a history fills a gap above live messages. */
+  function insertBySeq(ch, item) {
+    const seq = Number(item.dataset.seq);
+    if (item.dataset.seq === '' || !Number.isFinite(seq)) {
+      ch.log.append(item);
+      return;
+    }
+    let before = null;
+    for (let node = ch.log.lastElementChild; node; node = node.previousElementSibling) {
+      const other = Number(node.dataset.seq);
+      if (node.dataset.seq !== '' && Number.isFinite(other) && other <= seq) break;
+      before = node;
+    }
+    ch.log.insertBefore(item, before);
+  }
+
+  function trimLog(ch) {
+    while (ch.log.querySelectorAll('.msg').length > MAX_SHOWN_PER_CHANNEL) {
+      const oldest = ch.log.querySelector('.msg');
+      const seq = Number(oldest.dataset.seq);
+      if (Number.isFinite(seq)) {
+        ch.seen.delete(seq);
+        ch.floor = Math.max(ch.floor, seq);
+      }
+      oldest.remove();
+    }
+  }
+
+  function onSubscribed(name, subscribed) {
+    if (typeof name !== 'string') return;
+    const ch = ensureChannel(name);
+    ch.subscribed = subscribed;
+    ch.pending = null;
+    renderChannels();
+    updateChatControls();
+  }
+
+  function onChannels(list) {
+    if (!Array.isArray(list)) return;
+    for (const name of list) ensureChannel(String(name));
+    renderChannels();
+  }
+
+  function onError(msg) {
+    const text = `${msg.message || msg.error || 'error'}` + (msg.error && msg.message ? ` (${msg.error})` : '');
+    if (/name/i.test(String(msg.error))) {
+      $('name-error').textContent = text;
+      $('name-error').hidden = false;
+    } else {
+      showChatError(text);
+    }
+    // A refused subscribe or unsubscribe leaves the channel as it was.
+    for (const ch of chatState.channels.values()) ch.pending = null;
+    renderChannels();
+  }
+
+  function showChatError(text) {
+    const box = $('chat-error');
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(showChatError.timer);
+    showChatError.timer = setTimeout(hideChatError, 8000);
+  }
+
+  function hideChatError() {
+    $('chat-error').hidden = true;
+  }
+
+  function setMyName(name) {
+    if (typeof name !== 'string') return;
+    chatState.name = name;
+    $('me').textContent = '';
+    $('me').append('You are ', el('strong', { 'data-testid': 'my-name' }, name));
+    if (document.activeElement !== $('name-input')) $('name-input').value = name;
+    $('name-error').hidden = true;
+    $('join-button').textContent = 'Rename';
+  }
+
+  function setUsers(users) {
+    if (typeof users !== 'number') return;
+    chatState.users = users;
+    $('user-count').textContent = String(users);
+  }
+
+  function activity(kind, text, who) {
+    const list = $('activity');
+    const item = el('li', { class: 'activity-item activity-' + kind, 'data-testid': 'activity-item', dataset: { kind } },
+      timeEl(),
+      el('span', { class: 'activity-text', 'data-testid': 'presence-text' }, text),
+      who ? el('span', { class: 'activity-who' }, String(who)) : null);
+    const stick = nearBottom(list);
+    list.append(item);
+    while (list.children.length > MAX_ACTIVITY) list.firstElementChild.remove();
+    if (stick) list.scrollTop = list.scrollHeight;
+  }
+
+  function subscribe(name) {
+    const ch = ensureChannel(name);
+    const request = { type: 'subscribe', channel: name };
+    if (ch.lastSeq > 0) request.since = ch.lastSeq; // fill what we missed while unsubscribed
+    ch.pending = 'subscribe';
+    chat.send(request);
+    renderChannels();
+  }
+
+  function unsubscribe(name) {
+    const ch = ensureChannel(name);
+    ch.pending = 'unsubscribe';
+    chat.send({ type: 'unsubscribe', channel: name });
+    renderChannels();
+  }
+
+  function selectChannel(name) {
+    const ch = ensureChannel(name);
+    chatState.selected = name;
+    for (const other of chatState.channels.values()) other.log.hidden = other !== ch;
+    ch.unread = 0;
+    $('channel-title').textContent = '# ' + name;
+    $('logs').scrollTop = $('logs').scrollHeight;
+    renderChannels();
+    updateChatControls();
+    updateChatBadge();
+  }
+
+  function renderChannels() {
+    const list = $('channel-list');
+    const names = Array.from(chatState.channels.keys()).sort((a, b) =>
+      (a === DEFAULT_CHANNEL ? -1 : b === DEFAULT_CHANNEL ? 1 : a.localeCompare(b)));
+    const focusedId = document.activeElement && list.contains(document.activeElement) ? document.activeElement.id : null;
+    list.replaceChildren(...names.map((name) => {
+      const ch = chatState.channels.get(name);
+      const state = ch.pending ? 'pending' : ch.subscribed ? 'subscribed' : 'unsubscribed';
+      const selected = name === chatState.selected;
+      const toggleLabel = ch.pending === 'subscribe' ? 'Subscribing…'
+        : ch.pending === 'unsubscribe' ? 'Leaving…'
+          : ch.subscribed ? 'Unsubscribe' : 'Subscribe';
+      return el('li', { class: 'channel', 'data-testid': 'channel-' + name, dataset: { channel: name, state } },
+        el('button', {
+          type: 'button', class: 'channel-select', id: 'select-' + name, 'data-testid': 'select-' + name,
+          'aria-current': selected ? 'true' : null,
+        },
+        el('span', { class: 'hash', 'aria-hidden': 'true' }, '#'), name,
+        ch.unread ? el('span', { class: 'unread', 'aria-label': `${ch.unread} unread` }, String(ch.unread)) : null),
+        el('button', {
+          type: 'button', class: 'channel-toggle', id: 'toggle-channel-' + name, 'data-testid': 'toggle-channel-' + name,
+          disabled: !chat.isOpen || ch.pending !== null, 'aria-label': `${toggleLabel} #${name}`,
+        }, toggleLabel));
+    }));
+    if (focusedId && $(focusedId)) $(focusedId).focus();
+    const ch = chatState.channels.get(chatState.selected);
+    $('channel-state').textContent = !chatState.joined || !ch ? ''
+      : ch.pending ? 'updating…' : ch.subscribed ? 'subscribed' : 'not subscribed — you will not get new messages';
+    $('channel-state').dataset.state = ch && ch.subscribed ? 'subscribed' : 'unsubscribed';
+  }
+
+  function updateChatBadge() {
+    let unread = 0;
+    for (const ch of chatState.channels.values()) unread += ch.unread;
+    setBadge('badge-chat', currentView === 'chat' ? 0 : unread);
+  }
+
+  function updateChatControls() {
+    const open = chat.isOpen && chatState.joined;
+    $('message-input').disabled = !open;
+    $('send-button').disabled = !open;
+    $('channel-input').disabled = !open;
+    $('channel-add').disabled = !open;
+    $('message-input').placeholder = !chatState.joined ? 'Join first, then write here'
+      : open ? `Message #${chatState.selected}` : 'Reconnecting…';
+    renderChannels();
+  }
+
+  $('join-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const name = $('name-input').value.trim();
+    $('name-error').hidden = true;
+    chatState.wantedName = name;
+    if (!chatState.joined && !chat.ws) {
+      chat.start();
+    } else if (name && name !== chatState.name) {
+      if (!chat.send({ type: 'join', name })) showChatError('Not connected; the new name is used when the connection is back.');
+    }
+  });
+
+  $('channel-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const name = $('channel-input').value.trim().replace(/^#/, '');
+    if (!CHANNEL_PATTERN.test(name)) {
+      showChatError('A channel name is 1–32 letters, digits, "-" or "_".');
+      return;
+    }
+    const ch = ensureChannel(name);
+    if (!ch.subscribed) subscribe(name);
+    $('channel-input').value = '';
+    selectChannel(name);
+  });
+
+  $('channel-list').addEventListener('click', (event) => {
+    const button = event.target.closest('button');
+    if (!button) return;
+    const name = button.closest('.channel').dataset.channel;
+    if (button.classList.contains('channel-select')) {
+      selectChannel(name);
+    } else if (chatState.channels.get(name).subscribed) {
+      unsubscribe(name);
+    } else {
+      subscribe(name);
+    }
+  });
+
+  $('composer').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const input = $('message-input');
+    const text = input.value;
+    if (!text.trim()) return;
+    // Shown only when the server's copy comes back, so the log is exactly what the server has.
+    if (chat.send({ type: 'message', channel: chatState.selected, text })) input.value = '';
+  });
+
+  ensureChannel(DEFAULT_CHANNEL).subscribed = true;
+  selectChannel(DEFAULT_CHANNEL);
+  updateChatControls();
+
+  // ───────────────────────────── 5. echo ─────────────────────────────
+
+  const echoPending = []; // [{text, at}] in send order, to measure each round trip
+
+  const echo = new Connection('echo', {
+    url: () => wsBase + '/echo',
+    onMessage(data) {
+      const text = typeof data === 'string' ? data : `[binary, ${data.byteLength} bytes]`;
+      const index = echoPending.findIndex((p) => p.text === text);
+      const rtt = index >= 0 ? Math.round(performance.now() - echoPending.splice(index, 1)[0].at) : null;
+      echoLine('received', text, rtt);
+    },
+    onClose() {
+      echoPending.length = 0;
+    },
+  });
+
+  function echoLine(direction, text, rtt) {
+    const log = $('echo-log');
+    const item = el('li', { class: 'echo-line echo-' + direction, 'data-testid': 'echo-' + direction },
+      el('span', { class: 'echo-dir' }, direction === 'sent' ? '→ sent' : '← echo'),
+      el('span', { class: 'echo-text' }, text),
+      el('span', { class: 'echo-meta' }, timeEl(), rtt !== null && rtt !== undefined ? ` · ${rtt} ms` : ''));
+    log.prepend(item);
+    while (log.children.length > 200) log.lastElementChild.remove();
+  }
+
+  $('echo-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const input = $('echo-input');
+    const text = input.value;
+    if (!text) return;
+    if (echo.send(text)) {
+      echoPending.push({ text, at: performance.now() });
+      echoLine('sent', text);
+      input.value = '';
+    }
+  });
+
+  // ───────────────────────────── 6. notifications ─────────────────────────────
+
+  let unseenNotifications = 0;
+
+  const notifications = new Connection('notifications', {
+    url: () => wsBase + '/notifications',
+    onMessage(data) {
+      if (typeof data !== 'string') return;
+      addNotification(parseNotification(data));
+    },
+  });
+
+  /** `{"type":"notification","text":…,"ts":…}` or any plain text. */
+  function parseNotification(data) {
+    try {
+      const value = JSON.parse(data);
+      if (value && typeof value === 'object' && !Array.isArray(value)) {
+        return {
+          text: typeof value.text === 'string' ? value.text : data,
+          channel: typeof value.channel === 'string' ? value.channel : null,
+          ts: typeof value.ts === 'number' ? value.ts : null,
+        };
+      }
+    } catch (_) { /* plain text */ }
+    return { text: data, channel: null, ts: null };
+  }
+
+  function addNotification({ text, channel, ts }) {
+    $('notifications-empty').hidden = true;
+    const list = $('notification-list');
+    list.prepend(el('li', { class: 'notification', 'data-testid': 'notification' },
+      el('span', { class: 'notification-icon', 'aria-hidden': 'true' }, '●'),
+      el('p', { class: 'notification-text', 'data-testid': 'notification-text' }, text),
+      el('span', { class: 'notification-meta' }, channel ? `#${channel} · ` : '', timeEl(ts))));
+    while (list.children.length > 200) list.lastElementChild.remove();
+    if (currentView !== 'notifications') unseenNotifications += 1;
+    setBadge('badge-notifications', unseenNotifications);
+  }
+
+  $('notifications-clear').addEventListener('click', () => {
+    $('notification-list').replaceChildren();
+    $('notifications-empty').hidden = false;
+  });
+
+  // ───────────────────────────── start ─────────────────────────────
+
+  viewListeners.push((view) => {
+    if (view === 'notifications') {
+      unseenNotifications = 0;
+      setBadge('badge-notifications', 0);
+    }
+    if (view === 'chat') {
+      const ch = chatState.channels.get(chatState.selected);
+      if (ch) ch.unread = 0;
+      renderChannels();
+    }
+    updateChatBadge();
+  });
+
+  window.addEventListener('online', () => [chat, echo, notifications].forEach((c) => c.retryNow()));
+
+  showView(location.hash.slice(1) || 'chat');
+  echo.start();
+  notifications.start();
+
+  window.wsmith = { chat, echo, notifications, chatState };
+})();
