@@ -1,4 +1,38 @@
-//! placeholder
+//! # wsmith — a WebSocket server written by hand
+//!
+//! wsmith implements the server side of [RFC 6455](https://www.rfc-editor.org/rfc/rfc6455)
+//! itself, on `std::net` threads, so that you can read how the protocol works, point the
+//! Autobahn TestSuite at it, fuzz it, and run real-time apps on it from a browser.
+//!
+//! ## The path a byte takes
+//!
+//! ```text
+//! TcpStream → server::request ─GET→ server::static_files        POST /publish → hub
+//!                   └─Upgrade→ protocol::handshake → 101 Switching Protocols
+//! reader: bytes → protocol::Connection (frame→mask→message→utf8→close) → events → hub → app
+//! writer: socket ← bounded outbox ← Arc<[u8]> encoded once by the hub, or a Pong/Close reply
+//! ```
+//!
+//! ## Where to read
+//!
+//! - [`protocol`]: the sans-I/O core, RFC 6455 as bytes in and values out. Start here.
+//! - [`server`]: the threads and sockets around it; no protocol rules.
+//! - [`app`]: echo, broadcast, chat and notifications, written against messages, not frames.
+//! - [`config`]: every flag and limit.
+//!
+//! ```
+//! use wsmith::protocol::{Connection, Event, Limits, Message};
+//!
+//! // §5.7: a masked Text frame "Hello" from a client, fed to the server's state machine.
+//! let mut conn = Connection::server(Limits::default());
+//! conn.receive_data(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+//! assert_eq!(conn.next_event(), Some(Event::Message(Message::Text("Hello".into()))));
+//! ```
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod app;
+pub mod config;
 pub mod protocol;
+pub mod server;

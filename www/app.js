@@ -32,7 +32,7 @@
     return node;
   }
 
-  const clockFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const clockFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 
   /** A <time> element for a millisecond timestamp (the server's `ts`), falling back to now. */
   function timeEl(ts) {
@@ -253,6 +253,7 @@
     wantedName: '', // what the user typed; empty means "give me a guest name"
     name: null, // the name the server actually gave (welcome / rename)
     users: null,
+    historyLimit: null, // messages the server keeps per channel (welcome.history_limit)
     selected: DEFAULT_CHANNEL,
     selfJoinShown: false, // we showed our own join line at welcome; swallow the server's copy
     channels: new Map(), // name → channel record, see ensureChannel
@@ -349,6 +350,7 @@
     chatState.joined = true;
     setMyName(msg.name);
     setUsers(msg.users);
+    if (typeof msg.history_limit === 'number') chatState.historyLimit = msg.history_limit;
     hideChatError();
     const subscribed = new Set(Array.isArray(msg.subscribed) ? msg.subscribed : [DEFAULT_CHANNEL]);
     for (const name of Array.isArray(msg.channels) ? msg.channels : []) ensureChannel(String(name));
@@ -600,7 +602,8 @@
         ch.unread ? el('span', { class: 'unread', 'aria-label': `${ch.unread} unread` }, String(ch.unread)) : null),
         el('button', {
           type: 'button', class: 'channel-toggle', id: 'toggle-channel-' + name, 'data-testid': 'toggle-channel-' + name,
-          disabled: !chat.isOpen || ch.pending !== null, 'aria-label': `${toggleLabel} #${name}`,
+          disabled: !chat.isOpen || ch.pending !== null, hidden: !chatState.joined,
+          'aria-label': `${toggleLabel} #${name}`,
         }, toggleLabel));
     }));
     if (focusedId && $(focusedId)) $(focusedId).focus();

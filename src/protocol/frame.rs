@@ -146,9 +146,7 @@ pub struct RawHeader {
 ///
 /// Returns `None` while `buf` holds less than a whole header; nothing is consumed.
 pub fn parse_header(buf: &[u8]) -> Option<RawHeader> {
-    let (&[byte0, byte1], rest) = buf.split_first_chunk::<2>()? else {
-        return None;
-    };
+    let (&[byte0, byte1], rest) = buf.split_first_chunk::<2>()?;
     let len7 = byte1 & 0x7F;
     let (payload_len, rest, ext_len) = match len7 {
         126 => {

@@ -1,1 +1,506 @@
-//! stub
+//! The HTTP/1.1 around the opening handshake (RFC 6455 §4.1, §4.2): reading a request head and
+//! writing a response.
+//!
+//! "The opening handshake is intended to be compatible with HTTP-based server-side software and
+//! intermediaries" (§1.3), so a WebSocket connection starts life as an HTTP/1.1 request. This
+//! file knows HTTP: [`parse_request_head`] turns bytes into a [`RequestHead`] (with [httparse]
+//! doing the parsing), and [`response`] turns a status, headers and a body into bytes. The
+//! WebSocket rules live in [`super::handshake`]; of them, this file knows only which header a
+//! refused handshake needs ([`error_response`]).
+//!
+//! Parsing is incremental and sans-I/O: call [`parse_request_head`] with everything received so
+//! far; `Ok(None)` means "read more and call again". Both the size of the head and the number of
+//! header fields are limited ([`HeadLimits`]), because a peer that never ends its head would
+//! otherwise make the server buffer without end (the same care §10.4 asks for frames and
+//! messages).
+
+use super::error::HandshakeError;
+use super::handshake::VERSION;
+
+/// Limits on a request head, checked before the head is accepted (in the spirit of §10.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadLimits {
+    /// The longest head in bytes, request line and final blank line included
+    /// ([`HandshakeError::HeadTooLarge`] over it, answered 431). Default 8192.
+    pub max_head_bytes: usize,
+    /// The most header fields in one head ([`HandshakeError::TooManyHeaders`] over it,
+    /// answered 431). Default 64.
+    pub max_headers: usize,
+}
+
+impl HeadLimits {
+    /// The default [`HeadLimits::max_head_bytes`]: 8 KiB, the common limit of HTTP servers.
+    pub const DEFAULT_MAX_HEAD_BYTES: usize = 8192;
+    /// The default [`HeadLimits::max_headers`].
+    pub const DEFAULT_MAX_HEADERS: usize = 64;
+}
+
+impl Default for HeadLimits {
+    fn default() -> Self {
+        Self {
+            max_head_bytes: Self::DEFAULT_MAX_HEAD_BYTES,
+            max_headers: Self::DEFAULT_MAX_HEADERS,
+        }
+    }
+}
+
+/// An HTTP/1.x request line and its header fields, owned (the client's handshake, §4.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// The method, such as `GET`; case-sensitive (RFC 9110 §9.1).
+    pub method: String,
+    /// The raw request-target as sent, such as `/chat?room=a` (still percent-encoded).
+    pub target: String,
+    /// The minor version: `1` for HTTP/1.1, `0` for HTTP/1.0.
+    pub minor_version: u8,
+    /// The header fields in the order received: name as sent, value as raw bytes.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl RequestHead {
+    /// The value of the first header field called `name` (compared case-insensitively, as
+    /// "field names are case-insensitive", RFC 9110 §5.1), trimmed of spaces and tabs.
+    ///
+    /// Returns `None` if there is no such field or the first one's value is not valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let (_, value) = self
+            .headers
+            .iter()
+            .find(|(field, _)| field.eq_ignore_ascii_case(name))?;
+        std::str::from_utf8(value).ok().map(trim_whitespace)
+    }
+
+    /// The values of every header field called `name`, in order; values that are not valid
+    /// UTF-8 are skipped. A field may be sent on several lines (RFC 9110 §5.3), so callers that
+    /// read a list, like `Connection` or `Sec-WebSocket-Protocol` (§4.1), must read them all.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.headers
+            .iter()
+            .filter(move |(field, _)| field.eq_ignore_ascii_case(name))
+            .filter_map(|(_, value)| std::str::from_utf8(value).ok())
+            .map(trim_whitespace)
+    }
+
+    /// The elements of the comma-separated list in every `name` field, across all its lines,
+    /// trimmed, empty elements dropped (the `#rule` of RFC 9110 §5.6.1).
+    ///
+    /// `Connection: keep-alive, Upgrade` gives `keep-alive` then `Upgrade`.
+    pub fn header_tokens<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.header_values(name).flat_map(split_list)
+    }
+
+    /// The path of the request-target: everything before the first `?`.
+    pub fn path(&self) -> &str {
+        match self.target.split_once('?') {
+            Some((path, _)) => path,
+            None => &self.target,
+        }
+    }
+
+    /// The query of the request-target: everything after the first `?`, if there is one.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, query)| query)
+    }
+}
+
+/// Splits a comma-separated header value into its trimmed, non-empty elements (RFC 9110
+/// §5.6.1.2: "a recipient MUST parse and ignore a reasonable number of empty list elements").
+pub(crate) fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(',')
+        .map(trim_whitespace)
+        .filter(|element| !element.is_empty())
+}
+
+/// Trims the optional whitespace (spaces and tabs, RFC 9110 §5.6.3) around a value.
+fn trim_whitespace(value: &str) -> &str {
+    value.trim_matches([' ', '\t'])
+}
+
+/// Reads a request head from the front of `buf` (the client's handshake, §4.1, §4.2.1).
+///
+/// Returns `Ok(None)` while `buf` holds less than a whole head: nothing is consumed, so call
+/// again with the same bytes plus whatever arrived since. Returns `Ok(Some((head, len)))` once
+/// the head is whole; `len` is the length of the head, so `buf[len..]` is whatever the client
+/// sent after it. Each call parses from the start, which costs little for a head of a few
+/// kilobytes.
+///
+/// # Errors
+///
+/// - [`HandshakeError::HeadTooLarge`] if the head is longer than `limits.max_head_bytes`, or
+///   if `buf` already holds more than that many bytes without the head having ended.
+/// - [`HandshakeError::TooManyHeaders`] if it has more than `limits.max_headers` fields.
+/// - [`HandshakeError::MalformedRequest`] if the bytes are not an HTTP/1.x request head.
+pub fn parse_request_head(
+    buf: &[u8],
+    limits: &HeadLimits,
+) -> Result<Option<(RequestHead, usize)>, HandshakeError> {
+    let too_large = HandshakeError::HeadTooLarge {
+        limit: limits.max_head_bytes,
+    };
+    let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(buf) {
+        Ok(httparse::Status::Partial) if buf.len() > limits.max_head_bytes => Err(too_large),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Ok(httparse::Status::Complete(len)) if len > limits.max_head_bytes => Err(too_large),
+        Ok(httparse::Status::Complete(len)) => Ok(Some((to_owned_head(&request)?, len))),
+        Err(httparse::Error::TooManyHeaders) => Err(HandshakeError::TooManyHeaders {
+            limit: limits.max_headers,
+        }),
+        Err(err) => Err(HandshakeError::MalformedRequest(describe(err))),
+    }
+}
+
+/// Copies a complete httparse request out of the receive buffer.
+fn to_owned_head(request: &httparse::Request<'_, '_>) -> Result<RequestHead, HandshakeError> {
+    // httparse fills all three on `Complete`; a missing one would be its bug, not the peer's,
+    // but a malformed-request answer is still better than a panic.
+    let missing = HandshakeError::MalformedRequest("incomplete request line");
+    Ok(RequestHead {
+        method: request.method.ok_or(missing.clone())?.to_owned(),
+        target: request.path.ok_or(missing.clone())?.to_owned(),
+        minor_version: request.version.ok_or(missing)?,
+        headers: request
+            .headers
+            .iter()
+            .map(|header| (header.name.to_owned(), header.value.to_vec()))
+            .collect(),
+    })
+}
+
+/// A one-line description of an httparse error, lowercase, for [`HandshakeError`].
+pub(crate) fn describe(err: httparse::Error) -> &'static str {
+    match err {
+        httparse::Error::HeaderName => "invalid header name",
+        httparse::Error::HeaderValue => "invalid header value",
+        httparse::Error::NewLine => "invalid new line",
+        httparse::Error::Status => "invalid response status",
+        httparse::Error::Token => "invalid token",
+        httparse::Error::TooManyHeaders => "too many headers",
+        httparse::Error::Version => "invalid HTTP version",
+    }
+}
+
+/// The reason phrase of the statuses wsmith sends (RFC 9110 §15).
+///
+/// The phrase is for humans only ("a client SHOULD ignore the reason-phrase content", RFC 9112
+/// §4), so an unknown status gets an empty one, which the status line allows.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        101 => "Switching Protocols",
+        200 => "OK",
+        202 => "Accepted",
+        204 => "No Content",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// Writes an HTTP/1.1 status line and header fields, then `Content-Length` and the blank line
+/// that ends the head: everything but the body.
+///
+/// `Content-Length` is left out for 1xx and 204 responses: "A server MUST NOT send a
+/// Content-Length header field in any response with a status code of 1xx (Informational) or
+/// 204 (No Content)" (RFC 9110 §8.6). That is why the 101 of §4.2.2 has none.
+pub fn response_head(status: u16, headers: &[(&str, &str)], content_length: usize) -> Vec<u8> {
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !(100..200).contains(&status) && status != 204 {
+        head.push_str(&format!("Content-Length: {content_length}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// Writes a whole HTTP/1.1 response: [`response_head`] with `Content-Length` set to the length
+/// of `body`, then `body`.
+pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut bytes = response_head(status, headers, body.len());
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// The response that refuses a handshake (§4.2.1: "the server MUST stop processing the client's
+/// handshake and return an HTTP response with an appropriate error code").
+///
+/// The status is [`HandshakeError::status`], the body the error's one-line `Display`, and the
+/// connection is closed after it. Two statuses carry a header the HTTP or WebSocket RFC asks
+/// for: 426 gets `Sec-WebSocket-Version: 13`, "indicating the version(s) the server is capable
+/// of understanding" (§4.2.2 item 4 /version/, §4.4), and 405 gets `Allow: GET` (RFC 9110
+/// §15.5.6: the server "MUST generate an Allow header field in a 405 response").
+pub fn error_response(err: &HandshakeError) -> Vec<u8> {
+    let status = err.status();
+    let mut headers = vec![
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Connection", "close"),
+    ];
+    match status {
+        426 => headers.push(("Sec-WebSocket-Version", VERSION)),
+        405 => headers.push(("Allow", "GET")),
+        _ => {}
+    }
+    response(status, &headers, format!("{err}\n").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &[u8] = b"GET /chat?room=a HTTP/1.1\r\n\
+        Host: server.example.com\r\n\
+        Upgrade: websocket\r\n\
+        Connection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\
+        \r\n";
+
+    fn parse(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, HandshakeError> {
+        parse_request_head(buf, &HeadLimits::default())
+    }
+
+    /// A head of exactly `len` bytes: a request line, one `X-Pad` field, the blank line.
+    fn head_of_len(len: usize) -> Vec<u8> {
+        let frame = "GET / HTTP/1.1\r\nX-Pad: \r\n\r\n".len();
+        let padding = "a".repeat(len - frame);
+        format!("GET / HTTP/1.1\r\nX-Pad: {padding}\r\n\r\n").into_bytes()
+    }
+
+    #[test]
+    fn whole_head_is_parsed_with_its_length() {
+        let (head, len) = parse(EXAMPLE).expect("valid").expect("complete");
+        assert_eq!(len, EXAMPLE.len());
+        assert_eq!(head.method, "GET");
+        assert_eq!(head.target, "/chat?room=a");
+        assert_eq!(head.minor_version, 1);
+        assert_eq!(head.headers.len(), 5);
+        assert_eq!(head.path(), "/chat");
+        assert_eq!(head.query(), Some("room=a"));
+    }
+
+    #[test]
+    fn head_split_at_every_byte_gives_the_same_result() {
+        let whole = parse(EXAMPLE).expect("valid").expect("complete");
+        for i in 0..EXAMPLE.len() {
+            let (first, second) = EXAMPLE.split_at(i);
+            let mut received = first.to_vec();
+            assert_eq!(parse(&received), Ok(None), "first {i} bytes");
+            received.extend_from_slice(second);
+            assert_eq!(
+                parse(&received).as_ref(),
+                Ok(&Some(whole.clone())),
+                "split at {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn head_arriving_one_byte_at_a_time_is_parsed_once_whole() {
+        let mut received = Vec::new();
+        let mut result = None;
+        for &byte in EXAMPLE {
+            assert!(result.is_none(), "parsed before the last byte");
+            received.push(byte);
+            result = parse(&received).expect("valid so far");
+        }
+        let (head, len) = result.expect("complete at the last byte");
+        assert_eq!(len, EXAMPLE.len());
+        assert_eq!(head.header("host"), Some("server.example.com"));
+    }
+
+    #[test]
+    fn bytes_after_the_head_are_not_consumed() {
+        let mut buf = EXAMPLE.to_vec();
+        buf.extend_from_slice(b"\x81\x85");
+        let (_, len) = parse(&buf).expect("valid").expect("complete");
+        assert_eq!(buf.get(len..), Some(&b"\x81\x85"[..]));
+    }
+
+    #[test]
+    fn header_lookup_is_case_insensitive_trimmed_and_first_wins() {
+        let buf = b"GET / HTTP/1.1\r\nX-A: one\r\nx-a:  two \t\r\nX-B: \xff\r\n\r\n";
+        let (head, _) = parse(buf).expect("valid").expect("complete");
+        assert_eq!(head.header("X-A"), Some("one"));
+        assert_eq!(
+            head.header_values("x-A").collect::<Vec<_>>(),
+            ["one", "two"]
+        );
+        assert_eq!(head.header("x-b"), None, "not UTF-8");
+        assert_eq!(head.header("x-c"), None, "absent");
+    }
+
+    #[test]
+    fn header_tokens_span_commas_and_lines() {
+        let buf = b"GET / HTTP/1.1\r\nConnection: keep-alive, ,Upgrade\r\nConnection: te\r\n\r\n";
+        let (head, _) = parse(buf).expect("valid").expect("complete");
+        let tokens: Vec<_> = head.header_tokens("connection").collect();
+        assert_eq!(tokens, ["keep-alive", "Upgrade", "te"]);
+    }
+
+    #[test]
+    fn target_without_query_has_no_query() {
+        let buf = b"GET /a/b HTTP/1.1\r\n\r\n";
+        let (head, _) = parse(buf).expect("valid").expect("complete");
+        assert_eq!((head.path(), head.query()), ("/a/b", None));
+    }
+
+    #[test]
+    fn head_at_the_size_limit_passes_and_one_byte_over_fails() {
+        let limits = HeadLimits {
+            max_head_bytes: 100,
+            max_headers: 4,
+        };
+        let at_limit = head_of_len(100);
+        assert_eq!(at_limit.len(), 100);
+        assert!(matches!(
+            parse_request_head(&at_limit, &limits),
+            Ok(Some((_, 100)))
+        ));
+        let over = head_of_len(101);
+        let too_large = Err(HandshakeError::HeadTooLarge { limit: 100 });
+        assert_eq!(parse_request_head(&over, &limits), too_large);
+    }
+
+    #[test]
+    fn unfinished_head_over_the_size_limit_is_too_large() {
+        let limits = HeadLimits {
+            max_head_bytes: 100,
+            max_headers: 4,
+        };
+        let unfinished = head_of_len(200);
+        assert_eq!(parse_request_head(&unfinished[..100], &limits), Ok(None));
+        assert_eq!(
+            parse_request_head(&unfinished[..101], &limits),
+            Err(HandshakeError::HeadTooLarge { limit: 100 })
+        );
+    }
+
+    #[test]
+    fn head_over_the_header_count_limit_is_refused() {
+        let limits = HeadLimits {
+            max_head_bytes: 8192,
+            max_headers: 2,
+        };
+        let two = b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n";
+        assert!(matches!(parse_request_head(two, &limits), Ok(Some(_))));
+        let three = b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        let err = parse_request_head(three, &limits).expect_err("three fields");
+        assert_eq!(err, HandshakeError::TooManyHeaders { limit: 2 });
+        assert_eq!(err.status(), 431);
+    }
+
+    #[test]
+    fn malformed_heads_are_refused_with_400() {
+        let cases: &[(&str, &[u8])] = &[
+            (
+                "space in header name",
+                b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+            ),
+            ("unknown version", b"GET / HTTP/2.0\r\n\r\n"),
+            (
+                "not HTTP at all",
+                b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+            ),
+            (
+                "control byte in value",
+                b"GET / HTTP/1.1\r\nA: \x01\r\n\r\n",
+            ),
+        ];
+        for (name, bytes) in cases {
+            let err = parse(bytes).expect_err(name);
+            assert!(
+                matches!(err, HandshakeError::MalformedRequest(_)),
+                "{name}: {err:?}"
+            );
+            assert_eq!(err.status(), 400, "{name}");
+        }
+    }
+
+    #[test]
+    fn response_has_status_line_headers_length_and_body() {
+        let bytes = response(200, &[("Content-Type", "text/plain")], b"hi");
+        let expected = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi";
+        assert_eq!(String::from_utf8_lossy(&bytes), expected);
+    }
+
+    #[test]
+    fn informational_and_no_content_responses_have_no_content_length() {
+        assert_eq!(
+            response_head(101, &[], 0),
+            b"HTTP/1.1 101 Switching Protocols\r\n\r\n"
+        );
+        assert_eq!(
+            response_head(204, &[], 0),
+            b"HTTP/1.1 204 No Content\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn unknown_status_has_an_empty_reason_phrase() {
+        assert_eq!(reason_phrase(299), "");
+        assert!(response(299, &[], b"").starts_with(b"HTTP/1.1 299 \r\n"));
+    }
+
+    #[test]
+    fn error_response_carries_status_reason_and_close() {
+        let bytes = error_response(&HandshakeError::MissingHost);
+        let text = String::from_utf8(bytes).expect("ascii");
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(text.contains("\r\nConnection: close\r\n"));
+        assert!(text.contains("\r\nContent-Type: text/plain; charset=utf-8\r\n"));
+        assert!(text.ends_with("\r\n\r\nmissing Host header\n"));
+        assert!(!text.contains("Sec-WebSocket-Version"));
+    }
+
+    #[test]
+    fn version_error_response_names_the_supported_version() {
+        let text =
+            String::from_utf8(error_response(&HandshakeError::UnsupportedVersion)).expect("ascii");
+        assert!(
+            text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"));
+    }
+
+    #[test]
+    fn method_error_response_names_the_allowed_method() {
+        let text = String::from_utf8(error_response(&HandshakeError::MethodNotGet)).expect("ascii");
+        assert!(
+            text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("\r\nAllow: GET\r\n"));
+    }
+
+    #[test]
+    fn error_response_parses_back_with_its_content_length() {
+        let bytes = error_response(&HandshakeError::HeadTooLarge { limit: 8192 });
+        let mut headers = [httparse::EMPTY_HEADER; 8];
+        let mut parsed = httparse::Response::new(&mut headers);
+        let Ok(httparse::Status::Complete(len)) = parsed.parse(&bytes) else {
+            panic!("unparsable response");
+        };
+        assert_eq!(parsed.code, Some(431));
+        let body = bytes.get(len..).expect("body");
+        assert_eq!(body, b"request head is larger than 8192 bytes\n");
+        let length = parsed
+            .headers
+            .iter()
+            .find(|h| h.name == "Content-Length")
+            .expect("length");
+        assert_eq!(length.value, body.len().to_string().as_bytes());
+    }
+}

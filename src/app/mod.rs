@@ -1,0 +1,96 @@
+//! The apps people run on wsmith, written against whole messages and hub calls, never frames.
+//!
+//! | path | app | what it does |
+//! |---|---|---|
+//! | `/echo` | [`echo`] | sends every message back, same type, same bytes |
+//! | `/broadcast`, `/` | [`broadcast`] | relays every message to every client of the endpoint |
+//! | `/chat` | [`chat`] | names, presence, channels, history and recovery, as JSON |
+//! | `/notifications` | [`notifications`] | server-pushed events only |
+
+pub mod broadcast;
+pub mod chat;
+pub mod echo;
+pub mod notifications;
+
+pub use chat::ClientId;
+
+/// The WebSocket endpoint a client upgraded at, with what its URL asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/echo`.
+    Echo,
+    /// `/broadcast` or a bare `/`; `?self=false` leaves the sender out of its own relays.
+    Broadcast {
+        /// Whether the sender receives its own messages.
+        include_self: bool,
+    },
+    /// `/chat`, with its raw query (`?name=…&resume=…`).
+    Chat {
+        /// The query string, parsed by [`chat::ChatQuery::parse`] in the hub.
+        query: Option<String>,
+    },
+    /// `/notifications`.
+    Notifications,
+}
+
+impl Endpoint {
+    /// The endpoint at `path`, if there is one.
+    pub fn route(path: &str, query: Option<&str>) -> Option<Self> {
+        match path {
+            "/echo" => Some(Self::Echo),
+            "/" | "/broadcast" => Some(Self::Broadcast {
+                include_self: !has_param(query, "self", "false"),
+            }),
+            "/chat" => Some(Self::Chat {
+                query: query.map(str::to_owned),
+            }),
+            "/notifications" => Some(Self::Notifications),
+            _ => None,
+        }
+    }
+
+    /// The endpoint's name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Echo => "echo",
+            Self::Broadcast { .. } => "broadcast",
+            Self::Chat { .. } => "chat",
+            Self::Notifications => "notifications",
+        }
+    }
+}
+
+/// Whether `query` holds `key=value` (plain ASCII comparison: these are our own flags).
+fn has_param(query: Option<&str>, key: &str, value: &str) -> bool {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .any(|pair| pair.split_once('=') == Some((key, value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_route_to_their_endpoints() {
+        assert_eq!(Endpoint::route("/echo", None), Some(Endpoint::Echo));
+        assert_eq!(
+            Endpoint::route("/", None),
+            Some(Endpoint::Broadcast { include_self: true })
+        );
+        assert_eq!(
+            Endpoint::route("/broadcast", Some("self=false")),
+            Some(Endpoint::Broadcast {
+                include_self: false
+            })
+        );
+        assert_eq!(
+            Endpoint::route("/chat", Some("name=a")),
+            Some(Endpoint::Chat {
+                query: Some("name=a".into())
+            })
+        );
+        assert_eq!(Endpoint::route("/nope", None), None);
+    }
+}

@@ -1,0 +1,218 @@
+//! Every setting and limit of the server: its flag, default, unit, and what happens when it is
+//! exceeded. `wsmith --help` prints this table; README repeats it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::protocol::http::HeadLimits;
+use crate::protocol::Limits;
+
+/// The server's configuration, built from command-line flags by [`Config::from_args`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `--addr`: where to listen. Loopback by default: exposing the server is a choice.
+    pub addr: SocketAddr,
+    /// `--www`: the folder of static files served over plain HTTP.
+    pub www: PathBuf,
+    /// `--log-level` (or `RUST_LOG`): error, warn, info, debug, trace.
+    pub log_level: log::LevelFilter,
+    /// Frame, message and fragment limits of the protocol core (answered with 1009 / 1008).
+    pub limits: Limits,
+    /// `--max-head-size`, `--max-headers`: request head limits (answered with 431).
+    pub head_limits: HeadLimits,
+    /// `--handshake-timeout`: time for a request head to arrive whole (answered with 408).
+    pub handshake_timeout: Duration,
+    /// `--max-connections`: open connections at once; more are answered with 503.
+    pub max_connections: usize,
+    /// `--max-backlog`: messages queued for one client before it is a slow consumer (1008).
+    pub max_backlog: usize,
+    /// `--ping-interval`: idle time before the server pings; a client that has not answered
+    /// within another interval is dropped. 0 turns keepalive off.
+    pub ping_interval: Duration,
+    /// `--close-timeout`: how long to wait for the peer's Close after sending ours.
+    pub close_timeout: Duration,
+    /// `--shutdown-timeout`: how long a graceful shutdown waits for clients' Close replies.
+    pub shutdown_timeout: Duration,
+    /// `--history`: messages kept per chat channel and replayed on subscribe.
+    pub history: usize,
+    /// `--notify-every`: seconds between periodic notifications; `None` is off.
+    pub notify_every: Option<Duration>,
+    /// `--publish-token`: if set, `POST /publish` needs `Authorization: Bearer <token>`;
+    /// if not, it is allowed from loopback only.
+    pub publish_token: Option<String>,
+    /// `--allowed-origin` (repeatable): browser origins allowed besides the server's own.
+    pub allowed_origins: Vec<String>,
+    /// `--rate-limit`: chat messages per second per connection (burst of twice that); excess
+    /// gets an error event, and a client that keeps going is closed with 1008.
+    pub rate_limit: u32,
+    /// `--max-control-rate`: control frames per second per connection before 1008.
+    pub max_control_rate: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            www: PathBuf::from("www"),
+            log_level: log::LevelFilter::Info,
+            limits: Limits::default(),
+            head_limits: HeadLimits::default(),
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_backlog: 1024,
+            ping_interval: Duration::from_secs(30),
+            close_timeout: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(5),
+            history: 50,
+            notify_every: None,
+            publish_token: None,
+            allowed_origins: Vec::new(),
+            rate_limit: 20,
+            max_control_rate: 100,
+        }
+    }
+}
+
+/// The help text: one line per flag with its default and what happens when it is exceeded.
+pub const USAGE: &str = "\
+wsmith — a WebSocket server written by hand (RFC 6455)
+
+USAGE:
+    wsmith [FLAGS]                 serve www/ and the WebSocket endpoints
+    wsmith --help
+
+FLAGS (default → what happens when exceeded):
+    --addr ADDR               127.0.0.1:8080   where to listen (loopback unless you say otherwise)
+    --www DIR                 www              static files served at /
+    --log-level LEVEL         info             error|warn|info|debug|trace (trace logs every frame); or RUST_LOG
+    --max-frame-size BYTES    67108864         larger frame → close 1009
+    --max-message-size BYTES  67108864         larger message → close 1009
+    --max-fragments N         131072           more fragments in one message → close 1008
+    --max-head-size BYTES     8192             larger HTTP request head → 431
+    --max-headers N           64               more header fields → 431
+    --handshake-timeout SECS  10               request head not complete in time → 408
+    --max-connections N       10000            more connections → 503
+    --max-backlog N           1024             more messages queued for one client → close 1008 (slow consumer)
+    --ping-interval SECS      30               idle client is pinged; no answer within another interval → dropped (0 = off)
+    --close-timeout SECS      5                no Close reply in time → TCP closed
+    --shutdown-timeout SECS   5                SIGINT/SIGTERM: wait this long for clients' Close replies
+    --history N               50               chat messages kept per channel
+    --notify-every SECS       off              periodic notification to /notifications
+    --publish-token TOKEN     none             POST /publish needs 'Authorization: Bearer TOKEN' (else loopback only)
+    --allowed-origin ORIGIN   none             browser Origin allowed besides the server's own (repeatable; else 403)
+    --rate-limit N            20               chat messages per second per client → error event, then close 1008
+    --max-control-rate N      100              control frames per second per client → close 1008
+";
+
+impl Config {
+    /// Builds a configuration from command-line arguments (without the program name).
+    ///
+    /// # Errors
+    ///
+    /// A one-line message naming the flag for an unknown flag, a missing value or a value that
+    /// does not parse.
+    pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, String> {
+        let mut config = Self::default();
+        if let Ok(level) = std::env::var("RUST_LOG") {
+            if let Ok(level) = level.parse() {
+                config.log_level = level;
+            }
+        }
+        let mut args = args.into_iter();
+        while let Some(flag) = args.next() {
+            let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--addr" => config.addr = parse(&flag, &value()?)?,
+                "--www" => config.www = PathBuf::from(value()?),
+                "--log-level" => config.log_level = parse(&flag, &value()?)?,
+                "--max-frame-size" => config.limits.max_frame_size = parse(&flag, &value()?)?,
+                "--max-message-size" => config.limits.max_message_size = parse(&flag, &value()?)?,
+                "--max-fragments" => config.limits.max_fragments = parse(&flag, &value()?)?,
+                "--max-head-size" => config.head_limits.max_head_bytes = parse(&flag, &value()?)?,
+                "--max-headers" => config.head_limits.max_headers = parse(&flag, &value()?)?,
+                "--handshake-timeout" => config.handshake_timeout = seconds(&flag, &value()?)?,
+                "--max-connections" => config.max_connections = parse(&flag, &value()?)?,
+                "--max-backlog" => config.max_backlog = parse(&flag, &value()?)?,
+                "--ping-interval" => config.ping_interval = seconds(&flag, &value()?)?,
+                "--close-timeout" => config.close_timeout = seconds(&flag, &value()?)?,
+                "--shutdown-timeout" => config.shutdown_timeout = seconds(&flag, &value()?)?,
+                "--history" => config.history = parse(&flag, &value()?)?,
+                "--notify-every" => config.notify_every = Some(seconds(&flag, &value()?)?),
+                "--publish-token" => config.publish_token = Some(value()?),
+                "--allowed-origin" => config.allowed_origins.push(value()?),
+                "--rate-limit" => config.rate_limit = parse(&flag, &value()?)?,
+                "--max-control-rate" => config.max_control_rate = parse(&flag, &value()?)?,
+                other => return Err(format!("unknown flag {other} (see --help)")),
+            }
+        }
+        if config.max_backlog == 0 || config.max_connections == 0 {
+            return Err("--max-backlog and --max-connections must be at least 1".into());
+        }
+        Ok(config)
+    }
+}
+
+fn parse<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag}: cannot parse {value:?}"))
+}
+
+/// Seconds, possibly fractional (`0.5`), as a duration.
+fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
+    let secs: f64 = parse(flag, value)?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{flag}: {value:?} is not a duration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults_bind_loopback_port_8080() {
+        let config = Config::from_args(args(&[])).expect("no flags");
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.limits.max_message_size, 64 << 20);
+    }
+
+    #[test]
+    fn flags_set_their_values() {
+        let config = Config::from_args(args(&[
+            "--addr",
+            "127.0.0.1:0",
+            "--max-message-size",
+            "1000",
+            "--allowed-origin",
+            "http://a",
+            "--allowed-origin",
+            "http://b",
+            "--ping-interval",
+            "0.5",
+            "--notify-every",
+            "2",
+        ]))
+        .expect("valid flags");
+        assert_eq!(config.limits.max_message_size, 1000);
+        assert_eq!(config.allowed_origins, ["http://a", "http://b"]);
+        assert_eq!(config.ping_interval, Duration::from_millis(500));
+        assert_eq!(config.notify_every, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn bad_flags_are_reported_by_name() {
+        assert!(Config::from_args(args(&["--nope"]))
+            .unwrap_err()
+            .contains("--nope"));
+        assert!(Config::from_args(args(&["--addr"]))
+            .unwrap_err()
+            .contains("needs a value"));
+        assert!(Config::from_args(args(&["--max-backlog", "x"]))
+            .unwrap_err()
+            .contains("--max-backlog"));
+    }
+}

@@ -1,0 +1,62 @@
+//! The accept loop: one thread per connection, and the connection cap (`--max-connections`).
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::{error, warn};
+
+use super::{request, spawn_named, Shared, CONNECTION_STACK};
+use crate::protocol::http::error_response;
+use crate::protocol::HandshakeError;
+
+/// Counts a connection as open for as long as it lives, even through a panic.
+struct Active(Arc<Shared>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Accepts connections until a shutdown begins.
+pub fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    for stream in listener.incoming() {
+        if shared.is_shutting_down() {
+            break;
+        }
+        match stream {
+            Ok(stream) => accept(stream, shared),
+            Err(e) => {
+                // Out of file descriptors or a connection reset before accept: keep serving.
+                warn!("accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+fn accept(stream: TcpStream, shared: &Arc<Shared>) {
+    if shared.active.load(Ordering::SeqCst) >= shared.config.max_connections {
+        // Answered here, without a thread: a fresh socket's send buffer takes a short response.
+        let _ = stream.set_nonblocking(true);
+        let _ = (&stream).write_all(&error_response(&HandshakeError::TooManyConnections));
+        return;
+    }
+    shared.active.fetch_add(1, Ordering::SeqCst);
+    let active = Active(Arc::clone(shared));
+    let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
+    let shared = Arc::clone(shared);
+    let spawned = spawn_named(format!("peer-{id}"), CONNECTION_STACK, move || {
+        let _active = active;
+        if catch_unwind(AssertUnwindSafe(|| request::handle(stream, id, &shared))).is_err() {
+            error!("peer {id}: connection thread panicked; the connection is closed, the server goes on");
+        }
+    });
+    if let Err(e) = spawned {
+        warn!("cannot start a thread for connection {id}: {e}");
+    }
+}

@@ -1,0 +1,218 @@
+//! The threaded I/O shell around the protocol core: `std::net` sockets, one thread per
+//! connection, crossbeam channels to the hub. It holds no protocol rules of its own.
+//!
+//! | thread | name | stack | what it does |
+//! |---|---|---|---|
+//! | listener | `listener` (the caller's) | — | accepts, enforces `--max-connections`, spawns a connection thread |
+//! | connection | `peer-N` | [`CONNECTION_STACK`] | reads the request head, serves HTTP or upgrades, then reads frames |
+//! | writer | `peer-N-writer` | 64 KiB | drains that connection's outbox into its socket |
+//! | hub | `hub` | 256 KiB | owns the registry and runs the apps |
+//! | timer | `notify` | 64 KiB | `--notify-every` ticks |
+
+pub mod hub;
+pub mod listener;
+pub mod outbox;
+pub mod peer;
+pub mod request;
+pub mod static_files;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use log::{info, warn};
+
+use crate::config::Config;
+use hub::Command;
+
+/// Stack of a connection thread. Small and fixed: connection count, not stack, is the limit
+/// (see README, "Memory per connection").
+pub const CONNECTION_STACK: usize = 128 * 1024;
+/// Stack of the hub thread (JSON and the chat state live on the heap).
+const HUB_STACK: usize = 256 * 1024;
+/// Commands that may wait for the hub before connection threads block on it.
+const HUB_QUEUE: usize = 16 * 1024;
+
+/// State shared by every thread of one server.
+#[derive(Debug)]
+pub struct Shared {
+    /// The configuration.
+    pub config: Config,
+    /// The canonical path of the `www/` folder.
+    pub www_root: PathBuf,
+    hub: Sender<Command>,
+    next_id: AtomicU64,
+    active: AtomicUsize,
+    shutting_down: AtomicBool,
+}
+
+impl Shared {
+    /// Sends a command to the hub, waiting if its queue is full (back-pressure on readers).
+    pub fn hub_send(&self, command: Command) {
+        if self.hub.send(command).is_err() {
+            warn!("hub is gone; command dropped");
+        }
+    }
+
+    /// Whether a graceful shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Open connections right now.
+    pub fn active_connections(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+}
+
+/// A bound, not yet running server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    hub: JoinHandle<()>,
+    notifier: Option<JoinHandle<()>>,
+}
+
+/// Stops a running server from another thread (a signal handler, a test).
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+}
+
+impl ShutdownHandle {
+    /// Begins a graceful shutdown: stop accepting, Close 1001 to everyone; [`Server::run`]
+    /// returns once they are gone or `--shutdown-timeout` has passed.
+    pub fn shutdown(&self) {
+        if self.shared.shutting_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Wake the listener from `accept`.
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+    }
+}
+
+impl Server {
+    /// Binds the listening socket and starts the hub.
+    ///
+    /// # Errors
+    ///
+    /// The address cannot be bound, `--www` does not exist, or a thread cannot start.
+    pub fn bind(config: Config) -> io::Result<Self> {
+        let www_root = config.www.canonicalize().map_err(|e| {
+            io::Error::new(e.kind(), format!("--www {}: {e}", config.www.display()))
+        })?;
+        let listener = TcpListener::bind(config.addr)?;
+        let (hub_tx, hub_rx) = crossbeam_channel::bounded(HUB_QUEUE);
+        let (history, max_backlog) = (config.history, config.max_backlog);
+        let hub = spawn_named("hub".into(), HUB_STACK, move || {
+            hub::run(&hub_rx, history, max_backlog)
+        })?;
+        let notifier = match config.notify_every {
+            Some(every) => {
+                let hub_tx = hub_tx.clone();
+                Some(spawn_named("notify".into(), 64 * 1024, move || {
+                    while hub_tx.send(Command::Notify).is_ok() {
+                        thread::sleep(every);
+                    }
+                })?)
+            }
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            config,
+            www_root,
+            hub: hub_tx,
+            next_id: AtomicU64::new(1),
+            active: AtomicUsize::new(0),
+            shutting_down: AtomicBool::new(false),
+        });
+        Ok(Self {
+            listener,
+            shared,
+            hub,
+            notifier,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    ///
+    /// # Errors
+    ///
+    /// The socket's address cannot be read.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle that stops this server.
+    ///
+    /// # Errors
+    ///
+    /// The socket's address cannot be read.
+    pub fn shutdown_handle(&self) -> io::Result<ShutdownHandle> {
+        Ok(ShutdownHandle {
+            shared: Arc::clone(&self.shared),
+            addr: self.local_addr()?,
+        })
+    }
+
+    /// The shared state, for tests and the benchmark.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Accepts connections until shut down, then closes every client with 1001 and waits up to
+    /// `--shutdown-timeout` for them to go.
+    ///
+    /// # Errors
+    ///
+    /// Only errors of the listening socket itself; a failing connection never stops the server.
+    pub fn run(self) -> io::Result<()> {
+        listener::accept_loop(&self.listener, &self.shared);
+        drop(self.listener);
+        let shared = self.shared;
+        shared.hub_send(Command::Shutdown);
+        let deadline = Instant::now() + shared.config.shutdown_timeout;
+        while shared.active_connections() > 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let left = shared.active_connections();
+        if left > 0 {
+            warn!(
+                "shutdown: {left} connections still open after {:?}",
+                shared.config.shutdown_timeout
+            );
+        } else {
+            info!("shutdown: every connection closed");
+        }
+        drop(self.notifier);
+        drop(self.hub);
+        Ok(())
+    }
+}
+
+/// Starts a named thread with a fixed stack size.
+///
+/// # Errors
+///
+/// The operating system refused a new thread.
+pub fn spawn_named<T, F>(name: String, stack_size: usize, f: F) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    thread::Builder::new()
+        .name(name)
+        .stack_size(stack_size)
+        .spawn(f)
+}

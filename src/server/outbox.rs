@@ -1,0 +1,143 @@
+//! One connection's outbox: what its writer thread will put on the wire.
+//!
+//! Two lanes. The **data** lane is bounded (`--max-backlog`): the hub never waits on it, and a
+//! full lane marks a slow consumer. The **control** lane carries Pongs, Pings and the Close
+//! handshake; the writer always empties it first, so a control frame is never stuck behind data
+//! or dropped because the data lane is full.
+
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::protocol::frame::HeaderBytes;
+use crate::protocol::CloseCode;
+
+/// A data frame ready for the wire.
+#[derive(Debug, Clone)]
+pub enum Frame {
+    /// A frame encoded once by the hub and shared by every recipient.
+    Shared(Arc<[u8]>),
+    /// A frame for one recipient: header and payload kept apart so the payload is not copied.
+    Owned(HeaderBytes, Vec<u8>),
+}
+
+impl Frame {
+    /// The bytes to write, as one or two slices.
+    pub fn parts(&self) -> [&[u8]; 2] {
+        match self {
+            Self::Shared(bytes) => [bytes, &[]],
+            Self::Owned(header, payload) => [header.as_slice(), payload],
+        }
+    }
+
+    /// Its length on the wire.
+    pub fn len(&self) -> usize {
+        self.parts().iter().map(|part| part.len()).sum()
+    }
+
+    /// Whether it has no bytes (never true for a real frame).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An instruction for the writer, ahead of any data.
+#[derive(Debug)]
+pub enum Control {
+    /// Control frames the reader's protocol state machine produced (Pong, Ping), to write now.
+    Bytes(Vec<u8>),
+    /// The reader's last bytes (a Close reply, or the Close that fails the connection): write
+    /// them after the data already queued, then close TCP (§7.1.1: the server closes first).
+    Final(Vec<u8>),
+    /// The reader is done without a last frame (the peer vanished): close TCP.
+    Finish,
+    /// Start the close handshake from this side (hub: slow consumer, shutdown). With
+    /// `discard_queued`, queued data is dropped first: it could not be delivered anyway.
+    Close {
+        /// The status code to send.
+        code: CloseCode,
+        /// Why, as the reason on the wire (cut to 123 bytes).
+        reason: String,
+        /// Drop the queued data instead of flushing it before the Close.
+        discard_queued: bool,
+    },
+}
+
+/// Why a frame could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The data lane is full: the client is not keeping up.
+    Full,
+    /// The writer is gone: the connection is closing.
+    Gone,
+}
+
+/// The sending side of one connection's outbox, held by the hub and the reader.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    data: Sender<Frame>,
+    control: Sender<Control>,
+}
+
+/// The receiving side, owned by the writer thread.
+#[derive(Debug)]
+pub struct OutboxReceiver {
+    /// Data frames, bounded.
+    pub data: Receiver<Frame>,
+    /// Control instructions, emptied first.
+    pub control: Receiver<Control>,
+}
+
+/// A new outbox whose data lane holds at most `max_backlog` frames.
+pub fn outbox(max_backlog: usize) -> (Outbox, OutboxReceiver) {
+    let (data_tx, data_rx) = crossbeam_channel::bounded(max_backlog);
+    // Unbounded, but fed only by the reader (whose control frames are rate-limited) and by at
+    // most one Close from the hub.
+    let (control_tx, control_rx) = crossbeam_channel::unbounded();
+    (
+        Outbox {
+            data: data_tx,
+            control: control_tx,
+        },
+        OutboxReceiver {
+            data: data_rx,
+            control: control_rx,
+        },
+    )
+}
+
+impl Outbox {
+    /// Queues a frame without waiting (the hub's way).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`] when the backlog is at its limit, [`SendError::Gone`] when the writer
+    /// has stopped.
+    pub fn try_send(&self, frame: Frame) -> Result<(), SendError> {
+        self.data.try_send(frame).map_err(|e| match e {
+            TrySendError::Full(_) => SendError::Full,
+            TrySendError::Disconnected(_) => SendError::Gone,
+        })
+    }
+
+    /// Queues a frame, waiting while the backlog is full (the reader's way: an echo client that
+    /// does not read its replies stops being read from, like TCP flow control).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Gone`] when the writer has stopped.
+    pub fn send(&self, frame: Frame) -> Result<(), SendError> {
+        self.data.send(frame).map_err(|_| SendError::Gone)
+    }
+
+    /// Queues a control instruction; it goes out before any queued data.
+    pub fn control(&self, control: Control) {
+        // A stopped writer needs no more instructions.
+        let _ = self.control.send(control);
+    }
+
+    /// How many data frames wait.
+    pub fn backlog(&self) -> usize {
+        self.data.len()
+    }
+}

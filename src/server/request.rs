@@ -1,0 +1,220 @@
+//! The first bytes of every connection: read the HTTP request head (size-limited, within
+//! `--handshake-timeout`) and route it: a WebSocket upgrade (§4.2), `POST /publish/<channel>`,
+//! or a static file from `www/`.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, info};
+
+use super::hub::Command;
+use super::{peer, static_files, Shared};
+use crate::app::{ClientId, Endpoint};
+use crate::protocol::handshake::{self, Upgrade};
+use crate::protocol::http::{error_response, parse_request_head, response, RequestHead};
+use crate::protocol::HandshakeError;
+
+/// The largest body `POST /publish` accepts.
+pub const MAX_PUBLISH_BODY: usize = 64 * 1024;
+/// How long `POST /publish` waits for the hub's answer.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves one connection from its first byte to its last.
+pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let (head, leftover) = match read_head(&mut stream, shared) {
+        Ok(Some(read)) => read,
+        Ok(None) => return, // closed before sending a request
+        Err(error) => {
+            debug!("peer {id}: bad request head: {error}");
+            let _ = stream.write_all(&error_response(&error));
+            return;
+        }
+    };
+    if handshake::is_upgrade_request(&head) {
+        match check_upgrade(&head, shared) {
+            Ok((upgrade, endpoint)) => {
+                if stream.write_all(&handshake::response_101(&upgrade)).is_ok() {
+                    info!(
+                        "peer {id}: upgraded at {} ({})",
+                        head.path(),
+                        endpoint.name()
+                    );
+                    peer::serve(stream, &leftover, id, endpoint, shared);
+                }
+            }
+            Err(error) => {
+                info!("peer {id}: handshake refused, {} {error}", error.status());
+                let _ = stream.write_all(&error_response(&error));
+            }
+        }
+    } else if let Some(channel) = head.path().strip_prefix("/publish/") {
+        let answer = publish(&mut stream, &head, channel, leftover, shared);
+        let _ = stream.write_all(&answer);
+    } else {
+        let answer = static_files::serve(&shared.www_root, &head.method, head.path());
+        let _ = stream.write_all(&answer);
+    }
+}
+
+/// Reads until the request head is whole. `Ok(None)` if the peer closed first.
+fn read_head(
+    stream: &mut TcpStream,
+    shared: &Shared,
+) -> Result<Option<(RequestHead, Vec<u8>)>, HandshakeError> {
+    let limits = &shared.config.head_limits;
+    let deadline = Instant::now() + shared.config.handshake_timeout;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() || stream.set_read_timeout(Some(remaining)).is_err() {
+            return Err(HandshakeError::Timeout);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(None),
+            Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(HandshakeError::Timeout)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Ok(None),
+        }
+        if let Some((head, len)) = parse_request_head(&buf, limits)? {
+            let leftover = buf.get(len..).unwrap_or_default().to_vec();
+            return Ok(Some((head, leftover)));
+        }
+    }
+}
+
+/// §4.2.1: is this an upgrade we accept, and to which endpoint?
+fn check_upgrade(
+    head: &RequestHead,
+    shared: &Shared,
+) -> Result<(Upgrade, Endpoint), HandshakeError> {
+    let upgrade = handshake::check_request(head, &[])?;
+    let endpoint = Endpoint::route(head.path(), head.query()).ok_or(HandshakeError::NotFound)?;
+    handshake::check_origin(&upgrade, &shared.config.allowed_origins)?;
+    if shared.is_shutting_down() {
+        return Err(HandshakeError::TooManyConnections);
+    }
+    Ok((upgrade, endpoint))
+}
+
+/// `POST /publish/<channel>`: the body goes to the channel's subscribers; `202` with the count.
+fn publish(
+    stream: &mut TcpStream,
+    head: &RequestHead,
+    channel: &str,
+    leftover: Vec<u8>,
+    shared: &Shared,
+) -> Vec<u8> {
+    let plain = |status: u16, text: &str| {
+        response(
+            status,
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Connection", "close"),
+            ],
+            format!("{text}\n").as_bytes(),
+        )
+    };
+    if head.method != "POST" {
+        return response(
+            405,
+            &[("Allow", "POST"), ("Connection", "close")],
+            b"use POST\n",
+        );
+    }
+    if let Err((status, why)) = authorize(stream, head, shared) {
+        return plain(status, why);
+    }
+    let Some(length) = head
+        .header("Content-Length")
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    else {
+        return plain(411, "Content-Length required");
+    };
+    if length > MAX_PUBLISH_BODY {
+        return plain(413, &format!("body over {MAX_PUBLISH_BODY} bytes"));
+    }
+    let body = match read_body(stream, leftover, length, shared.config.handshake_timeout) {
+        Ok(body) => body,
+        Err(_) => return plain(408, "body did not arrive in time"),
+    };
+    let Ok(text) = String::from_utf8(body) else {
+        return plain(400, "body must be UTF-8 text");
+    };
+    let (reply, answer) = crossbeam_channel::bounded(1);
+    shared.hub_send(Command::Publish {
+        channel: channel.to_owned(),
+        text,
+        reply,
+    });
+    match answer.recv_timeout(PUBLISH_TIMEOUT) {
+        Ok(Ok(recipients)) => response(
+            202,
+            &[
+                ("Content-Type", "application/json"),
+                ("Connection", "close"),
+            ],
+            format!(
+                "{{\"channel\":{},\"recipients\":{recipients}}}\n",
+                serde_json::Value::from(channel)
+            )
+            .as_bytes(),
+        ),
+        Ok(Err(why)) => plain(400, &why),
+        Err(_) => plain(503, "hub did not answer"),
+    }
+}
+
+/// Publishing needs the bearer token if one is set, else a loopback peer.
+fn authorize(
+    stream: &TcpStream,
+    head: &RequestHead,
+    shared: &Shared,
+) -> Result<(), (u16, &'static str)> {
+    match &shared.config.publish_token {
+        Some(token) => {
+            let given = head
+                .header("Authorization")
+                .and_then(|v| v.strip_prefix("Bearer "));
+            if given.map(str::trim) == Some(token.as_str()) {
+                Ok(())
+            } else {
+                Err((401, "missing or wrong bearer token"))
+            }
+        }
+        None => match stream.peer_addr() {
+            Ok(addr) if addr.ip().is_loopback() => Ok(()),
+            _ => Err((
+                403,
+                "publishing is allowed from loopback only (or set --publish-token)",
+            )),
+        },
+    }
+}
+
+fn read_body(
+    stream: &mut TcpStream,
+    mut body: Vec<u8>,
+    length: usize,
+    timeout: Duration,
+) -> io::Result<Vec<u8>> {
+    stream.set_read_timeout(Some(timeout))?;
+    if body.len() < length {
+        let start = body.len();
+        body.resize(length, 0);
+        stream.read_exact(body.get_mut(start..).unwrap_or_default())?;
+    }
+    body.truncate(length);
+    Ok(body)
+}
