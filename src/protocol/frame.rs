@@ -351,8 +351,18 @@ pub fn encode_masked_frame(
 mod tests {
     use super::*;
 
+    /// Name, bytes, FIN, opcode, masking key, unmasked payload.
+    type Example = (
+        &'static str,
+        &'static [u8],
+        bool,
+        Opcode,
+        Option<[u8; 4]>,
+        &'static [u8],
+    );
+
     /// Every example frame of RFC 6455 §5.7, with its header and unmasked payload.
-    const RFC_EXAMPLES: &[(&str, &[u8], bool, Opcode, Option<[u8; 4]>, &[u8])] = &[
+    const RFC_EXAMPLES: &[Example] = &[
         (
             "single-frame unmasked text",
             &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f],
@@ -426,7 +436,7 @@ mod tests {
             );
             assert_eq!(header.payload_len, payload.len() as u64, "{name}");
             assert_eq!(unmasked_payload(bytes, len, key), payload, "{name}");
-            assert_eq!(&header.encode().as_slice()[..], &bytes[..len], "{name}");
+            assert_eq!(header.encode().as_slice(), &bytes[..len], "{name}");
         }
     }
 
