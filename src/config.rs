@@ -48,6 +48,10 @@ pub struct Config {
     pub rate_limit: u32,
     /// `--max-control-rate`: control frames per second per connection before 1008.
     pub max_control_rate: u32,
+    /// Fault injection for tests: a `/echo` Text message equal to this makes the connection's
+    /// thread panic. Not settable from the command line.
+    #[doc(hidden)]
+    pub panic_on_text: Option<String>,
 }
 
 impl Default for Config {
@@ -70,6 +74,7 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             rate_limit: 20,
             max_control_rate: 100,
+            panic_on_text: None,
         }
     }
 }

@@ -105,7 +105,7 @@ impl CloseFrame {
     /// - [`ProtocolError::CloseCodeTruncated`] for a 1-byte payload: "If there is a body, the
     ///   first two bytes of the body MUST be a 2-byte unsigned integer" (§5.5.1).
     /// - [`ProtocolError::InvalidCloseCode`] for a code that must not be sent (§7.4).
-    /// - [`ProtocolError::InvalidUtf8`] if the reason is not UTF-8: "the data ... is not
+    /// - [`ProtocolError::InvalidCloseReason`] if the reason is not UTF-8: "the data ... is not
     ///   guaranteed to be human readable", but it MUST be UTF-8 (§5.5.1).
     pub fn parse(payload: &[u8]) -> Result<Self, ProtocolError> {
         let Some((code, reason)) = payload.split_first_chunk::<2>() else {
@@ -122,7 +122,7 @@ impl CloseFrame {
         if !code.is_sendable() {
             return Err(ProtocolError::InvalidCloseCode(code.0));
         }
-        let reason = utf8::validate_whole(reason)?;
+        let reason = utf8::validate_whole(reason).map_err(|_| ProtocolError::InvalidCloseReason)?;
         Ok(Self {
             code: Some(code),
             reason: reason.to_owned(),
@@ -210,7 +210,7 @@ mod tests {
     fn close_reason_must_be_utf8() {
         assert_eq!(
             CloseFrame::parse(b"\x03\xe8\xff"),
-            Err(ProtocolError::InvalidUtf8)
+            Err(ProtocolError::InvalidCloseReason)
         );
     }
 

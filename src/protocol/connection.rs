@@ -371,7 +371,9 @@ impl Connection {
     /// have not sent one yet, and stop processing input.
     fn fail(&mut self, error: ProtocolError) {
         if self.state == State::Open {
-            let reason = error.to_string();
+            // The reason names the rule and its section, e.g. "§5.1 a client must mask every
+            // frame", so the peer learns why (cut to 123 bytes by encode_payload).
+            let reason = format!("{} {error}", error.section());
             self.queue_frame(
                 Opcode::Close,
                 &CloseFrame::encode_payload(error.close_code(), &reason),
@@ -615,7 +617,7 @@ mod tests {
             (
                 "close reason not utf-8",
                 masked(Opcode::Close, true, b"\x03\xe8\xff"),
-                ProtocolError::InvalidUtf8,
+                ProtocolError::InvalidCloseReason,
                 CloseCode::INVALID_DATA,
             ),
             (

@@ -37,8 +37,10 @@ pub enum ProtocolError {
     /// §7.4: a close code that must never appear on the wire (1004–1006, 1015, below 1000,
     /// 1016–2999 unassigned, 5000 and up).
     InvalidCloseCode(u16),
-    /// §8.1: a Text message (or a Close reason) that is not valid UTF-8; answered with 1007.
+    /// §8.1: a Text message that is not valid UTF-8; answered with 1007.
     InvalidUtf8,
+    /// §5.5.1: a Close frame's reason that is not valid UTF-8; answered with 1007.
+    InvalidCloseReason,
     /// §10.4: a single frame announced a payload over the configured frame limit.
     FrameTooBig {
         /// The payload length the frame header announced.
@@ -67,7 +69,7 @@ impl ProtocolError {
     /// anything too big to process, 1008 for a policy limit that is not about size.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 => CloseCode::INVALID_DATA,
+            Self::InvalidUtf8 | Self::InvalidCloseReason => CloseCode::INVALID_DATA,
             Self::FrameTooBig { .. } | Self::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
             Self::TooManyFragments { .. } => CloseCode::POLICY_VIOLATION,
             _ => CloseCode::PROTOCOL_ERROR,
@@ -81,7 +83,7 @@ impl ProtocolError {
             Self::ReservedBitsSet | Self::ReservedOpcode(_) | Self::InvalidLength => "§5.2",
             Self::FragmentedControlFrame | Self::ControlFrameTooLong(_) => "§5.5",
             Self::UnexpectedContinuation | Self::ExpectedContinuation => "§5.4",
-            Self::CloseCodeTruncated => "§5.5.1",
+            Self::CloseCodeTruncated | Self::InvalidCloseReason => "§5.5.1",
             Self::InvalidCloseCode(_) => "§7.4",
             Self::InvalidUtf8 => "§8.1",
             Self::FrameTooBig { .. }
@@ -112,6 +114,7 @@ impl fmt::Display for ProtocolError {
             Self::CloseCodeTruncated => f.write_str("close payload of one byte"),
             Self::InvalidCloseCode(code) => write!(f, "close code {code} is not allowed"),
             Self::InvalidUtf8 => f.write_str("invalid utf-8 in a text message"),
+            Self::InvalidCloseReason => f.write_str("close reason is not valid utf-8"),
             Self::FrameTooBig { size, limit } => {
                 write!(f, "frame of {size} bytes is over the limit of {limit}")
             }

@@ -13,6 +13,7 @@ pub mod hub;
 pub mod listener;
 pub mod outbox;
 pub mod peer;
+pub mod rate;
 pub mod request;
 pub mod static_files;
 

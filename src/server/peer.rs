@@ -15,18 +15,20 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver};
-use log::{debug, info, trace, warn};
+use log::{debug, error, info, trace, warn};
 
 use super::hub::Command;
 use super::outbox::{outbox, Control, Frame, OutboxReceiver};
+use super::rate::{TokenBucket, WindowCounter};
 use super::{spawn_named, Shared};
 use crate::app::{echo, ClientId, Endpoint};
 use crate::protocol::connection::State;
-use crate::protocol::{CloseCode, Connection, Event, FrameHeader};
+use crate::protocol::{CloseCode, Connection, Event, FrameHeader, Message, Opcode};
 
 /// The read buffer's starting size: an idle connection costs little.
 const READ_BUFFER_MIN: usize = 4 * 1024;
@@ -87,6 +89,7 @@ pub fn serve(
         endpoint: endpoint.clone(),
         outbox: outbox.clone(),
     });
+    let now = Instant::now();
     let mut reader = Reader {
         id,
         endpoint,
@@ -94,8 +97,28 @@ pub fn serve(
         outbox: outbox.clone(),
         shared,
         awaiting_pong: false,
+        chat_rate: TokenBucket::new(config.rate_limit, now),
+        rate_strikes: 0,
+        control_rate: WindowCounter::new(config.max_control_rate, now),
     };
-    let record = reader.run(stream, leftover);
+    // A bug in this connection's thread ends this connection only: Close 1011, and the hub
+    // still hears that it left.
+    let record = match catch_unwind(AssertUnwindSafe(|| reader.run(stream, leftover))) {
+        Ok(record) => record,
+        Err(_) => {
+            error!("peer {id}: reader panicked; closing with 1011");
+            outbox.control(Control::Close {
+                code: CloseCode::INTERNAL_ERROR,
+                reason: "internal error".into(),
+                discard_queued: true,
+            });
+            CloseRecord {
+                by: "server",
+                code: CloseCode::INTERNAL_ERROR,
+                reason: "reader thread panicked".into(),
+            }
+        }
+    };
     info!(
         "peer {id}: closed by {}, {}: {}",
         record.by, record.code, record.reason
@@ -116,6 +139,12 @@ struct Reader<'a> {
     outbox: super::outbox::Outbox,
     shared: &'a Arc<Shared>,
     awaiting_pong: bool,
+    /// `--rate-limit` for chat messages.
+    chat_rate: TokenBucket,
+    /// Chat messages refused in a row by the rate limit.
+    rate_strikes: u32,
+    /// `--max-control-rate`.
+    control_rate: WindowCounter,
 }
 
 impl Reader<'_> {
@@ -201,17 +230,27 @@ impl Reader<'_> {
             Event::Frame { header, offset } => trace!("peer {id} ← {header} (at byte {offset})"),
             Event::Message(message) => match &self.endpoint {
                 Endpoint::Echo => {
+                    self.inject_fault(&message);
                     let reply = echo::reply(message);
                     let header =
                         FrameHeader::new(reply.opcode(), reply.as_bytes().len() as u64).encode();
                     let _ = self.outbox.send(Frame::Owned(header, reply.into_bytes()));
                 }
+                Endpoint::Chat { .. } => {
+                    if self.within_chat_rate() {
+                        self.shared.hub_send(Command::Message { id, message });
+                    }
+                }
                 _ => self.shared.hub_send(Command::Message { id, message }),
             },
             Event::Ping(payload) => {
-                debug!("peer {id}: ping of {} bytes, pong queued", payload.len())
+                debug!("peer {id}: ping of {} bytes, pong queued", payload.len());
+                self.count_control_frame();
             }
-            Event::Pong(payload) => debug!("peer {id}: pong of {} bytes", payload.len()),
+            Event::Pong(payload) => {
+                debug!("peer {id}: pong of {} bytes", payload.len());
+                self.count_control_frame();
+            }
             Event::Closed(close) => {
                 let code = close.code.unwrap_or(CloseCode::NO_STATUS_RECEIVED);
                 return Some(CloseRecord {
@@ -230,6 +269,57 @@ impl Reader<'_> {
             }
         }
         None
+    }
+
+    /// `--rate-limit`: excess chat messages get an error event; a client that keeps sending
+    /// for another second's worth is closed with 1008.
+    fn within_chat_rate(&mut self) -> bool {
+        if self.chat_rate.try_take(Instant::now()) {
+            self.rate_strikes = 0;
+            return true;
+        }
+        self.rate_strikes += 1;
+        let limit = self.shared.config.rate_limit;
+        if self.rate_strikes > limit {
+            self.close_for_policy(format!("rate limit: over {limit} messages per second"));
+        } else {
+            let error = format!(
+                r#"{{"type":"error","error":"rate_limited","message":"over {limit} messages per second; message dropped"}}"#
+            );
+            let header = FrameHeader::new(Opcode::Text, error.len() as u64).encode();
+            let _ = self
+                .outbox
+                .try_send(Frame::Owned(header, error.into_bytes()));
+        }
+        false
+    }
+
+    /// `--max-control-rate`: a Ping/Pong flood is closed with 1008.
+    fn count_control_frame(&mut self) {
+        if !self.control_rate.count(Instant::now()) {
+            let limit = self.shared.config.max_control_rate;
+            self.close_for_policy(format!(
+                "§10.4 control frame flood: over {limit} per second"
+            ));
+        }
+    }
+
+    fn close_for_policy(&self, reason: String) {
+        info!("peer {}: closing with 1008: {reason}", self.id);
+        self.outbox.control(Control::Close {
+            code: CloseCode::POLICY_VIOLATION,
+            reason,
+            discard_queued: false,
+        });
+    }
+
+    /// Test builds can make this thread panic on purpose (`Config::panic_on_text`).
+    fn inject_fault(&self, message: &Message) {
+        if let (Some(trigger), Message::Text(text)) = (&self.shared.config.panic_on_text, message) {
+            if trigger == text {
+                panic!("fault injection: {trigger:?} received");
+            }
+        }
     }
 
     /// The read timed out: the client has been silent for a ping interval.

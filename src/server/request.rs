@@ -133,8 +133,21 @@ fn publish(
             b"use POST\n",
         );
     }
-    if let Err((status, why)) = authorize(stream, head, shared) {
-        return plain(status, why);
+    match authorize(stream, head, shared) {
+        Ok(()) => {}
+        // RFC 6750 §3: a 401 names the scheme the client should use.
+        Err((401, why)) => {
+            return response(
+                401,
+                &[
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("WWW-Authenticate", "Bearer realm=\"wsmith publish\""),
+                    ("Connection", "close"),
+                ],
+                format!("{why}\n").as_bytes(),
+            )
+        }
+        Err((status, why)) => return plain(status, why),
     }
     let Some(length) = head
         .header("Content-Length")
@@ -184,10 +197,13 @@ fn authorize(
 ) -> Result<(), (u16, &'static str)> {
     match &shared.config.publish_token {
         Some(token) => {
+            // RFC 7235 §2.1: the scheme name is case-insensitive.
             let given = head
                 .header("Authorization")
-                .and_then(|v| v.strip_prefix("Bearer "));
-            if given.map(str::trim) == Some(token.as_str()) {
+                .and_then(|value| value.trim().split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, credentials)| credentials.trim());
+            if given == Some(token.as_str()) {
                 Ok(())
             } else {
                 Err((401, "missing or wrong bearer token"))
