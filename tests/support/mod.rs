@@ -1,0 +1,287 @@
+//! Shared helpers for the integration tests: a real server on a free loopback port, and a raw
+//! client that writes hand-built frames (for the malformed cases no real client would send).
+//!
+//! Every read has a timeout, so a bug fails a test instead of hanging it.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wsmith::config::Config;
+use wsmith::server::{Server, Shared, ShutdownHandle};
+
+/// How long any single read in a test may wait.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The server under test, running on its own thread; shut down on drop.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    shutdown: ShutdownHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// A server with the default configuration on `127.0.0.1:0`, serving the repo's `www/`.
+    pub fn start() -> Self {
+        Self::with(|_| {})
+    }
+
+    /// A server whose configuration `adjust` changes first.
+    pub fn with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config {
+            addr: "127.0.0.1:0".parse().expect("address"),
+            www: concat!(env!("CARGO_MANIFEST_DIR"), "/www").into(),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let server = Server::bind(config).expect("bind the test server");
+        let addr = server.local_addr().expect("local address");
+        let shutdown = server.shutdown_handle().expect("shutdown handle");
+        let shared = Arc::clone(server.shared());
+        let thread = std::thread::spawn(move || server.run().expect("server runs"));
+        Self {
+            addr,
+            shared,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    /// `ws://127.0.0.1:PORT{path}`.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.shutdown();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Sends `request` as-is and returns everything the server answers until it closes (or 5 s).
+pub fn http_exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    stream.write_all(request).expect("write request");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The status code of an HTTP answer.
+pub fn status_of(answer: &str) -> u16 {
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A valid upgrade request for `path` (RFC 6455 §1.3's key).
+pub fn upgrade_request(path: &str, extra_headers: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra_headers}\r\n"
+    )
+}
+
+/// A frame as the raw client read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFrame {
+    pub fin: bool,
+    pub opcode: u8,
+    pub masked: bool,
+    pub payload: Vec<u8>,
+}
+
+impl RawFrame {
+    /// For a Close frame: the code and reason.
+    pub fn close_code(&self) -> Option<u16> {
+        (self.payload.len() >= 2).then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
+    }
+
+    pub fn close_reason(&self) -> String {
+        String::from_utf8_lossy(self.payload.get(2..).unwrap_or_default()).into_owned()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.payload.clone()).expect("utf-8 payload")
+    }
+}
+
+/// A WebSocket client that writes whatever bytes a test builds, and reads frames back.
+pub struct RawClient {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// The masking key the raw client uses (§5.7's).
+pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// A masked frame built by hand, independent of the server's encoder.
+pub fn masked_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![(u8::from(fin) << 7) | opcode];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n if n <= 0xFFFF => {
+            frame.push(0x80 | 126);
+            frame.extend((n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend((n as u64).to_be_bytes());
+        }
+    }
+    frame.extend(KEY);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i % 4]));
+    frame
+}
+
+impl RawClient {
+    /// Connects and completes the opening handshake at `path`; panics unless the answer is 101.
+    pub fn connect(addr: SocketAddr, path: &str) -> Self {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        stream
+            .write_all(upgrade_request(path, "").as_bytes())
+            .expect("write handshake");
+        let mut client = Self {
+            stream,
+            buf: Vec::new(),
+        };
+        let head = client.read_until_head_end();
+        assert!(
+            head.starts_with("HTTP/1.1 101"),
+            "expected 101, got {head:?}"
+        );
+        assert!(
+            head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+            "{head}"
+        );
+        client
+    }
+
+    fn read_until_head_end(&mut self) -> String {
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head: Vec<u8> = self.buf.drain(..end + 4).collect();
+                return String::from_utf8_lossy(&head).into_owned();
+            }
+            self.fill();
+        }
+    }
+
+    fn fill(&mut self) {
+        let mut chunk = [0u8; 65536];
+        let n = self
+            .stream
+            .read(&mut chunk)
+            .expect("read from server (timed out?)");
+        assert!(n > 0, "server closed the connection");
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+
+    /// Writes bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Writes one masked frame.
+    pub fn send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) {
+        self.send_raw(&masked_frame(fin, opcode, payload));
+    }
+
+    /// Writes a masked Text frame.
+    pub fn send_text(&mut self, text: &str) {
+        self.send_frame(true, 0x1, text.as_bytes());
+    }
+
+    /// Reads the next frame (server frames are never masked; a masked one fails the test).
+    pub fn read_frame(&mut self) -> RawFrame {
+        loop {
+            if let Some((frame, used)) = parse_server_frame(&self.buf) {
+                self.buf.drain(..used);
+                return frame;
+            }
+            self.fill();
+        }
+    }
+
+    /// Reads frames until a Text one, skipping Pings (the server's keepalive).
+    pub fn read_text(&mut self) -> String {
+        loop {
+            let frame = self.read_frame();
+            match frame.opcode {
+                0x1 => return frame.text(),
+                0x9 | 0xA => continue,
+                other => panic!("expected a text frame, got opcode {other:#x}: {frame:?}"),
+            }
+        }
+    }
+
+    /// Reads until a Close frame and returns it.
+    pub fn expect_close(&mut self) -> RawFrame {
+        loop {
+            let frame = self.read_frame();
+            if frame.opcode == 0x8 {
+                return frame;
+            }
+        }
+    }
+
+    /// Asserts the server closes the TCP connection (read returns 0 or a reset) within 5 s.
+    pub fn expect_eof(&mut self) {
+        let mut chunk = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return,
+                Ok(_) => continue, // frames still in flight
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    panic!("server did not close TCP within {TIMEOUT:?}")
+                }
+                Err(_) => return, // a reset is a close too
+            }
+        }
+    }
+}
+
+/// Parses one unmasked frame from the front of `buf`.
+fn parse_server_frame(buf: &[u8]) -> Option<(RawFrame, usize)> {
+    let (b0, b1) = (*buf.first()?, *buf.get(1)?);
+    let (len, mut at) = match b1 & 0x7F {
+        126 => (u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as usize, 4),
+        127 => (
+            u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?) as usize,
+            10,
+        ),
+        n => (n as usize, 2),
+    };
+    let masked = b1 & 0x80 != 0;
+    assert!(!masked, "§5.1: a server must not mask frames");
+    if masked {
+        at += 4;
+    }
+    let payload = buf.get(at..at + len)?.to_vec();
+    Some((
+        RawFrame {
+            fin: b0 & 0x80 != 0,
+            opcode: b0 & 0x0F,
+            masked,
+            payload,
+        },
+        at + len,
+    ))
+}
