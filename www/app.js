@@ -40,9 +40,26 @@
     return el('time', { datetime: date.toISOString(), title: date.toLocaleString() }, clockFormat.format(date));
   }
 
-  /** Keeps a scrolled list pinned to the bottom, unless the reader scrolled up to read. */
-  function nearBottom(box) {
-    return box.scrollHeight - box.scrollTop - box.clientHeight < 48;
+  /**
+   * Keeps a scrolling box pinned to its newest line, unless the reader scrolled up to read.
+   * Only the reader's own scrolling (wheel, touch, keys, scrollbar) decides "pinned": the
+   * browser also scrolls a box when its size changes, and that must not unpin it.
+   */
+  function followBottom(box) {
+    box.pinned = true;
+    let touchedAt = 0;
+    for (const type of ['wheel', 'touchstart', 'pointerdown', 'keydown']) {
+      box.addEventListener(type, () => { touchedAt = Date.now(); }, { passive: true });
+    }
+    box.addEventListener('scroll', () => {
+      if (Date.now() - touchedAt > 1500) return;
+      box.pinned = box.scrollHeight - box.scrollTop - box.clientHeight < 48;
+    }, { passive: true });
+    const follow = () => {
+      if (box.pinned) box.scrollTop = box.scrollHeight;
+    };
+    new ResizeObserver(follow).observe(box);
+    return follow;
   }
 
   // RFC 6455 §7.4.1 names, shown next to the code so a learner sees what it means.
@@ -51,6 +68,11 @@
     1005: 'no status received', 1006: 'abnormal closure', 1007: 'invalid data', 1008: 'policy violation',
     1009: 'message too big', 1010: 'mandatory extension', 1011: 'internal error', 1015: 'TLS handshake',
   };
+
+  /** "1006 abnormal closure: reason" for the status tooltip and the activity log. */
+  function describeClose(code, reason) {
+    return `${code}` + (CLOSE_CODES[code] ? ` ${CLOSE_CODES[code]}` : '') + (reason ? `: ${reason}` : '');
+  }
 
   const wsBase = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
 
@@ -142,10 +164,7 @@
         const wasStable = this.openedAt && Date.now() - this.openedAt >= STABLE_AFTER_MS;
         this.openedAt = 0;
         if (wasStable) this.attempt = 0;
-        const name = CLOSE_CODES[event.code];
-        let text = `closed ${event.code}` + (name ? ` (${name})` : '');
-        if (event.reason) text += ` — ${event.reason}`;
-        this.setState('closed', text, event.code, event.reason);
+        this.setState('closed', `closed ${event.code}`, event.code, event.reason);
         this.onClose(event);
         if (this.wanted) this.scheduleReconnect();
       });
@@ -163,6 +182,7 @@
         const left = Math.max(0, until - Date.now());
         this.text.textContent = `${closedText} · retry in ${(left / 1000).toFixed(1)} s`;
       };
+      this.toggle.textContent = 'Stop';
       tick();
       this.countdown = setInterval(tick, 100);
       this.timer = setTimeout(() => {
@@ -186,6 +206,7 @@
       this.countdown = null;
     }
 
+    /** The pill stays short; the code's meaning and the reason go in its tooltip. */
     setState(state, text, code, reason) {
       this.pill.dataset.state = state;
       if (code !== undefined) this.pill.dataset.closeCode = String(code);
@@ -193,7 +214,11 @@
       if (reason) this.pill.dataset.closeReason = reason;
       else delete this.pill.dataset.closeReason;
       this.text.textContent = text;
-      this.pill.title = `${this.key}: ${text}`;
+      let title = `/${this.key}: ${text}`;
+      if (code !== undefined) title += ` — ${describeClose(code, reason)}`;
+      this.pill.title = title;
+      $('announcer').textContent = title; // the pill's countdown ticks are not announced, this is
+      if (this.wanted) this.toggle.textContent = 'Disconnect';
     }
   }
 
@@ -238,7 +263,8 @@
   // ───────────────────────────── 4. chat ─────────────────────────────
 
   const DEFAULT_CHANNEL = 'general';
-  const CHANNEL_PATTERN = /^[A-Za-z0-9_-]{1,32}$/; // keeps ':' and ',' out of the resume list
+  // The server's rule for channel names; it also keeps ':' and ',' out of the resume list.
+  const CHANNEL_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
   const MAX_SHOWN_PER_CHANNEL = 500;
   const MAX_ACTIVITY = 200;
   const PING_EVERY_MS = 25000;
@@ -247,6 +273,9 @@
     join: (users) => `새로운 유저 접속 [현재: ${users}명]`,
     leave: (users) => `유저 연결 해제 [현재: ${users}명]`,
   };
+
+  const scrollLogs = followBottom($('logs'));
+  const scrollActivity = followBottom($('activity'));
 
   const chatState = {
     joined: false,
@@ -305,7 +334,7 @@
     onClose(event) {
       clearInterval(chatState.pingTimer);
       if (chatState.joined) {
-        activity('system', event.code === 1000 && !chat.wanted ? 'You disconnected' : `Connection lost (${event.code})`);
+        activity('system', !chat.wanted ? 'You disconnected' : `Connection lost: ${describeClose(event.code, event.reason)}`);
       }
       updateChatControls();
     },
@@ -445,10 +474,10 @@
       seq !== null ? el('span', { class: 'msg-seq', title: 'sequence number in #' + ch.name }, '#' + seq) : null),
     el('p', { class: 'msg-text', 'data-testid': 'message-text' }, String(m.text ?? '')));
 
-    const stick = nearBottom($('logs'));
     insertBySeq(ch, item);
     trimLog(ch);
-    if (stick || mine) $('logs').scrollTop = $('logs').scrollHeight;
+    if (mine) $('logs').pinned = true;
+    scrollLogs();
 
     if (!fromHistory && (ch.name !== chatState.selected || currentView !== 'chat')) {
       ch.unread += 1;
@@ -539,6 +568,7 @@
     if (typeof users !== 'number') return;
     chatState.users = users;
     $('user-count').textContent = String(users);
+    $('online-pill').hidden = false;
   }
 
   function activity(kind, text, who) {
@@ -547,10 +577,9 @@
       timeEl(),
       el('span', { class: 'activity-text', 'data-testid': 'presence-text' }, text),
       who ? el('span', { class: 'activity-who' }, String(who)) : null);
-    const stick = nearBottom(list);
     list.append(item);
     while (list.children.length > MAX_ACTIVITY) list.firstElementChild.remove();
-    if (stick) list.scrollTop = list.scrollHeight;
+    scrollActivity();
   }
 
   function subscribe(name) {
@@ -575,7 +604,8 @@
     for (const other of chatState.channels.values()) other.log.hidden = other !== ch;
     ch.unread = 0;
     $('channel-title').textContent = '# ' + name;
-    $('logs').scrollTop = $('logs').scrollHeight;
+    $('logs').pinned = true;
+    scrollLogs();
     renderChannels();
     updateChatControls();
     updateChatBadge();
@@ -621,12 +651,13 @@
 
   function updateChatControls() {
     const open = chat.isOpen && chatState.joined;
-    $('message-input').disabled = !open;
+    // While reconnecting the box stays usable, so a draft is neither lost nor blurred.
+    $('message-input').disabled = !chatState.joined;
     $('send-button').disabled = !open;
     $('channel-input').disabled = !open;
     $('channel-add').disabled = !open;
     $('message-input').placeholder = !chatState.joined ? 'Join first, then write here'
-      : open ? `Message #${chatState.selected}` : 'Reconnecting…';
+      : open ? `Message #${chatState.selected}` : 'Reconnecting… keep typing, send when it is back';
     renderChannels();
   }
 
@@ -646,7 +677,7 @@
     event.preventDefault();
     const name = $('channel-input').value.trim().replace(/^#/, '');
     if (!CHANNEL_PATTERN.test(name)) {
-      showChatError('A channel name is 1–32 letters, digits, "-" or "_".');
+      showChatError('A channel name uses only letters A–Z, digits and "_", "-" or ".".');
       return;
     }
     const ch = ensureChannel(name);

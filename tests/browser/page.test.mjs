@@ -3,7 +3,9 @@
 //   cd tests/browser && npm ci && cd ../.. && cargo build --release
 //   node --test tests/browser/
 //
-// WSMITH_BIN picks the server binary (default: target/release/wsmith, else target/debug/wsmith).
+// WSMITH_BIN picks the server binary (default: target/release/wsmith, else target/debug/wsmith;
+// a relative path is taken from the repository root). Chromium is /usr/bin/chromium (Debian's
+// package; CHROMIUM_PATH overrides): if it is missing the run fails, it is never skipped.
 // Screenshots go to target/browser-artifacts/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +21,7 @@ import { chromium } from 'playwright-core';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WWW = path.join(REPO, 'www');
 const ARTIFACTS = path.join(REPO, 'target', 'browser-artifacts');
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -220,9 +222,12 @@ before(async () => {
   context.setDefaultTimeout(STEP_MS);
 });
 
+/** Cleanup must not hang the run either. */
+const bounded = (promise, ms) => Promise.race([promise.catch(() => {}), new Promise((r) => setTimeout(r, ms))]);
+
 after(async () => {
-  if (context) await context.close().catch(() => {});
-  if (server) await stopServer(server).catch(() => {});
+  if (context) await bounded(context.close(), 10_000);
+  if (server) await bounded(stopServer(server), 10_000);
   if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 });
 
