@@ -283,6 +283,7 @@
     name: null, // the name the server actually gave (welcome / rename)
     users: null,
     historyLimit: null, // messages the server keeps per channel (welcome.history_limit)
+    epoch: null, // which run of the server our seqs came from (welcome.epoch)
     selected: DEFAULT_CHANNEL,
     selfJoinShown: false, // we showed our own join line at welcome; swallow the server's copy
     channels: new Map(), // name → channel record, see ensureChannel
@@ -322,6 +323,8 @@
       if (name) params.set('name', name);
       const resume = resumeList();
       if (resume) params.set('resume', resume);
+      // Seqs restart with the server: the epoch lets it tell our old seqs from its new ones.
+      if (resume && chatState.epoch !== null) params.set('epoch', String(chatState.epoch));
       // URLSearchParams writes ':' as %3A and ',' as %2C: the server percent-decodes.
       const query = params.toString();
       return wsBase + '/chat' + (query ? '?' + query : '');
@@ -380,6 +383,7 @@
     setMyName(msg.name);
     setUsers(msg.users);
     if (typeof msg.history_limit === 'number') chatState.historyLimit = msg.history_limit;
+    if (typeof msg.epoch === 'number') chatState.epoch = msg.epoch;
     hideChatError();
     const subscribed = new Set(Array.isArray(msg.subscribed) ? msg.subscribed : [DEFAULT_CHANNEL]);
     for (const name of Array.isArray(msg.channels) ? msg.channels : []) ensureChannel(String(name));

@@ -77,6 +77,8 @@ pub struct ChatConfig {
     /// Channels the server holds in all (default 1000), `general` included; channels are never
     /// removed, so creating one more is `channel_limit`.
     pub max_channels: usize,
+    /// This run of the server (the hub uses its start time in ms), sent in `welcome`.
+    pub epoch: u64,
 }
 
 impl Default for ChatConfig {
@@ -88,6 +90,7 @@ impl Default for ChatConfig {
             max_channel_chars: 32,
             max_channels_per_client: 32,
             max_channels: 1000,
+            epoch: 0,
         }
     }
 }
@@ -127,6 +130,9 @@ pub struct ChatQuery {
     pub name: Option<String>,
     /// Channels to resume and the last `seq` the client saw in each.
     pub resume: Vec<(String, u64)>,
+    /// The server epoch those seqs came from (`welcome.epoch`); if it is not the current one,
+    /// the server restarted and every resumed channel is replayed whole, as a reset.
+    pub epoch: Option<u64>,
 }
 
 impl ChatQuery {
@@ -148,6 +154,7 @@ impl ChatQuery {
                 "resume" => parsed
                     .resume
                     .extend(value.split(',').filter_map(parse_resume_item)),
+                "epoch" => parsed.epoch = value.parse().ok(),
                 _ => {}
             }
         }
@@ -235,6 +242,9 @@ pub enum ServerEvent {
         subscribed: Vec<String>,
         /// How many messages each channel keeps for replay.
         history_limit: usize,
+        /// Identifies this run of the server: seqs restart when it does. A reconnecting client
+        /// sends it back (`?epoch=`) with its resume list.
+        epoch: u64,
     },
     /// Someone joined, left or changed name; sent to every chat client.
     Presence {
@@ -735,7 +745,19 @@ impl Chat {
                 subscriptions: BTreeSet::new(),
             },
         );
-        let (replays, created) = self.subscribe_on_connect(id, &query.resume, &mut errors);
+        // Seqs from another run of the server mean nothing here: replay those channels whole,
+        // as a reset (a `since` beyond every seq is exactly that).
+        let other_epoch = query.epoch.is_some_and(|epoch| epoch != self.config.epoch);
+        let resume: Vec<(String, u64)> = if other_epoch {
+            query
+                .resume
+                .into_iter()
+                .map(|(channel, _)| (channel, u64::MAX))
+                .collect()
+        } else {
+            query.resume
+        };
+        let (replays, created) = self.subscribe_on_connect(id, &resume, &mut errors);
 
         deliveries.push(self.welcome(id, name.clone()));
         deliveries.extend(errors.iter().map(|error| error_to(id, error)));
@@ -1055,6 +1077,7 @@ impl Chat {
                 channels: self.channels.keys().cloned().collect(),
                 subscribed,
                 history_limit: self.config.history_limit,
+                epoch: self.config.epoch,
             },
         }
     }
@@ -1170,6 +1193,7 @@ mod tests {
         ChatQuery {
             name: Some(name.to_owned()),
             resume: Vec::new(),
+            epoch: None,
         }
     }
 
@@ -1177,6 +1201,7 @@ mod tests {
         ChatQuery {
             name: Some(name.to_owned()),
             resume: resume.iter().map(|&(c, s)| (c.to_owned(), s)).collect(),
+            epoch: None,
         }
     }
 
@@ -1550,7 +1575,7 @@ mod tests {
         assert_eq!(
             received(&connected, 7)[0],
             json!({"type": "welcome", "id": 7, "name": "bob", "users": 2,
-                   "channels": ["general", "news"], "subscribed": ["general"], "history_limit": 50})
+                   "channels": ["general", "news"], "subscribed": ["general"], "history_limit": 50, "epoch": 0})
         );
         assert_eq!(types(&connected, 1), ["presence"]);
     }
@@ -1717,6 +1742,32 @@ mod tests {
     }
 
     #[test]
+    fn resume_from_another_server_epoch_replays_everything_as_a_reset() {
+        let mut chat = Chat::new(ChatConfig {
+            epoch: 2,
+            ..ChatConfig::default()
+        });
+        chat.connect(1, named("alice"), NOW);
+        for text in ["a", "b", "c"] {
+            chat.receive_text(1, &format!(r#"{{"type":"message","text":"{text}"}}"#), NOW);
+        }
+        // The client saw seq 1 in an earlier run (epoch 1); seq 1 here is another message.
+        let query = ChatQuery {
+            epoch: Some(1),
+            ..resuming("bob", &[("general", 1)])
+        };
+        let (seqs, lost, _, reset) = history_of(&chat.connect(2, query, NOW), 2);
+        assert_eq!((seqs, lost, reset), (vec![1, 2, 3], 0, true));
+        // The same epoch resumes exactly after the seq.
+        let query = ChatQuery {
+            epoch: Some(2),
+            ..resuming("carol", &[("general", 1)])
+        };
+        let (seqs, _, _, reset) = history_of(&chat.connect(3, query, NOW), 3);
+        assert_eq!((seqs, reset), (vec![2, 3], false));
+    }
+
+    #[test]
     fn connect_with_resume_subscribes_and_replays_each_channel() {
         let mut chat = chat_with_history(10);
         fill(&mut chat, "general", 5);
@@ -1788,6 +1839,7 @@ mod tests {
         let query = ChatQuery {
             name: Some("alice".into()),
             resume,
+            epoch: None,
         };
         let connected = chat.connect(1, query, NOW);
         assert!(connected.len() <= 40, "{} deliveries", connected.len());
@@ -2149,6 +2201,7 @@ mod tests {
         let expected = ChatQuery {
             name: Some("alice".into()),
             resume: vec![("general".into(), 41), ("news".into(), 7)],
+            epoch: None,
         };
         assert_eq!(query, expected);
     }

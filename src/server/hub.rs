@@ -87,6 +87,7 @@ pub struct Hub {
 pub fn run(commands: &Receiver<Command>, history: usize, max_backlog: usize) {
     let chat = Chat::new(ChatConfig {
         history_limit: history,
+        epoch: now_ms(),
         ..ChatConfig::default()
     });
     let mut hub = Hub {
