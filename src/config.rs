@@ -32,6 +32,9 @@ pub struct Config {
     pub ping_interval: Duration,
     /// `--close-timeout`: how long to wait for the peer's Close after sending ours.
     pub close_timeout: Duration,
+    /// `--write-timeout`: how long a write may make no progress (the peer stopped reading)
+    /// before the connection is dropped.
+    pub write_timeout: Duration,
     /// `--shutdown-timeout`: how long a graceful shutdown waits for clients' Close replies.
     pub shutdown_timeout: Duration,
     /// `--history`: messages kept per chat channel and replayed on subscribe.
@@ -67,6 +70,7 @@ impl Default for Config {
             max_backlog: 1024,
             ping_interval: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(5),
             history: 50,
             notify_every: None,
@@ -101,6 +105,7 @@ FLAGS (default → what happens when exceeded):
     --max-backlog N           1024             more messages queued for one client → close 1008 (slow consumer)
     --ping-interval SECS      30               idle client is pinged; no answer within another interval → dropped (0 = off)
     --close-timeout SECS      5                no Close reply in time → TCP closed
+    --write-timeout SECS      5                a write that makes no progress this long (peer stopped reading) → dropped
     --shutdown-timeout SECS   5                SIGINT/SIGTERM: wait this long for clients' Close replies
     --history N               50               chat messages kept per channel
     --notify-every SECS       off              periodic notification to /notifications
@@ -141,6 +146,7 @@ impl Config {
                 "--max-backlog" => config.max_backlog = parse(&flag, &value()?)?,
                 "--ping-interval" => config.ping_interval = seconds(&flag, &value()?)?,
                 "--close-timeout" => config.close_timeout = seconds(&flag, &value()?)?,
+                "--write-timeout" => config.write_timeout = seconds(&flag, &value()?)?,
                 "--shutdown-timeout" => config.shutdown_timeout = seconds(&flag, &value()?)?,
                 "--history" => config.history = parse(&flag, &value()?)?,
                 "--notify-every" => config.notify_every = Some(seconds(&flag, &value()?)?),
@@ -153,6 +159,9 @@ impl Config {
         }
         if config.max_backlog == 0 || config.max_connections == 0 {
             return Err("--max-backlog and --max-connections must be at least 1".into());
+        }
+        if config.write_timeout.is_zero() || config.handshake_timeout.is_zero() {
+            return Err("--write-timeout and --handshake-timeout must be more than 0".into());
         }
         Ok(config)
     }

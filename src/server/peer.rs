@@ -60,9 +60,14 @@ impl CloseRecord {
     }
 }
 
-/// Runs an upgraded connection until it ends; `leftover` are bytes read past the request head.
+/// Runs an upgraded connection until it ends.
+///
+/// `response_101` is the handshake's answer: it is the writer's first output, queued before the
+/// client is registered with the hub, so nothing the hub sends can precede it and nothing sent
+/// after the client sees it can miss the client. `leftover` are bytes read past the request head.
 pub fn serve(
     stream: TcpStream,
+    response_101: Vec<u8>,
     leftover: &[u8],
     id: ClientId,
     endpoint: Endpoint,
@@ -71,6 +76,12 @@ pub fn serve(
     let config = &shared.config;
     let conn = Arc::new(Mutex::new(Connection::server(config.limits)));
     let (outbox, receiver) = outbox(config.max_backlog);
+    // A peer that stops reading stalls our writes; after --write-timeout the writer gives up,
+    // which also ends the reader (the socket is shut down).
+    if let Err(e) = stream.set_write_timeout(Some(config.write_timeout)) {
+        warn!("peer {id}: cannot set a write timeout: {e}");
+        return;
+    }
     let writer = match stream.try_clone().and_then(|write_half| {
         let conn = Arc::clone(&conn);
         let close_timeout = config.close_timeout;
@@ -84,6 +95,7 @@ pub fn serve(
             return;
         }
     };
+    outbox.control(Control::Bytes(response_101));
     shared.hub_send(Command::Join {
         id,
         endpoint: endpoint.clone(),

@@ -36,14 +36,13 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>) {
     if handshake::is_upgrade_request(&head) {
         match check_upgrade(&head, shared) {
             Ok((upgrade, endpoint)) => {
-                if stream.write_all(&handshake::response_101(&upgrade)).is_ok() {
-                    info!(
-                        "peer {id}: upgraded at {} ({})",
-                        head.path(),
-                        endpoint.name()
-                    );
-                    peer::serve(stream, &leftover, id, endpoint, shared);
-                }
+                info!(
+                    "peer {id}: upgraded at {} ({})",
+                    head.path(),
+                    endpoint.name()
+                );
+                let response = handshake::response_101(&upgrade);
+                peer::serve(stream, response, &leftover, id, endpoint, shared);
             }
             Err(error) => {
                 info!("peer {id}: handshake refused, {} {error}", error.status());
