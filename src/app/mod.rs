@@ -6,10 +6,12 @@
 //! | `/broadcast`, `/` | [`broadcast`] | relays every message to every client of the endpoint |
 //! | `/chat` | [`chat`] | names, presence, channels, history and recovery, as JSON |
 //! | `/notifications` | [`notifications`] | server-pushed events only |
+//! | `/inspect` | [`inspect`] | the Inspector: watch another connection's frames |
 
 pub mod broadcast;
 pub mod chat;
 pub mod echo;
+pub mod inspect;
 pub mod notifications;
 
 pub use chat::ClientId;
@@ -31,6 +33,8 @@ pub enum Endpoint {
     },
     /// `/notifications`.
     Notifications,
+    /// `/inspect`.
+    Inspect,
 }
 
 impl Endpoint {
@@ -45,6 +49,7 @@ impl Endpoint {
                 query: query.map(str::to_owned),
             }),
             "/notifications" => Some(Self::Notifications),
+            "/inspect" => Some(Self::Inspect),
             _ => None,
         }
     }
@@ -56,6 +61,7 @@ impl Endpoint {
             Self::Broadcast { .. } => "broadcast",
             Self::Chat { .. } => "chat",
             Self::Notifications => "notifications",
+            Self::Inspect => "inspect",
         }
     }
 }

@@ -114,6 +114,18 @@ enum Reading {
     Control { header: FrameHeader },
 }
 
+/// Where the reader stands within the frame stream, so that a tap attached mid-stream can
+/// find the next frame boundary ([`Connection::frame_progress`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameProgress {
+    /// The next byte starts a frame.
+    AtBoundary,
+    /// Inside a header: these are its bytes so far.
+    InHeader(Vec<u8>),
+    /// Inside a payload: this many bytes remain before the next frame.
+    InPayload(u64),
+}
+
 /// Generates masking keys for a client (§5.3: "a fresh masking key ... from a strong source of
 /// entropy"); the caller supplies it, keeping this module free of I/O.
 pub type MaskingKeySource = Box<dyn FnMut() -> [u8; 4] + Send>;
@@ -135,6 +147,8 @@ pub struct Connection {
     observe_frames: bool,
     /// Bytes received so far; positions in events and errors.
     received: u64,
+    /// The Close frame we sent, if any: who started the close handshake, and why.
+    sent_close: Option<CloseFrame>,
     /// Where the frame being read started.
     frame_offset: u64,
 }
@@ -175,6 +189,25 @@ impl Connection {
             observe_frames: false,
             received: 0,
             frame_offset: 0,
+            sent_close: None,
+        }
+    }
+
+    /// The Close frame this end sent (its code and reason), if it sent one: a peer's Close
+    /// that arrives afterwards is the reply, not the start, of the close handshake.
+    pub fn sent_close(&self) -> Option<&CloseFrame> {
+        self.sent_close.as_ref()
+    }
+
+    /// Where the reader stands within the current frame.
+    pub fn frame_progress(&self) -> FrameProgress {
+        match self.reading {
+            Reading::Header if self.partial_header.is_empty() => FrameProgress::AtBoundary,
+            Reading::Header => FrameProgress::InHeader(self.partial_header.clone()),
+            Reading::Data { header, done } => FrameProgress::InPayload(header.payload_len - done),
+            Reading::Control { header } => {
+                FrameProgress::InPayload(header.payload_len - self.control.len() as u64)
+            }
         }
     }
 
@@ -374,6 +407,10 @@ impl Connection {
             // The reason names the rule and its section, e.g. "§5.1 a client must mask every
             // frame", so the peer learns why (cut to 123 bytes by encode_payload).
             let reason = format!("{} {error}", error.section());
+            self.sent_close = Some(CloseFrame {
+                code: Some(error.close_code()),
+                reason: reason.clone(),
+            });
             self.queue_frame(
                 Opcode::Close,
                 &CloseFrame::encode_payload(error.close_code(), &reason),
@@ -390,7 +427,12 @@ impl Connection {
     /// to 123 bytes). Does nothing unless the connection is `Open`.
     pub fn send_close(&mut self, code: CloseCode, reason: &str) {
         if self.state == State::Open {
-            let payload = CloseFrame::encode_payload(code, truncate_reason(reason));
+            let reason = truncate_reason(reason);
+            self.sent_close = Some(CloseFrame {
+                code: Some(code),
+                reason: reason.to_owned(),
+            });
+            let payload = CloseFrame::encode_payload(code, reason);
             self.queue_frame(Opcode::Close, &payload);
             self.state = State::CloseSent;
         }

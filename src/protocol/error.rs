@@ -76,6 +76,57 @@ impl ProtocolError {
         }
     }
 
+    /// The rule this error enforces, quoted from RFC 6455 with its section, for close records
+    /// and the Inspector.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Self::UnmaskedFrame => {
+                "§5.1: a client MUST mask all frames that it sends to the server"
+            }
+            Self::MaskedFrame => {
+                "§5.1: a server MUST NOT mask any frames that it sends to the client"
+            }
+            Self::ReservedBitsSet => "§5.2: RSV1-3 MUST be 0 unless an extension is negotiated",
+            Self::ReservedOpcode(_) => {
+                "§5.2: an unknown opcode MUST _Fail the WebSocket Connection_"
+            }
+            Self::InvalidLength => "§5.2: the most significant bit of a 64-bit length MUST be 0",
+            Self::FragmentedControlFrame => "§5.5: control frames MUST NOT be fragmented",
+            Self::ControlFrameTooLong(_) => {
+                "§5.5: control frames MUST have a payload length of 125 bytes or less"
+            }
+            Self::UnexpectedContinuation | Self::ExpectedContinuation => {
+                "§5.4: fragments of one message MUST NOT be interleaved with another message"
+            }
+            Self::CloseCodeTruncated => "§5.5.1: a Close body MUST start with a 2-byte status code",
+            Self::InvalidCloseCode(_) => {
+                "§7.4: only defined or registered status codes may be sent"
+            }
+            Self::InvalidUtf8 => {
+                "§8.1: text that is not valid UTF-8 MUST _Fail the WebSocket Connection_"
+            }
+            Self::InvalidCloseReason => "§5.5.1: the close reason MUST be UTF-8",
+            Self::FrameTooBig { .. } => "§10.4: frames are limited in size (--max-frame-size)",
+            Self::MessageTooBig { .. } => {
+                "§10.4: messages are limited in size (--max-message-size)"
+            }
+            Self::TooManyFragments { .. } => {
+                "§10.4: messages are limited in fragments (--max-fragments)"
+            }
+        }
+    }
+
+    /// For a limit error: the limit and the value that went over it.
+    pub fn limit(&self) -> Option<(u64, u64)> {
+        match *self {
+            Self::FrameTooBig { size, limit } | Self::MessageTooBig { size, limit } => {
+                Some((limit, size))
+            }
+            Self::TooManyFragments { limit } => Some((limit as u64, limit as u64 + 1)),
+            _ => None,
+        }
+    }
+
     /// The section of RFC 6455 whose rule this error enforces, for logs and close records.
     pub fn section(&self) -> &'static str {
         match self {

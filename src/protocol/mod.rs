@@ -12,6 +12,7 @@
 //! | §5.4 fragmentation, §5.6 data frames | [`message`] | fragments → whole messages |
 //! | §8.1 UTF-8 | [`utf8`] | the incremental, fail-fast validator |
 //! | §5.5.1, §7.4 close | [`close`] | `CloseCode` and the Close payload |
+//! | §5.2 frames explained | [`inspect`] | every field of a frame, for the Inspector and `wsmith decode` |
 //! | §5–§7 one connection | [`connection`] | the state machine: `receive_data` → events and replies |
 //! | §7.4.1 status codes for errors | [`error`] | `ProtocolError`, `HandshakeError` |
 
@@ -21,12 +22,13 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod http;
+pub mod inspect;
 pub mod mask;
 pub mod message;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
-pub use connection::{Connection, Event, Limits, Role};
+pub use connection::{Connection, Event, FrameProgress, Limits, Role};
 pub use error::{HandshakeError, ProtocolError};
 pub use frame::{FrameHeader, Opcode};
 pub use message::Message;

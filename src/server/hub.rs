@@ -15,24 +15,27 @@ use crossbeam_channel::{Receiver, Sender};
 use log::{debug, info, warn};
 
 use super::outbox::{Control, Frame, Outbox, SendError};
+use super::tap::Tap;
 use crate::app::broadcast::Broadcast;
 use crate::app::chat::{Chat, ChatConfig, ChatQuery, Delivery};
+use crate::app::inspect::{InspectorCommand, Target};
 use crate::app::notifications::{self, Notifications};
 use crate::app::{ClientId, Endpoint};
 use crate::protocol::frame::encode_frame;
 use crate::protocol::{CloseCode, Message, Opcode};
+use serde_json::json;
 
 /// What connection threads, the HTTP side and timers ask of the hub.
 #[derive(Debug)]
 pub enum Command {
     /// A client upgraded at `endpoint`; its frames go to `outbox`.
     Join {
-        /// The connection's id.
-        id: ClientId,
         /// Where it connected.
         endpoint: Endpoint,
         /// Its outbox.
         outbox: Outbox,
+        /// Its Inspector tap, which also says who it is (id, address, `tap=` token).
+        tap: Arc<Tap>,
     },
     /// A client's connection ended, for `reason`.
     Leave {
@@ -72,6 +75,7 @@ pub enum Command {
 struct Client {
     endpoint: Endpoint,
     outbox: Outbox,
+    tap: Arc<Tap>,
 }
 
 /// The hub's state. Runs on one thread; see [`run`].
@@ -80,6 +84,8 @@ pub struct Hub {
     broadcast: Broadcast,
     chat: Chat,
     notifications: Notifications,
+    /// Which connection each Inspector watches.
+    watching: HashMap<ClientId, ClientId>,
     max_backlog: usize,
 }
 
@@ -95,6 +101,7 @@ pub fn run(commands: &Receiver<Command>, history: usize, max_backlog: usize) {
         broadcast: Broadcast::new(),
         chat,
         notifications: Notifications::new(),
+        watching: HashMap::new(),
         max_backlog,
     };
     for command in commands {
@@ -112,10 +119,10 @@ impl Hub {
     fn handle(&mut self, command: Command) {
         match command {
             Command::Join {
-                id,
                 endpoint,
                 outbox,
-            } => self.join(id, endpoint, outbox),
+                tap,
+            } => self.join(endpoint, outbox, tap),
             Command::Leave { id, reason } => {
                 if self.clients.contains_key(&id) {
                     debug!("hub: client {id} left ({reason})");
@@ -152,17 +159,19 @@ impl Hub {
         }
     }
 
-    fn join(&mut self, id: ClientId, endpoint: Endpoint, outbox: Outbox) {
+    fn join(&mut self, endpoint: Endpoint, outbox: Outbox, tap: Arc<Tap>) {
+        let id = tap.info.conn;
         debug!("hub: client {id} joined {}", endpoint.name());
         self.clients.insert(
             id,
             Client {
                 endpoint: endpoint.clone(),
                 outbox,
+                tap,
             },
         );
         match endpoint {
-            Endpoint::Echo => {}
+            Endpoint::Echo | Endpoint::Inspect => {}
             Endpoint::Broadcast { include_self } => self.broadcast.join(id, include_self),
             Endpoint::Chat { query } => {
                 let deliveries =
@@ -179,8 +188,9 @@ impl Hub {
         let Some(client) = self.clients.remove(&id) else {
             return;
         };
+        self.forget_watches(id, &client);
         match client.endpoint {
-            Endpoint::Echo => {}
+            Endpoint::Echo | Endpoint::Inspect => {}
             Endpoint::Broadcast { .. } => self.broadcast.leave(id),
             Endpoint::Chat { .. } => {
                 let deliveries = self.chat.disconnect(id);
@@ -208,6 +218,17 @@ impl Hub {
                 };
                 self.deliver(deliveries);
             }
+            Endpoint::Inspect => {
+                let reply = match &message {
+                    Message::Text(text) => {
+                        InspectorCommand::parse(text).and_then(|command| self.inspect(id, command))
+                    }
+                    Message::Binary(_) => Err("inspector commands are JSON text".into()),
+                };
+                if let Err(message) = reply {
+                    self.send_json(id, &json!({"type": "error", "message": message}));
+                }
+            }
             Endpoint::Echo | Endpoint::Notifications => {
                 debug!(
                     "hub: ignoring a message from client {id} on {}",
@@ -228,6 +249,107 @@ impl Hub {
             self.fan_out(&listeners, text_frame(&json));
         }
         Ok(recipients)
+    }
+
+    /// Runs an Inspector's command.
+    fn inspect(&mut self, inspector: ClientId, command: InspectorCommand) -> Result<(), String> {
+        let from_loopback = self
+            .clients
+            .get(&inspector)
+            .is_some_and(|c| c.tap.info.peer.is_some_and(|p| p.ip().is_loopback()));
+        match command {
+            InspectorCommand::Watch(target) => {
+                let target = match target {
+                    Target::Token(token) => self
+                        .clients
+                        .iter()
+                        .find(|(_, c)| c.tap.info.token.as_deref() == Some(token.as_str()))
+                        .map(|(&id, _)| id)
+                        .ok_or("no connection carries that tap token")?,
+                    Target::Conn(_) if !from_loopback => {
+                        return Err(
+                            "watching a connection by id is allowed from loopback only".into()
+                        )
+                    }
+                    Target::Conn(conn) => conn,
+                };
+                let client = self.clients.get(&target).ok_or("no such connection")?;
+                if client.endpoint == Endpoint::Inspect {
+                    return Err("an inspector's own connection cannot be watched".into());
+                }
+                let attached = client.tap.attached_json();
+                self.unwatch(inspector);
+                self.send_json(inspector, &attached);
+                if let (Some(client), Some(watcher)) =
+                    (self.clients.get(&target), self.clients.get(&inspector))
+                {
+                    client.tap.attach(inspector, watcher.outbox.clone());
+                }
+                self.watching.insert(inspector, target);
+            }
+            InspectorCommand::Unwatch => self.unwatch(inspector),
+            InspectorCommand::List if !from_loopback => {
+                return Err("listing connections is allowed from loopback only".into())
+            }
+            InspectorCommand::List => {
+                let mut connections: Vec<_> = self
+                    .clients
+                    .iter()
+                    .filter(|(_, c)| c.endpoint != Endpoint::Inspect)
+                    .map(|(&id, c)| {
+                        json!({"conn": id, "endpoint": c.endpoint.name(),
+                               "peer": c.tap.info.peer.map(|p| p.to_string()), "tapped": c.tap.is_active()})
+                    })
+                    .collect();
+                connections.sort_by_key(|c| c["conn"].as_u64());
+                self.send_json(
+                    inspector,
+                    &json!({"type": "connections", "connections": connections}),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// `inspector` stops watching whatever it watched.
+    fn unwatch(&mut self, inspector: ClientId) {
+        if let Some(target) = self.watching.remove(&inspector) {
+            if let Some(client) = self.clients.get(&target) {
+                client.tap.detach(inspector);
+            }
+            self.send_json(
+                inspector,
+                &json!({"type": "detached", "conn": target, "why": "unwatched"}),
+            );
+        }
+    }
+
+    /// `id` left: it no longer watches, and whoever watched it is told.
+    fn forget_watches(&mut self, id: ClientId, client: &Client) {
+        if let Some(target) = self.watching.remove(&id) {
+            if let Some(watched) = self.clients.get(&target) {
+                watched.tap.detach(id);
+            }
+        }
+        let watchers: Vec<ClientId> = self
+            .watching
+            .iter()
+            .filter(|&(_, &t)| t == id)
+            .map(|(&w, _)| w)
+            .collect();
+        for watcher in watchers {
+            self.watching.remove(&watcher);
+            client.tap.detach(watcher);
+            self.send_json(
+                watcher,
+                &json!({"type": "detached", "conn": id, "why": "connection closed"}),
+            );
+        }
+    }
+
+    /// One JSON event to one client.
+    fn send_json(&mut self, id: ClientId, event: &serde_json::Value) {
+        self.fan_out(&[id], text_frame(&event.to_string()));
     }
 
     /// Sends each chat delivery: serialized and encoded once, shared by its recipients.

@@ -5,10 +5,11 @@
 //! |---|---|---|---|
 //! | listener | `listener` (the caller's) | — | accepts, enforces `--max-connections`, spawns a connection thread |
 //! | connection | `peer-N` | [`CONNECTION_STACK`] | reads the request head, serves HTTP or upgrades, then reads frames |
-//! | writer | `peer-N-writer` | 64 KiB | drains that connection's outbox into its socket |
+//! | writer | `peer-N-writer` | [`peer::WRITER_STACK`] | drains that connection's outbox into its socket |
 //! | hub | `hub` | 256 KiB | owns the registry and runs the apps |
 //! | timer | `notify` | 64 KiB | `--notify-every` ticks |
 
+pub mod close_record;
 pub mod hub;
 pub mod listener;
 pub mod outbox;
@@ -16,6 +17,8 @@ pub mod peer;
 pub mod rate;
 pub mod request;
 pub mod static_files;
+pub mod tap;
+pub mod writer;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -44,6 +44,8 @@ impl Frame {
 /// An instruction for the writer, ahead of any data.
 #[derive(Debug)]
 pub enum Control {
+    /// The 101 response of the opening handshake: the writer's first bytes.
+    Handshake(Vec<u8>),
     /// Control frames the reader's protocol state machine produced (Pong, Ping), to write now.
     Bytes(Vec<u8>),
     /// The reader's last bytes (a Close reply, or the Close that fails the connection): write

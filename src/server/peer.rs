@@ -1,5 +1,5 @@
-//! One upgraded connection: a reader thread that runs the protocol state machine, and a writer
-//! thread that drains the connection's [`outbox`](super::outbox).
+//! One upgraded connection: a reader thread that runs the protocol state machine, and a
+//! [writer](super::writer) thread that drains the connection's [`outbox`](super::outbox).
 //!
 //! ```text
 //!  socket ──read──▶ reader ──▶ protocol::Connection ──events──▶ echo reply / hub command
@@ -11,54 +11,35 @@
 //!
 //! The reader owns the receiving half of the protocol; the writer starts the close handshake
 //! when the hub asks (slow consumer, shutdown). Both reach the one [`Connection`] through a
-//! mutex held only while bytes are processed, never across a blocking call.
+//! mutex held only while bytes are processed, never across a blocking call. When the
+//! connection ends, the reader writes its [`CloseRecord`]: to the log, to the Inspector, and to
+//! the hub.
 
-use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io::{self, Read};
+use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crossbeam_channel::{select, Receiver};
 use log::{debug, error, info, trace, warn};
 
+use super::close_record::CloseRecord;
 use super::hub::Command;
-use super::outbox::{outbox, Control, Frame, OutboxReceiver};
+use super::outbox::{outbox, Control, Frame, Outbox};
 use super::rate::{TokenBucket, WindowCounter};
+use super::tap::Tap;
+use super::writer::Writer;
 use super::{spawn_named, Shared};
 use crate::app::{echo, ClientId, Endpoint};
 use crate::protocol::connection::State;
-use crate::protocol::{CloseCode, Connection, Event, FrameHeader, Message, Opcode};
+use crate::protocol::{CloseCode, CloseFrame, Connection, Event, FrameHeader, Message, Opcode};
 
 /// The read buffer's starting size: an idle connection costs little.
 const READ_BUFFER_MIN: usize = 4 * 1024;
 /// The read buffer's largest size, reached only while large messages stream in.
 const READ_BUFFER_MAX: usize = 256 * 1024;
-/// The writer's largest batch: frames gathered into one vectored write.
-const WRITE_BATCH_FRAMES: usize = 512;
-/// Stack of a writer thread: it only moves bytes.
-const WRITER_STACK: usize = 32 * 1024;
-
-/// How a connection ended, for the log and the hub.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloseRecord {
-    /// Who ended it: "client", "server" or "network".
-    pub by: &'static str,
-    /// The close code on the wire, or 1006 when no Close frame was exchanged.
-    pub code: CloseCode,
-    /// The reason or explanation.
-    pub reason: String,
-}
-
-impl CloseRecord {
-    fn abnormal(why: impl Into<String>) -> Self {
-        Self {
-            by: "network",
-            code: CloseCode::ABNORMAL_CLOSURE,
-            reason: why.into(),
-        }
-    }
-}
+/// Stack of a writer thread: it moves bytes and sometimes logs.
+pub const WRITER_STACK: usize = 64 * 1024;
 
 /// Runs an upgraded connection until it ends.
 ///
@@ -69,10 +50,11 @@ pub fn serve(
     stream: TcpStream,
     response_101: Vec<u8>,
     leftover: &[u8],
-    id: ClientId,
     endpoint: Endpoint,
+    tap: Arc<Tap>,
     shared: &Arc<Shared>,
 ) {
+    let id = tap.info.conn;
     let config = &shared.config;
     let conn = Arc::new(Mutex::new(Connection::server(config.limits)));
     let (outbox, receiver) = outbox(config.max_backlog);
@@ -83,10 +65,16 @@ pub fn serve(
         return;
     }
     let writer = match stream.try_clone().and_then(|write_half| {
-        let conn = Arc::clone(&conn);
-        let close_timeout = config.close_timeout;
+        let writer = Writer {
+            stream: write_half,
+            conn: Arc::clone(&conn),
+            outbox: receiver,
+            tap: Arc::clone(&tap),
+            close_timeout: config.close_timeout,
+            id,
+        };
         spawn_named(format!("peer-{id}-writer"), WRITER_STACK, move || {
-            run_writer(write_half, &conn, &receiver, close_timeout, id)
+            writer.run()
         })
     }) {
         Ok(handle) => handle,
@@ -95,11 +83,11 @@ pub fn serve(
             return;
         }
     };
-    outbox.control(Control::Bytes(response_101));
+    outbox.control(Control::Handshake(response_101));
     shared.hub_send(Command::Join {
-        id,
         endpoint: endpoint.clone(),
         outbox: outbox.clone(),
+        tap: Arc::clone(&tap),
     });
     let now = Instant::now();
     let mut reader = Reader {
@@ -107,6 +95,7 @@ pub fn serve(
         endpoint,
         conn,
         outbox: outbox.clone(),
+        tap: Arc::clone(&tap),
         shared,
         awaiting_pong: false,
         chat_rate: TokenBucket::new(config.rate_limit, now),
@@ -119,25 +108,26 @@ pub fn serve(
         Ok(record) => record,
         Err(_) => {
             error!("peer {id}: reader panicked; closing with 1011");
+            let reason = "internal error";
             outbox.control(Control::Close {
                 code: CloseCode::INTERNAL_ERROR,
-                reason: "internal error".into(),
+                reason: reason.into(),
                 discard_queued: true,
             });
-            CloseRecord {
-                by: "server",
-                code: CloseCode::INTERNAL_ERROR,
-                reason: "reader thread panicked".into(),
-            }
+            let sent = CloseFrame {
+                code: Some(CloseCode::INTERNAL_ERROR),
+                reason: reason.into(),
+            };
+            CloseRecord::server_close_unanswered(&sent, "the connection's thread panicked")
         }
     };
-    info!(
-        "peer {id}: closed by {}, {}: {}",
-        record.by, record.code, record.reason
-    );
+    info!("peer {id}: {record}");
+    if tap.is_active() {
+        tap.closed(&record);
+    }
     shared.hub_send(Command::Leave {
         id,
-        reason: format!("{} {}", record.code.0, record.reason),
+        reason: record.to_string(),
     });
     drop(outbox);
     let _ = writer.join();
@@ -148,7 +138,8 @@ struct Reader<'a> {
     id: ClientId,
     endpoint: Endpoint,
     conn: Arc<Mutex<Connection>>,
-    outbox: super::outbox::Outbox,
+    outbox: Outbox,
+    tap: Arc<Tap>,
     shared: &'a Arc<Shared>,
     awaiting_pong: bool,
     /// `--rate-limit` for chat messages.
@@ -164,7 +155,9 @@ impl Reader<'_> {
         let ping_interval = self.shared.config.ping_interval;
         let timeout = (!ping_interval.is_zero()).then_some(ping_interval);
         if let Err(e) = stream.set_read_timeout(timeout) {
-            return CloseRecord::abnormal(format!("cannot set a read timeout: {e}"));
+            return self.ended(CloseRecord::abnormal(format!(
+                "cannot set a read timeout: {e}"
+            )));
         }
         lock(&self.conn).observe_frames(log::log_enabled!(log::Level::Trace));
         if let Some(record) = self.receive(leftover) {
@@ -173,10 +166,7 @@ impl Reader<'_> {
         let mut buf = vec![0u8; READ_BUFFER_MIN];
         loop {
             match stream.read(&mut buf) {
-                Ok(0) => {
-                    self.outbox.control(Control::Finish);
-                    return CloseRecord::abnormal("TCP closed before a close frame");
-                }
+                Ok(0) => return self.ended(self.vanished("TCP closed before a close frame")),
                 Ok(n) => {
                     self.awaiting_pong = false;
                     if let Some(record) = self.receive(buf.get(..n).unwrap_or_default()) {
@@ -195,11 +185,26 @@ impl Reader<'_> {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.outbox.control(Control::Finish);
-                    return CloseRecord::abnormal(format!("read failed: {e}"));
-                }
+                Err(e) => return self.ended(self.vanished(&format!("read failed: {e}"))),
             }
+        }
+    }
+
+    /// The connection ended without the peer's Close: tell the writer to close TCP.
+    fn ended(&self, record: CloseRecord) -> CloseRecord {
+        self.outbox.control(Control::Finish);
+        record
+    }
+
+    /// The record for a connection that ended without the peer's Close frame: ours, if we had
+    /// sent one (the peer never answered), else a 1006.
+    fn vanished(&self, what: &str) -> CloseRecord {
+        match lock(&self.conn).sent_close() {
+            Some(sent) => CloseRecord::server_close_unanswered(
+                sent,
+                &format!("the client never answered ({what})"),
+            ),
+            None => CloseRecord::abnormal(what),
         }
     }
 
@@ -210,51 +215,48 @@ impl Reader<'_> {
             return None;
         }
         // Collect under the lock, act after it: acting may block on a full outbox.
-        let (events, output, state) = {
+        let (events, output, state, sent_close, progress) = {
             let mut conn = lock(&self.conn);
+            // The one check the Inspector costs when nobody watches.
+            let progress = self.tap.is_active().then(|| conn.frame_progress());
             conn.receive_data(bytes);
             let events: Vec<Event> = std::iter::from_fn(|| conn.next_event()).collect();
-            (events, conn.take_output(), conn.state())
+            (
+                events,
+                conn.take_output(),
+                conn.state(),
+                conn.sent_close().cloned(),
+                progress,
+            )
         };
+        if let Some(progress) = progress {
+            self.tap.incoming(bytes, progress);
+        }
+        // Pongs first: control frames have priority over the data these events produce.
+        let open = state != State::Closed;
+        let mut last = output;
+        if open && !last.is_empty() {
+            self.outbox.control(Control::Bytes(std::mem::take(&mut last)));
+        }
         let mut record = None;
         for event in events {
-            if let Some(ended) = self.handle(event) {
+            if let Some(ended) = self.handle(event, sent_close.as_ref()) {
                 record = Some(ended);
             }
         }
-        if state == State::Closed {
-            self.outbox.control(if output.is_empty() {
-                Control::Finish
-            } else {
-                Control::Final(output)
-            });
-            return Some(record.unwrap_or_else(|| CloseRecord::abnormal("closed")));
+        if open {
+            return None;
         }
-        if !output.is_empty() {
-            self.outbox.control(Control::Bytes(output));
-        }
-        None
+        // The last bytes (a Close reply) go after every reply the events produced.
+        self.outbox.control(if last.is_empty() { Control::Finish } else { Control::Final(last) });
+        Some(record.unwrap_or_else(|| CloseRecord::abnormal("closed")))
     }
 
-    fn handle(&mut self, event: Event) -> Option<CloseRecord> {
+    fn handle(&mut self, event: Event, sent_close: Option<&CloseFrame>) -> Option<CloseRecord> {
         let id = self.id;
         match event {
             Event::Frame { header, offset } => trace!("peer {id} ← {header} (at byte {offset})"),
-            Event::Message(message) => match &self.endpoint {
-                Endpoint::Echo => {
-                    self.inject_fault(&message);
-                    let reply = echo::reply(message);
-                    let header =
-                        FrameHeader::new(reply.opcode(), reply.as_bytes().len() as u64).encode();
-                    let _ = self.outbox.send(Frame::Owned(header, reply.into_bytes()));
-                }
-                Endpoint::Chat { .. } => {
-                    if self.within_chat_rate() {
-                        self.shared.hub_send(Command::Message { id, message });
-                    }
-                }
-                _ => self.shared.hub_send(Command::Message { id, message }),
-            },
+            Event::Message(message) => self.dispatch(message),
             Event::Ping(payload) => {
                 debug!("peer {id}: ping of {} bytes, pong queued", payload.len());
                 self.count_control_frame();
@@ -263,24 +265,32 @@ impl Reader<'_> {
                 debug!("peer {id}: pong of {} bytes", payload.len());
                 self.count_control_frame();
             }
-            Event::Closed(close) => {
-                let code = close.code.unwrap_or(CloseCode::NO_STATUS_RECEIVED);
-                return Some(CloseRecord {
-                    by: "client",
-                    code,
-                    reason: close.reason,
-                });
-            }
+            Event::Closed(close) => return Some(CloseRecord::handshake(&close, sent_close)),
             Event::Failed { error, offset } => {
-                info!("peer {id}: {} at byte {offset}: {error}", error.section());
-                return Some(CloseRecord {
-                    by: "server",
-                    code: error.close_code(),
-                    reason: format!("{} {error} (at byte {offset})", error.section()),
-                });
+                return Some(CloseRecord::protocol_error(&error, offset))
             }
         }
         None
+    }
+
+    /// A whole message: echo replies here, everything else goes to the hub.
+    fn dispatch(&mut self, message: Message) {
+        let id = self.id;
+        match &self.endpoint {
+            Endpoint::Echo => {
+                self.inject_fault(&message);
+                let reply = echo::reply(message);
+                let header =
+                    FrameHeader::new(reply.opcode(), reply.as_bytes().len() as u64).encode();
+                let _ = self.outbox.send(Frame::Owned(header, reply.into_bytes()));
+            }
+            Endpoint::Chat { .. } => {
+                if self.within_chat_rate() {
+                    self.shared.hub_send(Command::Message { id, message });
+                }
+            }
+            _ => self.shared.hub_send(Command::Message { id, message }),
+        }
     }
 
     /// `--rate-limit`: excess chat messages get an error event; a client that keeps sending
@@ -337,10 +347,10 @@ impl Reader<'_> {
     /// The read timed out: the client has been silent for a ping interval.
     fn keepalive(&mut self) -> Option<CloseRecord> {
         if self.awaiting_pong {
-            self.outbox.control(Control::Finish);
-            return Some(CloseRecord::abnormal(
-                "ping timeout: no answer within the ping interval",
-            ));
+            let interval = self.shared.config.ping_interval;
+            return Some(self.ended(CloseRecord::abnormal(format!(
+                "ping timeout: no answer within {interval:?} of a ping"
+            ))));
         }
         let output = {
             let mut conn = lock(&self.conn);
@@ -366,149 +376,8 @@ fn resize_read_buffer(buf: &mut Vec<u8>, last_read: usize) {
     }
 }
 
-fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    // A panic in the other thread does not make the state machine's data unusable.
+/// Locks the connection's state machine; a panic in the other thread does not make its data
+/// unusable.
+pub(super) fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// What the writer does after a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Next {
-    KeepWriting,
-    /// Our Close went out: wait for the reader to see the peer's, then close TCP.
-    AwaitPeerClose,
-    /// Close TCP now.
-    CloseTcp,
-}
-
-/// One round of the writer's work: everything that was waiting, in wire order.
-#[derive(Default)]
-struct Batch {
-    control: Vec<u8>,
-    data: Vec<Frame>,
-    last: Vec<u8>,
-}
-
-/// The writer thread: drains the outbox into the socket, control lane first.
-fn run_writer(
-    mut stream: TcpStream,
-    conn: &Mutex<Connection>,
-    outbox: &OutboxReceiver,
-    close_timeout: Duration,
-    id: ClientId,
-) {
-    let mut next = Next::KeepWriting;
-    while next == Next::KeepWriting {
-        let mut batch = Batch::default();
-        select! {
-            recv(outbox.control) -> control => match control {
-                Ok(control) => next = take_control(control, conn, &mut batch, &outbox.data),
-                Err(_) => next = Next::CloseTcp,
-            },
-            recv(outbox.data) -> frame => match frame {
-                Ok(frame) => batch.data.push(frame),
-                Err(_) => next = Next::CloseTcp,
-            },
-        }
-        while next == Next::KeepWriting {
-            let Ok(control) = outbox.control.try_recv() else {
-                break;
-            };
-            next = take_control(control, conn, &mut batch, &outbox.data);
-        }
-        // Before a Close, everything queued goes out (it was accepted); otherwise a batch.
-        let limit = if next == Next::KeepWriting {
-            WRITE_BATCH_FRAMES
-        } else {
-            usize::MAX
-        };
-        batch.data.extend(
-            outbox
-                .data
-                .try_iter()
-                .take(limit.saturating_sub(batch.data.len())),
-        );
-        let state = lock(conn).state();
-        if state != State::Open && batch.last.is_empty() {
-            batch.data.clear(); // §5.5.1: no data frames after a Close.
-        }
-        if let Err(e) = write_batch(&mut stream, &batch) {
-            debug!("peer {id}: write failed: {e}");
-            next = Next::CloseTcp;
-        }
-    }
-    if next == Next::AwaitPeerClose {
-        await_peer_close(&outbox.control, close_timeout);
-    }
-    let _ = stream.shutdown(Shutdown::Both);
-}
-
-/// Files one control instruction into the batch; says what comes after it.
-fn take_control(
-    control: Control,
-    conn: &Mutex<Connection>,
-    batch: &mut Batch,
-    data: &Receiver<Frame>,
-) -> Next {
-    match control {
-        Control::Bytes(bytes) => {
-            batch.control.extend_from_slice(&bytes);
-            Next::KeepWriting
-        }
-        Control::Final(bytes) => {
-            batch.last = bytes;
-            Next::CloseTcp
-        }
-        Control::Finish => Next::CloseTcp,
-        Control::Close {
-            code,
-            reason,
-            discard_queued,
-        } => {
-            if discard_queued {
-                batch.data.clear();
-                while data.try_recv().is_ok() {}
-            }
-            let mut conn = lock(conn);
-            conn.send_close(code, &reason);
-            batch.last = conn.take_output();
-            if conn.state() == State::Closed {
-                Next::CloseTcp
-            } else {
-                Next::AwaitPeerClose
-            }
-        }
-    }
-}
-
-/// After our Close: wait until the reader has the peer's Close (it sends `Finish` or `Final`),
-/// or the close timeout passes (§7.1.1: then close TCP anyway).
-fn await_peer_close(control: &Receiver<Control>, close_timeout: Duration) {
-    let deadline = std::time::Instant::now() + close_timeout;
-    while let Ok(control) = control.recv_deadline(deadline) {
-        if matches!(control, Control::Finish | Control::Final(_)) {
-            return;
-        }
-    }
-}
-
-/// Writes the batch with as few system calls as possible: one vectored write when it fits.
-fn write_batch(stream: &mut TcpStream, batch: &Batch) -> io::Result<()> {
-    let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(2 + 2 * batch.data.len());
-    slices.push(IoSlice::new(&batch.control));
-    for frame in &batch.data {
-        slices.extend(frame.parts().into_iter().map(IoSlice::new));
-    }
-    slices.push(IoSlice::new(&batch.last));
-    slices.retain(|slice| !slice.is_empty());
-    let mut remaining = &mut slices[..];
-    while !remaining.is_empty() {
-        match stream.write_vectored(remaining) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut remaining, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    stream.flush()
 }

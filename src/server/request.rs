@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 
 use super::hub::Command;
+use super::tap::{HandshakeRecord, Tap, TapInfo};
 use super::{peer, static_files, Shared};
+use crate::app::inspect::query_param;
 use crate::app::{ClientId, Endpoint};
 use crate::protocol::handshake::{self, Upgrade};
 use crate::protocol::http::{error_response, parse_request_head, response, RequestHead};
@@ -24,7 +26,7 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Serves one connection from its first byte to its last.
 pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>) {
     let _ = stream.set_nodelay(true);
-    let (head, leftover) = match read_head(&mut stream, shared) {
+    let (head, raw_head, leftover) = match read_head(&mut stream, shared) {
         Ok(Some(read)) => read,
         Ok(None) => return, // closed before sending a request
         Err(error) => {
@@ -42,7 +44,10 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>) {
                     endpoint.name()
                 );
                 let response = handshake::response_101(&upgrade);
-                peer::serve(stream, response, &leftover, id, endpoint, shared);
+                let tap = tap_for(
+                    id, &head, &raw_head, &upgrade, &response, &endpoint, &stream,
+                );
+                peer::serve(stream, response, &leftover, endpoint, tap, shared);
             }
             Err(error) => {
                 info!("peer {id}: handshake refused, {} {error}", error.status());
@@ -62,7 +67,7 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>) {
 fn read_head(
     stream: &mut TcpStream,
     shared: &Shared,
-) -> Result<Option<(RequestHead, Vec<u8>)>, HandshakeError> {
+) -> Result<Option<(RequestHead, Vec<u8>, Vec<u8>)>, HandshakeError> {
     let limits = &shared.config.head_limits;
     let deadline = Instant::now() + shared.config.handshake_timeout;
     let mut buf = Vec::with_capacity(1024);
@@ -87,10 +92,39 @@ fn read_head(
             Err(_) => return Ok(None),
         }
         if let Some((head, len)) = parse_request_head(&buf, limits)? {
-            let leftover = buf.get(len..).unwrap_or_default().to_vec();
-            return Ok(Some((head, leftover)));
+            let leftover = buf.split_off(len.min(buf.len()));
+            return Ok(Some((head, buf, leftover)));
         }
     }
+}
+
+/// The connection's Inspector tap. A `tap=TOKEN` in the URL lets whoever knows the token
+/// watch it, and keeps its handshake to show step by step.
+fn tap_for(
+    id: ClientId,
+    head: &RequestHead,
+    raw_head: &[u8],
+    upgrade: &Upgrade,
+    response: &[u8],
+    endpoint: &Endpoint,
+    stream: &TcpStream,
+) -> Arc<Tap> {
+    let token = query_param(head.query(), "tap")
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    let handshake = token.as_ref().map(|_| HandshakeRecord {
+        request: String::from_utf8_lossy(raw_head).into_owned(),
+        key: upgrade.key.clone(),
+        accept: upgrade.accept.clone(),
+        response: String::from_utf8_lossy(response).into_owned(),
+    });
+    Tap::new(TapInfo {
+        conn: id,
+        endpoint: endpoint.name(),
+        peer: stream.peer_addr().ok(),
+        token,
+        handshake,
+    })
 }
 
 /// §4.2.1: is this an upgrade we accept, and to which endpoint?

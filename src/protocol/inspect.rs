@@ -1,0 +1,452 @@
+//! Frame anatomy (RFC 6455 §5.2): every field of a frame's bytes, explained, for the Inspector,
+//! `wsmith decode` and `wsmith connect --trace`.
+//!
+//! Unlike [`decode_header`](super::frame::decode_header), nothing here refuses a frame: a
+//! learner wants to see what a broken frame said, so rule violations become
+//! [`FrameAnatomy::problems`] instead of errors. [`FrameSplitter`] cuts a byte stream (one
+//! direction of a connection) into frames, however it arrives.
+
+use std::fmt;
+
+use super::frame::{parse_header, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use super::mask::apply_mask;
+
+/// How many payload bytes an anatomy keeps for display.
+pub const SHOWN_PAYLOAD: usize = 1024;
+
+/// One frame, field by field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameAnatomy {
+    /// Bytes of this direction of the connection before the frame.
+    pub offset: u64,
+    /// The header bytes as sent.
+    pub header: Vec<u8>,
+    /// FIN: the final fragment of a message.
+    pub fin: bool,
+    /// RSV1, RSV2, RSV3.
+    pub rsv: [bool; 3],
+    /// The 4-bit opcode.
+    pub opcode: u8,
+    /// MASK.
+    pub masked: bool,
+    /// The 7-bit length field: the length itself, or 126/127 for an extended length.
+    pub len7: u8,
+    /// The 16- or 64-bit extended length, with its width in bits, when present.
+    pub extended_len: Option<(u8, u64)>,
+    /// The payload length.
+    pub payload_len: u64,
+    /// The masking key.
+    pub masking_key: Option<[u8; 4]>,
+    /// The first [`SHOWN_PAYLOAD`] payload bytes as they were on the wire (masked, if masked).
+    pub wire_payload: Vec<u8>,
+    /// The same bytes unmasked.
+    pub payload: Vec<u8>,
+    /// Which message this frame belongs to (counted from 1), and which fragment of it.
+    pub message: u64,
+    /// The fragment number within the message (1 for the first); 0 for a control frame.
+    pub fragment: u32,
+    /// Whether a data message was in progress around this control frame (§5.4 interleaving).
+    pub between_fragments: bool,
+    /// The rules this frame breaks, with their sections.
+    pub problems: Vec<String>,
+}
+
+/// The opcode's name (§5.2, §11.8).
+pub fn opcode_name(opcode: u8) -> &'static str {
+    match opcode {
+        0x0 => "Continuation",
+        0x1 => "Text",
+        0x2 => "Binary",
+        0x8 => "Close",
+        0x9 => "Ping",
+        0xA => "Pong",
+        0x3..=0x7 => "reserved (data)",
+        _ => "reserved (control)",
+    }
+}
+
+impl FrameAnatomy {
+    /// The opcode's name.
+    pub fn opcode_name(&self) -> &'static str {
+        opcode_name(self.opcode)
+    }
+
+    /// Whether this is a control frame (opcode 0x8 and up, §5.5).
+    pub fn is_control(&self) -> bool {
+        self.opcode >= 0x8
+    }
+
+    /// Whether the payload was cut to [`SHOWN_PAYLOAD`] bytes for display.
+    pub fn is_truncated(&self) -> bool {
+        (self.payload.len() as u64) < self.payload_len
+    }
+
+    /// The payload as text, if it is UTF-8 (a Text frame may end inside a character).
+    pub fn payload_text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.payload).ok()
+    }
+
+    /// For a Close frame: its status code and reason (§5.5.1).
+    pub fn close_code(&self) -> Option<u16> {
+        let (code, _) = self.payload.split_first_chunk::<2>()?;
+        (self.opcode == 0x8).then(|| u16::from_be_bytes(*code))
+    }
+}
+
+/// Cuts one direction of a connection into frames and explains each.
+#[derive(Debug, Default)]
+pub struct FrameSplitter {
+    /// Bytes of the frame being gathered: header, then up to [`SHOWN_PAYLOAD`] of payload.
+    pending: Vec<u8>,
+    /// The frame whose payload is still arriving.
+    current: Option<FrameAnatomy>,
+    /// Payload bytes of `current` still to come.
+    remaining: u64,
+    /// Bytes seen before `pending`.
+    offset: u64,
+    /// Messages started so far, and whether one is in progress (with its fragment count).
+    messages: u64,
+    fragments: Option<u32>,
+}
+
+impl FrameSplitter {
+    /// A splitter at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds bytes; returns every frame completed by them.
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Vec<FrameAnatomy> {
+        let mut frames = Vec::new();
+        while !bytes.is_empty() {
+            if self.current.is_none() {
+                // Gather a header; it is at most MAX_HEADER_LEN bytes.
+                let take = bytes
+                    .len()
+                    .min(MAX_HEADER_LEN - self.pending.len().min(MAX_HEADER_LEN));
+                let before = self.pending.len();
+                self.pending
+                    .extend_from_slice(bytes.get(..take).unwrap_or_default());
+                let Some(raw) = parse_header(&self.pending) else {
+                    bytes = bytes.get(take..).unwrap_or_default();
+                    continue;
+                };
+                let used = raw.header_len - before;
+                bytes = bytes.get(used..).unwrap_or_default();
+                self.pending.truncate(raw.header_len);
+                self.start(raw);
+                if self.remaining == 0 {
+                    frames.extend(self.finish());
+                    continue;
+                }
+            }
+            let shown_room = SHOWN_PAYLOAD.saturating_sub(self.shown_len());
+            let take = usize::try_from(self.remaining)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let keep = take.min(shown_room);
+            if let Some(frame) = self.current.as_mut() {
+                frame
+                    .wire_payload
+                    .extend_from_slice(bytes.get(..keep).unwrap_or_default());
+            }
+            bytes = bytes.get(take..).unwrap_or_default();
+            self.remaining -= take as u64;
+            if self.remaining == 0 {
+                frames.extend(self.finish());
+            }
+        }
+        frames
+    }
+
+    fn shown_len(&self) -> usize {
+        self.current
+            .as_ref()
+            .map_or(0, |frame| frame.wire_payload.len())
+    }
+
+    fn start(&mut self, raw: super::frame::RawHeader) {
+        let mut problems = Vec::new();
+        if raw.rsv != 0 {
+            problems.push("§5.2 RSV bits set without a negotiated extension".to_owned());
+        }
+        if matches!(raw.opcode, 0x3..=0x7 | 0xB..=0xF) {
+            problems.push(format!("§5.2 reserved opcode {:#x}", raw.opcode));
+        }
+        if raw.payload_len >> 63 != 0 {
+            problems.push("§5.2 64-bit length with the most significant bit set".to_owned());
+        }
+        let control = raw.opcode >= 0x8;
+        if control && !raw.fin {
+            problems.push("§5.5 control frames must not be fragmented".to_owned());
+        }
+        if control && raw.payload_len > MAX_CONTROL_PAYLOAD {
+            problems.push("§5.5 control frame payload over 125 bytes".to_owned());
+        }
+        let (message, fragment, between_fragments) = if control {
+            (self.messages, 0, self.fragments.is_some())
+        } else if raw.opcode == 0x0 {
+            match self.fragments.as_mut() {
+                Some(count) => {
+                    *count += 1;
+                    (self.messages, *count, false)
+                }
+                None => {
+                    problems
+                        .push("§5.4 continuation frame without a message to continue".to_owned());
+                    (self.messages, 0, false)
+                }
+            }
+        } else {
+            if self.fragments.is_some() {
+                problems.push("§5.4 new message before the fragmented one ended".to_owned());
+            }
+            self.messages += 1;
+            self.fragments = Some(1);
+            (self.messages, 1, false)
+        };
+        if !control && raw.fin {
+            self.fragments = None;
+        }
+        let extended_len = match raw.len7 {
+            126 => Some((16, raw.payload_len)),
+            127 => Some((64, raw.payload_len)),
+            _ => None,
+        };
+        self.remaining = raw.payload_len;
+        self.current = Some(FrameAnatomy {
+            offset: self.offset,
+            header: std::mem::take(&mut self.pending),
+            fin: raw.fin,
+            rsv: [
+                raw.rsv & 0b100 != 0,
+                raw.rsv & 0b010 != 0,
+                raw.rsv & 0b001 != 0,
+            ],
+            opcode: raw.opcode,
+            masked: raw.masking_key.is_some(),
+            len7: raw.len7,
+            extended_len,
+            payload_len: raw.payload_len,
+            masking_key: raw.masking_key,
+            wire_payload: Vec::new(),
+            payload: Vec::new(),
+            message,
+            fragment,
+            between_fragments,
+            problems,
+        });
+    }
+
+    fn finish(&mut self) -> Option<FrameAnatomy> {
+        let mut frame = self.current.take()?;
+        frame.payload = frame.wire_payload.clone();
+        if let Some(key) = frame.masking_key {
+            apply_mask(&mut frame.payload, key, 0);
+        }
+        self.offset += frame.header.len() as u64 + frame.payload_len;
+        Some(frame)
+    }
+}
+
+/// Explains every whole frame in `bytes` (for `wsmith decode`).
+pub fn explain(bytes: &[u8]) -> (Vec<FrameAnatomy>, usize) {
+    let mut splitter = FrameSplitter::new();
+    let frames = splitter.feed(bytes);
+    let used: u64 = frames
+        .iter()
+        .map(|f| f.header.len() as u64 + f.payload_len)
+        .sum();
+    (
+        frames,
+        bytes.len()
+            - usize::try_from(used)
+                .unwrap_or(bytes.len())
+                .min(bytes.len()),
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl fmt::Display for FrameAnatomy {
+    /// A byte-by-byte explanation, as `wsmith decode` prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b0 = self.header.first().copied().unwrap_or(0);
+        let b1 = self.header.get(1).copied().unwrap_or(0);
+        writeln!(
+            f,
+            "frame at byte {}: {} byte header, {} byte payload",
+            self.offset,
+            self.header.len(),
+            self.payload_len
+        )?;
+        writeln!(
+            f,
+            "  byte 0   {b0:02x} = {:04b} {:04b}  FIN={} RSV1={} RSV2={} RSV3={}  opcode={:#x} {}",
+            b0 >> 4,
+            b0 & 0xF,
+            u8::from(self.fin),
+            u8::from(self.rsv[0]),
+            u8::from(self.rsv[1]),
+            u8::from(self.rsv[2]),
+            self.opcode,
+            self.opcode_name()
+        )?;
+        let len_note = match self.len7 {
+            126 => "126: a 16-bit length follows".to_owned(),
+            127 => "127: a 64-bit length follows".to_owned(),
+            n => format!("{n}"),
+        };
+        writeln!(
+            f,
+            "  byte 1   {b1:02x} = {:04b} {:04b}  MASK={}  payload len={len_note}",
+            b1 >> 4,
+            b1 & 0xF,
+            u8::from(self.masked)
+        )?;
+        let mut at = 2;
+        if let Some((bits, len)) = self.extended_len {
+            let width = usize::from(bits / 8);
+            writeln!(
+                f,
+                "  bytes {}-{}  extended payload length ({bits}-bit) = {len}",
+                at,
+                at + width - 1
+            )?;
+            at += width;
+        }
+        if let Some(key) = self.masking_key {
+            writeln!(f, "  bytes {}-{}  masking key {}", at, at + 3, hex(&key))?;
+        }
+        let more = if self.is_truncated() { " …" } else { "" };
+        if self.masked {
+            writeln!(f, "  payload, masked    {}{more}", hex(&self.wire_payload))?;
+            writeln!(f, "  payload, unmasked  {}{more}", hex(&self.payload))?;
+        } else if !self.payload.is_empty() {
+            writeln!(f, "  payload            {}{more}", hex(&self.payload))?;
+        }
+        match (self.opcode, self.close_code()) {
+            (0x8, Some(code)) => {
+                let reason = String::from_utf8_lossy(self.payload.get(2..).unwrap_or_default());
+                writeln!(
+                    f,
+                    "  close code {code} ({}), reason {reason:?}",
+                    super::CloseCode(code).name()
+                )?;
+            }
+            (0x1 | 0x0, _) | (0x9 | 0xA, _) => {
+                if let Some(text) = self.payload_text().filter(|t| !t.is_empty()) {
+                    writeln!(f, "  as text            {text:?}{more}")?;
+                }
+            }
+            _ => {}
+        }
+        if self.is_control() {
+            let place = if self.between_fragments {
+                ", between fragments of a message"
+            } else {
+                ""
+            };
+            writeln!(f, "  control frame{place}")?;
+        } else {
+            let last = if self.fin { " (final)" } else { "" };
+            writeln!(
+                f,
+                "  message {}, fragment {}{last}",
+                self.message, self.fragment
+            )?;
+        }
+        for problem in &self.problems {
+            writeln!(f, "  ! {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_masked_hello_is_explained_field_by_field() {
+        let (frames, rest) = explain(&[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ]);
+        assert_eq!(rest, 0);
+        let frame = &frames[0];
+        assert_eq!(
+            (frame.fin, frame.opcode, frame.masked, frame.len7),
+            (true, 1, true, 5)
+        );
+        assert_eq!(frame.masking_key, Some([0x37, 0xfa, 0x21, 0x3d]));
+        assert_eq!(frame.payload_text(), Some("Hello"));
+        let text = frame.to_string();
+        assert!(
+            text.contains("byte 0   81 = 1000 0001  FIN=1 RSV1=0 RSV2=0 RSV3=0  opcode=0x1 Text"),
+            "{text}"
+        );
+        assert!(text.contains("masking key 37 fa 21 3d"), "{text}");
+        assert!(text.contains("payload, unmasked  48 65 6c 6c 6f"), "{text}");
+    }
+
+    #[test]
+    fn fragments_and_interleaved_control_frames_are_numbered() {
+        let mut stream = vec![0x01, 0x03, b'H', b'e', b'l'];
+        stream.extend([0x89, 0x00]);
+        stream.extend([0x80, 0x02, b'l', b'o']);
+        let (frames, _) = explain(&stream);
+        let places: Vec<(u64, u32, bool)> = frames
+            .iter()
+            .map(|f| (f.message, f.fragment, f.between_fragments))
+            .collect();
+        assert_eq!(places, [(1, 1, false), (1, 0, true), (1, 2, false)]);
+        assert_eq!(frames[2].offset, 7);
+    }
+
+    #[test]
+    fn extended_lengths_are_shown_with_their_width() {
+        let mut frame = vec![0x82, 0x7E, 0x01, 0x00];
+        frame.extend([0u8; 256]);
+        assert_eq!(explain(&frame).0[0].extended_len, Some((16, 256)));
+        let mut frame = vec![0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0];
+        frame.extend(vec![0u8; 65536]);
+        let (frames, _) = explain(&frame);
+        assert_eq!(frames[0].extended_len, Some((64, 65536)));
+        assert_eq!(frames[0].payload.len(), SHOWN_PAYLOAD);
+        assert!(frames[0].is_truncated());
+    }
+
+    #[test]
+    fn an_empty_frame_at_the_end_of_the_input_is_complete() {
+        let (frames, rest) = explain(&[0x88, 0x00]);
+        assert_eq!((frames.len(), rest), (1, 0));
+    }
+
+    #[test]
+    fn broken_frames_are_explained_with_their_problems() {
+        let (frames, _) = explain(&[0x93, 0x00]);
+        assert_eq!(frames[0].problems.len(), 2, "{:?}", frames[0].problems);
+    }
+
+    #[test]
+    fn any_split_gives_the_same_frames() {
+        let stream = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58, 0x88, 0x02, 0x03,
+            0xe8,
+        ];
+        let (whole, _) = explain(&stream);
+        for cut in 0..=stream.len() {
+            let mut splitter = FrameSplitter::new();
+            let mut frames = splitter.feed(&stream[..cut]);
+            frames.extend(splitter.feed(&stream[cut..]));
+            assert_eq!(frames, whole, "cut {cut}");
+        }
+        assert_eq!(whole[1].close_code(), Some(1000));
+    }
+}

@@ -1,0 +1,236 @@
+//! The Inspector's tap on one connection: while someone watches, every frame in both
+//! directions is explained ([`protocol::inspect`](crate::protocol::inspect)) and sent to the
+//! watchers as JSON. While nobody watches, the tap costs one relaxed atomic load per read and
+//! per write batch ([`Tap::is_active`]).
+//!
+//! A tap attached mid-stream starts at the next frame boundary, which the reader learns from
+//! its state machine ([`FrameProgress`]); outgoing bytes are always written in whole frames.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sha1::{Digest, Sha1};
+
+use super::close_record::CloseRecord;
+use super::outbox::{Frame, Outbox};
+use crate::app::ClientId;
+use crate::protocol::frame::{encode_frame, Opcode};
+use crate::protocol::handshake::ACCEPT_GUID;
+use crate::protocol::inspect::{FrameAnatomy, FrameSplitter};
+use crate::protocol::FrameProgress;
+
+/// The opening handshake of a tapped connection, kept to show it step by step (§4.2.2).
+#[derive(Debug, Clone)]
+pub struct HandshakeRecord {
+    /// The request head as received.
+    pub request: String,
+    /// `Sec-WebSocket-Key`.
+    pub key: String,
+    /// `Sec-WebSocket-Accept` as sent.
+    pub accept: String,
+    /// The 101 response as sent.
+    pub response: String,
+}
+
+impl HandshakeRecord {
+    /// §1.3 step by step: key, key + GUID, SHA-1 in hex, base64 of that SHA-1.
+    pub fn to_json(&self) -> Value {
+        let concatenated = format!("{}{ACCEPT_GUID}", self.key);
+        let digest = Sha1::digest(concatenated.as_bytes());
+        let sha1_hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        json!({
+            "request": self.request,
+            "key": self.key,
+            "concatenated": concatenated,
+            "sha1_hex": sha1_hex,
+            "accept": base64::engine::general_purpose::STANDARD.encode(digest),
+            "response": self.response,
+        })
+    }
+}
+
+/// What a tapped connection is, for `attached` and `connections` events.
+#[derive(Debug, Clone)]
+pub struct TapInfo {
+    /// The connection's id.
+    pub conn: ClientId,
+    /// Its endpoint's name.
+    pub endpoint: &'static str,
+    /// The client's address.
+    pub peer: Option<SocketAddr>,
+    /// The `tap=` token from its URL: whoever knows it may watch.
+    pub token: Option<String>,
+    /// Its handshake, recorded only when it carried a token.
+    pub handshake: Option<HandshakeRecord>,
+}
+
+/// One connection's tap.
+#[derive(Debug)]
+pub struct Tap {
+    /// Who this is.
+    pub info: TapInfo,
+    active: AtomicBool,
+    state: Mutex<TapState>,
+}
+
+#[derive(Debug, Default)]
+struct TapState {
+    watchers: Vec<(ClientId, Outbox)>,
+    /// `None` until the first frame boundary after attaching.
+    incoming: Option<FrameSplitter>,
+    outgoing: FrameSplitter,
+}
+
+impl Tap {
+    /// A tap nobody watches yet.
+    pub fn new(info: TapInfo) -> Arc<Self> {
+        Arc::new(Self {
+            info,
+            active: AtomicBool::new(false),
+            state: Mutex::default(),
+        })
+    }
+
+    /// Whether anyone watches: the one check the data path pays.
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, TapState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `watcher` starts watching; frames are explained from the next boundary on.
+    pub fn attach(&self, watcher: ClientId, outbox: Outbox) {
+        let mut state = self.state();
+        if state.watchers.is_empty() {
+            state.incoming = None;
+            state.outgoing = FrameSplitter::new();
+        }
+        state.watchers.retain(|(id, _)| *id != watcher);
+        state.watchers.push((watcher, outbox));
+        self.active.store(true, Ordering::Relaxed);
+    }
+
+    /// `watcher` stops watching.
+    pub fn detach(&self, watcher: ClientId) {
+        let mut state = self.state();
+        state.watchers.retain(|(id, _)| *id != watcher);
+        self.active
+            .store(!state.watchers.is_empty(), Ordering::Relaxed);
+    }
+
+    /// Bytes received from the client; `progress` is where the reader stood before them.
+    pub fn incoming(&self, bytes: &[u8], progress: FrameProgress) {
+        let mut state = self.state();
+        let frames = match state.incoming.as_mut() {
+            Some(splitter) => splitter.feed(bytes),
+            None => {
+                let (mut splitter, rest) = match progress {
+                    FrameProgress::AtBoundary => (FrameSplitter::new(), bytes),
+                    FrameProgress::InHeader(prefix) => {
+                        let mut splitter = FrameSplitter::new();
+                        splitter.feed(&prefix);
+                        (splitter, bytes)
+                    }
+                    FrameProgress::InPayload(remaining) => {
+                        let skip = usize::try_from(remaining).unwrap_or(usize::MAX);
+                        if skip >= bytes.len() {
+                            return; // still inside a frame that began before the watch
+                        }
+                        (FrameSplitter::new(), bytes.get(skip..).unwrap_or_default())
+                    }
+                };
+                let frames = splitter.feed(rest);
+                state.incoming = Some(splitter);
+                frames
+            }
+        };
+        self.send_frames(&state, "in", &frames);
+    }
+
+    /// Bytes sent to the client: whole frames.
+    pub fn outgoing(&self, parts: &[&[u8]]) {
+        let mut state = self.state();
+        let mut frames = Vec::new();
+        for part in parts {
+            frames.extend(state.outgoing.feed(part));
+        }
+        self.send_frames(&state, "out", &frames);
+    }
+
+    /// The connection ended.
+    pub fn closed(&self, record: &CloseRecord) {
+        let state = self.state();
+        let event = json!({"type": "close", "conn": self.info.conn, "record": record.to_json()});
+        send(&state.watchers, &event);
+    }
+
+    fn send_frames(&self, state: &TapState, dir: &str, frames: &[FrameAnatomy]) {
+        for frame in frames {
+            send(&state.watchers, &frame_json(self.info.conn, dir, frame));
+        }
+    }
+
+    /// The `attached` event a new watcher gets first.
+    pub fn attached_json(&self) -> Value {
+        json!({
+            "type": "attached",
+            "conn": self.info.conn,
+            "endpoint": self.info.endpoint,
+            "peer": self.info.peer.map(|p| p.to_string()),
+            "handshake": self.info.handshake.as_ref().map(HandshakeRecord::to_json),
+        })
+    }
+}
+
+/// Queues `event` for every watcher without waiting; a watcher that is behind misses it.
+fn send(watchers: &[(ClientId, Outbox)], event: &Value) {
+    if watchers.is_empty() {
+        return;
+    }
+    let frame: Arc<[u8]> = encode_frame(Opcode::Text, event.to_string().as_bytes()).into();
+    for (_, outbox) in watchers {
+        let _ = outbox.try_send(Frame::Shared(Arc::clone(&frame)));
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One explained frame as the Inspector's JSON.
+pub fn frame_json(conn: ClientId, dir: &str, frame: &FrameAnatomy) -> Value {
+    json!({
+        "type": "frame",
+        "conn": conn,
+        "dir": dir,
+        "offset": frame.offset,
+        "header_hex": hex(&frame.header),
+        "fin": frame.fin,
+        "rsv": frame.rsv,
+        "opcode": frame.opcode,
+        "opcode_name": frame.opcode_name(),
+        "mask": frame.masked,
+        "len7": frame.len7,
+        "extended_len": frame.extended_len.map(|(bits, value)| json!({"bits": bits, "value": value})),
+        "payload_len": frame.payload_len,
+        "masking_key_hex": frame.masking_key.map(|key| hex(&key)),
+        "wire_payload_hex": hex(&frame.wire_payload),
+        "payload_hex": hex(&frame.payload),
+        "payload_text": frame.payload_text(),
+        "truncated": frame.is_truncated(),
+        "message": frame.message,
+        "fragment": frame.fragment,
+        "control": frame.is_control(),
+        "between_fragments": frame.between_fragments,
+        "problems": frame.problems,
+    })
+}
