@@ -122,15 +122,13 @@ pub fn serve(
         }
     };
     info!("peer {id}: {record}");
+    // The writer's last frames (a Close reply) go out, and to the Inspector, before the record.
+    drop(outbox);
+    let _ = writer.join();
     if tap.is_active() {
         tap.closed(&record);
     }
-    shared.hub_send(Command::Leave {
-        id,
-        reason: record.to_string(),
-    });
-    drop(outbox);
-    let _ = writer.join();
+    shared.hub_send(Command::Leave { id, reason: record.to_string() });
 }
 
 /// The reading half of a connection.

@@ -215,13 +215,15 @@ impl RawClient {
         }
     }
 
-    /// Reads frames until a Text one, skipping Pings (the server's keepalive).
+    /// Reads frames until a Text one, answering Pings (the server's keepalive) as a real
+    /// client would.
     pub fn read_text(&mut self) -> String {
         loop {
             let frame = self.read_frame();
             match frame.opcode {
                 0x1 => return frame.text(),
-                0x9 | 0xA => continue,
+                0x9 => self.send_frame(true, 0xA, &frame.payload),
+                0xA => continue,
                 other => panic!("expected a text frame, got opcode {other:#x}: {frame:?}"),
             }
         }
