@@ -11,27 +11,6 @@ use std::time::{Duration, Instant};
 use support::{masked_frame, RawClient, TestServer, TIMEOUT};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
-use wsmith::server::hub::Command;
-
-/// Waits until the hub has registered `expected` clients. The 101 goes out before the
-/// connection thread tells the hub about the client, so a message sent right after a handshake
-/// could otherwise race the join.
-fn wait_for_hub_clients(server: &TestServer, expected: usize) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        server.shared.hub_send(Command::Count { reply });
-        let count = answer.recv_timeout(TIMEOUT).expect("the hub answers Count");
-        if count == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the hub has {count} clients after {TIMEOUT:?}, expected {expected}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
 
 type Tungstenite = WebSocket<MaybeTlsStream<TcpStream>>;
 
@@ -80,7 +59,7 @@ fn text_and_binary_reach_every_client_including_the_sender_verbatim() {
     let mut sender = RawClient::connect(server.addr, "/broadcast");
     let mut raw_listener = RawClient::connect(server.addr, "/broadcast");
     let mut ws_listener = tungstenite_client(&server, "/broadcast");
-    wait_for_hub_clients(&server, 3);
+    server.wait_for_hub_clients(3);
     let messages: [(u8, Vec<u8>); 5] = [
         (0x1, "Hello".into()),
         (0x1, "κόσμε 𝄞".into()),
@@ -111,7 +90,7 @@ fn a_fragmented_message_is_relayed_whole() {
     let server = TestServer::start();
     let mut sender = RawClient::connect(server.addr, "/broadcast");
     let mut listener = RawClient::connect(server.addr, "/broadcast");
-    wait_for_hub_clients(&server, 2);
+    server.wait_for_hub_clients(2);
     sender.send_frame(false, 0x2, b"\x00\x01");
     sender.send_frame(false, 0x0, b"\x02");
     sender.send_frame(true, 0x0, b"\x03\xff");
@@ -127,7 +106,7 @@ fn self_false_leaves_the_sender_out_of_its_own_relays() {
     let server = TestServer::start();
     let mut quiet = RawClient::connect(server.addr, "/broadcast?self=false");
     let mut other = RawClient::connect(server.addr, "/broadcast");
-    wait_for_hub_clients(&server, 2);
+    server.wait_for_hub_clients(2);
     quiet.send_text("from quiet");
     assert_eq!(other.read_text(), "from quiet");
     // The hub has relayed "from quiet" already; the quiet client's next frame must be this one.
@@ -142,7 +121,7 @@ fn a_bare_slash_upgrade_joins_the_same_group_as_broadcast() {
     // The tutorials' `new WebSocket('ws://localhost:8080')`.
     let mut root = RawClient::connect(server.addr, "/");
     let mut named = tungstenite_client(&server, "/broadcast");
-    wait_for_hub_clients(&server, 2);
+    server.wait_for_hub_clients(2);
     root.send_text("from /");
     assert_eq!(root.read_text(), "from /");
     assert_eq!(next_data(&mut named), Message::text("from /"));
@@ -165,7 +144,7 @@ fn two_hundred_clients_each_receive_all_messages_of_four_senders_in_one_order() 
             _ => Client::Tungstenite(Box::new(tungstenite_client(&server, "/broadcast"))),
         })
         .collect();
-    wait_for_hub_clients(&server, CLIENTS);
+    server.wait_for_hub_clients(CLIENTS);
 
     // The senders are clients 0, 2, 4, 6 (raw); each writes its 25 frames from its own thread.
     let writers: Vec<TcpStream> = (0..SENDERS)

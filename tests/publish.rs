@@ -4,11 +4,10 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{http_exchange, status_of, RawClient, TestServer, TIMEOUT};
-use wsmith::server::hub::Command;
+use support::{http_exchange, status_of, RawClient, TestServer};
 
 /// Sends `POST {path}` with `body` and extra header lines; returns (status, head, body).
 fn post(addr: SocketAddr, path: &str, headers: &str, body: &[u8]) -> (u16, String, String) {
@@ -28,24 +27,6 @@ fn split_answer(answer: &str) -> (u16, String, String) {
 
 fn parse(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
-}
-
-/// Waits until the hub has registered `expected` clients (the 101 goes out before the join).
-fn wait_for_hub_clients(server: &TestServer, expected: usize) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        server.shared.hub_send(Command::Count { reply });
-        let count = answer.recv_timeout(TIMEOUT).expect("the hub answers Count");
-        if count == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "hub has {count} clients, expected {expected}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// A chat client named `name`, read through its own presence `join` (so the hub has it).
@@ -193,7 +174,7 @@ fn publishing_to_notifications_reaches_notification_clients_and_channel_subscrib
     let mut listener = RawClient::connect(server.addr, "/notifications");
     let mut subscriber = chat_client(&server, "sub");
     subscribe(&mut subscriber, "notifications");
-    wait_for_hub_clients(&server, 2);
+    server.wait_for_hub_clients(2);
 
     let (status, _, body) = post(server.addr, "/publish/notifications", "", b"deploy done");
     assert_eq!(

@@ -14,30 +14,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::{RawClient, RawFrame, TestServer, TIMEOUT};
-use wsmith::server::hub::Command;
 
 /// `--max-backlog` in these tests.
 const MAX_BACKLOG: usize = 16;
 /// Messages a sender may have in flight before it reads its own relays back.
 const WINDOW: usize = 4;
-
-/// Waits until the hub has registered `expected` clients.
-fn wait_for_hub_clients(server: &TestServer, expected: usize) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        server.shared.hub_send(Command::Count { reply });
-        let count = answer.recv_timeout(TIMEOUT).expect("the hub answers Count");
-        if count == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "hub has {count} clients, expected {expected}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
 
 /// Payload `index` of the broadcast test: its number, then bytes that depend on it.
 fn payload(index: usize, size: usize) -> Vec<u8> {
@@ -122,10 +103,10 @@ fn a_client_that_never_reads_is_closed_with_1008_and_the_others_lose_nothing() {
     let mut good: Vec<RawClient> = (0..3)
         .map(|_| RawClient::connect(server.addr, "/broadcast"))
         .collect();
-    wait_for_hub_clients(&server, 4);
+    server.wait_for_hub_clients(4);
     flood_in_lockstep(&mut good, MESSAGES, SIZE);
     // The slow client is gone from the hub; the three others are still there.
-    wait_for_hub_clients(&server, 3);
+    server.wait_for_hub_clients(3);
 
     let mut next = 0;
     let (before_close, close) = read_until_close(&mut slow, MESSAGES, |frame| {
@@ -244,9 +225,9 @@ fn a_dropped_client_that_never_reads_is_disconnected_within_the_close_timeout() 
     });
     let mut slow = RawClient::connect(server.addr, "/broadcast");
     let mut sender = [RawClient::connect(server.addr, "/broadcast")];
-    wait_for_hub_clients(&server, 2);
+    server.wait_for_hub_clients(2);
     flood_in_lockstep(&mut sender, MESSAGES, SIZE);
-    wait_for_hub_clients(&server, 1);
+    server.wait_for_hub_clients(1);
 
     // The hub has dropped it, but its writer may be stuck on a full socket. The server must
     // not wait forever for a peer that never reads: --close-timeout bounds the close.

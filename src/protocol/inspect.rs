@@ -266,7 +266,8 @@ pub fn explain(bytes: &[u8]) -> (Vec<FrameAnatomy>, usize) {
     )
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Bytes as lowercase hex pairs separated by spaces (`81 85 37 fa`), as traces show them.
+pub fn hex(bytes: &[u8]) -> String {
     bytes
         .iter()
         .map(|b| format!("{b:02x}"))

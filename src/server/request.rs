@@ -26,7 +26,11 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Serves one connection from its first byte to its last.
 pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>) {
     let _ = stream.set_nodelay(true);
-    let (head, raw_head, leftover) = match read_head(&mut stream, shared) {
+    let RequestRead {
+        head,
+        raw_head,
+        leftover,
+    } = match read_head(&mut stream, shared) {
         Ok(Some(read)) => read,
         Ok(None) => return, // closed before sending a request
         Err(error) => {
@@ -63,11 +67,20 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>) {
     }
 }
 
+/// A request head as read from the socket.
+struct RequestRead {
+    head: RequestHead,
+    /// Its bytes, for the Inspector's handshake view.
+    raw_head: Vec<u8>,
+    /// Bytes read past the head: a body, or the first frames.
+    leftover: Vec<u8>,
+}
+
 /// Reads until the request head is whole. `Ok(None)` if the peer closed first.
 fn read_head(
     stream: &mut TcpStream,
     shared: &Shared,
-) -> Result<Option<(RequestHead, Vec<u8>, Vec<u8>)>, HandshakeError> {
+) -> Result<Option<RequestRead>, HandshakeError> {
     let limits = &shared.config.head_limits;
     let deadline = Instant::now() + shared.config.handshake_timeout;
     let mut buf = Vec::with_capacity(1024);
@@ -93,7 +106,11 @@ fn read_head(
         }
         if let Some((head, len)) = parse_request_head(&buf, limits)? {
             let leftover = buf.split_off(len.min(buf.len()));
-            return Ok(Some((head, buf, leftover)));
+            return Ok(Some(RequestRead {
+                head,
+                raw_head: buf,
+                leftover,
+            }));
         }
     }
 }

@@ -19,7 +19,7 @@ use super::outbox::{Frame, Outbox};
 use crate::app::ClientId;
 use crate::protocol::frame::{encode_frame, Opcode};
 use crate::protocol::handshake::ACCEPT_GUID;
-use crate::protocol::inspect::{FrameAnatomy, FrameSplitter};
+use crate::protocol::inspect::{hex, FrameAnatomy, FrameSplitter};
 use crate::protocol::FrameProgress;
 
 /// The opening handshake of a tapped connection, kept to show it step by step (§4.2.2).
@@ -196,14 +196,6 @@ fn send(watchers: &[(ClientId, Outbox)], event: &Value) {
     for (_, outbox) in watchers {
         let _ = outbox.try_send(Frame::Shared(Arc::clone(&frame)));
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// One explained frame as the Inspector's JSON.

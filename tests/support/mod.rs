@@ -51,6 +51,25 @@ impl TestServer {
         }
     }
 
+    /// Waits until the hub has registered `expected` clients (bounded by [`TIMEOUT`]).
+    pub fn wait_for_hub_clients(&self, expected: usize) {
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            let (reply, answer) = crossbeam_channel::bounded(1);
+            self.shared
+                .hub_send(wsmith::server::hub::Command::Count { reply });
+            let count = answer.recv_timeout(TIMEOUT).expect("the hub answers Count");
+            if count == expected {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the hub has {count} clients, expected {expected}"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// `ws://127.0.0.1:PORT{path}`.
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws://{}{path}", self.addr)
