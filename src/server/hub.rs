@@ -277,9 +277,7 @@ impl Hub {
                 if client.endpoint == Endpoint::Inspect {
                     return Err("an inspector's own connection cannot be watched".into());
                 }
-                let attached = client.tap.attached_json();
                 self.unwatch(inspector);
-                self.send_json(inspector, &attached);
                 if let (Some(client), Some(watcher)) =
                     (self.clients.get(&target), self.clients.get(&inspector))
                 {

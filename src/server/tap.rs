@@ -103,7 +103,8 @@ impl Tap {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// `watcher` starts watching; frames are explained from the next boundary on.
+    /// `watcher` starts watching: it gets the `attached` event, then every frame from the next
+    /// boundary on. Both happen under the tap's lock, so `attached` always comes first.
     pub fn attach(&self, watcher: ClientId, outbox: Outbox) {
         let mut state = self.state();
         if state.watchers.is_empty() {
@@ -111,8 +112,14 @@ impl Tap {
             state.outgoing = FrameSplitter::new();
         }
         state.watchers.retain(|(id, _)| *id != watcher);
-        state.watchers.push((watcher, outbox));
+        // Active before `attached` goes out: whatever the watcher sees after `attached` is
+        // tapped. Frames wait for this lock, so none can precede `attached`.
         self.active.store(true, Ordering::Relaxed);
+        send(
+            std::slice::from_ref(&(watcher, outbox.clone())),
+            &self.attached_json(),
+        );
+        state.watchers.push((watcher, outbox));
     }
 
     /// `watcher` stops watching.
