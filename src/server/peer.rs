@@ -89,6 +89,7 @@ pub fn serve(
         outbox: outbox.clone(),
         tap: Arc::clone(&tap),
     });
+    let conn_for_panic = Arc::clone(&conn);
     let now = Instant::now();
     let mut reader = Reader {
         id,
@@ -108,12 +109,15 @@ pub fn serve(
         Ok(record) => record,
         Err(_) => {
             error!("peer {id}: reader panicked; closing with 1011");
+            // Nobody is left to read the client's reply, so this is like failing the
+            // connection (§7.1.7): send the Close, then close TCP.
             let reason = "internal error";
-            outbox.control(Control::Close {
-                code: CloseCode::INTERNAL_ERROR,
-                reason: reason.into(),
-                discard_queued: true,
-            });
+            let last = {
+                let mut conn = lock(&conn_for_panic);
+                conn.send_close(CloseCode::INTERNAL_ERROR, reason);
+                conn.take_output()
+            };
+            outbox.control(Control::Final(last));
             let sent = CloseFrame {
                 code: Some(CloseCode::INTERNAL_ERROR),
                 reason: reason.into(),
@@ -128,7 +132,10 @@ pub fn serve(
     if tap.is_active() {
         tap.closed(&record);
     }
-    shared.hub_send(Command::Leave { id, reason: record.to_string() });
+    shared.hub_send(Command::Leave {
+        id,
+        reason: record.to_string(),
+    });
 }
 
 /// The reading half of a connection.
@@ -234,7 +241,8 @@ impl Reader<'_> {
         let open = state != State::Closed;
         let mut last = output;
         if open && !last.is_empty() {
-            self.outbox.control(Control::Bytes(std::mem::take(&mut last)));
+            self.outbox
+                .control(Control::Bytes(std::mem::take(&mut last)));
         }
         let mut record = None;
         for event in events {
@@ -246,7 +254,11 @@ impl Reader<'_> {
             return None;
         }
         // The last bytes (a Close reply) go after every reply the events produced.
-        self.outbox.control(if last.is_empty() { Control::Finish } else { Control::Final(last) });
+        self.outbox.control(if last.is_empty() {
+            Control::Finish
+        } else {
+            Control::Final(last)
+        });
         Some(record.unwrap_or_else(|| CloseRecord::abnormal("closed")))
     }
 
