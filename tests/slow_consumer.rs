@@ -222,6 +222,8 @@ fn a_dropped_client_that_never_reads_is_disconnected_within_the_close_timeout() 
     let server = TestServer::with(|c| {
         c.max_backlog = MAX_BACKLOG;
         c.close_timeout = close_timeout;
+        // Its socket buffers are full: the writer's stalled write gives up after this.
+        c.write_timeout = close_timeout;
     });
     let mut slow = RawClient::connect(server.addr, "/broadcast");
     let mut sender = [RawClient::connect(server.addr, "/broadcast")];

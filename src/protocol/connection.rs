@@ -199,6 +199,11 @@ impl Connection {
         self.sent_close.as_ref()
     }
 
+    /// Bytes received since the handshake.
+    pub fn bytes_received(&self) -> u64 {
+        self.received
+    }
+
     /// Where the reader stands within the current frame.
     pub fn frame_progress(&self) -> FrameProgress {
         match self.reading {

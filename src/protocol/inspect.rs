@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use super::connection::Role;
 use super::frame::{parse_header, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use super::mask::apply_mask;
 
@@ -107,12 +108,24 @@ pub struct FrameSplitter {
     /// Messages started so far, and whether one is in progress (with its fragment count).
     messages: u64,
     fragments: Option<u32>,
+    /// Who sent these bytes, if known: it decides the masking rule (§5.1).
+    sender: Option<Role>,
 }
 
 impl FrameSplitter {
-    /// A splitter at the start of a stream.
+    /// A splitter at the start of a stream whose sender is unknown (no masking rule applied).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A splitter for the bytes `sender` sends, starting `offset` bytes into the stream;
+    /// frames that break the masking rule of §5.1 for that sender are flagged.
+    pub fn for_sender(sender: Role, offset: u64) -> Self {
+        Self {
+            sender: Some(sender),
+            offset,
+            ..Self::default()
+        }
     }
 
     /// Feeds bytes; returns every frame completed by them.
@@ -167,6 +180,14 @@ impl FrameSplitter {
 
     fn start(&mut self, raw: super::frame::RawHeader) {
         let mut problems = Vec::new();
+        match (self.sender, raw.masking_key.is_some()) {
+            (Some(Role::Client), false) => problems
+                .push("§5.1 a client MUST mask all frames that it sends to the server".to_owned()),
+            (Some(Role::Server), true) => problems.push(
+                "§5.1 a server MUST NOT mask any frames that it sends to the client".to_owned(),
+            ),
+            _ => {}
+        }
         if raw.rsv != 0 {
             problems.push("§5.2 RSV bits set without a negotiated extension".to_owned());
         }
@@ -427,6 +448,20 @@ mod tests {
     fn an_empty_frame_at_the_end_of_the_input_is_complete() {
         let (frames, rest) = explain(&[0x88, 0x00]);
         assert_eq!((frames.len(), rest), (1, 0));
+    }
+
+    #[test]
+    fn masking_is_checked_against_the_sender() {
+        let unmasked = [0x81, 0x00];
+        let from_client = FrameSplitter::for_sender(Role::Client, 40).feed(&unmasked);
+        assert!(
+            from_client[0].problems[0].starts_with("§5.1 a client MUST mask"),
+            "{:?}",
+            from_client[0].problems
+        );
+        assert_eq!(from_client[0].offset, 40);
+        let from_server = FrameSplitter::for_sender(Role::Server, 0).feed(&unmasked);
+        assert!(from_server[0].problems.is_empty());
     }
 
     #[test]

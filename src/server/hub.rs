@@ -263,8 +263,9 @@ impl Hub {
                     Target::Token(token) => self
                         .clients
                         .iter()
-                        .find(|(_, c)| c.tap.info.token.as_deref() == Some(token.as_str()))
+                        .filter(|(_, c)| c.tap.info.token.as_deref() == Some(token.as_str()))
                         .map(|(&id, _)| id)
+                        .max() // the newest, if a page's old connection is still closing
                         .ok_or("no connection carries that tap token")?,
                     Target::Conn(_) if !from_loopback => {
                         return Err(
@@ -296,7 +297,8 @@ impl Hub {
                     .filter(|(_, c)| c.endpoint != Endpoint::Inspect)
                     .map(|(&id, c)| {
                         json!({"conn": id, "endpoint": c.endpoint.name(),
-                               "peer": c.tap.info.peer.map(|p| p.to_string()), "tapped": c.tap.is_active()})
+                               "peer": c.tap.info.peer.map(|p| p.to_string()),
+                               "tapped": c.tap.info.token.is_some(), "watched": c.tap.is_active()})
                     })
                     .collect();
                 connections.sort_by_key(|c| c["conn"].as_u64());

@@ -72,6 +72,7 @@ pub fn serve(
             tap: Arc::clone(&tap),
             close_timeout: config.close_timeout,
             id,
+            written: 0,
         };
         spawn_named(format!("peer-{id}-writer"), WRITER_STACK, move || {
             writer.run()
@@ -223,7 +224,10 @@ impl Reader<'_> {
         let (events, output, state, sent_close, progress) = {
             let mut conn = lock(&self.conn);
             // The one check the Inspector costs when nobody watches.
-            let progress = self.tap.is_active().then(|| conn.frame_progress());
+            let progress = self
+                .tap
+                .is_active()
+                .then(|| (conn.frame_progress(), conn.bytes_received()));
             conn.receive_data(bytes);
             let events: Vec<Event> = std::iter::from_fn(|| conn.next_event()).collect();
             (
@@ -234,8 +238,8 @@ impl Reader<'_> {
                 progress,
             )
         };
-        if let Some(progress) = progress {
-            self.tap.incoming(bytes, progress);
+        if let Some((progress, offset)) = progress {
+            self.tap.incoming(bytes, progress, offset);
         }
         // Pongs first: control frames have priority over the data these events produce.
         let open = state != State::Closed;

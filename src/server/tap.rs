@@ -20,7 +20,7 @@ use crate::app::ClientId;
 use crate::protocol::frame::{encode_frame, Opcode};
 use crate::protocol::handshake::ACCEPT_GUID;
 use crate::protocol::inspect::{hex, FrameAnatomy, FrameSplitter};
-use crate::protocol::FrameProgress;
+use crate::protocol::{FrameProgress, Role};
 
 /// The opening handshake of a tapped connection, kept to show it step by step (§4.2.2).
 #[derive(Debug, Clone)]
@@ -81,7 +81,8 @@ struct TapState {
     watchers: Vec<(ClientId, Outbox)>,
     /// `None` until the first frame boundary after attaching.
     incoming: Option<FrameSplitter>,
-    outgoing: FrameSplitter,
+    /// `None` until the first write after attaching.
+    outgoing: Option<FrameSplitter>,
 }
 
 impl Tap {
@@ -109,7 +110,7 @@ impl Tap {
         let mut state = self.state();
         if state.watchers.is_empty() {
             state.incoming = None;
-            state.outgoing = FrameSplitter::new();
+            state.outgoing = None;
         }
         state.watchers.retain(|(id, _)| *id != watcher);
         // Active before `attached` goes out: whatever the watcher sees after `attached` is
@@ -130,16 +131,21 @@ impl Tap {
             .store(!state.watchers.is_empty(), Ordering::Relaxed);
     }
 
-    /// Bytes received from the client; `progress` is where the reader stood before them.
-    pub fn incoming(&self, bytes: &[u8], progress: FrameProgress) {
+    /// Bytes received from the client: `offset` bytes after the handshake, with the reader at
+    /// `progress` before them.
+    pub fn incoming(&self, bytes: &[u8], progress: FrameProgress, offset: u64) {
         let mut state = self.state();
         let frames = match state.incoming.as_mut() {
             Some(splitter) => splitter.feed(bytes),
             None => {
+                // The watch began mid-stream: start at the next frame boundary.
                 let (mut splitter, rest) = match progress {
-                    FrameProgress::AtBoundary => (FrameSplitter::new(), bytes),
+                    FrameProgress::AtBoundary => {
+                        (FrameSplitter::for_sender(Role::Client, offset), bytes)
+                    }
                     FrameProgress::InHeader(prefix) => {
-                        let mut splitter = FrameSplitter::new();
+                        let start = offset.saturating_sub(prefix.len() as u64);
+                        let mut splitter = FrameSplitter::for_sender(Role::Client, start);
                         splitter.feed(&prefix);
                         (splitter, bytes)
                     }
@@ -148,7 +154,8 @@ impl Tap {
                         if skip >= bytes.len() {
                             return; // still inside a frame that began before the watch
                         }
-                        (FrameSplitter::new(), bytes.get(skip..).unwrap_or_default())
+                        let splitter = FrameSplitter::for_sender(Role::Client, offset + remaining);
+                        (splitter, bytes.get(skip..).unwrap_or_default())
                     }
                 };
                 let frames = splitter.feed(rest);
@@ -159,13 +166,13 @@ impl Tap {
         self.send_frames(&state, "in", &frames);
     }
 
-    /// Bytes sent to the client: whole frames.
-    pub fn outgoing(&self, parts: &[&[u8]]) {
+    /// Whole frames sent to the client, `offset` bytes after the handshake.
+    pub fn outgoing(&self, parts: &[&[u8]], offset: u64) {
         let mut state = self.state();
-        let mut frames = Vec::new();
-        for part in parts {
-            frames.extend(state.outgoing.feed(part));
-        }
+        let splitter = state
+            .outgoing
+            .get_or_insert_with(|| FrameSplitter::for_sender(Role::Server, offset));
+        let frames: Vec<FrameAnatomy> = parts.iter().flat_map(|part| splitter.feed(part)).collect();
         self.send_frames(&state, "out", &frames);
     }
 

@@ -57,6 +57,8 @@ pub struct Writer {
     pub close_timeout: Duration,
     /// The connection's id, for logs.
     pub id: ClientId,
+    /// Frame bytes written since the handshake (positions for the Inspector).
+    pub written: u64,
 }
 
 impl Writer {
@@ -161,8 +163,9 @@ impl Writer {
         parts.push(&batch.last);
         parts.retain(|part| !part.is_empty());
         if self.tap.is_active() {
-            self.tap.outgoing(&parts);
+            self.tap.outgoing(&parts, self.written);
         }
+        self.written += parts.iter().map(|part| part.len() as u64).sum::<u64>();
         if !batch.handshake.is_empty() {
             parts.insert(0, &batch.handshake);
         }
