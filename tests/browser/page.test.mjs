@@ -10,8 +10,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -34,6 +36,7 @@ const RECONNECT_MS = 30_000; // backoff tops out at 10 s, so two full rounds
 const JOIN = (n) => `새로운 유저 접속 [현재: ${n}명]`;
 const LEAVE = (n) => `유저 연결 해제 [현재: ${n}명]`;
 const tid = (id) => `[data-testid="${id}"]`;
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'; // RFC 6455 §1.3
 
 // ───────────────────────────── the server ─────────────────────────────
 
@@ -428,6 +431,267 @@ test('renaming through the name field', { timeout: 30_000 }, async () => {
   await alice.press(tid('name-input'), 'Enter');
   await alice.locator(tid('my-name')).filter({ hasText: /^alicia$/ }).waitFor();
   await alice.locator(`${tid('activity')} [data-kind="rename"]`).first().waitFor();
+});
+
+// ───────────────────────────── the Inspector ─────────────────────────────
+
+let carol;
+let unmaskedFrame; // the raw client's unmasked frame, for the §5.1 check below
+
+/** The Inspector's frames going `dir` ('in' = client → server) whose unmasked payload contains `text`. */
+const inspectedFrames = (page, dir, text, extra = '') =>
+  page.locator(`${tid('inspect-frame')}[data-dir="${dir}"]${extra}`)
+    .filter({ has: page.locator(tid('frame-payload-text')).filter({ hasText: text }) });
+
+const hexBytes = (text) => Buffer.from(text.trim().split(/\s+/).map((b) => parseInt(b, 16)));
+
+/** The Inspector watches what `selector` points at: wait until the server says it is attached. */
+async function waitAttached(page, what) {
+  await page.locator(`${tid('inspect-watch')}[data-state="attached"]`).filter({ hasText: what }).waitFor();
+}
+
+/** `frame` comes before `later` in the Inspector's list. */
+async function assertBefore(frame, later) {
+  const order = await frame.evaluate((a, b) => Boolean(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING), await later.elementHandle());
+  assert.ok(order, 'the Inspector shows the frames out of order');
+}
+
+test('inspector: this page’s /chat handshake, step by step, checks out in Node', { timeout: 60_000 }, async () => {
+  carol = await openPage();
+  await join(carol, 'carol');
+  // Keyboard: the Inspector is the tab after Notifications.
+  await carol.focus(tid('tab-notifications'));
+  await carol.keyboard.press('ArrowRight');
+  assert.equal(await carol.getAttribute(tid('tab-inspect'), 'aria-selected'), 'true');
+  await carol.locator(tid('panel-inspect')).waitFor({ state: 'visible' });
+  await waitState(carol, 'inspect', 'open');
+  assert.equal(await carol.inputValue(tid('inspect-target')), 'chat');
+  await waitAttached(carol, '/chat');
+
+  await carol.locator(tid('hs-steps')).waitFor({ state: 'visible' });
+  const key = (await carol.textContent(tid('hs-key'))).trim();
+  assert.match(key, /^[A-Za-z0-9+/]{22}==$/, 'Sec-WebSocket-Key is 16 bytes in base64 (§4.1)');
+  const sha1 = crypto.createHash('sha1').update(key + GUID).digest();
+  assert.equal(await carol.textContent(tid('hs-concat')), key + GUID);
+  assert.equal(await carol.textContent(tid('hs-sha1')), sha1.toString('hex'));
+  assert.equal(await carol.textContent(tid('hs-accept')), sha1.toString('base64'));
+  // The page's own check, with crypto.subtle, agrees.
+  await carol.locator(`${tid('hs-check')}[data-ok="true"]`).waitFor();
+
+  const tap = await carol.evaluate(() => window.wsmith.TAPS.chat);
+  assert.match(tap, /^[0-9a-f]{32}$/);
+  const request = await carol.textContent(tid('hs-request'));
+  assert.match(request, /^GET \/chat\?\S*tap=[0-9a-f]{32}\S* HTTP\/1\.1/);
+  assert.ok(request.includes(`tap=${tap}`), `the request line carries this page's tap token: ${request.slice(0, 200)}`);
+  assert.match(request, new RegExp(`sec-websocket-key: ${key.replace(/[+/]/g, '\\$&')}`, 'i'));
+  const response = await carol.textContent(tid('hs-response'));
+  assert.match(response, /^HTTP\/1\.1 101 /);
+  assert.ok(response.toLowerCase().includes(`sec-websocket-accept: ${sha1.toString('base64')}`.toLowerCase()), response);
+});
+
+test('inspector: "Hello" from the chat box, masked ⇢ in and unmasked ⇠ out', { timeout: 60_000 }, async () => {
+  await front(carol);
+  await carol.click(tid('tab-chat'));
+  await carol.fill(tid('message-input'), 'Hello');
+  await carol.press(tid('message-input'), 'Enter');
+  await messages(carol, 'general', 'Hello').first().waitFor();
+  await carol.click(tid('tab-inspect'));
+
+  // ⇢ client → server: the page's JSON, FIN=1, Text, MASK=1, a 4-byte key.
+  const incoming = inspectedFrames(carol, 'in', '"text":"Hello"', '[data-opcode="1"]').last();
+  await incoming.waitFor();
+  assert.match(await incoming.locator(tid('frame-dir')).textContent(), /^⇢ client → server/);
+  assert.equal(await incoming.locator(tid('frame-fin')).textContent(), '1');
+  assert.equal(await incoming.locator(tid('frame-rsv')).textContent(), '000');
+  assert.equal(await incoming.locator(tid('frame-opcode')).textContent(), 'Text');
+  assert.equal(await incoming.locator(tid('frame-mask')).textContent(), '1');
+  const key = await incoming.locator(tid('frame-masking-key')).textContent();
+  assert.match(key, /^[0-9a-f]{2}( [0-9a-f]{2}){3}$/);
+  const sent = JSON.parse(await incoming.locator(tid('frame-payload-text')).textContent());
+  assert.deepEqual([sent.type, sent.text], ['message', 'Hello']);
+  const header = await incoming.locator(tid('frame-header-hex')).textContent();
+  assert.equal(header.slice(0, 2), '81', 'byte 0: FIN=1, RSV=000, opcode 1');
+  // The masked bytes on the wire, XOR the key (§5.3), are the payload.
+  const wire = hexBytes(await incoming.locator(tid('frame-wire-hex')).textContent());
+  const payload = hexBytes(await incoming.locator(tid('frame-payload-hex')).textContent());
+  const mask = hexBytes(key);
+  assert.deepEqual(Buffer.from(wire.map((b, i) => b ^ mask[i % 4])), payload);
+  assert.equal(payload.toString('utf8'), JSON.stringify(sent));
+
+  // ⇠ server → client: the server's message event, MASK=0.
+  const outgoing = inspectedFrames(carol, 'out', '"text":"Hello"', '[data-opcode="1"]').last();
+  await outgoing.waitFor();
+  assert.match(await outgoing.locator(tid('frame-dir')).textContent(), /^⇠ server → client/);
+  assert.equal(await outgoing.locator(tid('frame-fin')).textContent(), '1');
+  assert.equal(await outgoing.locator(tid('frame-opcode')).textContent(), 'Text');
+  assert.equal(await outgoing.locator(tid('frame-mask')).textContent(), '0');
+  assert.equal(await outgoing.locator(tid('frame-masking-key')).textContent(), 'none');
+  const event = JSON.parse(await outgoing.locator(tid('frame-payload-text')).textContent());
+  assert.deepEqual([event.type, event.from, event.text], ['message', 'carol', 'Hello']);
+  await assertBefore(incoming, outgoing);
+  assert.equal(await carol.locator(`${tid('inspect-frame')} ${tid('frame-problem')}`).count(), 0, 'a browser frame has a problem');
+
+  await incoming.evaluate((node) => node.scrollIntoView({ block: 'start' }));
+  await carol.locator(tid('hs-accept')).evaluate((node) => node.scrollIntoView({ block: 'center' }));
+  await screenshot(carol, 'inspector.png');
+});
+
+test('inspector: switched to /echo, a 210-byte text has a 16-bit extended length', { timeout: 60_000 }, async () => {
+  await front(carol);
+  await carol.selectOption(tid('inspect-target'), 'echo');
+  await waitAttached(carol, '/echo');
+  const tap = await carol.evaluate(() => window.wsmith.TAPS.echo);
+  await carol.locator(tid('hs-request')).filter({ hasText: `GET /echo?tap=${tap} HTTP/1.1` }).waitFor();
+
+  const long = 'wsmith '.repeat(30); // 210 bytes: more than 125, so len7 = 126 and 16 bits follow
+  await carol.click(tid('tab-echo'));
+  await carol.fill(tid('echo-input'), long);
+  await carol.press(tid('echo-input'), 'Enter');
+  await carol.locator(tid('echo-received')).filter({ hasText: 'wsmith wsmith' }).first().waitFor();
+  await carol.click(tid('tab-inspect'));
+
+  for (const dir of ['in', 'out']) {
+    const frame = inspectedFrames(carol, dir, 'wsmith wsmith', '[data-len7="126"]').last();
+    await frame.waitFor();
+    assert.match(await frame.locator(tid('frame-len7')).textContent(), /^126\b/);
+    const extended = frame.locator(tid('frame-extended-len'));
+    assert.equal(await extended.getAttribute('data-bits'), '16');
+    assert.equal(await extended.getAttribute('data-value'), '210');
+    assert.match(await extended.textContent(), /^00 d2 = 210$/);
+    assert.equal(await frame.locator(tid('frame-payload-len')).textContent(), '210 bytes');
+    assert.equal(await frame.locator(tid('frame-mask')).textContent(), dir === 'in' ? '1' : '0');
+    assert.equal(await frame.locator(tid('frame-payload-text')).textContent(), long);
+  }
+  await inspectedFrames(carol, 'in', 'wsmith wsmith', '[data-len7="126"]').last().evaluate((node) => node.scrollIntoView({ block: 'start' }));
+  await screenshot(carol, 'inspector-echo.png');
+});
+
+/** A client frame built by hand: masked unless told otherwise, payload under 126 bytes. */
+function rawFrame(opcode, text, { fin = true, mask = true } = {}) {
+  const data = Buffer.from(text, 'utf8');
+  const head = Buffer.from([(fin ? 0x80 : 0) | opcode, (mask ? 0x80 : 0) | data.length]);
+  if (!mask) return Buffer.concat([head, data]);
+  const key = crypto.randomBytes(4);
+  return Buffer.concat([head, key, Buffer.from(data.map((b, i) => b ^ key[i % 4]))]);
+}
+
+/** A raw TCP client that upgrades at `target` and keeps the socket open. */
+function rawUpgrade(target) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(server.port, '127.0.0.1');
+    socket.setTimeout(STEP_MS, () => socket.destroy(new Error('raw client timed out')));
+    let head = '';
+    socket.on('error', reject); // after the upgrade: the server may reset it, which is the point
+    socket.on('data', function onData(chunk) {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      socket.setTimeout(0);
+      if (!head.startsWith('HTTP/1.1 101')) reject(new Error(`upgrade refused: ${head}`));
+      else resolve(socket);
+    });
+    socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
+      + `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  });
+}
+
+test('inspector: another connection by id: fragments, a ping between them, an unmasked frame and its 1002', { timeout: 60_000 }, async () => {
+  await front(carol);
+  const raw = await rawUpgrade(`/echo?tap=${crypto.randomBytes(16).toString('hex')}`);
+  try {
+    // Loopback: the server lists its connections; ours is the one from our local port.
+    await carol.click(tid('inspect-refresh'));
+    const option = carol.locator(`${tid('inspect-target')} option`).filter({ hasText: `127.0.0.1:${raw.localPort}` });
+    await option.waitFor({ state: 'attached' });
+    const value = await option.getAttribute('value');
+    const id = Number(value.replace(/^conn:/, ''));
+    assert.ok(Number.isInteger(id), `option value ${value}`);
+    await carol.selectOption(tid('inspect-target'), value);
+    await waitAttached(carol, `#${id}`);
+
+    raw.write(rawFrame(0x1, 'Hel', { fin: false }));
+    raw.write(rawFrame(0x9, 'are you there?'));
+    raw.write(rawFrame(0x0, 'lo'));
+    const mine = `${tid('inspect-frame')}[data-conn="${id}"]`;
+    const first = carol.locator(`${mine}[data-dir="in"][data-opcode="1"][data-fin="0"][data-fragment="1"]`);
+    const ping = carol.locator(`${mine}[data-dir="in"][data-opcode="9"]`);
+    const last = carol.locator(`${mine}[data-dir="in"][data-opcode="0"][data-fin="1"][data-fragment="2"]`);
+    const pong = carol.locator(`${mine}[data-dir="out"][data-opcode="10"]`);
+    const echoed = carol.locator(`${mine}[data-dir="out"][data-opcode="1"]`).filter({ has: carol.locator(tid('frame-payload-text')).filter({ hasText: /^Hello$/ }) });
+    for (const frame of [first, ping, last, pong, echoed]) await frame.waitFor();
+    assert.match(await first.locator(tid('frame-where')).textContent(), /fragment 1/);
+    assert.match(await last.locator(tid('frame-where')).textContent(), /fragment 2 \(last\)/);
+    assert.equal(await ping.locator(tid('frame-where')).textContent(), 'control frame');
+    await ping.locator(tid('frame-interleaved')).waitFor();
+    assert.ok(await ping.evaluate((node) => node.classList.contains('frame-control') && node.classList.contains('frame-interleaved')));
+    assert.equal(await ping.locator(tid('frame-payload-text')).textContent(), 'are you there?');
+    assert.equal(await pong.locator(tid('frame-payload-text')).textContent(), 'are you there?');
+    await assertBefore(first, ping);
+    await assertBefore(ping, last);
+
+    // §5.1: a client MUST mask. The server fails the connection with 1002.
+    raw.write(rawFrame(0x1, 'not masked', { mask: false }));
+    unmaskedFrame = carol.locator(`${mine}[data-dir="in"][data-mask="0"]`);
+    await unmaskedFrame.waitFor();
+    assert.ok(await unmaskedFrame.evaluate((node) => node.classList.contains('frame-bad')), 'the unmasked frame is not highlighted');
+    const close = carol.locator(`${tid('inspect-close')}[data-conn="${id}"]`);
+    await close.waitFor();
+    assert.equal(await close.locator(tid('close-code')).textContent(), '1002');
+    assert.equal(await close.getAttribute('data-by'), 'server');
+    assert.match(await close.locator(tid('close-rule')).textContent(), /§5\.1/);
+    assert.ok((await close.locator(tid('close-explanation')).textContent()).length > 0);
+    await carol.locator(`${tid('inspect-watch')}[data-state="detached"]`).waitFor();
+    await unmaskedFrame.evaluate((node) => node.scrollIntoView({ block: 'start' }));
+    await screenshot(carol, 'inspector-problems.png');
+  } finally {
+    raw.destroy();
+  }
+});
+
+test('inspector: the server lists the §5.1 rule among the unmasked frame’s problems', { timeout: 30_000 }, async () => {
+  assert.ok(unmaskedFrame, 'the scenario above did not get that far');
+  const problems = await unmaskedFrame.locator(tid('frame-problem')).allTextContents();
+  assert.ok(problems.some((p) => /§5\.1/.test(p)), `the frame's "problems" from the server: ${JSON.stringify(problems)}`);
+});
+
+test('inspector: its own socket reconnects and watches again', { timeout: 60_000 }, async () => {
+  await front(carol);
+  await carol.selectOption(tid('inspect-target'), 'chat');
+  await waitAttached(carol, '/chat');
+  const attachedNotes = carol.locator(`${tid('inspect-note')}[data-kind="attached"]`);
+  const before = await attachedNotes.count();
+  await carol.click(tid('toggle-inspect'));
+  await waitState(carol, 'inspect', 'closed');
+  await carol.click(tid('toggle-inspect'));
+  await waitState(carol, 'inspect', 'open');
+  await waitAttached(carol, '/chat');
+  await waitCount(attachedNotes, before + 1);
+
+  // Still live: a message after the reconnect shows up.
+  await carol.click(tid('tab-chat'));
+  await carol.fill(tid('message-input'), 'after the inspector came back');
+  await carol.press(tid('message-input'), 'Enter');
+  await carol.click(tid('tab-inspect'));
+  await inspectedFrames(carol, 'out', 'after the inspector came back').first().waitFor();
+
+  // Clear empties the list; the count starts again.
+  await carol.click(tid('inspect-clear'));
+  await waitCount(carol.locator(tid('inspect-frame')), 0);
+  assert.equal(await carol.textContent(tid('frames-count')), '0 frames');
+});
+
+test('narrow screens: the Inspector still fits', { timeout: 30_000 }, async () => {
+  await front(carol);
+  await carol.setViewportSize({ width: 390, height: 844 });
+  await carol.click(tid('tab-chat'));
+  await carol.fill(tid('message-input'), 'Hello on a phone');
+  await carol.press(tid('message-input'), 'Enter');
+  await carol.click(tid('tab-inspect'));
+  await inspectedFrames(carol, 'in', 'Hello on a phone').first().waitFor();
+  const overflow = await carol.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `the Inspector scrolls sideways by ${overflow}px at 390px wide`);
+  await carol.screenshot({ path: path.join(ARTIFACTS, 'inspector-narrow.png'), fullPage: true });
+  await carol.setViewportSize({ width: 1280, height: 800 });
 });
 
 test('the page threw no uncaught errors', () => {
