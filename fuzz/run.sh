@@ -23,7 +23,9 @@ for target in "${TARGETS[@]}"; do
   log="$(mktemp)"
   if ! cargo fuzz run "$target" "corpus/$target" -- -max_total_time="$SECONDS_PER_TARGET" \
        -print_final_stats=1 >"$log" 2>&1; then
-    tail -n 40 "$log"
+    # The property that failed, then libFuzzer's summary.
+    grep -m1 -A12 "panicked at" "$log" || true
+    tail -n 25 "$log"
     echo "fuzz: $target FAILED (see fuzz/artifacts/$target/)"
     exit 1
   fi

@@ -297,6 +297,9 @@ impl Connection {
 
     /// Reads a header, gathering it across calls when it arrives in pieces.
     fn read_header(&mut self, data: &[u8]) -> Result<usize, ProtocolError> {
+        // The frame starts where its first header byte was received, even if that byte
+        // arrived in an earlier read: errors and traces point there.
+        self.frame_offset = self.received - self.partial_header.len() as u64;
         if self.partial_header.is_empty() {
             if let Some((header, len)) = decode_header(data)? {
                 self.start_frame(header)?;
@@ -322,11 +325,10 @@ impl Connection {
 
     /// Applies the rules a whole header is judged by, then starts reading its payload.
     fn start_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
-        self.frame_offset = self.received;
         if self.observe_frames {
             self.events.push_back(Event::Frame {
                 header,
-                offset: self.received,
+                offset: self.frame_offset,
             });
         }
         match (self.role, header.masking_key.is_some()) {
@@ -761,6 +763,29 @@ mod tests {
                 offset: bad_at
             })
         );
+    }
+
+    #[test]
+    fn error_offset_is_the_frame_start_even_when_its_header_was_split() {
+        // Found by the decode_frame fuzzer: invalid UTF-8 in a frame whose header arrived in
+        // two reads was reported at the second read instead of the frame's first byte.
+        let mut stream = masked(Opcode::Text, true, b"fine");
+        let frame_start = stream.len();
+        stream.extend(masked(Opcode::Text, true, b"\xc8e"));
+        for cut in frame_start..=stream.len() {
+            let mut conn = Connection::server(Limits::default());
+            conn.receive_data(&stream[..cut]);
+            conn.receive_data(&stream[cut..]);
+            let failed = events(&mut conn).pop();
+            assert_eq!(
+                failed,
+                Some(Event::Failed {
+                    error: ProtocolError::InvalidUtf8,
+                    offset: frame_start as u64
+                }),
+                "cut {cut}"
+            );
+        }
     }
 
     #[test]
