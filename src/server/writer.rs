@@ -84,6 +84,7 @@ impl Writer {
                 next = self.take_control(control, &mut batch);
             }
             // Before a Close, everything queued goes out (it was accepted); otherwise a batch.
+            // Our Close is always the last thing written (§5.5.1: no data after it).
             let limit = if next == Next::KeepWriting {
                 WRITE_BATCH_FRAMES
             } else {
@@ -91,9 +92,6 @@ impl Writer {
             };
             let room = limit.saturating_sub(batch.data.len());
             batch.data.extend(self.outbox.data.try_iter().take(room));
-            if lock(&self.conn).state() != State::Open && batch.last.is_empty() {
-                batch.data.clear(); // §5.5.1: no data frames after a Close.
-            }
             if let Err(e) = self.write(&batch) {
                 debug!("peer {}: write failed: {e}", self.id);
                 next = Next::CloseTcp;
