@@ -19,6 +19,7 @@
 //! - [`server`]: the threads and sockets around it; no protocol rules.
 //! - [`app`]: echo, broadcast, chat and notifications, written against messages, not frames.
 //! - [`config`]: every flag and limit.
+//! - [`client`]: `wsmith connect` and `wsmith decode`, the other end of the protocol.
 //!
 //! ```
 //! use wsmith::protocol::{Connection, Event, Limits, Message};
@@ -33,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod client;
 pub mod config;
 pub mod protocol;
 pub mod server;
