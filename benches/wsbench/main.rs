@@ -1,0 +1,385 @@
+//! `cargo bench --bench wsbench`: wsmith against a tungstenite peer, scenario by scenario.
+//!
+//! ```text
+//! cargo bench --bench wsbench                       full run (5 runs of each, medians)
+//! WSBENCH_QUICK=1 cargo bench --bench wsbench       smoke run, under a minute (CI)
+//! cargo bench --bench wsbench -- echo-small idle    only the named scenarios
+//! ```
+//!
+//! Environment: `WSBENCH_REPS` (runs per scenario and server), `WSBENCH_SECS` (measured
+//! seconds per run), `WSBENCH_IDLE` (connections of the idle scenario), `WSBENCH_QUICK=1`.
+//!
+//! How it works:
+//!
+//! 1. Both servers run as separate processes ([`servers`]): wsmith's release binary, and this
+//!    binary re-executed as the tungstenite peer ([`peer_server`]). A fresh process serves each
+//!    run, and CPU is read from `/proc/<pid>/stat` around the measured interval.
+//! 2. The load comes from [`client`], RFC 6455 by hand over `std::net`: frames masked once,
+//!    windows of pipelined messages, in-place parsing. Its own CPU (`/proc/self/stat`) is
+//!    printed next to the server's, to show it is not the bottleneck.
+//! 3. Each scenario ([`scenarios`]) runs on wsmith then the peer, again and again
+//!    (w, p, w, p…); the table shows medians and the ratio wsmith/peer per figure, with the
+//!    targets of the issue. Every scenario checks what it receives; a wrong byte stops the run.
+//!
+//! The bench only prints; no figure is asserted.
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod peer_server;
+mod procfs;
+mod report;
+mod scenarios;
+mod servers;
+mod stats;
+
+use std::env;
+use std::fs;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use report::Results;
+use scenarios::{Sample, Timing};
+use servers::{Kind, Server};
+
+/// What to run and for how long.
+#[derive(Debug, Clone)]
+struct Settings {
+    quick: bool,
+    reps: usize,
+    timing: Timing,
+    idle_connections: usize,
+    idle_reps: usize,
+    receivers: u32,
+    /// Scenario names given on the command line; empty means all.
+    only: Vec<String>,
+    /// What had to be scaled down on this machine, and why.
+    notes: Vec<String>,
+}
+
+/// The idle scenario's connection count (the issue's figure).
+const IDLE_CONNECTIONS: usize = 10_000;
+/// Receivers of the broadcast scenario.
+const RECEIVERS: u32 = 1_000;
+/// File descriptors the bench needs beyond the connections of its largest scenario.
+const SPARE_FILES: u64 = 128;
+/// Set when the bench re-executed itself with a raised open-file limit.
+const RAISED: &str = "WSBENCH_NOFILE_RAISED";
+
+impl Settings {
+    fn from_env(args: &[String]) -> Self {
+        let quick = env::var("WSBENCH_QUICK").is_ok_and(|v| v == "1");
+        let number = |name: &str| env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
+        let reps = number("WSBENCH_REPS").map_or(if quick { 1 } else { 5 }, |n| n as usize);
+        let measure = number("WSBENCH_SECS").unwrap_or(if quick { 0.5 } else { 2.0 });
+        let idle = number("WSBENCH_IDLE")
+            .map_or(if quick { 1_000 } else { IDLE_CONNECTIONS }, |n| n as usize);
+        Self {
+            quick,
+            reps: reps.max(1),
+            timing: Timing {
+                warmup: Duration::from_secs_f64(if quick { 0.2 } else { 0.5 }),
+                measure: Duration::from_secs_f64(measure),
+            },
+            idle_connections: idle,
+            idle_reps: reps.clamp(1, 3),
+            receivers: RECEIVERS,
+            only: args
+                .iter()
+                .filter(|arg| !arg.starts_with('-'))
+                .cloned()
+                .collect(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn selected(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|name| name == scenario)
+    }
+
+    /// Open files a server needs (they inherit this process's limit): two per connection of
+    /// the largest scenario (wsmith duplicates every socket for its writer thread, the peer
+    /// every `/broadcast` socket), plus room. The client needs half as many.
+    fn files_needed(&self) -> u64 {
+        2 * (self.idle_connections as u64).max(u64::from(self.receivers) + 1) + SPARE_FILES
+    }
+
+    /// Scales the idle scenario down to what the open-file and thread limits allow, noting it.
+    fn fit_to_machine(&mut self) {
+        if let Some((soft, _)) = procfs::open_file_limits() {
+            let room = soft.saturating_sub(SPARE_FILES) as usize / 2;
+            if room < self.receivers as usize + 1 {
+                let receivers = room.saturating_sub(1) as u32;
+                self.notes.push(format!(
+                    "broadcast: {receivers} receivers instead of {} (open-file limit {soft})",
+                    self.receivers
+                ));
+                self.receivers = receivers;
+            }
+            if room < self.idle_connections {
+                self.notes.push(format!(
+                    "idle: {} connections instead of {} (open-file limit {soft}, and wsmith \
+                     takes two descriptors per connection; raise the hard limit)",
+                    room, self.idle_connections
+                ));
+                self.idle_connections = room;
+            }
+        }
+        // Each Rust thread maps its stack and its signal stack, each with a guard page: four
+        // mappings, counted against vm.max_map_count. Not scaled down for: it is the servers'
+        // limit to meet or not, but said in the report.
+        let max_map_count = fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        if let Some(maps) = max_map_count {
+            if maps / 4 < 2 * self.idle_connections + 1_000 {
+                self.notes.push(format!(
+                    "vm.max_map_count is {maps}: one process can run about {} threads \
+                     (4 mappings each), i.e. {} connections at 2 threads per connection",
+                    maps / 4,
+                    maps / 8
+                ));
+            }
+        }
+        // wsmith runs two threads per connection; every thread takes a process id.
+        let pid_max = fs::read_to_string("/proc/sys/kernel/pid_max")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        if let Some(pid_max) = pid_max {
+            let room = pid_max.saturating_sub(4_096) / 2;
+            if room < self.idle_connections {
+                self.notes.push(format!(
+                    "idle: {room} connections instead of {} (kernel.pid_max {pid_max})",
+                    self.idle_connections
+                ));
+                self.idle_connections = room;
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(peer_server::FLAG) {
+        return peer_server::run();
+    }
+    let mut settings = Settings::from_env(&args);
+    raise_open_file_limit(&settings, &args);
+    settings.fit_to_machine();
+    match run(&settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wsbench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// std cannot call `setrlimit`; a shell can. If the soft open-file limit is too low for the
+/// idle scenario and the hard limit allows more, re-executes this binary through
+/// `sh -c 'ulimit -n N && exec "$0" "$@"'`. The servers inherit the limit.
+fn raise_open_file_limit(settings: &Settings, args: &[String]) {
+    let Some((soft, hard)) = procfs::open_file_limits() else {
+        return;
+    };
+    let wanted = settings.files_needed().max(65_536).min(hard);
+    if soft >= settings.files_needed() || wanted <= soft || env::var_os(RAISED).is_some() {
+        return;
+    }
+    let Ok(exe) = env::current_exe() else {
+        return;
+    };
+    eprintln!("wsbench: raising the open-file limit from {soft} to {wanted}");
+    let error = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n {wanted} && exec \"$0\" \"$@\""))
+        .arg(exe)
+        .args(args)
+        .env(RAISED, "1")
+        .exec();
+    eprintln!("wsbench: could not re-execute with a raised limit: {error}");
+}
+
+fn run(settings: &Settings) -> io::Result<()> {
+    let started = Instant::now();
+    let machine = procfs::machine();
+    eprintln!("wsbench on {machine}");
+    eprintln!(
+        "runs per scenario: {} (idle: {}), {:?} measured after {:?} of warm-up{}",
+        settings.reps,
+        settings.idle_reps,
+        settings.timing.measure,
+        settings.timing.warmup,
+        if settings.quick {
+            " (WSBENCH_QUICK)"
+        } else {
+            ""
+        }
+    );
+    for note in &settings.notes {
+        eprintln!("note: {note}");
+    }
+    let mut results = Results::default();
+    let mut failures = Vec::new();
+    let timing = &settings.timing;
+    let idle = settings.idle_connections;
+    let receivers = settings.receivers;
+    type Run<'a> = Box<dyn Fn(&Server) -> io::Result<Sample> + 'a>;
+    let scenarios: Vec<(&str, usize, Run<'_>)> = vec![
+        (
+            "echo-small",
+            settings.reps,
+            Box::new(|s: &Server| scenarios::echo::small(s, timing)),
+        ),
+        (
+            "echo-large",
+            settings.reps,
+            Box::new(|s: &Server| scenarios::echo::large(s, timing)),
+        ),
+        (
+            "broadcast",
+            settings.reps,
+            Box::new(move |s: &Server| scenarios::broadcast::run(s, timing, receivers)),
+        ),
+        (
+            "handshakes",
+            settings.reps,
+            Box::new(|s: &Server| scenarios::handshakes::run(s, timing)),
+        ),
+        (
+            "idle",
+            settings.idle_reps,
+            Box::new(move |s: &Server| scenarios::idle::run(s, idle)),
+        ),
+        // ISSUE 6: ("tap", settings.reps, …) goes here once the tap exists.
+    ];
+    for (name, reps, scenario) in &scenarios {
+        if !settings.selected(name) {
+            continue;
+        }
+        for rep in 1..=*reps {
+            for kind in [Kind::Wsmith, Kind::Peer] {
+                let server = Server::start(kind)?;
+                match scenario(&server) {
+                    Ok(sample) => {
+                        eprintln!(
+                            "{name} {rep}/{reps} {:>6}: {}",
+                            kind.name(),
+                            summary(&sample)
+                        );
+                        results.add(kind, sample);
+                    }
+                    Err(e) => {
+                        let e = match e.kind() {
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                                format!("no answer from the server within the read timeout ({e})")
+                            }
+                            _ => e.to_string(),
+                        };
+                        let failure = format!("{name} run {rep} on {}: {e}", kind.name());
+                        eprintln!("FAILED: {failure}");
+                        failures.push(failure);
+                    }
+                }
+                drop(server);
+            }
+        }
+    }
+    if settings.selected("unmask") {
+        let sample = scenarios::unmask::run(if settings.quick { 3 } else { 7 });
+        eprintln!("unmask: {}", summary(&sample));
+        results.add(Kind::Wsmith, sample);
+    }
+    let report = render(settings, &results, &failures, &machine, started.elapsed());
+    println!("\n{report}");
+    let path = markdown_path();
+    match fs::write(&path, &report) {
+        Ok(()) => eprintln!("written to {}", path.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "{} run(s) failed their checks (listed above)",
+            failures.len()
+        )))
+    }
+}
+
+/// One line per run for the progress log.
+fn summary(sample: &Sample) -> String {
+    let mut parts: Vec<String> = sample
+        .figures
+        .iter()
+        .map(|(key, value)| format!("{key}={value:.1}"))
+        .collect();
+    for (label, cpu) in &sample.cpu {
+        parts.push(format!(
+            "[{label}: server {:.2} cores, client {:.2}]",
+            cpu.server_cores(),
+            cpu.client_cores()
+        ));
+    }
+    parts.join(" ")
+}
+
+/// The whole report in Markdown.
+fn render(
+    settings: &Settings,
+    results: &Results,
+    failures: &[String],
+    machine: &str,
+    took: Duration,
+) -> String {
+    let mut command = String::new();
+    if settings.quick {
+        command.push_str("WSBENCH_QUICK=1 ");
+    }
+    command.push_str("cargo bench --bench wsbench");
+    if !settings.only.is_empty() {
+        command.push_str(" -- ");
+        command.push_str(&settings.only.join(" "));
+    }
+    let mut out = format!(
+        "## wsbench: wsmith vs a tungstenite 0.24 thread-per-connection peer\n\n\
+         Machine: {machine}. Reproduce: `{command}` ({:.0} s). Medians of {} runs per server \
+         (idle: {}), interleaved wsmith, peer, wsmith…; {:.1} s measured per run after \
+         {:.1} s of warm-up. Ratio = wsmith / peer. Idle: {} connections; its kernel figure \
+         is machine-wide (/proc/meminfo Slab + KernelStack + PageTables), so it includes the \
+         client's ends of the sockets.\n\n",
+        took.as_secs_f64(),
+        settings.reps,
+        settings.idle_reps,
+        settings.timing.measure.as_secs_f64(),
+        settings.timing.warmup.as_secs_f64(),
+        settings.idle_connections,
+    );
+    for note in &settings.notes {
+        out.push_str(&format!("Note: {note}.\n\n"));
+    }
+    if let Ok(extra) = env::var("WSBENCH_WSMITH_ARGS") {
+        out.push_str(&format!("Note: wsmith ran with extra flags `{extra}`.\n\n"));
+    }
+    for failure in failures {
+        out.push_str(&format!("**FAILED**: {failure}\n\n"));
+    }
+    out.push_str(&results.table(settings.idle_connections));
+    let cpu = results.cpu_table();
+    if !cpu.is_empty() {
+        out.push_str("\nCPU while measuring, in cores kept busy (1.00 = one core), medians:\n\n");
+        out.push_str(&cpu);
+    }
+    out
+}
+
+/// `target/wsbench.md`, next to the `release/` folder this binary was built in.
+fn markdown_path() -> PathBuf {
+    env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.join("wsbench.md")))
+        .unwrap_or_else(|| PathBuf::from("target/wsbench.md"))
+}

@@ -1,0 +1,68 @@
+//! The scenarios. Each one runs against one server process, checks everything it receives
+//! (payloads byte for byte, order, exact counts) and returns its figures with the CPU that the
+//! server and the client used while it was measured.
+//!
+//! | scenario | what | figures |
+//! |---|---|---|
+//! | [`echo::small`] | 64 connections × a window of 16 pipelined 32-byte Text messages | msgs/s, p50/p99 round trip |
+//! | [`echo::large`] | 1 MiB and 16 MiB Binary messages, a window of 2 | MB/s |
+//! | [`broadcast::run`] | 1,000 receivers, one sender, a window of 32 messages | deliveries/s, p50/p99/max latency, lost |
+//! | [`handshakes::run`] | connect, 101, Close, Close, TCP close; 1 and 4 client threads | cycles/s |
+//! | [`idle::run`] | 10,000 open `/echo` connections | server RSS and kernel memory per connection |
+//! | [`unmask::run`] | `apply_mask` against `memcpy` of the same buffer | GB/s |
+//!
+//! ISSUE 6 (the tap): its cost gets a scenario here — the same echo-small load with a tap
+//! attached, against without — and a row in `report::ROWS` (`tap_overhead`, already printed as
+//! "not measured yet"). Not implemented until the tap exists.
+
+pub mod broadcast;
+pub mod echo;
+pub mod handshakes;
+pub mod idle;
+pub mod unmask;
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use crate::procfs::CpuUse;
+
+/// What one run of a scenario measured.
+#[derive(Debug, Default)]
+pub struct Sample {
+    /// Figures by key (see `report::ROWS`).
+    pub figures: Vec<(&'static str, f64)>,
+    /// CPU used, by part of the scenario ("echo-small", "handshakes ×4"…).
+    pub cpu: Vec<(&'static str, CpuUse)>,
+}
+
+/// How long things take, from the environment (see `main`).
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// Load before measuring starts.
+    pub warmup: Duration,
+    /// The measured interval.
+    pub measure: Duration,
+}
+
+/// Where a timed scenario is: all client threads read it, the coordinator moves it on.
+#[derive(Debug, Default)]
+pub struct Phase(AtomicU8);
+
+impl Phase {
+    /// Load runs, nothing is counted.
+    pub const WARMUP: u8 = 0;
+    /// Load runs and is counted.
+    pub const MEASURE: u8 = 1;
+    /// No new messages; drain and close.
+    pub const STOP: u8 = 2;
+
+    /// The current phase.
+    pub fn get(&self) -> u8 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Moves to `phase`.
+    pub fn set(&self, phase: u8) {
+        self.0.store(phase, Ordering::Relaxed);
+    }
+}
