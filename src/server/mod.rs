@@ -9,6 +9,7 @@
 //! | hub | `hub` | 256 KiB | owns the registry and runs the apps |
 //! | timer | `notify` | 64 KiB | `--notify-every` ticks |
 
+pub mod capacity;
 pub mod close_record;
 pub mod hub;
 pub mod listener;
@@ -112,7 +113,8 @@ impl Server {
     /// # Errors
     ///
     /// The address cannot be bound, `--www` does not exist, or a thread cannot start.
-    pub fn bind(config: Config) -> io::Result<Self> {
+    pub fn bind(mut config: Config) -> io::Result<Self> {
+        limit_connections_to_capacity(&mut config);
         let www_root = config.www.canonicalize().map_err(|e| {
             io::Error::new(e.kind(), format!("--www {}: {e}", config.www.display()))
         })?;
@@ -202,6 +204,25 @@ impl Server {
         drop(self.notifier);
         drop(self.hub);
         Ok(())
+    }
+}
+
+/// Lowers `--max-connections` to what the kernel's limits let this process hold (see
+/// [`capacity`]): past that, a new thread would abort the whole process.
+fn limit_connections_to_capacity(config: &mut Config) {
+    let capacity = capacity::Capacity::of_this_process();
+    if let Some(safe) = capacity
+        .max_connections()
+        .and_then(|n| usize::try_from(n).ok())
+    {
+        if config.max_connections > safe {
+            warn!(
+                "--max-connections {} is more than this process can hold ({capacity:?}): using {safe}; \
+                 raise vm.max_map_count and the open-file limit to allow more",
+                config.max_connections
+            );
+            config.max_connections = safe.max(1);
+        }
     }
 }
 

@@ -15,7 +15,7 @@
 //! connection ends, the reader writes its [`CloseRecord`]: to the log, to the Inspector, and to
 //! the hub.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -32,7 +32,10 @@ use super::writer::Writer;
 use super::{spawn_named, Shared};
 use crate::app::{echo, ClientId, Endpoint};
 use crate::protocol::connection::State;
-use crate::protocol::{CloseCode, CloseFrame, Connection, Event, FrameHeader, Message, Opcode};
+use crate::protocol::http::error_response;
+use crate::protocol::{
+    CloseCode, CloseFrame, Connection, Event, FrameHeader, HandshakeError, Message, Opcode,
+};
 
 /// The read buffer's starting size: an idle connection costs little.
 const READ_BUFFER_MIN: usize = 4 * 1024;
@@ -80,7 +83,9 @@ pub fn serve(
     }) {
         Ok(handle) => handle,
         Err(e) => {
+            // Out of threads or memory mappings: refuse this one, keep serving the others.
             warn!("peer {id}: cannot start its writer: {e}");
+            let _ = (&stream).write_all(&error_response(&HandshakeError::TooManyConnections));
             return;
         }
     };
