@@ -1,16 +1,21 @@
 //! One connection's outbox: what its writer thread will put on the wire.
 //!
-//! Two lanes. The **data** lane is bounded (`--max-backlog`): the hub never waits on it, and a
-//! full lane marks a slow consumer. The **control** lane carries Pongs, Pings and the Close
+//! Two lanes. The **data** lane holds at most `--max-backlog` frames: the hub never waits on
+//! it, and a full lane marks a slow consumer. The **control** lane carries Pongs, Pings and the Close
 //! handshake; the writer always empties it first, so a control frame is never stuck behind data
 //! or dropped because the data lane is full.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::protocol::frame::HeaderBytes;
 use crate::protocol::CloseCode;
+
+/// How long a reader waiting for room sleeps between checks.
+const ROOM_POLL: Duration = Duration::from_millis(50);
 
 /// A data frame ready for the wire.
 #[derive(Debug, Clone)]
@@ -74,36 +79,56 @@ pub enum SendError {
     Gone,
 }
 
+/// Lets a reader that waits for room in the data lane sleep until the writer drains it.
+#[derive(Debug, Default)]
+struct Room {
+    lock: Mutex<()>,
+    freed: Condvar,
+    /// The writer has stopped: nobody will make room again.
+    writer_gone: AtomicBool,
+}
+
 /// The sending side of one connection's outbox, held by the hub and the reader.
+///
+/// The data lane is a linked list that allocates as frames arrive, so an idle connection holds
+/// no slots; the `--max-backlog` bound is counted here instead of preallocated.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     data: Sender<Frame>,
     control: Sender<Control>,
+    room: Arc<Room>,
+    max_backlog: usize,
 }
 
 /// The receiving side, owned by the writer thread.
 #[derive(Debug)]
 pub struct OutboxReceiver {
-    /// Data frames, bounded.
+    /// Data frames.
     pub data: Receiver<Frame>,
     /// Control instructions, emptied first.
     pub control: Receiver<Control>,
+    room: Arc<Room>,
 }
 
 /// A new outbox whose data lane holds at most `max_backlog` frames.
 pub fn outbox(max_backlog: usize) -> (Outbox, OutboxReceiver) {
-    let (data_tx, data_rx) = crossbeam_channel::bounded(max_backlog);
-    // Unbounded, but fed only by the reader (whose control frames are rate-limited) and by at
-    // most one Close from the hub.
+    let (data_tx, data_rx) = crossbeam_channel::unbounded();
+    // Fed only by the reader (whose control frames are rate-limited) and by at most one Close
+    // from the hub.
     let (control_tx, control_rx) = crossbeam_channel::unbounded();
+    let room = Arc::new(Room::default());
+    let outbox = Outbox {
+        data: data_tx,
+        control: control_tx,
+        room: Arc::clone(&room),
+        max_backlog,
+    };
     (
-        Outbox {
-            data: data_tx,
-            control: control_tx,
-        },
+        outbox,
         OutboxReceiver {
             data: data_rx,
             control: control_rx,
+            room,
         },
     )
 }
@@ -116,10 +141,10 @@ impl Outbox {
     /// [`SendError::Full`] when the backlog is at its limit, [`SendError::Gone`] when the writer
     /// has stopped.
     pub fn try_send(&self, frame: Frame) -> Result<(), SendError> {
-        self.data.try_send(frame).map_err(|e| match e {
-            TrySendError::Full(_) => SendError::Full,
-            TrySendError::Disconnected(_) => SendError::Gone,
-        })
+        if self.data.len() >= self.max_backlog {
+            return Err(SendError::Full);
+        }
+        self.data.send(frame).map_err(|_| SendError::Gone)
     }
 
     /// Queues a frame, waiting while the backlog is full (the reader's way: an echo client that
@@ -129,6 +154,22 @@ impl Outbox {
     ///
     /// [`SendError::Gone`] when the writer has stopped.
     pub fn send(&self, frame: Frame) -> Result<(), SendError> {
+        let mut guard = self
+            .room
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while self.data.len() >= self.max_backlog {
+            if self.room.writer_gone.load(Ordering::SeqCst) {
+                return Err(SendError::Gone);
+            }
+            // Bounded wait: the writer's notification could race this check.
+            guard = match self.room.freed.wait_timeout(guard, ROOM_POLL) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        drop(guard);
         self.data.send(frame).map_err(|_| SendError::Gone)
     }
 
@@ -141,5 +182,19 @@ impl Outbox {
     /// How many data frames wait.
     pub fn backlog(&self) -> usize {
         self.data.len()
+    }
+}
+
+impl OutboxReceiver {
+    /// The writer took frames out: wake a reader waiting for room.
+    pub fn made_room(&self) {
+        self.room.freed.notify_all();
+    }
+}
+
+impl Drop for OutboxReceiver {
+    fn drop(&mut self) {
+        self.room.writer_gone.store(true, Ordering::SeqCst);
+        self.room.freed.notify_all();
     }
 }

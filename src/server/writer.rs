@@ -92,6 +92,7 @@ impl Writer {
             };
             let room = limit.saturating_sub(batch.data.len());
             batch.data.extend(self.outbox.data.try_iter().take(room));
+            self.outbox.made_room();
             if let Err(e) = self.write(&batch) {
                 debug!("peer {}: write failed: {e}", self.id);
                 next = Next::CloseTcp;
