@@ -86,6 +86,8 @@ pub struct Hub {
     notifications: Notifications,
     /// Which connection each Inspector watches.
     watching: HashMap<ClientId, ClientId>,
+    /// Broadcast frames gathered in this round (see [`run`]).
+    pending: Option<PendingBroadcast>,
     max_backlog: usize,
 }
 
@@ -102,11 +104,31 @@ pub fn run(commands: &Receiver<Command>, history: usize, max_backlog: usize) {
         chat,
         notifications: Notifications::new(),
         watching: HashMap::new(),
+        pending: None,
         max_backlog,
     };
-    for command in commands {
+    // Everything already waiting is handled before the hub sleeps again, so consecutive
+    // broadcasts can leave as one batch: one wake-up and one write per recipient, not one per
+    // message.
+    while let Ok(command) = commands.recv() {
         hub.handle(command);
+        for command in commands.try_iter().take(DRAIN_COMMANDS) {
+            hub.handle(command);
+        }
+        hub.flush_broadcast();
     }
+}
+
+/// Commands handled between two flushes of the broadcast batch.
+const DRAIN_COMMANDS: usize = 256;
+/// The most bytes of broadcast frames gathered into one shared batch.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
+/// Broadcast messages gathered for the same recipients, not yet queued.
+struct PendingBroadcast {
+    recipients: Vec<ClientId>,
+    frames: Vec<u8>,
+    messages: usize,
 }
 
 fn now_ms() -> u64 {
@@ -207,9 +229,9 @@ impl Hub {
         match client.endpoint {
             Endpoint::Broadcast { .. } => {
                 // Verbatim: the same opcode and bytes, encoded once for everyone.
-                let frame: Arc<[u8]> = encode_frame(message.opcode(), message.as_bytes()).into();
+                let frame = encode_frame(message.opcode(), message.as_bytes());
                 let recipients = self.broadcast.recipients(id);
-                self.fan_out(&recipients, frame);
+                self.gather_broadcast(recipients, frame);
             }
             Endpoint::Chat { .. } => {
                 let deliveries = match &message {
@@ -360,14 +382,56 @@ impl Hub {
         }
     }
 
+    /// Adds a broadcast frame to this round's batch, or starts a new batch when the recipients
+    /// differ or the batch is full.
+    fn gather_broadcast(&mut self, recipients: Vec<ClientId>, frame: Vec<u8>) {
+        let room_for_it = |pending: &PendingBroadcast| {
+            pending.recipients == recipients
+                && pending.messages < self.max_backlog
+                && pending.frames.len() + frame.len() <= MAX_BATCH_BYTES
+        };
+        match self.pending.as_mut() {
+            Some(pending) if room_for_it(pending) => {
+                pending.frames.extend_from_slice(&frame);
+                pending.messages += 1;
+            }
+            _ => {
+                self.flush_broadcast();
+                self.pending = Some(PendingBroadcast {
+                    recipients,
+                    frames: frame,
+                    messages: 1,
+                });
+            }
+        }
+    }
+
+    /// Queues the gathered broadcast frames: one shared buffer for all their recipients.
+    fn flush_broadcast(&mut self) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let frame = match pending.messages {
+            1 => Frame::Shared(pending.frames.into()),
+            n => Frame::Batch(pending.frames.into(), n),
+        };
+        self.fan_out_frame(&pending.recipients, frame);
+    }
+
     /// Queues `frame` for each recipient without waiting; slow consumers are closed with 1008.
     fn fan_out(&mut self, recipients: &[ClientId], frame: Arc<[u8]>) {
+        self.fan_out_frame(recipients, Frame::Shared(frame));
+    }
+
+    fn fan_out_frame(&mut self, recipients: &[ClientId], frame: Frame) {
+        // Anything gathered earlier goes first: every client sees the hub's order.
+        self.flush_broadcast();
         let mut slow = Vec::new();
         for id in recipients {
             let Some(client) = self.clients.get(id) else {
                 continue;
             };
-            match client.outbox.try_send(Frame::Shared(Arc::clone(&frame))) {
+            match client.outbox.try_send(frame.clone()) {
                 Ok(()) => {}
                 Err(SendError::Full) => slow.push(*id),
                 Err(SendError::Gone) => {} // its Leave is on the way

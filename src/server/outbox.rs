@@ -5,7 +5,7 @@
 //! handshake; the writer always empties it first, so a control frame is never stuck behind data
 //! or dropped because the data lane is full.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -24,14 +24,25 @@ pub enum Frame {
     Shared(Arc<[u8]>),
     /// A frame for one recipient: header and payload kept apart so the payload is not copied.
     Owned(HeaderBytes, Vec<u8>),
+    /// Several whole frames back to back (the hub's batch of broadcast messages), shared by
+    /// every recipient; it counts as that many messages against the backlog.
+    Batch(Arc<[u8]>, usize),
 }
 
 impl Frame {
     /// The bytes to write, as one or two slices.
     pub fn parts(&self) -> [&[u8]; 2] {
         match self {
-            Self::Shared(bytes) => [bytes, &[]],
+            Self::Shared(bytes) | Self::Batch(bytes, _) => [bytes, &[]],
             Self::Owned(header, payload) => [header.as_slice(), payload],
+        }
+    }
+
+    /// How many messages it carries.
+    pub fn messages(&self) -> usize {
+        match self {
+            Self::Shared(_) | Self::Owned(..) => 1,
+            Self::Batch(_, messages) => *messages,
         }
     }
 
@@ -82,6 +93,7 @@ pub enum SendError {
 /// Lets a reader that waits for room in the data lane sleep until the writer drains it.
 #[derive(Debug, Default)]
 struct Room {
+    queued: Queued,
     lock: Mutex<()>,
     freed: Condvar,
     /// The writer has stopped: nobody will make room again.
@@ -99,6 +111,10 @@ pub struct Outbox {
     room: Arc<Room>,
     max_backlog: usize,
 }
+
+/// Messages queued in the data lane (a batch counts as its messages).
+#[derive(Debug, Default)]
+struct Queued(AtomicUsize);
 
 /// The receiving side, owned by the writer thread.
 #[derive(Debug)]
@@ -141,10 +157,20 @@ impl Outbox {
     /// [`SendError::Full`] when the backlog is at its limit, [`SendError::Gone`] when the writer
     /// has stopped.
     pub fn try_send(&self, frame: Frame) -> Result<(), SendError> {
-        if self.data.len() >= self.max_backlog {
+        let messages = frame.messages();
+        if self.backlog() + messages > self.max_backlog.max(messages) {
             return Err(SendError::Full);
         }
-        self.data.send(frame).map_err(|_| SendError::Gone)
+        self.push(frame)
+    }
+
+    fn push(&self, frame: Frame) -> Result<(), SendError> {
+        let messages = frame.messages();
+        self.room.queued.0.fetch_add(messages, Ordering::SeqCst);
+        self.data.send(frame).map_err(|_| {
+            self.room.queued.0.fetch_sub(messages, Ordering::SeqCst);
+            SendError::Gone
+        })
     }
 
     /// Queues a frame, waiting while the backlog is full (the reader's way: an echo client that
@@ -159,7 +185,7 @@ impl Outbox {
             .lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        while self.data.len() >= self.max_backlog {
+        while self.backlog() >= self.max_backlog {
             if self.room.writer_gone.load(Ordering::SeqCst) {
                 return Err(SendError::Gone);
             }
@@ -170,7 +196,7 @@ impl Outbox {
             };
         }
         drop(guard);
-        self.data.send(frame).map_err(|_| SendError::Gone)
+        self.push(frame)
     }
 
     /// Queues a control instruction; it goes out before any queued data.
@@ -179,15 +205,18 @@ impl Outbox {
         let _ = self.control.send(control);
     }
 
-    /// How many data frames wait.
+    /// How many messages wait in the data lane.
     pub fn backlog(&self) -> usize {
-        self.data.len()
+        self.room.queued.0.load(Ordering::SeqCst)
     }
 }
 
 impl OutboxReceiver {
-    /// The writer took frames out: wake a reader waiting for room.
-    pub fn made_room(&self) {
+    /// The writer took `frames` out of the data lane: count them off and wake a reader waiting
+    /// for room.
+    pub fn took(&self, frames: &[Frame]) {
+        let messages: usize = frames.iter().map(Frame::messages).sum();
+        self.room.queued.0.fetch_sub(messages, Ordering::SeqCst);
         self.room.freed.notify_all();
     }
 }

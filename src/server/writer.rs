@@ -92,7 +92,7 @@ impl Writer {
             };
             let room = limit.saturating_sub(batch.data.len());
             batch.data.extend(self.outbox.data.try_iter().take(room));
-            self.outbox.made_room();
+            self.outbox.took(&batch.data);
             if let Err(e) = self.write(&batch) {
                 debug!("peer {}: write failed: {e}", self.id);
                 next = Next::CloseTcp;
@@ -126,8 +126,9 @@ impl Writer {
                 discard_queued,
             } => {
                 if discard_queued {
-                    batch.data.clear();
-                    while self.outbox.data.try_recv().is_ok() {}
+                    let mut dropped = std::mem::take(&mut batch.data);
+                    dropped.extend(self.outbox.data.try_iter());
+                    self.outbox.took(&dropped);
                 }
                 let mut conn = lock(&self.conn);
                 conn.send_close(code, &reason);
