@@ -20,6 +20,8 @@
 //! 3. Each scenario ([`scenarios`]) runs on wsmith then the peer, again and again
 //!    (w, p, w, p…); the table shows medians and the ratio wsmith/peer per figure, with the
 //!    targets of the issue. Every scenario checks what it receives; a wrong byte stops the run.
+//!    `tap` (the Inspector's cost, issue 6) runs on wsmith only: its second column compares
+//!    wsmith with itself (watched against unwatched).
 //!
 //! The bench only prints; no figure is asserted.
 
@@ -33,6 +35,7 @@ mod scenarios;
 mod servers;
 mod stats;
 
+use std::cell::Cell;
 use std::env;
 use std::fs;
 use std::io;
@@ -68,6 +71,10 @@ const RECEIVERS: u32 = 1_000;
 const SPARE_FILES: u64 = 128;
 /// Set when the bench re-executed itself with a raised open-file limit.
 const RAISED: &str = "WSBENCH_NOFILE_RAISED";
+/// Scenarios run on both servers, interleaved.
+const BOTH: &[Kind] = &[Kind::Wsmith, Kind::Peer];
+/// Scenarios of a wsmith feature the peer does not have.
+const WSMITH_ONLY: &[Kind] = &[Kind::Wsmith];
 
 impl Settings {
     fn from_env(args: &[String]) -> Self {
@@ -227,41 +234,57 @@ fn run(settings: &Settings) -> io::Result<()> {
     let timing = &settings.timing;
     let idle = settings.idle_connections;
     let receivers = settings.receivers;
+    let check_rounds = if settings.quick { 3 } else { 7 };
+    let tap_runs = Cell::new(0usize);
     type Run<'a> = Box<dyn Fn(&Server) -> io::Result<Sample> + 'a>;
-    let scenarios: Vec<(&str, usize, Run<'_>)> = vec![
+    let scenarios: Vec<(&str, usize, &[Kind], Run<'_>)> = vec![
         (
             "echo-small",
             settings.reps,
+            BOTH,
             Box::new(|s: &Server| scenarios::echo::small(s, timing)),
         ),
         (
             "echo-large",
             settings.reps,
+            BOTH,
             Box::new(|s: &Server| scenarios::echo::large(s, timing)),
         ),
         (
             "broadcast",
             settings.reps,
+            BOTH,
             Box::new(move |s: &Server| scenarios::broadcast::run(s, timing, receivers)),
         ),
         (
             "handshakes",
             settings.reps,
+            BOTH,
             Box::new(|s: &Server| scenarios::handshakes::run(s, timing)),
         ),
         (
             "idle",
             settings.idle_reps,
+            BOTH,
             Box::new(move |s: &Server| scenarios::idle::run(s, idle)),
         ),
-        // ISSUE 6: ("tap", settings.reps, …) goes here once the tap exists.
+        (
+            "tap",
+            settings.reps,
+            WSMITH_ONLY, // the peer has no Inspector
+            Box::new(|s: &Server| {
+                // Watched first on every other run, so neither half always comes first.
+                let run = tap_runs.replace(tap_runs.get() + 1);
+                scenarios::tap::run(s, timing, check_rounds, run % 2 == 1)
+            }),
+        ),
     ];
-    for (name, reps, scenario) in &scenarios {
+    for (name, reps, kinds, scenario) in &scenarios {
         if !settings.selected(name) {
             continue;
         }
         for rep in 1..=*reps {
-            for kind in [Kind::Wsmith, Kind::Peer] {
+            for &kind in *kinds {
                 let server = Server::start(kind)?;
                 match scenario(&server) {
                     Ok(sample) => {

@@ -25,8 +25,6 @@ enum Target {
     Zero,
     /// wsmith's own value at least the idle scenario's connection count.
     AllIdle,
-    /// A figure whose scenario does not exist yet.
-    NotYet,
 }
 
 /// Where a row's second column comes from.
@@ -183,10 +181,53 @@ const ROWS: &[Row] = &[
             Target::None,
         )
     },
-    // ISSUE 6: the tap's cost (echo-small with a tap attached, against without) goes here.
     Row {
         second: Second::Nothing,
-        ..row("tap cost (issue 6)", "tap_overhead", Target::NotYet)
+        ..row(
+            "tap check, nobody watching: ns per `Tap::is_active()` call from the bench",
+            "tap_check_ns",
+            Target::None,
+        )
+    },
+    Row {
+        second: Second::Nothing,
+        ..row(
+            "tap check inlined, as in wsmith (relaxed load + branch): ns per check",
+            "tap_check_inlined_ns",
+            Target::None,
+        )
+    },
+    Row {
+        second: Second::Nothing,
+        ..row(
+            "tap check: % of wsmith's CPU per echo-small message, at most (2 calls)",
+            "tap_check_share",
+            Target::None,
+        )
+    },
+    Row {
+        second: Second::Figure("tap_unwatched_rate"),
+        ..row(
+            "tap, echo-small with 1 of 64 watched: messages/s (2nd column: nobody watching)",
+            "tap_watched_rate",
+            Target::None,
+        )
+    },
+    Row {
+        second: Second::Figure("tap_unwatched_conn_rate"),
+        ..row(
+            "tap, the watched connection alone: messages/s (2nd column: unwatched)",
+            "tap_watched_conn_rate",
+            Target::None,
+        )
+    },
+    Row {
+        second: Second::Figure("tap_frames"),
+        ..row(
+            "tap, frame events the inspector received/s (2nd column: frames tapped)",
+            "tap_events",
+            Target::None,
+        )
     },
 ];
 
@@ -246,7 +287,7 @@ impl Results {
         out.push_str("|---|---:|---:|---:|---|---|\n");
         for row in ROWS {
             let runs = self.runs(row.key);
-            if runs == 0 && !matches!(row.target, Target::NotYet) {
+            if runs == 0 {
                 continue; // scenario not selected, or every run of it failed (listed above)
             }
             let wsmith = self.value(Kind::Wsmith, row.key, row.over);
@@ -337,7 +378,6 @@ fn judge(
             format!("{idle_connections}"),
             verdict(wsmith.map(|w| w >= idle_connections as f64)),
         ),
-        Target::NotYet => ("to be set".into(), "not measured yet"),
     }
 }
 

@@ -32,17 +32,61 @@ struct Counted {
 
 /// echo-small: 64 connections, 32-byte Text messages, 16 in flight on each.
 pub fn small(server: &Server, timing: &Timing) -> io::Result<Sample> {
-    let phase = Arc::new(Phase::default());
+    let run = small_load(server, timing, None, &Arc::new(Phase::default()), || Ok(()))?;
+    Ok(Sample {
+        figures: vec![
+            ("echo_small_rate", run.rate),
+            ("echo_small_p50", run.latency.quantile_micros(0.5)),
+            ("echo_small_p99", run.latency.quantile_micros(0.99)),
+        ],
+        cpu: vec![("echo-small", run.cpu)],
+    })
+}
+
+/// What one run of the echo-small load measured.
+#[derive(Debug)]
+pub struct SmallRun {
+    /// Messages echoed per second, all connections, over the measured interval.
+    pub rate: f64,
+    /// Messages echoed per second on connection 0 alone (the tapped one, if any).
+    pub first_rate: f64,
+    /// Round trips measured, all connections.
+    pub latency: Histogram,
+    /// CPU over the measured interval.
+    pub cpu: CpuUse,
+}
+
+/// The echo-small load. With `tap`, connection 0 opens `/echo?tap=TOKEN` (the Inspector may
+/// watch it by that token). `ready` runs once every connection is open, before the warm-up;
+/// `phase` tells whoever else holds it when the measured interval starts and ends.
+pub fn small_load(
+    server: &Server,
+    timing: &Timing,
+    tap: Option<&str>,
+    phase: &Arc<Phase>,
+    ready: impl FnOnce() -> io::Result<()>,
+) -> io::Result<SmallRun> {
     let mut threads = Vec::with_capacity(CONNECTIONS);
     for conn in 0..CONNECTIONS {
-        let socket = client::open(server.addr, "/echo", 4096)?;
-        let phase = Arc::clone(&phase);
+        let path = match tap {
+            Some(token) if conn == 0 => format!("/echo?tap={token}"),
+            _ => "/echo".to_owned(),
+        };
+        let socket = client::open(server.addr, &path, 4096)?;
+        let phase = Arc::clone(phase);
         threads.push(
             thread::Builder::new()
                 .name(format!("echo-small-{conn}"))
                 .stack_size(256 * 1024)
                 .spawn(move || small_connection(socket, conn, &phase))?,
         );
+    }
+    if let Err(e) = ready() {
+        phase.set(Phase::STOP);
+        for thread in threads {
+            let _ = thread.join();
+        }
+        return Err(e);
     }
     thread::sleep(timing.warmup);
     phase.set(Phase::MEASURE);
@@ -51,20 +95,22 @@ pub fn small(server: &Server, timing: &Timing) -> io::Result<Sample> {
     phase.set(Phase::STOP);
     let cpu = meter.stop();
     let mut total = Counted::default();
-    for thread in threads {
+    let mut first = 0;
+    for (conn, thread) in threads.into_iter().enumerate() {
         let counted = thread
             .join()
             .map_err(|_| wrong("an echo-small thread panicked"))??;
+        if conn == 0 {
+            first = counted.measured;
+        }
         total.measured += counted.measured;
         total.latency.merge(&counted.latency);
     }
-    Ok(Sample {
-        figures: vec![
-            ("echo_small_rate", total.measured as f64 / cpu.wall),
-            ("echo_small_p50", total.latency.quantile_micros(0.5)),
-            ("echo_small_p99", total.latency.quantile_micros(0.99)),
-        ],
-        cpu: vec![("echo-small", cpu)],
+    Ok(SmallRun {
+        rate: total.measured as f64 / cpu.wall,
+        first_rate: first as f64 / cpu.wall,
+        latency: total.latency,
+        cpu,
     })
 }
 

@@ -10,15 +10,13 @@
 //! | [`handshakes::run`] | connect, 101, Close, Close, TCP close; 1 and 4 client threads | cycles/s |
 //! | [`idle::run`] | 10,000 open `/echo` connections | server RSS and kernel memory per connection |
 //! | [`unmask::run`] | `apply_mask` against `memcpy` of the same buffer | GB/s |
-//!
-//! ISSUE 6 (the tap): its cost gets a scenario here — the same echo-small load with a tap
-//! attached, against without — and a row in `report::ROWS` (`tap_overhead`, already printed as
-//! "not measured yet"). Not implemented until the tap exists.
+//! | [`tap::run`] | the Inspector's tap (wsmith only): `Tap::is_active()` against the same loop without it; echo-small with 1 of 64 connections watched, against nobody watching | ns per check, msgs/s, events/s |
 
 pub mod broadcast;
 pub mod echo;
 pub mod handshakes;
 pub mod idle;
+pub mod tap;
 pub mod unmask;
 
 use std::sync::atomic::{AtomicU8, Ordering};
