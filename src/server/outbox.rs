@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::writer::WriterSlot;
 use crate::protocol::frame::HeaderBytes;
 use crate::protocol::CloseCode;
 
@@ -60,8 +61,6 @@ impl Frame {
 /// An instruction for the writer, ahead of any data.
 #[derive(Debug)]
 pub enum Control {
-    /// The 101 response of the opening handshake: the writer's first bytes.
-    Handshake(Vec<u8>),
     /// Control frames the reader's protocol state machine produced (Pong, Ping), to write now.
     Bytes(Vec<u8>),
     /// The reader's last bytes (a Close reply, or the Close that fails the connection): write
@@ -104,12 +103,22 @@ struct Room {
 ///
 /// The data lane is a linked list that allocates as frames arrive, so an idle connection holds
 /// no slots; the `--max-backlog` bound is counted here instead of preallocated.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Outbox {
     data: Sender<Frame>,
     control: Sender<Control>,
     room: Arc<Room>,
     max_backlog: usize,
+    /// Starts a writer thread when something is queued and none runs.
+    writer: Arc<WriterSlot>,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("backlog", &self.backlog())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Messages queued in the data lane (a batch counts as its messages).
@@ -126,27 +135,29 @@ pub struct OutboxReceiver {
     room: Arc<Room>,
 }
 
-/// A new outbox whose data lane holds at most `max_backlog` frames.
-pub fn outbox(max_backlog: usize) -> (Outbox, OutboxReceiver) {
+/// A new outbox whose data lane holds at most `max_backlog` messages; `writer` builds the
+/// connection's [`WriterSlot`] around the receiving side.
+pub fn outbox(
+    max_backlog: usize,
+    writer: impl FnOnce(OutboxReceiver) -> Arc<WriterSlot>,
+) -> Outbox {
     let (data_tx, data_rx) = crossbeam_channel::unbounded();
     // Fed only by the reader (whose control frames are rate-limited) and by at most one Close
     // from the hub.
     let (control_tx, control_rx) = crossbeam_channel::unbounded();
     let room = Arc::new(Room::default());
-    let outbox = Outbox {
+    let receiver = OutboxReceiver {
+        data: data_rx,
+        control: control_rx,
+        room: Arc::clone(&room),
+    };
+    Outbox {
         data: data_tx,
         control: control_tx,
-        room: Arc::clone(&room),
+        room,
         max_backlog,
-    };
-    (
-        outbox,
-        OutboxReceiver {
-            data: data_rx,
-            control: control_rx,
-            room,
-        },
-    )
+        writer: writer(receiver),
+    }
 }
 
 impl Outbox {
@@ -165,12 +176,17 @@ impl Outbox {
     }
 
     fn push(&self, frame: Frame) -> Result<(), SendError> {
+        if self.room.writer_gone.load(Ordering::SeqCst) {
+            return Err(SendError::Gone);
+        }
         let messages = frame.messages();
         self.room.queued.0.fetch_add(messages, Ordering::SeqCst);
         self.data.send(frame).map_err(|_| {
             self.room.queued.0.fetch_sub(messages, Ordering::SeqCst);
             SendError::Gone
-        })
+        })?;
+        self.writer.wake();
+        Ok(())
     }
 
     /// Queues a frame, waiting while the backlog is full (the reader's way: an echo client that
@@ -202,7 +218,14 @@ impl Outbox {
     /// Queues a control instruction; it goes out before any queued data.
     pub fn control(&self, control: Control) {
         // A stopped writer needs no more instructions.
-        let _ = self.control.send(control);
+        if self.control.send(control).is_ok() {
+            self.writer.wake();
+        }
+    }
+
+    /// The connection's writer slot.
+    pub fn writer(&self) -> &Arc<WriterSlot> {
+        &self.writer
     }
 
     /// How many messages wait in the data lane.
@@ -221,9 +244,16 @@ impl OutboxReceiver {
     }
 }
 
-impl Drop for OutboxReceiver {
-    fn drop(&mut self) {
+impl OutboxReceiver {
+    /// TCP is closed: nothing queued from now on will be written.
+    pub fn close(&self) {
         self.room.writer_gone.store(true, Ordering::SeqCst);
         self.room.freed.notify_all();
+    }
+}
+
+impl Drop for OutboxReceiver {
+    fn drop(&mut self) {
+        self.close();
     }
 }

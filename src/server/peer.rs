@@ -19,7 +19,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{debug, error, info, trace, warn};
 
@@ -28,8 +28,8 @@ use super::hub::Command;
 use super::outbox::{outbox, Control, Frame, Outbox};
 use super::rate::{TokenBucket, WindowCounter};
 use super::tap::Tap;
-use super::writer::Writer;
-use super::{spawn_named, Shared};
+use super::writer::WriterSlot;
+use super::Shared;
 use crate::app::{echo, ClientId, Endpoint};
 use crate::protocol::connection::State;
 use crate::protocol::http::error_response;
@@ -60,41 +60,46 @@ pub fn serve(
     let id = tap.info.conn;
     let config = &shared.config;
     let conn = Arc::new(Mutex::new(Connection::server(config.limits)));
-    let (outbox, receiver) = outbox(config.max_backlog);
     // A peer that stops reading stalls our writes; after --write-timeout the writer gives up,
     // which also ends the reader (the socket is shut down).
-    if let Err(e) = stream.set_write_timeout(Some(config.write_timeout)) {
-        warn!("peer {id}: cannot set a write timeout: {e}");
-        return;
-    }
-    let writer = match stream.try_clone().and_then(|write_half| {
-        let writer = Writer {
-            stream: write_half,
-            conn: Arc::clone(&conn),
-            outbox: receiver,
-            tap: Arc::clone(&tap),
-            close_timeout: config.close_timeout,
-            id,
-            written: 0,
-        };
-        spawn_named(format!("peer-{id}-writer"), WRITER_STACK, move || {
-            writer.run()
-        })
-    }) {
-        Ok(handle) => handle,
+    let write_half = match stream
+        .set_write_timeout(Some(config.write_timeout))
+        .and_then(|()| stream.try_clone())
+    {
+        Ok(write_half) => write_half,
         Err(e) => {
-            // Out of threads or memory mappings: refuse this one, keep serving the others.
-            warn!("peer {id}: cannot start its writer: {e}");
+            // Out of file descriptors: refuse this one, keep serving the others.
+            warn!("peer {id}: cannot set up its writer: {e}");
             let _ = (&stream).write_all(&error_response(&HandshakeError::TooManyConnections));
             return;
         }
     };
-    outbox.control(Control::Handshake(response_101));
-    shared.hub_send(Command::Join {
+    let outbox = outbox(config.max_backlog, |receiver| {
+        let conn = Arc::clone(&conn);
+        let tap = Arc::clone(&tap);
+        WriterSlot::new(write_half, conn, receiver, tap, config.close_timeout, id)
+    });
+    let writer = Arc::clone(outbox.writer());
+    // Registered before the 101 goes out, so nothing sent after the client sees the 101 can
+    // miss it; and this thread holds the writer slot until the 101 is written, so nothing the
+    // hub queues meanwhile can go out before it.
+    let join = Command::Join {
         endpoint: endpoint.clone(),
         outbox: outbox.clone(),
         tap: Arc::clone(&tap),
-    });
+    };
+    shared.hub_send(join);
+    let handshake_sent = writer.write_held(&response_101);
+    writer.release();
+    if let Err(e) = handshake_sent {
+        debug!("peer {id}: the 101 could not be written: {e}");
+        shared.hub_send(Command::Leave {
+            id,
+            reason: "gone before the 101".into(),
+        });
+        writer.wait_finished(Duration::ZERO);
+        return;
+    }
     let conn_for_panic = Arc::clone(&conn);
     let now = Instant::now();
     let mut reader = Reader {
@@ -134,7 +139,7 @@ pub fn serve(
     info!("peer {id}: {record}");
     // The writer's last frames (a Close reply) go out, and to the Inspector, before the record.
     drop(outbox);
-    let _ = writer.join();
+    writer.wait_finished(config.close_timeout + config.write_timeout);
     if tap.is_active() {
         tap.closed(&record);
     }

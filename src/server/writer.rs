@@ -1,5 +1,11 @@
-//! A connection's writer thread: drains the [`outbox`](super::outbox) into the socket, the
-//! control lane first, everything waiting gathered into one vectored write.
+//! A connection's writer: drains the [`outbox`](super::outbox) into the socket, the control
+//! lane first, everything waiting gathered into one vectored write.
+//!
+//! The writer thread exists only while there is something to write. The first frame queued
+//! into an empty outbox starts one ([`WriterSlot::wake`]); after `LINGER` with nothing to do it
+//! ends. An idle connection therefore costs one thread (its reader), not two. At most one
+//! writer runs per connection: `running` is taken with an atomic swap, and a writer that stops
+//! looks at the queue once more after giving it back, so no frame is left behind.
 //!
 //! It also starts the close handshake when the hub asks (slow consumer, shutdown): it sends our
 //! Close through the connection's state machine, then waits for the reader to see the peer's
@@ -7,14 +13,16 @@
 
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
-use log::debug;
+use log::{debug, warn};
 
 use super::outbox::{Control, Frame, OutboxReceiver};
-use super::peer::lock;
+use super::peer::{lock, WRITER_STACK};
+use super::spawn_named;
 use super::tap::Tap;
 use crate::app::ClientId;
 use crate::protocol::connection::State;
@@ -22,6 +30,8 @@ use crate::protocol::Connection;
 
 /// The writer's largest batch: frames gathered into one vectored write.
 const WRITE_BATCH_FRAMES: usize = 512;
+/// How long a writer thread waits for more work before it ends.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// What the writer does after a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,34 +46,113 @@ enum Next {
 /// One round of the writer's work: everything that was waiting, in wire order.
 #[derive(Default)]
 struct Batch {
-    /// The 101 response: not a frame, never shown to the tap.
-    handshake: Vec<u8>,
     control: Vec<u8>,
     data: Vec<Frame>,
     last: Vec<u8>,
 }
 
-/// Everything the writer thread needs.
-pub struct Writer {
-    /// The socket's write half.
-    pub stream: TcpStream,
+/// Everything a writer thread needs, shared by the writers a connection starts over its life.
+pub struct WriterSlot {
+    /// The socket (a duplicate of the reader's).
+    stream: TcpStream,
     /// The connection's state machine, shared with the reader.
-    pub conn: Arc<Mutex<Connection>>,
-    /// Its outbox.
-    pub outbox: OutboxReceiver,
-    /// The connection's tap.
-    pub tap: Arc<Tap>,
-    /// `--close-timeout`.
-    pub close_timeout: Duration,
-    /// The connection's id, for logs.
-    pub id: ClientId,
+    conn: Arc<Mutex<Connection>>,
+    /// The outbox's receiving side.
+    outbox: OutboxReceiver,
+    tap: Arc<Tap>,
+    close_timeout: Duration,
+    id: ClientId,
     /// Frame bytes written since the handshake (positions for the Inspector).
-    pub written: u64,
+    written: AtomicU64,
+    /// A writer thread runs, or the reader holds the socket (for the 101).
+    running: AtomicBool,
+    /// TCP is closed: nothing more is written, no writer starts.
+    finished: Mutex<bool>,
+    finished_changed: Condvar,
 }
 
-impl Writer {
-    /// Runs until the connection is over, then shuts the socket down.
-    pub fn run(mut self) {
+impl WriterSlot {
+    /// A slot for one connection. The reader holds it (`running`) until it has written the
+    /// 101 and calls [`WriterSlot::release`].
+    pub fn new(
+        stream: TcpStream,
+        conn: Arc<Mutex<Connection>>,
+        outbox: OutboxReceiver,
+        tap: Arc<Tap>,
+        close_timeout: Duration,
+        id: ClientId,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            stream,
+            conn,
+            outbox,
+            tap,
+            close_timeout,
+            id,
+            written: AtomicU64::new(0),
+            running: AtomicBool::new(true),
+            finished: Mutex::new(false),
+            finished_changed: Condvar::new(),
+        })
+    }
+
+    /// Writes bytes directly while the caller holds the slot (the reader's 101).
+    pub fn write_held(&self, bytes: &[u8]) -> io::Result<()> {
+        (&self.stream).write_all(bytes)
+    }
+
+    /// The holder is done writing: anything queued meanwhile gets a writer.
+    pub fn release(self: &Arc<Self>) {
+        self.running.store(false, Ordering::SeqCst);
+        if self.has_work() {
+            self.wake();
+        }
+    }
+
+    fn has_work(&self) -> bool {
+        !self.outbox.control.is_empty() || !self.outbox.data.is_empty()
+    }
+
+    /// Something was queued: start a writer unless one runs.
+    pub fn wake(self: &Arc<Self>) {
+        if self.is_finished() || self.running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let slot = Arc::clone(self);
+        let name = format!("peer-{}-writer", self.id);
+        if let Err(e) = spawn_named(name, WRITER_STACK, move || slot.run()) {
+            // Out of threads: this connection cannot be written to; end it, keep the others.
+            warn!("peer {}: cannot start a writer: {e}", self.id);
+            self.finish();
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        *self.finished.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes TCP for good and tells [`WriterSlot::wait_finished`] and a reader waiting for
+    /// room in the outbox.
+    fn finish(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+        self.outbox.close();
+        *self.finished.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.finished_changed.notify_all();
+    }
+
+    /// Waits until the writer has closed TCP (after the reader's last frames), at most
+    /// `timeout`; then closes it anyway.
+    pub fn wait_finished(&self, timeout: Duration) {
+        let guard = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = self
+            .finished_changed
+            .wait_timeout_while(guard, timeout, |finished| !*finished)
+            .map_err(PoisonError::into_inner);
+        self.finish();
+    }
+
+    /// One writer thread: runs until the connection is over, or until it has lingered idle.
+    fn run(self: Arc<Self>) {
         let mut next = Next::KeepWriting;
         while next == Next::KeepWriting {
             let mut batch = Batch::default();
@@ -75,6 +164,14 @@ impl Writer {
                 recv(self.outbox.data) -> frame => match frame {
                     Ok(frame) => batch.data.push(frame),
                     Err(_) => next = Next::CloseTcp,
+                },
+                default(LINGER) => {
+                    // Idle: give the slot back, unless work arrived as we did.
+                    self.running.store(false, Ordering::SeqCst);
+                    if !self.has_work() || self.running.swap(true, Ordering::SeqCst) {
+                        return;
+                    }
+                    continue;
                 },
             }
             while next == Next::KeepWriting {
@@ -101,16 +198,12 @@ impl Writer {
         if next == Next::AwaitPeerClose {
             self.await_peer_close();
         }
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.finish();
     }
 
     /// Files one control instruction into the batch; says what comes after it.
-    fn take_control(&mut self, control: Control, batch: &mut Batch) -> Next {
+    fn take_control(&self, control: Control, batch: &mut Batch) -> Next {
         match control {
-            Control::Handshake(bytes) => {
-                batch.handshake = bytes;
-                Next::KeepWriting
-            }
             Control::Bytes(bytes) => {
                 batch.control.extend_from_slice(&bytes);
                 Next::KeepWriting
@@ -146,39 +239,40 @@ impl Writer {
     /// `Final`), or the close timeout passes (§7.1.1: then close TCP anyway).
     fn await_peer_close(&self) {
         let deadline = Instant::now() + self.close_timeout;
-        while let Ok(control) = self.outbox.control.recv_deadline(deadline) {
-            if matches!(control, Control::Finish | Control::Final(_)) {
-                return;
+        loop {
+            match self.outbox.control.recv_deadline(deadline) {
+                Ok(Control::Finish | Control::Final(_)) => return,
+                Ok(_) => {}
+                Err(_) => return,
             }
         }
     }
 
     /// Writes the batch with as few system calls as possible: one vectored write when it fits.
-    fn write(&mut self, batch: &Batch) -> io::Result<()> {
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(3 + 2 * batch.data.len());
+    fn write(&self, batch: &Batch) -> io::Result<()> {
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(2 + 2 * batch.data.len());
         parts.push(&batch.control);
         for frame in &batch.data {
             parts.extend(frame.parts());
         }
         parts.push(&batch.last);
         parts.retain(|part| !part.is_empty());
+        let written: u64 = parts.iter().map(|part| part.len() as u64).sum();
+        let offset = self.written.fetch_add(written, Ordering::SeqCst);
         if self.tap.is_active() {
-            self.tap.outgoing(&parts, self.written);
-        }
-        self.written += parts.iter().map(|part| part.len() as u64).sum::<u64>();
-        if !batch.handshake.is_empty() {
-            parts.insert(0, &batch.handshake);
+            self.tap.outgoing(&parts, offset);
         }
         let mut slices: Vec<IoSlice<'_>> = parts.into_iter().map(IoSlice::new).collect();
         let mut remaining = &mut slices[..];
+        let mut stream = &self.stream;
         while !remaining.is_empty() {
-            match self.stream.write_vectored(remaining) {
+            match stream.write_vectored(remaining) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => IoSlice::advance_slices(&mut remaining, n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        self.stream.flush()
+        stream.flush()
     }
 }
