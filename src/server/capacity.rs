@@ -1,7 +1,7 @@
 //! How many connections this process can really hold, read from the kernel's limits at start.
 //!
-//! Each connection costs two threads (reader and writer) and two file descriptors (the socket
-//! and its duplicate for the writer). Each thread costs four memory mappings (its stack and
+//! Each connection costs up to two threads (its reader always, a writer while it has something
+//! to write) and two file descriptors (the socket and its duplicate for the writer). Each thread costs four memory mappings (its stack and
 //! guard page, its signal stack and guard page), and the kernel caps mappings per process at
 //! `vm.max_map_count` (65,530 by default). When a new thread cannot map its signal stack, the
 //! Rust runtime aborts the whole process — so `--max-connections` must stay below what the
@@ -11,7 +11,8 @@ use std::fs;
 
 /// File descriptors one connection holds.
 pub const FDS_PER_CONNECTION: u64 = 2;
-/// Memory mappings one connection's two threads hold.
+/// Memory mappings one connection's two threads hold when both run (counted for the worst case:
+/// a broadcast can give every connection a writer at once).
 pub const MAPS_PER_CONNECTION: u64 = 8;
 /// Mappings and descriptors kept back for the rest of the process (heap, libraries, listener).
 const RESERVE: u64 = 2_000;
