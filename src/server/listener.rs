@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use log::{error, warn};
 
-use super::{request, spawn_named, Shared, CONNECTION_STACK};
+use super::{request, Shared, CONNECTION_STACK};
 use crate::protocol::http::error_response;
 use crate::protocol::HandshakeError;
 
@@ -40,7 +40,9 @@ pub fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
 }
 
 fn accept(stream: TcpStream, shared: &Arc<Shared>) {
-    if shared.active.load(Ordering::SeqCst) >= shared.config.max_connections {
+    if shared.active.load(Ordering::SeqCst) >= shared.config.max_connections
+        || !shared.threads.has_room()
+    {
         // Answered here, without a thread: a fresh socket's send buffer takes a short response.
         let _ = stream.set_nonblocking(true);
         let _ = (&stream).write_all(&error_response(&HandshakeError::TooManyConnections));
@@ -49,8 +51,9 @@ fn accept(stream: TcpStream, shared: &Arc<Shared>) {
     shared.active.fetch_add(1, Ordering::SeqCst);
     let active = Active(Arc::clone(shared));
     let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
+    let threads = shared.threads.clone();
     let shared = Arc::clone(shared);
-    let spawned = spawn_named(format!("peer-{id}"), CONNECTION_STACK, move || {
+    let spawned = threads.spawn(format!("peer-{id}"), CONNECTION_STACK, move || {
         let _active = active;
         if catch_unwind(AssertUnwindSafe(|| request::handle(stream, id, &shared))).is_err() {
             error!("peer {id}: connection thread panicked; the connection is closed, the server goes on");

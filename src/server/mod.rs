@@ -51,6 +51,8 @@ pub struct Shared {
     /// The canonical path of the `www/` folder.
     pub www_root: PathBuf,
     hub: Sender<Command>,
+    /// Every connection and writer thread is started through this.
+    pub threads: capacity::ThreadBudget,
     next_id: AtomicU64,
     active: AtomicUsize,
     shutting_down: AtomicBool,
@@ -139,6 +141,7 @@ impl Server {
             config,
             www_root,
             hub: hub_tx,
+            threads: capacity::ThreadBudget::of_this_process(),
             next_id: AtomicU64::new(1),
             active: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),

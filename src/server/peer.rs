@@ -62,22 +62,24 @@ pub fn serve(
     let conn = Arc::new(Mutex::new(Connection::server(config.limits)));
     // A peer that stops reading stalls our writes; after --write-timeout the writer gives up,
     // which also ends the reader (the socket is shut down).
-    let write_half = match stream
-        .set_write_timeout(Some(config.write_timeout))
-        .and_then(|()| stream.try_clone())
-    {
-        Ok(write_half) => write_half,
-        Err(e) => {
-            // Out of file descriptors: refuse this one, keep serving the others.
-            warn!("peer {id}: cannot set up its writer: {e}");
-            let _ = (&stream).write_all(&error_response(&HandshakeError::TooManyConnections));
-            return;
-        }
-    };
+    if let Err(e) = stream.set_write_timeout(Some(config.write_timeout)) {
+        warn!("peer {id}: cannot set a write timeout: {e}");
+        let _ = (&stream).write_all(&error_response(&HandshakeError::TooManyConnections));
+        return;
+    }
+    // The reader and the writer share the one socket: `&TcpStream` reads and writes.
+    let stream = Arc::new(stream);
     let outbox = outbox(config.max_backlog, |receiver| {
-        let conn = Arc::clone(&conn);
-        let tap = Arc::clone(&tap);
-        WriterSlot::new(write_half, conn, receiver, tap, config.close_timeout, id)
+        let (conn, tap, threads) = (Arc::clone(&conn), Arc::clone(&tap), shared.threads.clone());
+        WriterSlot::new(
+            Arc::clone(&stream),
+            threads,
+            conn,
+            receiver,
+            tap,
+            config.close_timeout,
+            id,
+        )
     });
     let writer = Arc::clone(outbox.writer());
     // Registered before the 101 goes out, so nothing sent after the client sees the 101 can
@@ -116,7 +118,7 @@ pub fn serve(
     };
     // A bug in this connection's thread ends this connection only: Close 1011, and the hub
     // still hears that it left.
-    let record = match catch_unwind(AssertUnwindSafe(|| reader.run(stream, leftover))) {
+    let record = match catch_unwind(AssertUnwindSafe(|| reader.run(&stream, leftover))) {
         Ok(record) => record,
         Err(_) => {
             error!("peer {id}: reader panicked; closing with 1011");
@@ -167,7 +169,7 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn run(&mut self, mut stream: TcpStream, leftover: &[u8]) -> CloseRecord {
+    fn run(&mut self, mut stream: &TcpStream, leftover: &[u8]) -> CloseRecord {
         let ping_interval = self.shared.config.ping_interval;
         let timeout = (!ping_interval.is_zero()).then_some(ping_interval);
         if let Err(e) = stream.set_read_timeout(timeout) {

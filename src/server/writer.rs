@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::select;
 use log::{debug, warn};
 
+use super::capacity::ThreadBudget;
 use super::outbox::{Control, Frame, OutboxReceiver};
 use super::peer::{lock, WRITER_STACK};
-use super::spawn_named;
 use super::tap::Tap;
 use crate::app::ClientId;
 use crate::protocol::connection::State;
@@ -53,8 +53,10 @@ struct Batch {
 
 /// Everything a writer thread needs, shared by the writers a connection starts over its life.
 pub struct WriterSlot {
-    /// The socket (a duplicate of the reader's).
-    stream: TcpStream,
+    /// The socket, shared with the reader (one descriptor per connection).
+    stream: Arc<TcpStream>,
+    /// Where writer threads come from.
+    threads: ThreadBudget,
     /// The connection's state machine, shared with the reader.
     conn: Arc<Mutex<Connection>>,
     /// The outbox's receiving side.
@@ -75,7 +77,8 @@ impl WriterSlot {
     /// A slot for one connection. The reader holds it (`running`) until it has written the
     /// 101 and calls [`WriterSlot::release`].
     pub fn new(
-        stream: TcpStream,
+        stream: Arc<TcpStream>,
+        threads: ThreadBudget,
         conn: Arc<Mutex<Connection>>,
         outbox: OutboxReceiver,
         tap: Arc<Tap>,
@@ -84,6 +87,7 @@ impl WriterSlot {
     ) -> Arc<Self> {
         Arc::new(Self {
             stream,
+            threads,
             conn,
             outbox,
             tap,
@@ -98,7 +102,7 @@ impl WriterSlot {
 
     /// Writes bytes directly while the caller holds the slot (the reader's 101).
     pub fn write_held(&self, bytes: &[u8]) -> io::Result<()> {
-        (&self.stream).write_all(bytes)
+        (&*self.stream).write_all(bytes)
     }
 
     /// The holder is done writing: anything queued meanwhile gets a writer.
@@ -120,7 +124,7 @@ impl WriterSlot {
         }
         let slot = Arc::clone(self);
         let name = format!("peer-{}-writer", self.id);
-        if let Err(e) = spawn_named(name, WRITER_STACK, move || slot.run()) {
+        if let Err(e) = self.threads.spawn(name, WRITER_STACK, move || slot.run()) {
             // Out of threads: this connection cannot be written to; end it, keep the others.
             warn!("peer {}: cannot start a writer: {e}", self.id);
             self.finish();
@@ -264,7 +268,7 @@ impl WriterSlot {
         }
         let mut slices: Vec<IoSlice<'_>> = parts.into_iter().map(IoSlice::new).collect();
         let mut remaining = &mut slices[..];
-        let mut stream = &self.stream;
+        let mut stream = &*self.stream;
         while !remaining.is_empty() {
             match stream.write_vectored(remaining) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
