@@ -115,6 +115,8 @@ pub fn serve(
         chat_rate: TokenBucket::new(config.rate_limit, now),
         rate_strikes: 0,
         control_rate: WindowCounter::new(config.max_control_rate, now),
+        writer: Arc::clone(&writer),
+        echo_replies: Vec::new(),
     };
     // A bug in this connection's thread ends this connection only: Close 1011, and the hub
     // still hears that it left.
@@ -166,6 +168,10 @@ struct Reader<'a> {
     rate_strikes: u32,
     /// `--max-control-rate`.
     control_rate: WindowCounter,
+    /// The connection's writer slot, for replies written straight from this thread.
+    writer: Arc<WriterSlot>,
+    /// Echo replies produced by the read being handled.
+    echo_replies: Vec<Frame>,
 }
 
 impl Reader<'_> {
@@ -210,7 +216,9 @@ impl Reader<'_> {
 
     /// The connection ended without the peer's Close: tell the writer to close TCP.
     fn ended(&self, record: CloseRecord) -> CloseRecord {
-        self.outbox.control(Control::Finish);
+        if !self.writer.write_now(&[], true) {
+            self.outbox.control(Control::Finish);
+        }
         record
     }
 
@@ -255,27 +263,49 @@ impl Reader<'_> {
         }
         // Pongs first: control frames have priority over the data these events produce.
         let open = state != State::Closed;
-        let mut last = output;
-        if open && !last.is_empty() {
-            self.outbox
-                .control(Control::Bytes(std::mem::take(&mut last)));
-        }
+        let (pongs, last) = if open {
+            (output, Vec::new())
+        } else {
+            (Vec::new(), output)
+        };
         let mut record = None;
         for event in events {
             if let Some(ended) = self.handle(event, sent_close.as_ref()) {
                 record = Some(ended);
             }
         }
-        if open {
-            return None;
-        }
         // The last bytes (a Close reply) go after every reply the events produced.
-        self.outbox.control(if last.is_empty() {
-            Control::Finish
-        } else {
-            Control::Final(last)
-        });
-        Some(record.unwrap_or_else(|| CloseRecord::abnormal("closed")))
+        self.send_replies(pongs, last, !open);
+        (!open).then(|| record.unwrap_or_else(|| CloseRecord::abnormal("closed")))
+    }
+
+    /// Sends what one read produced, in wire order: Pongs, echo replies, then (when `finish`)
+    /// the last bytes before TCP is closed. Written right here in one vectored write when the
+    /// writer is idle; queued for it otherwise.
+    fn send_replies(&mut self, pongs: Vec<u8>, last: Vec<u8>, finish: bool) {
+        let echoes = std::mem::take(&mut self.echo_replies);
+        if pongs.is_empty() && echoes.is_empty() && last.is_empty() && !finish {
+            return;
+        }
+        let mut parts: Vec<&[u8]> = vec![&pongs];
+        parts.extend(echoes.iter().flat_map(Frame::parts));
+        parts.push(&last);
+        if self.writer.write_now(&parts, finish) {
+            return;
+        }
+        if !pongs.is_empty() {
+            self.outbox.control(Control::Bytes(pongs));
+        }
+        for frame in echoes {
+            let _ = self.outbox.send(frame);
+        }
+        if finish {
+            self.outbox.control(if last.is_empty() {
+                Control::Finish
+            } else {
+                Control::Final(last)
+            });
+        }
     }
 
     fn handle(&mut self, event: Event, sent_close: Option<&CloseFrame>) -> Option<CloseRecord> {
@@ -308,7 +338,8 @@ impl Reader<'_> {
                 let reply = echo::reply(message);
                 let header =
                     FrameHeader::new(reply.opcode(), reply.as_bytes().len() as u64).encode();
-                let _ = self.outbox.send(Frame::Owned(header, reply.into_bytes()));
+                self.echo_replies
+                    .push(Frame::Owned(header, reply.into_bytes()));
             }
             Endpoint::Chat { .. } => {
                 if self.within_chat_rate() {

@@ -117,6 +117,30 @@ impl WriterSlot {
         !self.outbox.control.is_empty() || !self.outbox.data.is_empty()
     }
 
+    /// Writes `parts` from the calling thread (the reader) when no writer runs and nothing is
+    /// queued, so wire order holds; with `last`, TCP is closed afterwards. Returns `false` when
+    /// the caller must queue them instead.
+    ///
+    /// This saves a thread wake-up per echo round trip, and a writer thread per short-lived
+    /// connection (its Close reply goes out from the reader).
+    pub fn write_now(self: &Arc<Self>, parts: &[&[u8]], last: bool) -> bool {
+        if self.has_work() || self.running.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        if self.has_work() {
+            // Something was queued as we took the slot: it goes first, by a writer.
+            self.release();
+            return false;
+        }
+        let written = self.write_parts(parts.to_vec());
+        if written.is_err() || last {
+            self.finish();
+        } else {
+            self.release();
+        }
+        true
+    }
+
     /// Something was queued: start a writer unless one runs.
     pub fn wake(self: &Arc<Self>) {
         if self.is_finished() || self.running.swap(true, Ordering::SeqCst) {
@@ -260,6 +284,11 @@ impl WriterSlot {
             parts.extend(frame.parts());
         }
         parts.push(&batch.last);
+        self.write_parts(parts)
+    }
+
+    /// Writes whole frames, showing them to the Inspector first if someone watches.
+    fn write_parts(&self, mut parts: Vec<&[u8]>) -> io::Result<()> {
         parts.retain(|part| !part.is_empty());
         let written: u64 = parts.iter().map(|part| part.len() as u64).sum();
         let offset = self.written.fetch_add(written, Ordering::SeqCst);
