@@ -117,7 +117,9 @@ impl Settings {
     /// Scales the idle scenario down to what the open-file and thread limits allow, noting it.
     fn fit_to_machine(&mut self) {
         if let Some((soft, _)) = procfs::open_file_limits() {
-            let room = soft.saturating_sub(SPARE_FILES) as usize / 2;
+            // Each process (the harness with its client ends, a server with its own) holds one
+            // descriptor per connection.
+            let room = soft.saturating_sub(SPARE_FILES) as usize;
             if room < self.receivers as usize + 1 {
                 let receivers = room.saturating_sub(1) as u32;
                 self.notes.push(format!(
@@ -128,8 +130,8 @@ impl Settings {
             }
             if room < self.idle_connections {
                 self.notes.push(format!(
-                    "idle: {} connections instead of {} (open-file limit {soft}, and wsmith \
-                     takes two descriptors per connection; raise the hard limit)",
+                    "idle: {} connections instead of {} (open-file limit {soft}; raise the hard \
+                     limit)",
                     room, self.idle_connections
                 ));
                 self.idle_connections = room;
@@ -142,12 +144,11 @@ impl Settings {
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok());
         if let Some(maps) = max_map_count {
-            if maps / 4 < 2 * self.idle_connections + 1_000 {
+            if maps / 4 < self.idle_connections + 1_000 {
                 self.notes.push(format!(
                     "vm.max_map_count is {maps}: one process can run about {} threads \
-                     (4 mappings each), i.e. {} connections at 2 threads per connection",
-                    maps / 4,
-                    maps / 8
+                     (4 mappings each), i.e. about that many idle connections (one thread each)",
+                    maps / 4
                 ));
             }
         }

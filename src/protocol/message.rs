@@ -66,7 +66,13 @@ pub struct MessageAssembler {
     utf8: Utf8Validator,
     max_message_size: u64,
     max_fragments: usize,
+    /// Payload bytes of the current frame not pushed yet.
+    frame_remaining: u64,
 }
+
+/// A frame at least this large gets its whole remaining payload reserved at once, as soon as
+/// its bytes start arriving, instead of growing the buffer by doubling (copy after copy).
+const RESERVE_WHOLE_FRAME: u64 = 64 * 1024;
 
 impl MessageAssembler {
     /// An assembler that refuses messages over `max_message_size` bytes or
@@ -79,6 +85,7 @@ impl MessageAssembler {
             utf8: Utf8Validator::new(),
             max_message_size,
             max_fragments,
+            frame_remaining: 0,
         }
     }
 
@@ -125,6 +132,7 @@ impl MessageAssembler {
                 limit: self.max_message_size,
             });
         }
+        self.frame_remaining = header.payload_len;
         Ok(())
     }
 
@@ -141,6 +149,15 @@ impl MessageAssembler {
         offset: usize,
     ) -> Result<(), ProtocolError> {
         let start = self.payload.len();
+        // The length was checked against the limits; now that its bytes really arrive, make
+        // room for all of them once.
+        if self.frame_remaining >= RESERVE_WHOLE_FRAME
+            && self.payload.capacity() - start < bytes.len()
+        {
+            self.payload
+                .reserve(usize::try_from(self.frame_remaining).unwrap_or(0));
+        }
+        self.frame_remaining = self.frame_remaining.saturating_sub(bytes.len() as u64);
         self.payload.extend_from_slice(bytes);
         let new = self.payload.get_mut(start..).unwrap_or_default();
         if let Some(key) = masking_key {
@@ -262,6 +279,24 @@ mod tests {
             })
         );
         assert_eq!(assembler.payload.capacity(), 0);
+    }
+
+    #[test]
+    fn a_large_frame_reserves_its_payload_only_once_bytes_arrive() {
+        let mut assembler = MessageAssembler::new(64 << 20, 16);
+        assembler
+            .start_frame(&header(Opcode::Binary, true, 1 << 20))
+            .expect("within limits");
+        assert_eq!(
+            assembler.payload.capacity(),
+            0,
+            "a header alone costs nothing"
+        );
+        assembler.push(&[0; 100], None, 0).expect("valid");
+        assert!(
+            assembler.payload.capacity() >= 1 << 20,
+            "then room for the whole frame, once"
+        );
     }
 
     #[test]
