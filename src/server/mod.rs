@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | listener | `listener` (the caller's) | — | accepts, enforces `--max-connections`, spawns a connection thread |
 //! | connection | `peer-N` | [`CONNECTION_STACK`] | reads the request head, serves HTTP or upgrades, then reads frames |
-//! | writer | `peer-N-writer` | [`peer::WRITER_STACK`] | drains that connection's outbox into its socket |
+//! | writer | `peer-N-writer` | [`peer::WRITER_STACK`] | drains that connection's outbox into its socket; runs only while there is something to write |
 //! | hub | `hub` | 256 KiB | owns the registry and runs the apps |
 //! | timer | `notify` | 64 KiB | `--notify-every` ticks |
 
