@@ -80,17 +80,6 @@ fn chat_event(client: &mut RawClient) -> Value {
     serde_json::from_str(&client.read_text()).expect("JSON event")
 }
 
-/// The next `presence` event of a chat client, skipping others.
-fn next_presence(client: &mut RawClient) -> Value {
-    for _ in 0..10 {
-        let event = chat_event(client);
-        if event["type"] == "presence" {
-            return event;
-        }
-    }
-    panic!("no presence event within 10 events");
-}
-
 #[test]
 fn panicking_echo_connection_is_closed_1011_and_tcp_ends() {
     let server = server();
@@ -109,10 +98,10 @@ fn panic_in_one_connection_spares_the_other_connections_and_the_hub() {
     let mut bystander = RawClient::connect(server.addr, "/echo");
     assert_echoes(&mut bystander, "before");
     let mut alice = RawClient::connect(server.addr, "/chat?name=alice");
-    assert_eq!(next_presence(&mut alice)["users"], 1);
+    assert_eq!(alice.next_event_of_type("presence")["users"], 1);
     let mut bob = RawClient::connect(server.addr, "/chat?name=bob");
-    assert_eq!(next_presence(&mut bob)["users"], 2);
-    assert_eq!(next_presence(&mut alice)["name"], "bob");
+    assert_eq!(bob.next_event_of_type("presence")["users"], 2);
+    assert_eq!(alice.next_event_of_type("presence")["name"], "bob");
 
     // Three faults in a row, each while the others are connected.
     for i in 0..3 {
@@ -124,7 +113,7 @@ fn panic_in_one_connection_spares_the_other_connections_and_the_hub() {
     bob.send_frame(true, 0x8, &1000u16.to_be_bytes());
     assert_eq!(bob.expect_close().close_code(), Some(1000));
     bob.expect_eof();
-    let left = next_presence(&mut alice);
+    let left = alice.next_event_of_type("presence");
     assert_eq!(
         (&left["event"], &left["name"], &left["users"]),
         (&"leave".into(), &"bob".into(), &1.into()),

@@ -53,17 +53,6 @@ fn next_chat_event(client: &mut RawClient) -> Value {
     }
 }
 
-/// The next `presence` event, skipping others (a `history` replay on connect).
-fn next_presence(client: &mut RawClient) -> Value {
-    for _ in 0..10 {
-        let event = next_chat_event(client);
-        if event["type"] == "presence" {
-            return event;
-        }
-    }
-    panic!("no presence event within 10 events");
-}
-
 #[test]
 fn silent_client_is_pinged_after_one_interval() {
     let server = server();
@@ -122,7 +111,7 @@ fn silent_chat_client_is_dropped_and_the_others_see_it_leave() {
     let mut alice = RawClient::connect(server.addr, "/chat?name=alice");
     let welcome = next_chat_event(&mut alice);
     assert_eq!(welcome["type"], "welcome", "{welcome}");
-    let joined = next_presence(&mut alice);
+    let joined = alice.next_event_of_type("presence");
     assert_eq!(
         (&joined["event"], &joined["users"]),
         (&"join".into(), &1.into())
@@ -130,7 +119,7 @@ fn silent_chat_client_is_dropped_and_the_others_see_it_leave() {
 
     let _silent_bob = RawClient::connect(server.addr, "/chat?name=bob");
     let start = Instant::now();
-    let bob_joined = next_presence(&mut alice);
+    let bob_joined = alice.next_event_of_type("presence");
     assert_eq!(
         (
             &bob_joined["event"],
@@ -141,7 +130,7 @@ fn silent_chat_client_is_dropped_and_the_others_see_it_leave() {
         "{bob_joined}"
     );
     // Alice answers every Ping while she waits; Bob says nothing at all.
-    let left = next_presence(&mut alice);
+    let left = alice.next_event_of_type("presence");
     let after = start.elapsed();
     eprintln!("keepalive: silent chat client's leave seen {after:?} after it joined");
     assert_eq!(

@@ -11,15 +11,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{Shutdown, SocketAddr};
-use std::process::{Child, Command, Stdio};
+use std::net::Shutdown;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use support::process::Wsmith;
 use support::{masked_frame, RawClient};
 
 /// Clients on `/broadcast`.
@@ -37,98 +36,27 @@ const CLIENT_STACK: usize = 256 * 1024;
 /// How long the server may take to release what the closed clients held.
 const SETTLE_BOUND: Duration = Duration::from_secs(10);
 
-/// The `wsmith` binary running as a child; killed on drop if it is still running.
-struct Wsmith {
-    child: Child,
-    addr: SocketAddr,
-    output: Arc<Mutex<String>>,
-}
-
-impl Wsmith {
-    fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wsmith"))
-            .args(["--addr", "127.0.0.1:0", "--www"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/www"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the wsmith binary");
-        let output = Arc::new(Mutex::new(String::new()));
-        let (found, listening) = mpsc::channel();
-        drain(child.stdout.take().expect("stdout"), &output, Some(found));
-        drain(child.stderr.take().expect("stderr"), &output, None);
-        let mut server = Self {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            output,
-        };
-        match listening.recv_timeout(Duration::from_secs(10)) {
-            Ok(addr) => server.addr = addr,
-            Err(_) => panic!("no 'wsmith listening on' line; output: {}", server.output()),
-        }
-        server
+/// Threads and resident memory (bytes) from `/proc/<pid>/status`, open file descriptors
+/// from `/proc/<pid>/fd`.
+fn usage(server: &Wsmith) -> Usage {
+    let pid = server.pid();
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the server's /proc status");
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+    };
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the server's /proc fd")
+        .count();
+    Usage {
+        threads: field("Threads:"),
+        rss: field("VmRSS:") * 1024,
+        fds,
     }
-
-    fn output(&self) -> String {
-        self.output.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Threads and resident memory (bytes) from `/proc/<pid>/status`, open file descriptors
-    /// from `/proc/<pid>/fd`.
-    fn usage(&self) -> Usage {
-        let pid = self.child.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .expect("the server's /proc status");
-        let field = |name: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
-        };
-        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .expect("the server's /proc fd")
-            .count();
-        Usage {
-            threads: field("Threads:"),
-            rss: field("VmRSS:") * 1024,
-            fds,
-        }
-    }
-}
-
-impl Drop for Wsmith {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Copies `pipe` line by line into `output`, so the child never blocks on a full pipe; sends
-/// the address of the listening line to `found`.
-fn drain(
-    pipe: impl Read + Send + 'static,
-    output: &Arc<Mutex<String>>,
-    mut found: Option<mpsc::Sender<SocketAddr>>,
-) {
-    let output = Arc::clone(output);
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { return };
-            if let Some(addr) = line.strip_prefix("wsmith listening on http://") {
-                if let (Some(found), Ok(addr)) = (found.take(), addr.trim().parse()) {
-                    let _ = found.send(addr);
-                }
-            }
-            if let Ok(mut output) = output.lock() {
-                output.push_str(&line);
-                output.push('\n');
-            }
-        }
-    });
 }
 
 /// What the server process holds at one moment.
@@ -201,7 +129,7 @@ fn spawn_client<T: Send + 'static>(
 fn settle(server: &Wsmith, what: &str, done: impl Fn(&Usage) -> bool) -> (Usage, Duration) {
     let start = Instant::now();
     loop {
-        let usage = server.usage();
+        let usage = usage(server);
         if done(&usage) {
             return (usage, start.elapsed());
         }
@@ -257,7 +185,7 @@ fn round(server: &Wsmith, baseline: Usage) -> Round {
         sender.send_text("sync");
         thread::sleep(Duration::from_millis(20));
     }
-    let peak = server.usage();
+    let peak = usage(server);
 
     let sending = Instant::now();
     let mut kills = kills.into_iter();
@@ -308,8 +236,8 @@ fn round(server: &Wsmith, baseline: Usage) -> Round {
 
 #[test]
 fn four_hundred_survivors_get_every_message_in_order_while_a_hundred_die_mid_frame() {
-    let server = Wsmith::start();
-    let baseline = server.usage();
+    let mut server = Wsmith::start(&[]);
+    let baseline = usage(&server);
     eprintln!("load: baseline {baseline}");
     // Three identical rounds. glibc keeps freed memory in its per-thread arenas, so RSS after
     // the first rounds reflects the allocator; by the third it must have stopped growing, or

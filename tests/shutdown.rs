@@ -7,137 +7,17 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::process::Wsmith;
 use support::RawClient;
 
 /// `--shutdown-timeout` given to the binary, in seconds.
 const SHUTDOWN_TIMEOUT: &str = "3";
 /// How long the test waits for the process to exit after the signal.
 const EXIT_BOUND: Duration = Duration::from_secs(5);
-
-/// The `wsmith` binary running as a child; killed on drop if it is still running.
-struct Wsmith {
-    child: Child,
-    addr: SocketAddr,
-    /// Everything it printed (stdout: the log; stderr: errors), drained by two threads so the
-    /// child never blocks on a full pipe.
-    output: Arc<Mutex<String>>,
-    drains: Vec<JoinHandle<()>>,
-}
-
-impl Wsmith {
-    fn start(extra_args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wsmith"))
-            .args(["--addr", "127.0.0.1:0", "--www"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/www"))
-            .args(extra_args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the wsmith binary");
-        let output = Arc::new(Mutex::new(String::new()));
-        let (found, listening) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let drains = vec![
-            drain(stdout, Arc::clone(&output), Some(found)),
-            drain(stderr, Arc::clone(&output), None),
-        ];
-        let mut server = Self {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            output,
-            drains,
-        };
-        match listening.recv_timeout(Duration::from_secs(10)) {
-            Ok(addr) => server.addr = addr,
-            Err(_) => panic!(
-                "no 'wsmith listening on' line within 10 s; output: {}",
-                server.output()
-            ),
-        }
-        server
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{name} failed: {status}");
-    }
-
-    /// Polls for the exit for up to `bound`; returns the status and how long it took.
-    fn wait_for_exit(&mut self, bound: Duration) -> (ExitStatus, Duration) {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return (status, start.elapsed());
-            }
-            assert!(
-                start.elapsed() < bound,
-                "wsmith still running {bound:?} after the signal; output: {}",
-                self.output()
-            );
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Everything printed so far; after the exit, everything (the drains are joined).
-    fn output(&mut self) -> String {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            for drain in self.drains.drain(..) {
-                let _ = drain.join();
-            }
-        }
-        self.output.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for Wsmith {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Copies `pipe` line by line into `output`; sends the address of the listening line to
-/// `found`.
-fn drain(
-    pipe: impl Read + Send + 'static,
-    output: Arc<Mutex<String>>,
-    mut found: Option<mpsc::Sender<SocketAddr>>,
-) -> JoinHandle<()> {
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { return };
-            if let Some(addr) = line.strip_prefix("wsmith listening on http://") {
-                if let (Some(found), Ok(addr)) = (found.take(), addr.trim().parse()) {
-                    let _ = found.send(addr);
-                }
-            }
-            if let Ok(mut output) = output.lock() {
-                output.push_str(&line);
-                output.push('\n');
-            }
-        }
-    })
-}
 
 /// The three kinds of client, each checked to work before the shutdown.
 #[derive(Debug, Clone, Copy)]

@@ -4,6 +4,8 @@
 //! Every read has a timeout, so a bug fails a test instead of hanging it.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod process;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -246,6 +248,19 @@ impl RawClient {
                 other => panic!("expected a text frame, got opcode {other:#x}: {frame:?}"),
             }
         }
+    }
+
+    /// Reads Text messages as JSON until one whose `type` is `kind` (skipping at most ten
+    /// others, e.g. a `history` replay on connect).
+    pub fn next_event_of_type(&mut self, kind: &str) -> serde_json::Value {
+        for _ in 0..10 {
+            let event: serde_json::Value =
+                serde_json::from_str(&self.read_text()).expect("JSON event");
+            if event["type"] == kind {
+                return event;
+            }
+        }
+        panic!("no {kind} event within 10 events");
     }
 
     /// Reads until a Close frame and returns it.
