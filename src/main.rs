@@ -1,6 +1,7 @@
 //! The `wsmith` binary: flags → [`Config`], logging, [`Server::run`]; or a subcommand,
 //! `wsmith connect …` / `wsmith decode …`, handed to [`wsmith::client`]. Nothing else.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use wsmith::client::{self, connect, decode};
@@ -86,7 +87,9 @@ fn main() -> ExitCode {
         }
         Err(e) => eprintln!("wsmith: cannot watch signals: {e}"),
     }
-    println!("wsmith listening on http://{addr}");
+    // The one line on stdout (tests and scripts read the address from it); a closed stdout
+    // must not stop the server.
+    let _ = writeln!(std::io::stdout(), "wsmith listening on http://{addr}");
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
