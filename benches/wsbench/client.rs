@@ -268,9 +268,26 @@ pub fn expect_close_reply(socket: &mut Socket) -> io::Result<()> {
     }
 }
 
+/// Reads more from the server; `Ok(None)` when the read timed out (the caller decides whether
+/// to keep waiting), `Ok(Some(0))` when the server closed the connection.
+pub fn fill_unless_timed_out(socket: &mut Socket) -> io::Result<Option<usize>> {
+    match socket.reader.fill(&socket.stream) {
+        Ok(n) => Ok(Some(n)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// §7.1.1: "the server SHOULD close the underlying TCP connection first" — wait for it, so
 /// the TIME_WAIT state stays on the server and the client's ports are not used up.
-fn expect_end_of_stream(socket: &mut Socket) -> io::Result<()> {
+pub fn expect_end_of_stream(socket: &mut Socket) -> io::Result<()> {
     loop {
         match socket.reader.fill(&socket.stream) {
             Ok(0) => return Ok(()),

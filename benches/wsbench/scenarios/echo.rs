@@ -274,18 +274,10 @@ fn large_one_size(server: &Server, size: usize, timing: &Timing) -> io::Result<(
             }
             _ => {}
         }
-        match socket.reader.fill(&socket.stream) {
-            Ok(0) => return Err(wrong("echo-large: the server closed the connection")),
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(e) => return Err(e),
+        match client::fill_unless_timed_out(&mut socket)? {
+            Some(0) => return Err(wrong("echo-large: the server closed the connection")),
+            Some(_) => {}
+            None => continue,
         }
         while let Some(frame) = socket.reader.next_frame()? {
             if !frame.fin || frame.opcode != BINARY {

@@ -217,18 +217,10 @@ fn inspect(
     let mut watched = None;
     let prefix = "echo-small c0000 ";
     while !stop.load(Ordering::Relaxed) {
-        match socket.reader.fill(&socket.stream) {
-            Ok(0) => return Err(wrong("tap: the server closed the inspector")),
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(e) => return Err(e),
+        match client::fill_unless_timed_out(&mut socket)? {
+            Some(0) => return Err(wrong("tap: the server closed the inspector")),
+            Some(_) => {}
+            None => continue,
         }
         let measuring = phase.get() == Phase::MEASURE;
         while let Some(frame) = socket.reader.next_frame()? {
@@ -295,14 +287,7 @@ fn close(socket: &mut Socket) -> io::Result<()> {
                     if payload.get(..2) != Some(&[0x03, 0xE8][..]) {
                         return Err(wrong(format!("close reply {payload:?} is not 1000")));
                     }
-                    loop {
-                        match socket.reader.fill(&socket.stream) {
-                            Ok(0) => return Ok(()),
-                            Ok(_) => {}
-                            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
-                            Err(e) => return Err(e),
-                        }
-                    }
+                    return client::expect_end_of_stream(socket);
                 }
                 other => return Err(wrong(format!("opcode {other} after our Close"))),
             }
