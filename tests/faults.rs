@@ -6,28 +6,16 @@
 mod support;
 
 use std::io::{self, Read};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{RawClient, TestServer};
+use support::{wait_until, RawClient, TestServer};
 
 /// The Text message that makes an `/echo` connection's thread panic.
 const TRIGGER: &str = "boom";
 
 fn server() -> TestServer {
     TestServer::with(|c| c.panic_on_text = Some(TRIGGER.into()))
-}
-
-/// Polls `condition` every few milliseconds until it holds; fails the test after `bound`.
-/// Returns how long it took.
-fn wait_until(what: &str, bound: Duration, mut condition: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < bound, "{what}: not within {bound:?}");
-        thread::sleep(Duration::from_millis(5));
-    }
-    start.elapsed()
 }
 
 /// Asserts the server closes TCP within `bound` (a read returns 0 or a reset); returns when.

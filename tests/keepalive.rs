@@ -4,28 +4,16 @@
 
 mod support;
 
-use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{RawClient, TestServer};
+use support::{wait_until, RawClient, TestServer};
 
 /// `--ping-interval` in these tests.
 const INTERVAL: Duration = Duration::from_millis(300);
 
 fn server() -> TestServer {
     TestServer::with(|c| c.ping_interval = INTERVAL)
-}
-
-/// Polls `condition` every few milliseconds until it holds; fails the test after `bound`.
-/// Returns how long it took.
-fn wait_until(what: &str, bound: Duration, mut condition: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < bound, "{what}: not within {bound:?}");
-        thread::sleep(Duration::from_millis(5));
-    }
-    start.elapsed()
 }
 
 /// Reads the next frame, which must be the server's Ping, and answers it with a Pong of the

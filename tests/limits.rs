@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{
-    http_exchange, masked_frame, status_of, upgrade_request, RawClient, RawFrame, TestServer, KEY,
+    http_exchange, masked_frame, status_of, upgrade_request, wait_until, RawClient, RawFrame,
+    TestServer, KEY,
 };
 
 /// The memory test measures this process's RSS: it runs alone (write lock) while every other
@@ -26,17 +27,6 @@ static RSS_QUIET: RwLock<()> = RwLock::new(());
 
 fn shared_run() -> RwLockReadGuard<'static, ()> {
     RSS_QUIET.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Polls `condition` every few milliseconds until it holds; fails the test after `bound`.
-/// Returns how long it took.
-fn wait_until(what: &str, bound: Duration, mut condition: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < bound, "{what}: not within {bound:?}");
-        thread::sleep(Duration::from_millis(5));
-    }
-    start.elapsed()
 }
 
 /// Masked frames `(fin, opcode, payload)`, concatenated into one write.

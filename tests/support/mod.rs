@@ -87,6 +87,17 @@ impl Drop for TestServer {
     }
 }
 
+/// Polls `condition` every few milliseconds until it holds; fails the test after `bound`.
+/// Returns how long it took.
+pub fn wait_until(what: &str, bound: Duration, mut condition: impl FnMut() -> bool) -> Duration {
+    let start = std::time::Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < bound, "{what}: not within {bound:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    start.elapsed()
+}
+
 /// Sends `request` as-is and returns everything the server answers until it closes (or 5 s).
 pub fn http_exchange(addr: SocketAddr, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).expect("connect");
