@@ -6,7 +6,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{Phase, Sample, Timing};
+use super::{measured_window, Phase, Sample, Timing};
 use crate::client::{self, wrong, Socket, BINARY, TEXT};
 use crate::procfs::{CpuMeter, CpuUse};
 use crate::servers::Server;
@@ -88,12 +88,7 @@ pub fn small_load(
         }
         return Err(e);
     }
-    thread::sleep(timing.warmup);
-    phase.set(Phase::MEASURE);
-    let meter = CpuMeter::start(server.pid());
-    thread::sleep(timing.measure);
-    phase.set(Phase::STOP);
-    let cpu = meter.stop();
+    let cpu = measured_window(phase, timing, server.pid());
     let mut total = Counted::default();
     let mut first = 0;
     for (conn, thread) in threads.into_iter().enumerate() {

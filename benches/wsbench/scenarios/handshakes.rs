@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread;
 
-use super::{Phase, Sample, Timing};
+use super::{measured_window, Phase, Sample, Timing};
 use crate::client::{self, wrong};
-use crate::procfs::{CpuMeter, CpuUse};
+use crate::procfs::CpuUse;
 use crate::servers::Server;
 
 /// Cycles per second from 1 and from 4 client threads.
@@ -33,12 +33,7 @@ fn cycles(server: &Server, threads: usize, timing: &Timing) -> io::Result<(f64, 
             thread::spawn(move || cycle_until_stopped(addr, &phase))
         })
         .collect();
-    thread::sleep(timing.warmup);
-    phase.set(Phase::MEASURE);
-    let meter = CpuMeter::start(server.pid());
-    thread::sleep(timing.measure);
-    phase.set(Phase::STOP);
-    let cpu = meter.stop();
+    let cpu = measured_window(&phase, timing, server.pid());
     let mut total = 0;
     for worker in workers {
         total += worker

@@ -22,7 +22,7 @@ pub mod unmask;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use crate::procfs::CpuUse;
+use crate::procfs::{CpuMeter, CpuUse};
 
 /// What one run of a scenario measured.
 #[derive(Debug, Default)]
@@ -63,4 +63,15 @@ impl Phase {
     pub fn set(&self, phase: u8) {
         self.0.store(phase, Ordering::Relaxed);
     }
+}
+
+/// Runs the timed window while the client threads load the server: warm up, then count for
+/// `timing.measure`, then stop. Returns the server's CPU use during the counted part.
+pub fn measured_window(phase: &Phase, timing: &Timing, server_pid: u32) -> CpuUse {
+    std::thread::sleep(timing.warmup);
+    phase.set(Phase::MEASURE);
+    let meter = CpuMeter::start(server_pid);
+    std::thread::sleep(timing.measure);
+    phase.set(Phase::STOP);
+    meter.stop()
 }
