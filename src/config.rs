@@ -27,6 +27,10 @@ pub struct Config {
     pub max_connections: usize,
     /// `--max-backlog`: messages queued for one client before it is a slow consumer (1008).
     pub max_backlog: usize,
+    /// `--listen-backlog`: connections the kernel queues for `accept` (`listen(2)`); when
+    /// full, it drops new SYNs and those clients retry after 1 s. Capped by
+    /// `net.core.somaxconn`.
+    pub listen_backlog: u32,
     /// `--ping-interval`: idle time before the server pings; a client that has not answered
     /// within another interval is dropped. 0 turns keepalive off.
     pub ping_interval: Duration,
@@ -68,6 +72,7 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             max_backlog: 1024,
+            listen_backlog: 1024,
             ping_interval: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
@@ -103,6 +108,7 @@ FLAGS (default → what happens when exceeded):
     --handshake-timeout SECS  10               request head not complete in time → 408
     --max-connections N       10000            more connections → 503
     --max-backlog N           1024             more messages queued for one client → close 1008 (slow consumer)
+    --listen-backlog N        1024             more connects waiting for accept → SYN dropped, client retries in 1 s (capped by net.core.somaxconn)
     --ping-interval SECS      30               idle client is pinged; no answer within another interval → dropped (0 = off)
     --close-timeout SECS      5                no Close reply in time → TCP closed
     --write-timeout SECS      5                a write that makes no progress this long (peer stopped reading) → dropped
@@ -144,6 +150,7 @@ impl Config {
                 "--handshake-timeout" => config.handshake_timeout = seconds(&flag, &value()?)?,
                 "--max-connections" => config.max_connections = parse(&flag, &value()?)?,
                 "--max-backlog" => config.max_backlog = parse(&flag, &value()?)?,
+                "--listen-backlog" => config.listen_backlog = parse(&flag, &value()?)?,
                 "--ping-interval" => config.ping_interval = seconds(&flag, &value()?)?,
                 "--close-timeout" => config.close_timeout = seconds(&flag, &value()?)?,
                 "--write-timeout" => config.write_timeout = seconds(&flag, &value()?)?,
@@ -157,8 +164,10 @@ impl Config {
                 other => return Err(format!("unknown flag {other} (see --help)")),
             }
         }
-        if config.max_backlog == 0 || config.max_connections == 0 {
-            return Err("--max-backlog and --max-connections must be at least 1".into());
+        if config.max_backlog == 0 || config.max_connections == 0 || config.listen_backlog == 0 {
+            return Err(
+                "--max-backlog, --max-connections and --listen-backlog must be at least 1".into(),
+            );
         }
         if config.write_timeout.is_zero() || config.handshake_timeout.is_zero() {
             return Err("--write-timeout and --handshake-timeout must be more than 0".into());
@@ -228,5 +237,22 @@ mod tests {
         assert!(Config::from_args(args(&["--max-backlog", "x"]))
             .unwrap_err()
             .contains("--max-backlog"));
+    }
+
+    #[test]
+    fn listen_backlog_defaults_to_1024_and_is_set_by_its_flag() {
+        assert_eq!(
+            Config::from_args(args(&[]))
+                .expect("no flags")
+                .listen_backlog,
+            1024
+        );
+        let config = Config::from_args(args(&["--listen-backlog", "4096"])).expect("valid");
+        assert_eq!(config.listen_backlog, 4096);
+        for bad in ["0", "-1", "x", "4294967296"] {
+            assert!(Config::from_args(args(&["--listen-backlog", bad]))
+                .unwrap_err()
+                .contains("--listen-backlog"));
+        }
     }
 }

@@ -120,7 +120,7 @@ impl Server {
         let www_root = config.www.canonicalize().map_err(|e| {
             io::Error::new(e.kind(), format!("--www {}: {e}", config.www.display()))
         })?;
-        let listener = TcpListener::bind(config.addr)?;
+        let listener = listen(config.addr, config.listen_backlog)?;
         let (hub_tx, hub_rx) = crossbeam_channel::bounded(HUB_QUEUE);
         let (history, max_backlog) = (config.history, config.max_backlog);
         let hub = spawn_named("hub".into(), HUB_STACK, move || {
@@ -208,6 +208,20 @@ impl Server {
         drop(self.hub);
         Ok(())
     }
+}
+
+/// Binds `addr` and listens with a queue of `backlog` connections waiting for `accept`
+/// (`--listen-backlog`; the kernel caps it at `net.core.somaxconn`). std's
+/// `TcpListener::bind` always asks for 128, and a burst past the queue has its SYNs dropped:
+/// those clients wait for their 1-second SYN retry.
+fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As std does on Unix: a restarted server can bind while old connections are in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
 }
 
 /// Lowers `--max-connections` to what the kernel's limits let this process hold (see
