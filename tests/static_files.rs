@@ -58,7 +58,7 @@ fn root_serves_index_html_as_utf8_html() {
 fn script_and_style_are_served_with_their_types() {
     let server = TestServer::start();
     let cases = [
-        ("/app.js", "app.js", "text/javascript"),
+        ("/js/main.js", "js/main.js", "text/javascript"),
         ("/style.css", "style.css", "text/css"),
     ];
     for (target, file, mime) in cases {
@@ -72,6 +72,45 @@ fn script_and_style_are_served_with_their_types() {
         let contents = fs::read_to_string(www().join(file)).expect("read the file");
         assert_eq!(body(&answer), contents, "{target}");
     }
+}
+
+/// `<script type="module">` and every `import` are fetched in CORS mode, and a browser refuses
+/// to run a module unless it comes with a JavaScript MIME type (HTML Standard, "fetch a single
+/// module script"): every module under `www/js/` must be found at its nested path and typed so.
+#[test]
+fn every_page_module_is_served_from_its_nested_path_as_javascript() {
+    let server = TestServer::start();
+    let index = fs::read_to_string(www().join("index.html")).expect("read www/index.html");
+    assert!(
+        index.contains(r#"<script type="module" src="js/main.js"></script>"#),
+        "index.html loads js/main.js as a module"
+    );
+    let mut modules: Vec<_> = fs::read_dir(www().join("js"))
+        .expect("read www/js")
+        .map(|entry| entry.expect("a directory entry").file_name())
+        .filter_map(|name| name.to_str().map(str::to_owned))
+        .filter(|name| name.ends_with(".js"))
+        .collect();
+    modules.sort();
+    assert!(
+        modules.len() >= 6,
+        "www/js holds the page's modules: {modules:?}"
+    );
+    for name in modules {
+        let target = format!("/js/{name}");
+        let answer = fetch(&server, "GET", &target);
+        assert_eq!(status_of(&answer), 200, "{target}: {answer:.300}");
+        assert_eq!(
+            header(&answer, "Content-Type"),
+            Some("text/javascript; charset=utf-8"),
+            "{target}"
+        );
+        assert_eq!(header(&answer, "X-Content-Type-Options"), Some("nosniff"));
+        let contents = fs::read_to_string(www().join("js").join(&name)).expect("read module");
+        assert_eq!(body(&answer), contents, "{target}");
+    }
+    // The old single script is gone: nothing may still load it.
+    assert_eq!(status_of(&fetch(&server, "GET", "/app.js")), 404);
 }
 
 #[test]
