@@ -353,6 +353,13 @@ pub enum ChatError {
     },
     /// Message text holding a control character other than `\n` and `\t`.
     TextHasControlChar,
+    /// A JSON command longer than [`max_command_bytes`]: refused unparsed, as `text_too_long`.
+    CommandTooLong {
+        /// The command's length in bytes.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// One subscription more than [`ChatConfig::max_channels_per_client`].
     TooManySubscriptions {
         /// The limit.
@@ -365,6 +372,11 @@ pub enum ChatError {
     },
     /// A Binary message (§5.6), which this text protocol has no use for.
     BinaryUnsupported,
+    /// A message beyond `--rate-limit`, dropped by the connection's reader before the hub.
+    RateLimited {
+        /// The limit, in messages per second.
+        limit: u32,
+    },
 }
 
 impl ChatError {
@@ -382,10 +394,11 @@ impl ChatError {
             | ChatError::ChannelBadChar(_) => "bad_channel",
             ChatError::NotSubscribed(_) => "not_subscribed",
             ChatError::TextEmpty | ChatError::TextHasControlChar => "bad_text",
-            ChatError::TextTooLong { .. } => "text_too_long",
+            ChatError::TextTooLong { .. } | ChatError::CommandTooLong { .. } => "text_too_long",
             ChatError::TooManySubscriptions { .. } => "too_many_channels",
             ChatError::TooManyChannels { .. } => "channel_limit",
             ChatError::BinaryUnsupported => "binary_unsupported",
+            ChatError::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -456,30 +469,46 @@ impl fmt::Display for ChatError {
             ChatError::BinaryUnsupported => {
                 write!(f, "binary messages are not part of the chat protocol")
             }
+            ChatError::CommandTooLong { bytes, limit } => {
+                write!(f, "command is {bytes} bytes of JSON; the limit is {limit}")
+            }
+            ChatError::RateLimited { limit } => {
+                write!(f, "over {limit} messages per second; message dropped")
+            }
         }
     }
 }
 
 impl std::error::Error for ChatError {}
 
-/// A command a client sends, read from a JSON object by its `type`.
+/// A command a client sends, read from a JSON object by its `type` ([`ClientCommand::parse`]).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum ClientCommand {
+pub enum ClientCommand {
     /// Set or change the name.
-    Join { name: String },
+    Join {
+        /// The name asked for, not yet checked.
+        name: String,
+    },
     /// Subscribe to a channel and get its replay, after `since` if given.
     Subscribe {
+        /// The channel, not yet checked.
         channel: String,
+        /// The last `seq` the client saw in it.
         #[serde(default)]
         since: Option<u64>,
     },
     /// Stop receiving a channel.
-    Unsubscribe { channel: String },
+    Unsubscribe {
+        /// The channel, not yet checked.
+        channel: String,
+    },
     /// Send a chat line to a channel, `general` unless said otherwise.
     Message {
+        /// The channel, not yet checked.
         #[serde(default = "general")]
         channel: String,
+        /// The text, not yet checked beyond its size.
         text: String,
     },
     /// Ask for a `pong`.
@@ -491,19 +520,50 @@ fn general() -> String {
     GENERAL.to_owned()
 }
 
-/// Reads a Text message: a JSON command, or plain text for `general`.
-///
-/// # Errors
-///
-/// [`ChatError::BadJson`] for text starting with `{` that is not a JSON object or lacks a field
-/// its command needs; [`ChatError::UnknownType`] for an object without a known `type`.
-fn parse_command(text: &str) -> Result<ClientCommand, ChatError> {
-    if !text.trim_start().starts_with('{') {
-        return Ok(ClientCommand::Message {
-            channel: general(),
-            text: text.to_owned(),
-        });
+/// The most bytes of JSON a command whose text holds `max_text_bytes` may take: each byte of
+/// text may be written as a six-byte `\uXXXX` escape, plus room for the other fields. Longer
+/// JSON is refused as `text_too_long` before it is parsed.
+pub fn max_command_bytes(max_text_bytes: usize) -> usize {
+    max_text_bytes
+        .saturating_mul(6)
+        .saturating_add(COMMAND_OVERHEAD_BYTES)
+}
+
+/// Room in [`max_command_bytes`] for `type`, `channel`, `since`, `name` and whitespace.
+const COMMAND_OVERHEAD_BYTES: usize = 1024;
+
+impl ClientCommand {
+    /// Reads a Text message (§5.6: UTF-8 already checked): a JSON command, or plain text for
+    /// `general`. Runs on the connection's reader thread, never on the hub. Sizes are checked
+    /// first, so a huge message is refused without being parsed or copied.
+    ///
+    /// # Errors
+    ///
+    /// [`ChatError::TextTooLong`] for plain text over `max_text_bytes`;
+    /// [`ChatError::CommandTooLong`] for JSON over [`max_command_bytes`];
+    /// [`ChatError::BadJson`] for text starting with `{` that is not a JSON object or lacks a
+    /// field its command needs; [`ChatError::UnknownType`] for an object without a known `type`.
+    pub fn parse(text: &str, max_text_bytes: usize) -> Result<Self, ChatError> {
+        if !text.trim_start().starts_with('{') {
+            validate_text_size(text, max_text_bytes)?;
+            return Ok(ClientCommand::Message {
+                channel: general(),
+                text: text.to_owned(),
+            });
+        }
+        let limit = max_command_bytes(max_text_bytes);
+        if text.len() > limit {
+            return Err(ChatError::CommandTooLong {
+                bytes: text.len(),
+                limit,
+            });
+        }
+        parse_command(text)
     }
+}
+
+/// Reads a JSON command of bounded size (see [`ClientCommand::parse`]).
+fn parse_command(text: &str) -> Result<ClientCommand, ChatError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(bad_json)?;
     let kind = value.get("type").and_then(serde_json::Value::as_str);
     match kind {
@@ -581,12 +641,8 @@ fn validate_channel(name: &str, max_chars: usize) -> Result<(), ChatError> {
 ///
 /// [`ChatError::TextTooLong`], [`ChatError::TextEmpty`] or [`ChatError::TextHasControlChar`].
 fn validate_text(text: &str, max_bytes: usize) -> Result<(), ChatError> {
-    if text.len() > max_bytes {
-        Err(ChatError::TextTooLong {
-            bytes: text.len(),
-            limit: max_bytes,
-        })
-    } else if text.trim().is_empty() {
+    validate_text_size(text, max_bytes)?;
+    if text.trim().is_empty() {
         Err(ChatError::TextEmpty)
     } else if text
         .chars()
@@ -596,6 +652,21 @@ fn validate_text(text: &str, max_bytes: usize) -> Result<(), ChatError> {
     } else {
         Ok(())
     }
+}
+
+/// Checks only the size of message text: at most `max_bytes` bytes.
+///
+/// # Errors
+///
+/// [`ChatError::TextTooLong`].
+fn validate_text_size(text: &str, max_bytes: usize) -> Result<(), ChatError> {
+    if text.len() > max_bytes {
+        return Err(ChatError::TextTooLong {
+            bytes: text.len(),
+            limit: max_bytes,
+        });
+    }
+    Ok(())
 }
 
 /// The key under which a name is unique: names differing only in case are the same name.
@@ -834,26 +905,35 @@ impl Chat {
             .collect()
     }
 
-    /// A Text message arrived from the client.
-    ///
-    /// A JSON object is handled by its `type` (see the module table); text not starting with
-    /// `{` is a chat line for `general`. Anything refused is answered with an `error` event to
-    /// the sender and changes nothing. An unknown id delivers nothing.
+    /// A Text message arrived from the client: [`ClientCommand::parse`], then
+    /// [`Chat::receive`]. The hub gets commands already parsed; this is for tests and tools.
     pub fn receive_text(&mut self, id: ClientId, text: &str, now_ms: u64) -> Vec<Delivery> {
-        if !self.clients.contains_key(&id) {
-            return Vec::new();
-        }
-        parse_command(text)
-            .and_then(|command| self.handle(id, command, now_ms))
-            .unwrap_or_else(|error| vec![error_to(id, &error)])
+        let command = ClientCommand::parse(text, self.config.max_text_bytes);
+        self.receive(id, command, now_ms)
     }
 
     /// A Binary message arrived: answered with the `binary_unsupported` error.
     pub fn receive_binary(&mut self, id: ClientId) -> Vec<Delivery> {
+        self.receive(id, Err(ChatError::BinaryUnsupported), 0)
+    }
+
+    /// A message arrived from the client, parsed by its reader thread into a command or the
+    /// reason it was refused.
+    ///
+    /// A command is handled by its `type` (see the module table). Anything refused is answered
+    /// with an `error` event to the sender and changes nothing. An unknown id delivers nothing.
+    pub fn receive(
+        &mut self,
+        id: ClientId,
+        command: Result<ClientCommand, ChatError>,
+        now_ms: u64,
+    ) -> Vec<Delivery> {
         if !self.clients.contains_key(&id) {
             return Vec::new();
         }
-        vec![error_to(id, &ChatError::BinaryUnsupported)]
+        command
+            .and_then(|command| self.handle(id, command, now_ms))
+            .unwrap_or_else(|error| vec![error_to(id, &error)])
     }
 
     /// Publishes `text` to `channel` from `server` (HTTP `POST /publish/<channel>`).
@@ -2286,5 +2366,66 @@ mod tests {
             assert_eq!(event.to_json(), json);
             assert_eq!(serde_json::from_str::<ServerEvent>(json).ok(), Some(event));
         }
+    }
+
+    #[test]
+    fn a_huge_json_command_is_refused_at_the_size_check_before_any_parsing() {
+        // Not JSON at all past the `{`: a parser would say `bad_json`. `text_too_long` proves
+        // the 1 MiB never reached serde_json (no Value, no copy of the text).
+        let huge = format!("{{{}", "x".repeat(1024 * 1024));
+        let limit = max_command_bytes(4096);
+        assert_eq!(
+            ClientCommand::parse(&huge, 4096),
+            Err(ChatError::CommandTooLong {
+                bytes: huge.len(),
+                limit
+            })
+        );
+        assert_eq!(
+            ChatError::CommandTooLong { bytes: 1, limit }.code(),
+            "text_too_long"
+        );
+        let plain = "y".repeat(1024 * 1024);
+        assert_eq!(
+            ClientCommand::parse(&plain, 4096),
+            Err(ChatError::TextTooLong {
+                bytes: plain.len(),
+                limit: 4096
+            })
+        );
+    }
+
+    #[test]
+    fn a_command_at_the_json_limit_is_parsed_and_one_byte_more_is_refused() {
+        let limit = max_command_bytes(4096);
+        // Text at its limit, every byte escaped: the longest honest command still fits.
+        let escaped = "\\u0041".repeat(4096);
+        let honest = format!(r#"{{"type":"message","channel":"general","text":"{escaped}"}}"#);
+        assert!(honest.len() <= limit, "{} > {limit}", honest.len());
+        assert_eq!(
+            ClientCommand::parse(&honest, 4096),
+            Ok(ClientCommand::Message {
+                channel: GENERAL.into(),
+                text: "A".repeat(4096)
+            })
+        );
+        let padded = |len: usize| format!(r#"{{"type":"ping"{}}}"#, " ".repeat(len - 15));
+        assert_eq!(padded(limit).len(), limit);
+        assert_eq!(
+            ClientCommand::parse(&padded(limit), 4096),
+            Ok(ClientCommand::Ping)
+        );
+        assert!(matches!(
+            ClientCommand::parse(&padded(limit + 1), 4096),
+            Err(ChatError::CommandTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn the_rate_limit_error_is_the_documented_json() {
+        assert_eq!(
+            ChatError::RateLimited { limit: 20 }.to_event().to_json(),
+            r#"{"type":"error","error":"rate_limited","message":"over 20 messages per second; message dropped"}"#
+        );
     }
 }

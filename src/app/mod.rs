@@ -7,14 +7,19 @@
 //! | `/chat` | [`chat`] | names, presence, channels, history and recovery, as JSON |
 //! | `/notifications` | [`notifications`] | server-pushed events only |
 //! | `/inspect` | [`inspect`] | the Inspector: watch another connection's frames |
+//!
+//! A client's message reaches its app as an [`Input`], typed on the connection's own reader
+//! thread ([`Input::from_message`]): the hub never parses client bytes.
 
 pub mod broadcast;
 pub mod chat;
 pub mod echo;
+pub mod input;
 pub mod inspect;
 pub mod notifications;
 
 pub use chat::ClientId;
+pub use input::Input;
 
 /// The WebSocket endpoint a client upgraded at, with what its URL asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

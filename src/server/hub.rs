@@ -20,9 +20,10 @@ use crate::app::broadcast::Broadcast;
 use crate::app::chat::{Chat, ChatConfig, ChatQuery, Delivery};
 use crate::app::inspect::{InspectorCommand, Target};
 use crate::app::notifications::{self, Notifications};
+use crate::app::Input;
 use crate::app::{ClientId, Endpoint};
 use crate::protocol::frame::encode_frame;
-use crate::protocol::{CloseCode, Message, Opcode};
+use crate::protocol::{CloseCode, Opcode};
 use serde_json::json;
 
 /// What connection threads, the HTTP side and timers ask of the hub.
@@ -44,12 +45,13 @@ pub enum Command {
         /// How it ended, for the log.
         reason: String,
     },
-    /// A whole message from a client.
+    /// A whole message from a client, already typed by its reader thread
+    /// ([`Input::from_message`]): the hub never parses a client's bytes.
     Message {
         /// The sender.
         id: ClientId,
-        /// The message.
-        message: Message,
+        /// The message, as its endpoint's app reads it.
+        input: Input,
     },
     /// `POST /publish/<channel>`: deliver `text`; the reply is the number of recipients.
     Publish {
@@ -151,7 +153,7 @@ impl Hub {
                     self.remove(id);
                 }
             }
-            Command::Message { id, message } => self.message(id, message),
+            Command::Message { id, input } => self.message(id, input),
             Command::Publish {
                 channel,
                 text,
@@ -222,36 +224,27 @@ impl Hub {
         }
     }
 
-    fn message(&mut self, id: ClientId, message: Message) {
+    fn message(&mut self, id: ClientId, input: Input) {
         let Some(client) = self.clients.get(&id) else {
             return;
         };
-        match client.endpoint {
-            Endpoint::Broadcast { .. } => {
+        match input {
+            Input::Broadcast(message) => {
                 // Verbatim: the same opcode and bytes, encoded once for everyone.
                 let frame = encode_frame(message.opcode(), message.as_bytes());
                 let recipients = self.broadcast.recipients(id);
                 self.gather_broadcast(recipients, frame);
             }
-            Endpoint::Chat { .. } => {
-                let deliveries = match &message {
-                    Message::Text(text) => self.chat.receive_text(id, text, now_ms()),
-                    Message::Binary(_) => self.chat.receive_binary(id),
-                };
+            Input::Chat(command) => {
+                let deliveries = self.chat.receive(id, command, now_ms());
                 self.deliver(deliveries);
             }
-            Endpoint::Inspect => {
-                let reply = match &message {
-                    Message::Text(text) => {
-                        InspectorCommand::parse(text).and_then(|command| self.inspect(id, command))
-                    }
-                    Message::Binary(_) => Err("inspector commands are JSON text".into()),
-                };
-                if let Err(message) = reply {
+            Input::Inspect(command) => {
+                if let Err(message) = command.and_then(|command| self.inspect(id, command)) {
                     self.send_json(id, &json!({"type": "error", "message": message}));
                 }
             }
-            Endpoint::Echo | Endpoint::Notifications => {
+            Input::Ignored => {
                 debug!(
                     "hub: ignoring a message from client {id} on {}",
                     client.endpoint.name()

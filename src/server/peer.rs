@@ -30,7 +30,8 @@ use super::rate::{TokenBucket, WindowCounter};
 use super::tap::Tap;
 use super::writer::WriterSlot;
 use super::Shared;
-use crate::app::{echo, ClientId, Endpoint};
+use crate::app::chat::ChatError;
+use crate::app::{echo, ClientId, Endpoint, Input};
 use crate::protocol::connection::State;
 use crate::protocol::http::error_response;
 use crate::protocol::{
@@ -329,25 +330,23 @@ impl Reader<'_> {
         None
     }
 
-    /// A whole message: echo replies here, everything else goes to the hub.
+    /// A whole message: echo replies here, everything else goes to the hub, typed by its app
+    /// on this thread ([`Input::from_message`]), so the hub never parses client bytes.
     fn dispatch(&mut self, message: Message) {
         let id = self.id;
-        match &self.endpoint {
-            Endpoint::Echo => {
-                self.inject_fault(&message);
-                let reply = echo::reply(message);
-                let header =
-                    FrameHeader::new(reply.opcode(), reply.as_bytes().len() as u64).encode();
-                self.echo_replies
-                    .push(Frame::Owned(header, reply.into_bytes()));
-            }
-            Endpoint::Chat { .. } => {
-                if self.within_chat_rate() {
-                    self.shared.hub_send(Command::Message { id, message });
-                }
-            }
-            _ => self.shared.hub_send(Command::Message { id, message }),
+        if self.endpoint == Endpoint::Echo {
+            self.inject_fault(&message);
+            let reply = echo::reply(message);
+            let header = FrameHeader::new(reply.opcode(), reply.as_bytes().len() as u64).encode();
+            self.echo_replies
+                .push(Frame::Owned(header, reply.into_bytes()));
+            return;
         }
+        if matches!(self.endpoint, Endpoint::Chat { .. }) && !self.within_chat_rate() {
+            return;
+        }
+        let input = Input::from_message(&self.endpoint, message);
+        self.shared.hub_send(Command::Message { id, input });
     }
 
     /// `--rate-limit`: excess chat messages get an error event; a client that keeps sending
@@ -362,9 +361,7 @@ impl Reader<'_> {
         if self.rate_strikes > limit {
             self.close_for_policy(format!("rate limit: over {limit} messages per second"));
         } else {
-            let error = format!(
-                r#"{{"type":"error","error":"rate_limited","message":"over {limit} messages per second; message dropped"}}"#
-            );
+            let error = ChatError::RateLimited { limit }.to_event().to_json();
             let header = FrameHeader::new(Opcode::Text, error.len() as u64).encode();
             let _ = self
                 .outbox
