@@ -23,10 +23,9 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use super::close::{truncate_reason, CloseCode, CloseFrame};
+use super::deflate::{Deflater, Inflater, Params};
 use super::error::ProtocolError;
-use super::frame::{
-    decode_header, encode_frame, encode_masked_frame, FrameHeader, Opcode, MAX_HEADER_LEN,
-};
+use super::frame::{decode_header_with, encode_frame_with, FrameHeader, Opcode, MAX_HEADER_LEN};
 use super::mask::apply_mask;
 use super::message::{Message, MessageAssembler};
 
@@ -151,6 +150,18 @@ pub struct Connection {
     sent_close: Option<CloseFrame>,
     /// Where the frame being read started.
     frame_offset: u64,
+    /// `permessage-deflate`, if the handshake negotiated it (RFC 7692).
+    compression: Option<Compression>,
+}
+
+/// One connection's `permessage-deflate` state (RFC 7692): the agreed parameters, the one
+/// inflater for what the peer sends, and, made on first use, a compressor for what we send.
+struct Compression {
+    params: Params,
+    /// Messages shorter than this are sent uncompressed.
+    threshold: usize,
+    inflater: Inflater,
+    deflater: Option<Deflater>,
 }
 
 impl fmt::Debug for Connection {
@@ -190,7 +201,31 @@ impl Connection {
             received: 0,
             frame_offset: 0,
             sent_close: None,
+            compression: None,
         }
+    }
+
+    /// Turns on `permessage-deflate` with the parameters the handshake agreed (RFC 7692 §7.1):
+    /// RSV1 marks a compressed message (§6), messages this end sends of at least `threshold`
+    /// bytes are compressed, and the peer's messages are inflated with one inflater that keeps
+    /// its window across messages unless the peer agreed to reset its own (§7.1.1).
+    pub fn with_deflate(mut self, params: Params, threshold: usize) -> Self {
+        let peer = match self.role {
+            Role::Server => Role::Client,
+            Role::Client => Role::Server,
+        };
+        self.compression = Some(Compression {
+            params,
+            threshold,
+            inflater: Inflater::new(params.no_context_takeover(peer)),
+            deflater: None,
+        });
+        self
+    }
+
+    /// The `permessage-deflate` parameters in use, if it was negotiated.
+    pub fn deflate_params(&self) -> Option<Params> {
+        self.compression.as_ref().map(|c| c.params)
     }
 
     /// The Close frame this end sent (its code and reason), if it sent one: a peer's Close
@@ -273,7 +308,11 @@ impl Connection {
                 let take = data.len().min(usize::try_from(want).unwrap_or(usize::MAX));
                 let chunk = data.get(..take).unwrap_or_default();
                 let offset = usize::try_from(done % 4).unwrap_or(0);
-                self.assembler.push(chunk, header.masking_key, offset)?;
+                if self.assembler.is_compressed() {
+                    self.inflate(chunk, header.masking_key, offset)?;
+                } else {
+                    self.assembler.push(chunk, header.masking_key, offset)?;
+                }
                 let done = done + take as u64;
                 if done == header.payload_len {
                     self.finish_data_frame(header)?;
@@ -295,13 +334,38 @@ impl Connection {
         }
     }
 
+    /// Inflates payload bytes of a compressed message (RFC 7692 §6.2), unmasked first.
+    fn inflate(
+        &mut self,
+        chunk: &[u8],
+        masking_key: Option<[u8; 4]>,
+        offset: usize,
+    ) -> Result<(), ProtocolError> {
+        let Some(compression) = self.compression.as_mut() else {
+            return Err(ProtocolError::ReservedBitsSet);
+        };
+        match masking_key {
+            Some(key) => {
+                let mut unmasked = chunk.to_vec();
+                apply_mask(&mut unmasked, key, offset);
+                self.assembler
+                    .push_compressed(&unmasked, &mut compression.inflater)
+            }
+            None => self
+                .assembler
+                .push_compressed(chunk, &mut compression.inflater),
+        }
+    }
+
     /// Reads a header, gathering it across calls when it arrives in pieces.
     fn read_header(&mut self, data: &[u8]) -> Result<usize, ProtocolError> {
         // The frame starts where its first header byte was received, even if that byte
         // arrived in an earlier read: errors and traces point there.
         self.frame_offset = self.received - self.partial_header.len() as u64;
+        // RSV1 means "Per-Message Compressed" once permessage-deflate is agreed (RFC 7692 §6).
+        let rsv1_allowed = self.compression.is_some();
         if self.partial_header.is_empty() {
-            if let Some((header, len)) = decode_header(data)? {
+            if let Some((header, len)) = decode_header_with(data, rsv1_allowed)? {
                 self.start_frame(header)?;
                 return Ok(len);
             }
@@ -313,7 +377,7 @@ impl Connection {
         let take = data.len().min(MAX_HEADER_LEN - before);
         self.partial_header
             .extend_from_slice(data.get(..take).unwrap_or_default());
-        match decode_header(&self.partial_header)? {
+        match decode_header_with(&self.partial_header, rsv1_allowed)? {
             Some((header, len)) => {
                 self.partial_header.clear();
                 self.start_frame(header)?;
@@ -337,6 +401,11 @@ impl Connection {
             // §5.1: "A client MUST close a connection if it detects a masked frame."
             (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
             _ => {}
+        }
+        // RFC 7692 §6: "An endpoint MUST NOT set the "Per-Message Compressed" bit of control
+        // frames and non-first fragments of a data message."
+        if header.rsv1 && (header.opcode.is_control() || header.opcode == Opcode::Continuation) {
+            return Err(ProtocolError::CompressedBitMisplaced);
         }
         if header.payload_len > self.limits.max_frame_size {
             return Err(ProtocolError::FrameTooBig {
@@ -362,6 +431,12 @@ impl Connection {
 
     fn finish_data_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
         self.reading = Reading::Header;
+        if header.fin && self.assembler.is_compressed() {
+            if let Some(compression) = self.compression.as_mut() {
+                self.assembler
+                    .finish_compressed(&mut compression.inflater)?;
+            }
+        }
         if let Some(message) = self.assembler.end_frame(header.fin)? {
             self.events.push_back(Event::Message(message));
         }
@@ -447,9 +522,31 @@ impl Connection {
 
     /// Queues a whole message as one frame. Does nothing unless the connection is `Open`
     /// (§5.5.1: after a Close, "the endpoint MUST NOT send any more data frames").
+    ///
+    /// With `permessage-deflate`, a message of at least the threshold is compressed and its
+    /// frame has RSV1 set (RFC 7692 §6.1).
     pub fn send_message(&mut self, message: &Message) {
-        if self.state == State::Open {
-            self.queue_frame(message.opcode(), message.as_bytes());
+        if self.state != State::Open {
+            return;
+        }
+        let payload = message.as_bytes();
+        let role = self.role;
+        let compressed = match self.compression.as_mut() {
+            Some(c) if payload.len() >= c.threshold => {
+                let params = c.params;
+                let deflater = c.deflater.get_or_insert_with(|| {
+                    Deflater::new(
+                        params.compressor_window_bits(role),
+                        params.no_context_takeover(role),
+                    )
+                });
+                Some(deflater.compress(payload))
+            }
+            _ => None,
+        };
+        match compressed {
+            Some(bytes) => self.queue(message.opcode(), true, &bytes),
+            None => self.queue(message.opcode(), false, payload),
         }
     }
 
@@ -463,13 +560,22 @@ impl Connection {
 
     /// Appends one final frame to the output, masked if this is a client.
     fn queue_frame(&mut self, opcode: Opcode, payload: &[u8]) {
-        let frame = match (self.role, self.masking_keys.as_mut()) {
-            (Role::Client, Some(next_key)) => {
-                encode_masked_frame(opcode, true, payload, next_key())
-            }
-            _ => encode_frame(opcode, payload),
+        self.queue(opcode, false, payload);
+    }
+
+    /// [`Connection::queue_frame`] with RSV1 ("Per-Message Compressed") as given.
+    fn queue(&mut self, opcode: Opcode, rsv1: bool, payload: &[u8]) {
+        let masking_key = match (self.role, self.masking_keys.as_mut()) {
+            (Role::Client, Some(next_key)) => Some(next_key()),
+            _ => None,
         };
-        self.output.extend_from_slice(&frame);
+        let header = FrameHeader {
+            rsv1,
+            masking_key,
+            ..FrameHeader::new(opcode, payload.len() as u64)
+        };
+        self.output
+            .extend_from_slice(&encode_frame_with(header, payload));
     }
 }
 
@@ -820,5 +926,194 @@ mod tests {
             panic!("no frame event")
         };
         assert_eq!(header.to_string(), "FIN=1 RSV=000 Text MASK=1 len=2");
+    }
+
+    /// A server that agreed `permessage-deflate` with the RFC's defaults plus our
+    /// `server_no_context_takeover`.
+    fn deflate_server(limits: Limits) -> Connection {
+        let params = Params {
+            server_no_context_takeover: true,
+            ..Params::default()
+        };
+        Connection::server(limits).with_deflate(params, 0)
+    }
+
+    fn masked_rsv1(opcode: Opcode, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let header = FrameHeader {
+            fin,
+            rsv1: true,
+            masking_key: Some(KEY),
+            ..FrameHeader::new(opcode, 0)
+        };
+        encode_frame_with(header, payload)
+    }
+
+    const HELLO_DEFLATED: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+
+    #[test]
+    fn rfc_7692_compressed_hello_in_one_frame_and_in_two() {
+        let mut conn = deflate_server(Limits::default());
+        conn.receive_data(&masked_rsv1(Opcode::Text, true, &HELLO_DEFLATED));
+        // §7.2.3.1: "0x41 0x03 0xf2 0x48 0xcd" then "0x80 0x04 0xc9 0xc9 0x07 0x00".
+        conn.receive_data(&masked_rsv1(Opcode::Text, false, &HELLO_DEFLATED[..3]));
+        conn.receive_data(&masked(Opcode::Continuation, true, &HELLO_DEFLATED[3..]));
+        let hello = Event::Message(Message::Text("Hello".into()));
+        assert_eq!(events(&mut conn), vec![hello.clone(), hello]);
+    }
+
+    #[test]
+    fn compressed_fragments_with_control_frames_between_them() {
+        let mut stream = masked_rsv1(Opcode::Text, false, &HELLO_DEFLATED[..2]);
+        stream.extend(masked(Opcode::Ping, true, b"p"));
+        stream.extend(masked(Opcode::Continuation, false, &HELLO_DEFLATED[2..5]));
+        stream.extend(masked(Opcode::Pong, true, b""));
+        stream.extend(masked(Opcode::Continuation, true, &HELLO_DEFLATED[5..]));
+        for cut in 0..=stream.len() {
+            let mut conn = deflate_server(Limits::default());
+            conn.receive_data(&stream[..cut]);
+            conn.receive_data(&stream[cut..]);
+            assert_eq!(
+                events(&mut conn),
+                vec![
+                    Event::Ping(b"p".to_vec()),
+                    Event::Pong(vec![]),
+                    Event::Message(Message::Text("Hello".into()))
+                ],
+                "cut {cut}"
+            );
+            // The Pong is not compressed: control frames never are.
+            assert_eq!(conn.take_output(), [0x8a, 0x01, b'p']);
+        }
+    }
+
+    #[test]
+    fn the_clients_context_is_taken_over_across_messages() {
+        // §7.2.3.2: the second "Hello" refers back into the first.
+        let mut conn = deflate_server(Limits::default());
+        conn.receive_data(&masked_rsv1(Opcode::Text, true, &HELLO_DEFLATED));
+        conn.receive_data(&masked_rsv1(
+            Opcode::Text,
+            true,
+            &[0xf2, 0x00, 0x11, 0x00, 0x00],
+        ));
+        // An uncompressed message between compressed ones leaves the window alone.
+        conn.receive_data(&masked(Opcode::Text, true, b"plain"));
+        conn.receive_data(&masked_rsv1(
+            Opcode::Text,
+            true,
+            &[0xf2, 0x00, 0x11, 0x00, 0x00],
+        ));
+        let texts: Vec<Event> = ["Hello", "Hello", "plain", "Hello"]
+            .iter()
+            .map(|t| Event::Message(Message::Text((*t).into())))
+            .collect();
+        assert_eq!(events(&mut conn), texts);
+    }
+
+    #[test]
+    fn rsv1_is_refused_where_rfc_7692_forbids_it() {
+        let cases = [
+            ("rsv1 on a ping", masked_rsv1(Opcode::Ping, true, b"")),
+            ("rsv1 on a close", masked_rsv1(Opcode::Close, true, b"")),
+            ("rsv1 on a continuation", {
+                let mut s = masked(Opcode::Text, false, b"a");
+                s.extend(masked_rsv1(Opcode::Continuation, true, b"b"));
+                s
+            }),
+        ];
+        for (name, bytes) in cases {
+            let mut conn = deflate_server(Limits::default());
+            conn.receive_data(&bytes);
+            let failed = events(&mut conn).pop();
+            assert!(
+                matches!(
+                    failed,
+                    Some(Event::Failed {
+                        error: ProtocolError::CompressedBitMisplaced,
+                        ..
+                    })
+                ),
+                "{name}: {failed:?}"
+            );
+            assert_eq!(&conn.take_output()[2..4], &1002u16.to_be_bytes(), "{name}");
+        }
+        // Without the extension RSV1 is just a reserved bit (§5.2).
+        let (error, code) = failed_with(&masked_rsv1(Opcode::Text, true, &HELLO_DEFLATED));
+        assert_eq!(
+            (error, code),
+            (ProtocolError::ReservedBitsSet, CloseCode::PROTOCOL_ERROR)
+        );
+    }
+
+    #[test]
+    fn a_zip_bomb_is_closed_with_1009_before_it_is_held() {
+        // 16 MiB of zeros in about 16 KiB, against a 1 MiB message limit.
+        let bomb = Deflater::new(15, true).compress(&vec![0u8; 16 << 20]);
+        let limits = Limits {
+            max_message_size: 1 << 20,
+            ..Limits::default()
+        };
+        let mut conn = deflate_server(limits);
+        conn.receive_data(&masked_rsv1(Opcode::Binary, true, &bomb));
+        let failed = events(&mut conn).pop();
+        assert!(
+            matches!(
+                failed,
+                Some(Event::Failed {
+                    error: ProtocolError::MessageTooBig {
+                        size: 1_048_577,
+                        limit: 1_048_576
+                    },
+                    ..
+                })
+            ),
+            "{failed:?}"
+        );
+        assert_eq!(&conn.take_output()[2..4], &1009u16.to_be_bytes());
+    }
+
+    #[test]
+    fn inflated_text_is_checked_as_utf8() {
+        let bad = Deflater::new(15, true).compress(b"ok \xff");
+        let mut conn = deflate_server(Limits::default());
+        conn.receive_data(&masked_rsv1(Opcode::Text, true, &bad));
+        assert!(matches!(
+            events(&mut conn).pop(),
+            Some(Event::Failed {
+                error: ProtocolError::InvalidUtf8,
+                ..
+            })
+        ));
+        let mut conn = deflate_server(Limits::default());
+        conn.receive_data(&masked_rsv1(Opcode::Binary, true, b"\xff\xff\xff"));
+        assert!(matches!(
+            events(&mut conn).pop(),
+            Some(Event::Failed {
+                error: ProtocolError::InvalidCompressedData,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn messages_at_the_threshold_are_compressed_and_shorter_ones_not() {
+        let params = Params::default();
+        let mut client =
+            Connection::client(Limits::default(), Box::new(|| KEY)).with_deflate(params, 5);
+        client.send_message(&Message::Text("Hi".into()));
+        client.send_message(&Message::Text("Hello".into()));
+        client.send_message(&Message::Text("Hello".into()));
+        let output = client.take_output();
+        let mut server = deflate_server(Limits::default());
+        server.receive_data(&output);
+        let texts: Vec<Event> = ["Hi", "Hello", "Hello"]
+            .iter()
+            .map(|t| Event::Message(Message::Text((*t).into())))
+            .collect();
+        assert_eq!(events(&mut server), texts);
+        // Hi is plain; the first Hello is §7.2.3.1's frame; the second takes the context over.
+        assert_eq!(&output[..2], &[0x81, 0x82]);
+        assert_eq!(&output[8..10], &[0xc1, 0x87]);
+        assert_eq!(&output[21..23], &[0xc1, 0x85]);
     }
 }

@@ -60,6 +60,12 @@ pub enum ProtocolError {
         /// The configured limit (`--max-fragments`).
         limit: usize,
     },
+    /// RFC 7692 §6: "An endpoint MUST NOT set the "Per-Message Compressed" bit of control
+    /// frames and non-first fragments of a data message. An endpoint receiving such a frame
+    /// MUST _Fail the WebSocket Connection_."
+    CompressedBitMisplaced,
+    /// RFC 7692 §6.2: a compressed message whose payload is not a valid DEFLATE stream.
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
@@ -69,7 +75,9 @@ impl ProtocolError {
     /// anything too big to process, 1008 for a policy limit that is not about size.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 | Self::InvalidCloseReason => CloseCode::INVALID_DATA,
+            Self::InvalidUtf8 | Self::InvalidCloseReason | Self::InvalidCompressedData => {
+                CloseCode::INVALID_DATA
+            }
             Self::FrameTooBig { .. } | Self::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
             Self::TooManyFragments { .. } => CloseCode::POLICY_VIOLATION,
             _ => CloseCode::PROTOCOL_ERROR,
@@ -113,6 +121,12 @@ impl ProtocolError {
             Self::TooManyFragments { .. } => {
                 "§10.4: messages are limited in fragments (--max-fragments)"
             }
+            Self::CompressedBitMisplaced => {
+                "RFC 7692 §6: RSV1 MUST NOT be set on control frames or non-first fragments"
+            }
+            Self::InvalidCompressedData => {
+                "RFC 7692 §6.2: a compressed message MUST be a valid DEFLATE stream"
+            }
         }
     }
 
@@ -140,6 +154,8 @@ impl ProtocolError {
             Self::FrameTooBig { .. }
             | Self::MessageTooBig { .. }
             | Self::TooManyFragments { .. } => "§10.4",
+            Self::CompressedBitMisplaced => "RFC 7692 §6",
+            Self::InvalidCompressedData => "RFC 7692 §6.2",
         }
     }
 }
@@ -175,6 +191,10 @@ impl fmt::Display for ProtocolError {
             Self::TooManyFragments { limit } => {
                 write!(f, "message has more than {limit} fragments")
             }
+            Self::CompressedBitMisplaced => {
+                f.write_str("rsv1 set on a control frame or a continuation frame")
+            }
+            Self::InvalidCompressedData => f.write_str("compressed payload is not valid deflate"),
         }
     }
 }

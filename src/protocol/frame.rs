@@ -29,6 +29,10 @@ use super::error::ProtocolError;
 /// The largest payload a control frame may carry (§5.5).
 pub const MAX_CONTROL_PAYLOAD: u64 = 125;
 
+/// RSV1 in [`RawHeader::rsv`]: the "Per-Message Compressed" bit of `permessage-deflate`
+/// (RFC 7692 §6).
+pub const RSV1: u8 = 0b100;
+
 /// The longest frame header: 2 bytes, 8 bytes of extended length, 4 bytes of masking key.
 pub const MAX_HEADER_LEN: usize = 14;
 
@@ -108,7 +112,8 @@ impl fmt::Display for Opcode {
 pub struct FrameHeader {
     /// FIN: this is the final fragment of a message.
     pub fin: bool,
-    /// RSV1: for extensions; must be 0 here.
+    /// RSV1: for extensions; with `permessage-deflate`, "Per-Message Compressed" on the first
+    /// frame of a compressed message (RFC 7692 §6), else 0.
     pub rsv1: bool,
     /// RSV2: for extensions; must be 0 here.
     pub rsv2: bool,
@@ -186,7 +191,8 @@ pub fn parse_header(buf: &[u8]) -> Option<RawHeader> {
 ///
 /// - [`ProtocolError::ReservedBitsSet`] if RSV1–3 are set: "If a nonzero value is received and
 ///   none of the negotiated extensions defines the meaning of such a nonzero value, the
-///   receiving endpoint MUST _Fail the WebSocket Connection_" (§5.2). wsmith negotiates none.
+///   receiving endpoint MUST _Fail the WebSocket Connection_" (§5.2). Here no extension is
+///   negotiated; [`decode_header_with`] allows RSV1 for `permessage-deflate`.
 /// - [`ProtocolError::ReservedOpcode`] for an opcode §5.2 reserves.
 /// - [`ProtocolError::InvalidLength`] for a 64-bit length with its top bit set (§5.2).
 /// - [`ProtocolError::FragmentedControlFrame`] / [`ProtocolError::ControlFrameTooLong`]:
@@ -203,10 +209,25 @@ pub fn parse_header(buf: &[u8]) -> Option<RawHeader> {
 /// # Ok::<(), wsmith::protocol::ProtocolError>(())
 /// ```
 pub fn decode_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
+    decode_header_with(buf, false)
+}
+
+/// [`decode_header`] on a connection that negotiated an extension giving RSV1 a meaning
+/// (`rsv1_allowed`): `permessage-deflate`'s "Per-Message Compressed" bit (RFC 7692 §6). Where
+/// RSV1 may appear (first frames of data messages only) is the connection's rule.
+///
+/// # Errors
+///
+/// As [`decode_header`]; RSV2 and RSV3 are always refused, RSV1 unless `rsv1_allowed`.
+pub fn decode_header_with(
+    buf: &[u8],
+    rsv1_allowed: bool,
+) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
     let Some(raw) = parse_header(buf) else {
         return Ok(None);
     };
-    if raw.rsv != 0 {
+    let allowed = if rsv1_allowed { RSV1 } else { 0 };
+    if raw.rsv & !allowed != 0 {
         return Err(ProtocolError::ReservedBitsSet);
     }
     let opcode = Opcode::try_from(raw.opcode)?;
@@ -223,7 +244,7 @@ pub fn decode_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, Protoco
     }
     let header = FrameHeader {
         fin: raw.fin,
-        rsv1: false,
+        rsv1: raw.rsv & RSV1 != 0,
         rsv2: false,
         rsv3: false,
         opcode,
@@ -320,6 +341,23 @@ pub fn encode_frame(opcode: Opcode, payload: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(header.as_slice().len() + payload.len());
     frame.extend_from_slice(header.as_slice());
     frame.extend_from_slice(payload);
+    frame
+}
+
+/// Encodes a whole final frame with `header`'s fields, masking the payload if it has a key.
+pub fn encode_frame_with(header: FrameHeader, payload: &[u8]) -> Vec<u8> {
+    let header = FrameHeader {
+        payload_len: payload.len() as u64,
+        ..header
+    };
+    let bytes = header.encode();
+    let mut frame = Vec::with_capacity(bytes.as_slice().len() + payload.len());
+    frame.extend_from_slice(bytes.as_slice());
+    let start = frame.len();
+    frame.extend_from_slice(payload);
+    if let (Some(key), Some(masked)) = (header.masking_key, frame.get_mut(start..)) {
+        super::mask::apply_mask(masked, key, 0);
+    }
     frame
 }
 

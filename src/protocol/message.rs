@@ -9,6 +9,7 @@
 //! Payload bytes are pushed as they arrive, still masked, so that a large frame never waits
 //! whole in a second buffer, and a Text message is checked for UTF-8 as it grows (§8.1).
 
+use super::deflate::Inflater;
 use super::error::ProtocolError;
 use super::frame::{FrameHeader, Opcode};
 use super::mask::apply_mask;
@@ -68,6 +69,9 @@ pub struct MessageAssembler {
     max_fragments: usize,
     /// Payload bytes of the current frame not pushed yet.
     frame_remaining: u64,
+    /// The message in progress is compressed (RSV1 on its first frame, RFC 7692 §6): its
+    /// payload is inflated as it arrives, and the limit applies to the inflated bytes.
+    compressed: bool,
 }
 
 /// A frame at least this large gets its whole remaining payload reserved at once, as soon as
@@ -86,7 +90,13 @@ impl MessageAssembler {
             max_message_size,
             max_fragments,
             frame_remaining: 0,
+            compressed: false,
         }
+    }
+
+    /// Whether the message in progress is compressed (RFC 7692 §6).
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
     }
 
     /// Whether a fragmented message is in progress.
@@ -125,6 +135,15 @@ impl MessageAssembler {
                 limit: self.max_fragments,
             });
         }
+        if header.opcode != Opcode::Continuation {
+            self.compressed = header.rsv1;
+        }
+        self.frame_remaining = header.payload_len;
+        if self.compressed {
+            // The compressed length says nothing about the inflated one: the limit is applied
+            // while inflating (push_compressed).
+            return Ok(());
+        }
         let size = (self.payload.len() as u64).saturating_add(header.payload_len);
         if size > self.max_message_size {
             return Err(ProtocolError::MessageTooBig {
@@ -132,7 +151,6 @@ impl MessageAssembler {
                 limit: self.max_message_size,
             });
         }
-        self.frame_remaining = header.payload_len;
         Ok(())
     }
 
@@ -169,6 +187,35 @@ impl MessageAssembler {
         Ok(())
     }
 
+    /// Inflates payload bytes (already unmasked) of a compressed message's frame (RFC 7692
+    /// §6.2), checking the inflated bytes as UTF-8 if this is a Text message.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::MessageTooBig`] as soon as the *inflated* message is over the limit,
+    /// [`ProtocolError::InvalidCompressedData`], [`ProtocolError::InvalidUtf8`].
+    pub fn push_compressed(
+        &mut self,
+        bytes: &[u8],
+        inflater: &mut Inflater,
+    ) -> Result<(), ProtocolError> {
+        self.frame_remaining = self.frame_remaining.saturating_sub(bytes.len() as u64);
+        let (utf8, text) = (&mut self.utf8, self.kind == Some(Kind::Text));
+        let mut check = |new: &[u8]| if text { utf8.feed(new) } else { Ok(()) };
+        inflater.inflate(bytes, &mut self.payload, self.max_message_size, &mut check)
+    }
+
+    /// Ends a compressed message's final frame: the inflater gets §6.2's tail.
+    ///
+    /// # Errors
+    ///
+    /// As [`MessageAssembler::push_compressed`].
+    pub fn finish_compressed(&mut self, inflater: &mut Inflater) -> Result<(), ProtocolError> {
+        let (utf8, text) = (&mut self.utf8, self.kind == Some(Kind::Text));
+        let mut check = |new: &[u8]| if text { utf8.feed(new) } else { Ok(()) };
+        inflater.finish_message(&mut self.payload, self.max_message_size, &mut check)
+    }
+
     /// Ends the current frame; returns the whole message if it was the final fragment.
     ///
     /// # Errors
@@ -180,6 +227,7 @@ impl MessageAssembler {
         }
         let kind = self.kind.take();
         self.fragments = 0;
+        self.compressed = false;
         let payload = std::mem::take(&mut self.payload);
         match kind {
             Some(Kind::Text) => {

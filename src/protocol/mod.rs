@@ -12,13 +12,17 @@
 //! | §5.4 fragmentation, §5.6 data frames | [`message`] | fragments → whole messages |
 //! | §8.1 UTF-8 | [`utf8`] | the incremental, fail-fast validator |
 //! | §5.5.1, §7.4 close | [`close`] | `CloseCode` and the Close payload |
+//! | §9.1 extensions | [`extensions`] | the `Sec-WebSocket-Extensions` grammar: offers, parameters, quoted strings |
+//! | RFC 7692 compression | [`deflate`] | `permessage-deflate`: negotiation (§5, §7.1), RSV1 (§6), context takeover |
 //! | §5.2 frames explained | [`inspect`] | every field of a frame, for the Inspector and `wsmith decode` |
 //! | §5–§7 one connection | [`connection`] | the state machine: `receive_data` → events and replies |
 //! | §7.4.1 status codes for errors | [`error`] | `ProtocolError`, `HandshakeError` |
 
 pub mod close;
 pub mod connection;
+pub mod deflate;
 pub mod error;
+pub mod extensions;
 pub mod frame;
 pub mod handshake;
 pub mod http;
