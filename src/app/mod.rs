@@ -18,8 +18,11 @@ pub mod input;
 pub mod inspect;
 pub mod notifications;
 
-pub use chat::ClientId;
 pub use input::Input;
+
+/// The id the server gave a connection; unique while the server runs. Every app, the hub, the
+/// Inspector and the logs name a client by it.
+pub type ClientId = u64;
 
 /// The WebSocket endpoint a client upgraded at, with what its URL asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

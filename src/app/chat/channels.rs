@@ -1,0 +1,649 @@
+//! Channels and their history: each channel numbers its messages `seq` = 1, 2, 3, … and keeps
+//! the last `history_limit` of them for replay (see [Recovery](super#recovery)); clients
+//! subscribe and unsubscribe; a new channel is announced to everyone.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use super::{many, Chat, ChatError, ChatMessage, Delivery, Recipients, ServerEvent, GENERAL};
+use crate::app::ClientId;
+
+/// Checks a channel name: 1 to `max_chars` characters of `A-Z a-z 0-9 _ - .`.
+///
+/// # Errors
+///
+/// [`ChatError::ChannelEmpty`], [`ChatError::ChannelTooLong`] or [`ChatError::ChannelBadChar`].
+pub(super) fn validate_channel(name: &str, max_chars: usize) -> Result<(), ChatError> {
+    let is_allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if let Some(bad) = name.chars().find(|&c| !is_allowed(c)) {
+        return Err(ChatError::ChannelBadChar(bad));
+    }
+    // Only ASCII is left, so bytes are characters.
+    match name.len() {
+        0 => Err(ChatError::ChannelEmpty),
+        chars if chars > max_chars => Err(ChatError::ChannelTooLong {
+            chars,
+            limit: max_chars,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// One channel: its subscribers and its bounded history.
+#[derive(Debug, Default)]
+pub(super) struct Channel {
+    /// The `seq` of the newest message; 0 before the first one.
+    pub(super) last_seq: u64,
+    /// The newest messages, oldest first, at most `history_limit` of them.
+    pub(super) history: VecDeque<ChatMessage>,
+    /// The clients that receive this channel.
+    pub(super) subscribers: BTreeSet<ClientId>,
+}
+
+impl Channel {
+    /// Numbers a message, keeps it (evicting the oldest beyond `limit`) and returns it.
+    fn append(&mut self, message: ChatMessage, limit: usize) -> ChatMessage {
+        let message = ChatMessage {
+            seq: self.last_seq.saturating_add(1),
+            ..message
+        };
+        self.last_seq = message.seq;
+        self.history.push_back(message.clone());
+        while self.history.len() > limit {
+            self.history.pop_front();
+        }
+        message
+    }
+
+    /// The `history` event for a client that last saw `since` (or nothing, if `None`).
+    fn replay(&self, channel: &str, since: Option<u64>) -> ServerEvent {
+        let first_available = self
+            .history
+            .front()
+            .map_or(self.last_seq.saturating_add(1), |oldest| oldest.seq);
+        let reset = since.is_some_and(|since| since > self.last_seq);
+        let (messages, lost) = match since {
+            Some(since) if !reset => {
+                let missed = self
+                    .history
+                    .iter()
+                    .filter(|m| m.seq > since)
+                    .cloned()
+                    .collect();
+                // Seqs since+1 .. first_available-1 were evicted before this replay.
+                (
+                    missed,
+                    first_available.saturating_sub(since.saturating_add(1)),
+                )
+            }
+            _ => (self.history.iter().cloned().collect(), 0),
+        };
+        ServerEvent::History {
+            channel: channel.to_owned(),
+            messages,
+            lost,
+            first_available,
+            reset,
+        }
+    }
+}
+
+impl Chat {
+    /// Subscribes a new client to `general` and the `resume` channels; returns their replays
+    /// and whether a channel was created. Refusals go to `errors`; the first
+    /// [`ChatError::TooManySubscriptions`] ends the list, and items beyond
+    /// [`ChatConfig::max_channels_per_client`] are not even looked at.
+    pub(super) fn subscribe_on_connect(
+        &mut self,
+        id: ClientId,
+        resume: &[(String, u64)],
+        errors: &mut Vec<ChatError>,
+    ) -> (Vec<ServerEvent>, bool) {
+        let since_of = |channel: &str| {
+            resume
+                .iter()
+                .find(|(name, _)| name == channel)
+                .map(|&(_, seq)| seq)
+        };
+        // One more than the limit is enough to report the limit; the URL may list thousands.
+        let mut wanted: Vec<&str> = vec![GENERAL];
+        for (channel, _) in resume {
+            if wanted.len() > self.config.max_channels_per_client {
+                break;
+            }
+            if !wanted.contains(&channel.as_str()) {
+                wanted.push(channel);
+            }
+        }
+        let mut replays = Vec::new();
+        let mut created = false;
+        for channel in wanted {
+            match self.add_subscription(id, channel) {
+                Ok(was_created) => {
+                    created |= was_created;
+                    replays.extend(self.replay(channel, since_of(channel)));
+                }
+                Err(error @ ChatError::TooManySubscriptions { .. }) => {
+                    errors.push(error);
+                    break;
+                }
+                Err(error) => errors.push(error),
+            }
+        }
+        (replays, created)
+    }
+
+    /// `subscribe`: `subscribed`, then the replay, then `channels` if the channel is new.
+    /// Subscribing again is allowed and replays again.
+    pub(super) fn subscribe(
+        &mut self,
+        id: ClientId,
+        channel: &str,
+        since: Option<u64>,
+    ) -> Result<Vec<Delivery>, ChatError> {
+        let created = self.add_subscription(id, channel)?;
+        let mut deliveries = vec![Delivery {
+            to: Recipients::One(id),
+            event: ServerEvent::Subscribed {
+                channel: channel.to_owned(),
+            },
+        }];
+        deliveries.extend(self.replay(channel, since).map(|event| Delivery {
+            to: Recipients::One(id),
+            event,
+        }));
+        if created {
+            deliveries.extend(self.channels_event());
+        }
+        Ok(deliveries)
+    }
+
+    /// `unsubscribe`: always answered with `unsubscribed`, even if the client was not
+    /// subscribed; `general` may be left too.
+    pub(super) fn unsubscribe(
+        &mut self,
+        id: ClientId,
+        channel: &str,
+    ) -> Result<Vec<Delivery>, ChatError> {
+        validate_channel(channel, self.config.max_channel_chars)?;
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.subscriptions.remove(channel);
+        }
+        if let Some(state) = self.channels.get_mut(channel) {
+            state.subscribers.remove(&id);
+        }
+        Ok(vec![Delivery {
+            to: Recipients::One(id),
+            event: ServerEvent::Unsubscribed {
+                channel: channel.to_owned(),
+            },
+        }])
+    }
+
+    /// Subscribes the client to `channel`, creating the channel if needed; returns whether it
+    /// was created. Already being subscribed is fine.
+    pub(super) fn add_subscription(
+        &mut self,
+        id: ClientId,
+        channel: &str,
+    ) -> Result<bool, ChatError> {
+        validate_channel(channel, self.config.max_channel_chars)?;
+        let limit = self.config.max_channels_per_client;
+        let client = self.clients.get(&id);
+        if client
+            .is_some_and(|c| !c.subscriptions.contains(channel) && c.subscriptions.len() >= limit)
+        {
+            return Err(ChatError::TooManySubscriptions { limit });
+        }
+        let created = self.ensure_channel(channel)?;
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.subscriptions.insert(channel.to_owned());
+        }
+        if let Some(state) = self.channels.get_mut(channel) {
+            state.subscribers.insert(id);
+        }
+        Ok(created)
+    }
+
+    /// Creates `channel` unless it exists; returns whether it was created.
+    pub(super) fn ensure_channel(&mut self, channel: &str) -> Result<bool, ChatError> {
+        if self.channels.contains_key(channel) {
+            return Ok(false);
+        }
+        let limit = self.config.max_channels;
+        if self.channels.len() >= limit {
+            return Err(ChatError::TooManyChannels { limit });
+        }
+        log::debug!("chat: channel {channel:?} created");
+        self.channels.insert(channel.to_owned(), Channel::default());
+        Ok(true)
+    }
+
+    /// Appends a message to an existing channel; returns its delivery to the subscribers, or
+    /// `None` if nobody is subscribed (the message is kept all the same).
+    pub(super) fn append(
+        &mut self,
+        channel: &str,
+        from: &str,
+        text: &str,
+        now_ms: u64,
+    ) -> Option<Delivery> {
+        let limit = self.config.history_limit;
+        let state = self.channels.get_mut(channel)?;
+        let message = state.append(
+            ChatMessage {
+                channel: channel.to_owned(),
+                seq: 0,
+                from: from.to_owned(),
+                text: text.to_owned(),
+                ts: now_ms,
+            },
+            limit,
+        );
+        many(
+            state.subscribers.iter().copied().collect(),
+            ServerEvent::Message(message),
+        )
+    }
+
+    /// The `history` event of an existing channel.
+    pub(super) fn replay(&self, channel: &str, since: Option<u64>) -> Option<ServerEvent> {
+        Some(self.channels.get(channel)?.replay(channel, since))
+    }
+
+    /// The `channels` event to every connected client.
+    pub(super) fn channels_event(&self) -> Option<Delivery> {
+        self.to_everyone(ServerEvent::Channels {
+            channels: self.channels.keys().cloned().collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::*;
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_news_message_is_not_delivered_to_general_only_clients() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        chat.connect(2, named("bob"), NOW);
+        chat.connect(3, named("carol"), NOW);
+        subscribe(&mut chat, 1, "news", None);
+        subscribe(&mut chat, 3, "news", None);
+        let sent = say(&mut chat, 1, "news", "extra!");
+        assert_eq!(sent[0].to, Recipients::Many(vec![1, 3]));
+        assert!(received(&sent, 2).is_empty());
+    }
+
+    #[test]
+    fn seq_counts_from_one_in_each_channel_and_never_resets() {
+        let mut chat = chat_with_history(2);
+        chat.connect(1, named("alice"), NOW);
+        subscribe(&mut chat, 1, "news", None);
+        let seqs = |deliveries: Vec<Delivery>| received(&deliveries, 1)[0]["seq"].as_u64();
+        assert_eq!(seqs(say(&mut chat, 1, "general", "a")), Some(1));
+        assert_eq!(seqs(say(&mut chat, 1, "general", "b")), Some(2));
+        assert_eq!(seqs(say(&mut chat, 1, "news", "c")), Some(1));
+        assert_eq!(
+            seqs(say(&mut chat, 1, "general", "d")),
+            Some(3),
+            "eviction keeps counting"
+        );
+        chat.disconnect(1);
+        chat.connect(2, named("bob"), NOW);
+        assert_eq!(
+            seqs_of_general(&mut chat, 2),
+            Some(4),
+            "an empty chat keeps counting"
+        );
+    }
+
+    fn seqs_of_general(chat: &mut Chat, id: ClientId) -> Option<u64> {
+        received(&say(chat, id, "general", "e"), id)[0]["seq"].as_u64()
+    }
+
+    #[test]
+    fn history_is_bounded_at_the_limit() {
+        let mut chat = chat_with_history(3);
+        fill(&mut chat, "general", 10);
+        let connected = chat.connect(1, named("alice"), NOW);
+        assert_eq!(history_of(&connected, 1), (vec![8, 9, 10], 0, 8, false));
+    }
+
+    #[test]
+    fn subscribe_replies_subscribed_then_the_last_n_messages() {
+        let mut chat = chat_with_history(3);
+        fill(&mut chat, "news", 5);
+        chat.connect(1, named("alice"), NOW);
+        let subscribed = subscribe(&mut chat, 1, "news", None);
+        assert_eq!(types(&subscribed, 1), ["subscribed", "history"]);
+        assert_eq!(
+            received(&subscribed, 1)[0],
+            json!({"type": "subscribed", "channel": "news"})
+        );
+        let history = &received(&subscribed, 1)[1];
+        assert_eq!(history["channel"], "news");
+        assert_eq!(
+            history["messages"][0],
+            json!({"channel": "news", "seq": 3, "from": "server", "text": "m3", "ts": NOW})
+        );
+        assert_eq!(history_of(&subscribed, 1), (vec![3, 4, 5], 0, 3, false));
+    }
+
+    #[test]
+    fn subscribe_with_since_replays_exactly_the_missed_messages() {
+        let mut chat = chat_with_history(10);
+        fill(&mut chat, "news", 7);
+        chat.connect(1, named("alice"), NOW);
+        assert_eq!(
+            history_of(&subscribe(&mut chat, 1, "news", Some(4)), 1),
+            (vec![5, 6, 7], 0, 1, false)
+        );
+    }
+
+    #[test]
+    fn since_before_the_oldest_kept_message_counts_the_lost_ones() {
+        let mut chat = chat_with_history(3);
+        fill(&mut chat, "news", 10);
+        chat.connect(1, named("alice"), NOW);
+        // Seqs 3..=7 were evicted: 5 lost, 8..=10 replayed.
+        assert_eq!(
+            history_of(&subscribe(&mut chat, 1, "news", Some(2)), 1),
+            (vec![8, 9, 10], 5, 8, false)
+        );
+        // One short of the oldest kept: nothing lost.
+        assert_eq!(
+            history_of(&subscribe(&mut chat, 1, "news", Some(7)), 1),
+            (vec![8, 9, 10], 0, 8, false)
+        );
+        assert_eq!(
+            history_of(&subscribe(&mut chat, 1, "news", Some(0)), 1),
+            (vec![8, 9, 10], 7, 8, false)
+        );
+    }
+
+    #[test]
+    fn without_any_history_every_missed_message_is_lost() {
+        let mut chat = chat_with_history(0);
+        fill(&mut chat, "news", 4);
+        chat.connect(1, named("alice"), NOW);
+        assert_eq!(
+            history_of(&subscribe(&mut chat, 1, "news", Some(1)), 1),
+            (vec![], 3, 5, false)
+        );
+    }
+
+    #[test]
+    fn since_at_the_last_seq_replays_nothing() {
+        let mut chat = chat_with_history(3);
+        fill(&mut chat, "news", 10);
+        chat.connect(1, named("alice"), NOW);
+        assert_eq!(
+            history_of(&subscribe(&mut chat, 1, "news", Some(10)), 1),
+            (vec![], 0, 8, false)
+        );
+    }
+
+    #[test]
+    fn since_beyond_the_last_seq_is_a_reset_with_the_whole_history() {
+        let mut chat = chat_with_history(3);
+        fill(&mut chat, "news", 4);
+        chat.connect(1, named("alice"), NOW);
+        let subscribed = subscribe(&mut chat, 1, "news", Some(41));
+        assert_eq!(history_of(&subscribed, 1), (vec![2, 3, 4], 0, 2, true));
+        assert_eq!(received(&subscribed, 1)[1]["reset"], true);
+        let fresh = subscribe(&mut chat, 1, "sports", Some(3));
+        assert_eq!(
+            history_of(&fresh, 1),
+            (vec![], 0, 1, true),
+            "a channel born after a restart"
+        );
+    }
+
+    #[test]
+    fn resume_from_another_server_epoch_replays_everything_as_a_reset() {
+        let mut chat = Chat::new(ChatConfig {
+            epoch: 2,
+            ..ChatConfig::default()
+        });
+        chat.connect(1, named("alice"), NOW);
+        for text in ["a", "b", "c"] {
+            chat.receive_text(1, &format!(r#"{{"type":"message","text":"{text}"}}"#), NOW);
+        }
+        // The client saw seq 1 in an earlier run (epoch 1); seq 1 here is another message.
+        let query = ChatQuery {
+            epoch: Some(1),
+            ..resuming("bob", &[("general", 1)])
+        };
+        let (seqs, lost, _, reset) = history_of(&chat.connect(2, query, NOW), 2);
+        assert_eq!((seqs, lost, reset), (vec![1, 2, 3], 0, true));
+        // The same epoch resumes exactly after the seq.
+        let query = ChatQuery {
+            epoch: Some(2),
+            ..resuming("carol", &[("general", 1)])
+        };
+        let (seqs, _, _, reset) = history_of(&chat.connect(3, query, NOW), 3);
+        assert_eq!((seqs, reset), (vec![2, 3], false));
+    }
+
+    #[test]
+    fn connect_with_resume_subscribes_and_replays_each_channel() {
+        let mut chat = chat_with_history(10);
+        fill(&mut chat, "general", 5);
+        fill(&mut chat, "news", 3);
+        let query = resuming("alice", &[("news", 1), ("general", 4), ("news", 2)]);
+        let connected = chat.connect(1, query, NOW);
+        assert_eq!(
+            types(&connected, 1),
+            ["welcome", "history", "history", "presence"]
+        );
+        let replays: Vec<(String, Vec<u64>)> = events(&connected, 1)
+            .into_iter()
+            .filter_map(|e| match e {
+                ServerEvent::History {
+                    channel, messages, ..
+                } => Some((channel, messages.iter().map(|m| m.seq).collect())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            replays,
+            [("general".into(), vec![5]), ("news".into(), vec![2, 3])]
+        );
+        assert_eq!(
+            received(&connected, 1)[0]["subscribed"],
+            json!(["general", "news"])
+        );
+        assert_eq!(
+            say(&mut chat, 1, "news", "back")[0].to,
+            Recipients::Many(vec![1])
+        );
+    }
+
+    #[test]
+    fn connect_with_resume_of_a_new_channel_creates_and_announces_it() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        let connected = chat.connect(2, resuming("bob", &[("news", 7), ("bad channel", 1)]), NOW);
+        assert_eq!(
+            types(&connected, 2),
+            ["welcome", "error", "history", "history", "presence", "channels"]
+        );
+        assert_eq!(error_codes(&connected, 2), ["bad_channel"]);
+        assert_eq!(types(&connected, 1), ["presence", "channels"]);
+        let (_, _, _, reset) = history_of(&subscribe(&mut chat, 1, "news", Some(7)), 1);
+        assert!(reset, "news is new, so seq 7 came from before a restart");
+    }
+
+    #[test]
+    fn connect_with_too_many_resume_channels_stops_at_the_limit() {
+        let mut chat = Chat::new(ChatConfig {
+            max_channels_per_client: 3,
+            ..ChatConfig::default()
+        });
+        let resume = [("a", 0), ("b", 0), ("c", 0), ("d", 0)];
+        let connected = chat.connect(1, resuming("alice", &resume), NOW);
+        assert_eq!(error_codes(&connected, 1), ["too_many_channels"]);
+        assert_eq!(
+            received(&connected, 1)[0]["subscribed"],
+            json!(["a", "b", "general"])
+        );
+    }
+
+    #[test]
+    fn a_huge_resume_list_yields_a_bounded_answer() {
+        let mut chat = chat();
+        let resume: Vec<(String, u64)> =
+            (0..5000).map(|n| (format!("bad channel {n}"), 0)).collect();
+        let query = ChatQuery {
+            name: Some("alice".into()),
+            resume,
+            epoch: None,
+        };
+        let connected = chat.connect(1, query, NOW);
+        assert!(connected.len() <= 40, "{} deliveries", connected.len());
+    }
+
+    #[test]
+    fn a_message_to_an_unsubscribed_channel_is_refused() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        let refused = say(&mut chat, 1, "news", "hi");
+        assert_eq!(error_codes(&refused, 1), ["not_subscribed"]);
+        assert_eq!(refused.len(), 1);
+    }
+
+    #[test]
+    fn unsubscribing_general_is_allowed_and_stops_delivery() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        chat.connect(2, named("bob"), NOW);
+        let left = chat.receive_text(2, r#"{"type":"unsubscribe","channel":"general"}"#, NOW);
+        assert_eq!(
+            received(&left, 2),
+            [json!({"type": "unsubscribed", "channel": "general"})]
+        );
+        assert_eq!(
+            say(&mut chat, 1, "general", "hi")[0].to,
+            Recipients::Many(vec![1])
+        );
+        assert_eq!(
+            error_codes(&chat.receive_text(2, "hi", NOW), 2),
+            ["not_subscribed"]
+        );
+        let again = chat.receive_text(2, r#"{"type":"unsubscribe","channel":"general"}"#, NOW);
+        assert_eq!(
+            types(&again, 2),
+            ["unsubscribed"],
+            "unsubscribing twice is fine"
+        );
+    }
+
+    #[test]
+    fn channel_names_are_checked() {
+        let long = "c".repeat(33);
+        let at_limit = "c".repeat(32);
+        let cases = [
+            ("", Some("channel name is empty")),
+            (
+                &long[..],
+                Some("channel name is 33 characters long; the limit is 32"),
+            ),
+            (
+                "a b",
+                Some("channel name may use only A-Z, a-z, 0-9, '_', '-' and '.', not ' '"),
+            ),
+            (
+                "뉴스",
+                Some("channel name may use only A-Z, a-z, 0-9, '_', '-' and '.', not '뉴'"),
+            ),
+            (&at_limit[..], None),
+            ("Rust_2024-v1.0", None),
+        ];
+        for (channel, why) in cases {
+            let mut chat = chat();
+            chat.connect(1, named("alice"), NOW);
+            let answer = subscribe(&mut chat, 1, channel, None);
+            let error = received(&answer, 1)
+                .into_iter()
+                .find(|v| v["type"] == "error");
+            match why {
+                Some(why) => {
+                    assert_eq!(
+                        error,
+                        Some(json!({"type": "error", "error": "bad_channel", "message": why}))
+                    );
+                    assert_eq!(chat.publish(channel, "x", NOW), Err(why.to_owned()));
+                }
+                None => assert_eq!(error, None, "{channel}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_new_channel_is_announced_to_every_client() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        chat.connect(2, named("bob"), NOW);
+        let created = subscribe(&mut chat, 1, "news", None);
+        assert_eq!(types(&created, 1), ["subscribed", "history", "channels"]);
+        let expected = json!({"type": "channels", "channels": ["general", "news"]});
+        assert_eq!(received(&created, 2), [expected]);
+        let joined = subscribe(&mut chat, 2, "news", None);
+        assert_eq!(
+            types(&joined, 1),
+            Vec::<String>::new(),
+            "an existing channel is not news"
+        );
+    }
+
+    #[test]
+    fn subscribing_beyond_the_per_client_limit_is_too_many_channels() {
+        let mut chat = Chat::new(ChatConfig {
+            max_channels_per_client: 3,
+            ..ChatConfig::default()
+        });
+        chat.connect(1, named("alice"), NOW);
+        assert!(error_codes(&subscribe(&mut chat, 1, "a", None), 1).is_empty());
+        assert!(
+            error_codes(&subscribe(&mut chat, 1, "b", None), 1).is_empty(),
+            "at the limit"
+        );
+        let refused = subscribe(&mut chat, 1, "c", None);
+        assert_eq!(
+            received(&refused, 1),
+            [json!({"type": "error", "error": "too_many_channels",
+            "message": "a client may be subscribed to at most 3 channels"})]
+        );
+        assert_eq!(
+            types(&subscribe(&mut chat, 1, "b", Some(0)), 1),
+            ["subscribed", "history"],
+            "resubscribing is fine"
+        );
+    }
+
+    #[test]
+    fn creating_a_channel_beyond_the_server_limit_is_refused() {
+        let mut chat = Chat::new(ChatConfig {
+            max_channels: 2,
+            ..ChatConfig::default()
+        });
+        chat.connect(1, named("alice"), NOW);
+        assert_eq!(
+            types(&subscribe(&mut chat, 1, "a", None), 1),
+            ["subscribed", "history", "channels"]
+        );
+        assert_eq!(
+            error_codes(&subscribe(&mut chat, 1, "b", None), 1),
+            ["channel_limit"]
+        );
+        assert_eq!(
+            chat.publish("b", "x", NOW),
+            Err("the server holds at most 2 channels".to_owned())
+        );
+        assert!(chat.publish("a", "x", NOW).is_ok());
+    }
+}

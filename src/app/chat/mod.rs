@@ -1,0 +1,630 @@
+//! The `/chat` endpoint: names, presence, channels, history and recovery, as a pure state machine.
+//!
+//! This module never sees a frame, a socket, a thread or a clock. Each connection's reader thread
+//! parses its client's Text messages (RFC 6455 §5.6: UTF-8 already checked by §8.1) into
+//! commands ([`ClientCommand::parse`], sizes first); the hub thread owns one [`Chat`], hands it
+//! those commands and the current time as `now_ms` ([`Chat::receive`]), and gets back a list of
+//! [`Delivery`] values: one [`ServerEvent`] and the clients it goes to. The hub serializes each event once ([`ServerEvent::to_json`]) and sends
+//! the same Text frame to every recipient, in the order of the list.
+//!
+//! # The protocol
+//!
+//! Every message is one JSON object with a `"type"` field. A Text message that does not start
+//! with `{` (after leading whitespace) is a chat line for `general`, so a tutorial client can send
+//! plain text.
+//!
+//! | direction | `type` | fields | answer |
+//! |-----------|--------|--------|--------|
+//! | client → server | `join` | `name` | everyone: `presence` (`rename`) |
+//! | client → server | `subscribe` | `channel`, `since`? | `subscribed`, then `history` |
+//! | client → server | `unsubscribe` | `channel` | `unsubscribed` |
+//! | client → server | `message` | `channel`? (`general`), `text` | every subscriber, sender too: `message` |
+//! | client → server | `ping` | | `pong` |
+//! | server → client | `welcome` | `id`, `name`, `users`, `channels`, `subscribed`, `history_limit` | first event of a connection |
+//! | server → client | `presence` | `event` (`join`, `leave`, `rename`), `name`, `old_name`, `users`, `text` | |
+//! | server → client | `message` | `channel`, `seq`, `from`, `text`, `ts` | |
+//! | server → client | `history` | `channel`, `messages`, `lost`, `first_available`, `reset` | |
+//! | server → client | `subscribed`, `unsubscribed` | `channel` | |
+//! | server → client | `channels` | `channels` | everyone, when a channel comes into existence |
+//! | server → client | `error` | `error` (a code), `message` | the connection stays open |
+//! | server → client | `pong` | | |
+//!
+//! # Recovery
+//!
+//! Each channel numbers its messages `seq` = 1, 2, 3, … and keeps the last `history_limit` of
+//! them; `seq` never resets while the server runs. A client that remembers the last `seq` it saw
+//! asks for the rest, either in its upgrade URL (`/chat?name=alice&resume=general:41,news:7`) or
+//! with `{"type":"subscribe","channel":"news","since":7}`. The `history` answer then holds exactly
+//! the messages with `seq` > `since` that are still kept; `lost` counts the ones that were evicted
+//! and can never be replayed, and `first_available` is the oldest `seq` still kept. A `since`
+//! greater than the channel's last `seq` means the server restarted and numbering began again:
+//! the answer is the whole history with `"reset": true`, and the client should forget what it had.
+//!
+//! # Files
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | [`Chat`], the state machine: connect, receive, publish, disconnect |
+//! | `commands.rs` | client → server: [`ClientCommand`], [`ChatQuery`], validation, [`ChatError`] |
+//! | `wire.rs` | server → client: [`ServerEvent`] and its JSON |
+//! | `names.rs` | unique names, `guest-N`, renames |
+//! | `channels.rs` | channels, subscriptions, history and replay |
+//! | `test_support.rs` | helpers for the unit tests beside each file |
+
+mod channels;
+mod commands;
+mod names;
+#[cfg(test)]
+mod test_support;
+mod wire;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use channels::{validate_channel, Channel};
+use commands::validate_text;
+pub use commands::{max_command_bytes, ChatError, ChatQuery, ClientCommand};
+use names::{name_key, validate_name};
+use wire::presence_text;
+pub use wire::{ChatMessage, PresenceEvent, ServerEvent};
+
+pub use crate::app::ClientId;
+
+/// The channel every client joins on connect and plain text goes to.
+pub const GENERAL: &str = "general";
+
+/// The name messages from [`Chat::publish`] carry in `from`; no client may take it.
+pub const SERVER_NAME: &str = "server";
+
+/// The limits of the chat; each one is checked where input arrives and tested at its edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatConfig {
+    /// Messages kept per channel for replay (default 50); older ones are evicted and counted as
+    /// `lost` by a `since` replay that needed them.
+    pub history_limit: usize,
+    /// Longest name, in characters after trimming (default 32); longer is `bad_name`.
+    pub max_name_chars: usize,
+    /// Longest message text, in bytes of UTF-8 (default 4096); longer is `text_too_long`.
+    pub max_text_bytes: usize,
+    /// Longest channel name, in characters (default 32); longer is `bad_channel`.
+    pub max_channel_chars: usize,
+    /// Channels one client may be subscribed to at once (default 32), `general` included;
+    /// one more is `too_many_channels`.
+    pub max_channels_per_client: usize,
+    /// Channels the server holds in all (default 1000), `general` included; channels are never
+    /// removed, so creating one more is `channel_limit`.
+    pub max_channels: usize,
+    /// This run of the server (the hub uses its start time in ms), sent in `welcome`.
+    pub epoch: u64,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig {
+            history_limit: 50,
+            max_name_chars: 32,
+            max_text_bytes: 4096,
+            max_channel_chars: 32,
+            max_channels_per_client: 32,
+            max_channels: 1000,
+            epoch: 0,
+        }
+    }
+}
+
+/// Who receives a [`Delivery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipients {
+    /// A single client: a reply, a replay or an error.
+    One(ClientId),
+    /// Several clients, in ascending id order, never empty.
+    Many(Vec<ClientId>),
+}
+
+impl Recipients {
+    /// The recipients' ids as a slice, whichever variant this is.
+    pub fn as_slice(&self) -> &[ClientId] {
+        match self {
+            Recipients::One(id) => std::slice::from_ref(id),
+            Recipients::Many(ids) => ids,
+        }
+    }
+}
+
+/// One event and the clients it goes to; the hub serializes the event once for all of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The clients that receive the event.
+    pub to: Recipients,
+    /// The event, serialized by [`ServerEvent::to_json`].
+    pub event: ServerEvent,
+}
+
+/// One connected chat client.
+#[derive(Debug)]
+struct Client {
+    /// Its current name, unique under [`name_key`].
+    name: String,
+    /// The channels it receives.
+    subscriptions: BTreeSet<String>,
+}
+
+/// The `/chat` state: clients, their names and subscriptions, channels and their histories.
+#[derive(Debug)]
+pub struct Chat {
+    /// The limits.
+    config: ChatConfig,
+    /// Connected clients by id.
+    clients: BTreeMap<ClientId, Client>,
+    /// Who holds each name, keyed by [`name_key`].
+    names: HashMap<String, ClientId>,
+    /// Every channel that exists, by name; channels are never removed.
+    channels: BTreeMap<String, Channel>,
+    /// The number of the next `guest-N` name.
+    next_guest: u64,
+}
+
+impl Chat {
+    /// An empty chat with only the `general` channel.
+    pub fn new(config: ChatConfig) -> Self {
+        let mut channels = BTreeMap::new();
+        channels.insert(GENERAL.to_owned(), Channel::default());
+        Chat {
+            config,
+            clients: BTreeMap::new(),
+            names: HashMap::new(),
+            channels,
+            next_guest: 1,
+        }
+    }
+
+    /// A client connected.
+    ///
+    /// It gets the name it asked for, trimmed and made unique with `-2`, `-3`, …; or `guest-N`
+    /// when it asked for none or an invalid one (then also a `bad_name` error saying why). It is
+    /// subscribed to `general` and to every channel in `resume`. The deliveries are, in order:
+    /// `welcome` to it; any errors to it; one `history` per subscribed channel to it, `general`
+    /// first, replaying after the `seq` given in `resume`; `presence` `join` to every client,
+    /// itself included; and `channels` to everyone if `resume` created a channel.
+    pub fn connect(&mut self, id: ClientId, query: ChatQuery, now_ms: u64) -> Vec<Delivery> {
+        let mut deliveries = Vec::new();
+        if self.clients.contains_key(&id) {
+            log::warn!("chat: client {id} connected twice; dropping its old state");
+            deliveries.extend(self.disconnect(id));
+        }
+        let mut errors = Vec::new();
+        let requested = query
+            .name
+            .as_deref()
+            .map(|raw| validate_name(raw, self.config.max_name_chars));
+        let name = match requested {
+            Some(Ok(name)) => self.unique_name(name, None),
+            Some(Err(error)) => {
+                errors.push(error);
+                self.guest_name()
+            }
+            None => self.guest_name(),
+        };
+        log::debug!("chat: client {id} joined as {name:?} at {now_ms} ms");
+        self.names.insert(name_key(&name), id);
+        self.clients.insert(
+            id,
+            Client {
+                name: name.clone(),
+                subscriptions: BTreeSet::new(),
+            },
+        );
+        // Seqs from another run of the server mean nothing here: replay those channels whole,
+        // as a reset (a `since` beyond every seq is exactly that).
+        let other_epoch = query.epoch.is_some_and(|epoch| epoch != self.config.epoch);
+        let resume: Vec<(String, u64)> = if other_epoch {
+            query
+                .resume
+                .into_iter()
+                .map(|(channel, _)| (channel, u64::MAX))
+                .collect()
+        } else {
+            query.resume
+        };
+        let (replays, created) = self.subscribe_on_connect(id, &resume, &mut errors);
+
+        deliveries.push(self.welcome(id, name.clone()));
+        deliveries.extend(errors.iter().map(|error| error_to(id, error)));
+        deliveries.extend(replays.into_iter().map(|event| Delivery {
+            to: Recipients::One(id),
+            event,
+        }));
+        deliveries.extend(self.presence(PresenceEvent::Join, name, None));
+        if created {
+            deliveries.extend(self.channels_event());
+        }
+        deliveries
+    }
+
+    /// The client left for any reason: it is removed from every channel and each remaining
+    /// client gets `presence` `leave` with the new count. An unknown id delivers nothing.
+    pub fn disconnect(&mut self, id: ClientId) -> Vec<Delivery> {
+        let Some(client) = self.clients.remove(&id) else {
+            return Vec::new();
+        };
+        self.names.remove(&name_key(&client.name));
+        for channel in &client.subscriptions {
+            if let Some(channel) = self.channels.get_mut(channel) {
+                channel.subscribers.remove(&id);
+            }
+        }
+        log::debug!("chat: client {id} ({:?}) left", client.name);
+        self.presence(PresenceEvent::Leave, client.name, None)
+            .into_iter()
+            .collect()
+    }
+
+    /// A Text message arrived from the client: [`ClientCommand::parse`], then
+    /// [`Chat::receive`]. The hub gets commands already parsed; this is for tests and tools.
+    pub fn receive_text(&mut self, id: ClientId, text: &str, now_ms: u64) -> Vec<Delivery> {
+        let command = ClientCommand::parse(text, self.config.max_text_bytes);
+        self.receive(id, command, now_ms)
+    }
+
+    /// A Binary message arrived: answered with the `binary_unsupported` error.
+    pub fn receive_binary(&mut self, id: ClientId) -> Vec<Delivery> {
+        self.receive(id, Err(ChatError::BinaryUnsupported), 0)
+    }
+
+    /// A message arrived from the client, parsed by its reader thread into a command or the
+    /// reason it was refused.
+    ///
+    /// A command is handled by its `type` (see the module table). Anything refused is answered
+    /// with an `error` event to the sender and changes nothing. An unknown id delivers nothing.
+    pub fn receive(
+        &mut self,
+        id: ClientId,
+        command: Result<ClientCommand, ChatError>,
+        now_ms: u64,
+    ) -> Vec<Delivery> {
+        if !self.clients.contains_key(&id) {
+            return Vec::new();
+        }
+        command
+            .and_then(|command| self.handle(id, command, now_ms))
+            .unwrap_or_else(|error| vec![error_to(id, &error)])
+    }
+
+    /// Publishes `text` to `channel` from `server` (HTTP `POST /publish/<channel>`).
+    ///
+    /// The message is kept in the channel's history and delivered to its subscribers; a channel
+    /// nobody used yet is created (and announced with `channels`). Returns the deliveries and
+    /// how many clients receive the message.
+    ///
+    /// # Errors
+    ///
+    /// The reason, as text, if the channel name or the text is invalid or the channel would be
+    /// one more than [`ChatConfig::max_channels`].
+    pub fn publish(
+        &mut self,
+        channel: &str,
+        text: &str,
+        now_ms: u64,
+    ) -> Result<(Vec<Delivery>, usize), String> {
+        validate_channel(channel, self.config.max_channel_chars).map_err(|e| e.to_string())?;
+        validate_text(text, self.config.max_text_bytes).map_err(|e| e.to_string())?;
+        let created = self.ensure_channel(channel).map_err(|e| e.to_string())?;
+        let delivery = self.append(channel, SERVER_NAME, text, now_ms);
+        let recipients = delivery.as_ref().map_or(0, |d| d.to.as_slice().len());
+        let mut deliveries: Vec<Delivery> = delivery.into_iter().collect();
+        if created {
+            deliveries.extend(self.channels_event());
+        }
+        Ok((deliveries, recipients))
+    }
+
+    /// How many chat clients are connected.
+    pub fn user_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// The current name of a connected client.
+    pub fn name_of(&self, id: ClientId) -> Option<&str> {
+        self.clients.get(&id).map(|client| client.name.as_str())
+    }
+
+    /// Carries out one parsed command from a connected client.
+    fn handle(
+        &mut self,
+        id: ClientId,
+        command: ClientCommand,
+        now_ms: u64,
+    ) -> Result<Vec<Delivery>, ChatError> {
+        match command {
+            ClientCommand::Join { name } => self.rename(id, &name),
+            ClientCommand::Subscribe { channel, since } => self.subscribe(id, &channel, since),
+            ClientCommand::Unsubscribe { channel } => self.unsubscribe(id, &channel),
+            ClientCommand::Message { channel, text } => self.send(id, &channel, &text, now_ms),
+            ClientCommand::Ping => Ok(vec![Delivery {
+                to: Recipients::One(id),
+                event: ServerEvent::Pong,
+            }]),
+        }
+    }
+
+    /// `message`: keeps the message and delivers it to every subscriber, the sender included.
+    fn send(
+        &mut self,
+        id: ClientId,
+        channel: &str,
+        text: &str,
+        now_ms: u64,
+    ) -> Result<Vec<Delivery>, ChatError> {
+        validate_channel(channel, self.config.max_channel_chars)?;
+        validate_text(text, self.config.max_text_bytes)?;
+        let Some(client) = self.clients.get(&id) else {
+            return Ok(Vec::new());
+        };
+        if !client.subscriptions.contains(channel) {
+            return Err(ChatError::NotSubscribed(channel.to_owned()));
+        }
+        let from = client.name.clone();
+        Ok(self
+            .append(channel, &from, text, now_ms)
+            .into_iter()
+            .collect())
+    }
+
+    /// The `welcome` event for a client that just connected and subscribed.
+    fn welcome(&self, id: ClientId, name: String) -> Delivery {
+        let subscribed = self
+            .clients
+            .get(&id)
+            .map(|client| client.subscriptions.iter().cloned().collect())
+            .unwrap_or_default();
+        Delivery {
+            to: Recipients::One(id),
+            event: ServerEvent::Welcome {
+                id,
+                name,
+                users: self.user_count(),
+                channels: self.channels.keys().cloned().collect(),
+                subscribed,
+                history_limit: self.config.history_limit,
+                epoch: self.config.epoch,
+            },
+        }
+    }
+
+    /// A `presence` event to every connected client, with the count as it is now.
+    fn presence(
+        &self,
+        event: PresenceEvent,
+        name: String,
+        old_name: Option<String>,
+    ) -> Option<Delivery> {
+        let users = self.user_count();
+        let text = presence_text(event, &name, old_name.as_deref(), users);
+        self.to_everyone(ServerEvent::Presence {
+            event,
+            name,
+            old_name,
+            users,
+            text,
+        })
+    }
+
+    /// A delivery to every connected client, or `None` if nobody is connected.
+    fn to_everyone(&self, event: ServerEvent) -> Option<Delivery> {
+        many(self.clients.keys().copied().collect(), event)
+    }
+}
+
+/// A delivery to `ids`, or `None` if there is nobody to deliver to.
+fn many(ids: Vec<ClientId>, event: ServerEvent) -> Option<Delivery> {
+    if ids.is_empty() {
+        return None;
+    }
+    Some(Delivery {
+        to: Recipients::Many(ids),
+        event,
+    })
+}
+
+/// An `error` event to one client.
+fn error_to(id: ClientId, error: &ChatError) -> Delivery {
+    Delivery {
+        to: Recipients::One(id),
+        event: error.to_event(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn presence_join_counts_every_client_including_the_newcomer() {
+        let mut chat = chat();
+        let first = chat.connect(1, named("alice"), NOW);
+        assert_eq!(
+            presence_of(&first, 1),
+            [(
+                PresenceEvent::Join,
+                "alice".into(),
+                1,
+                "새로운 유저 접속 [현재: 1명]".into()
+            )]
+        );
+        let second = chat.connect(2, named("bob"), NOW);
+        for id in [1, 2] {
+            assert_eq!(presence_of(&second, id)[0].2, 2, "client {id}");
+        }
+        let third = chat.connect(3, named("carol"), NOW);
+        for id in [1, 2, 3] {
+            assert_eq!(presence_of(&third, id)[0].2, 3, "client {id}");
+        }
+        assert_eq!(chat.user_count(), 3);
+    }
+
+    #[test]
+    fn presence_leave_tells_the_remaining_clients_the_new_count() {
+        let mut chat = chat();
+        for (id, name) in [(1, "alice"), (2, "bob"), (3, "carol")] {
+            chat.connect(id, named(name), NOW);
+        }
+        let left = chat.disconnect(2);
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].to, Recipients::Many(vec![1, 3]));
+        assert_eq!(
+            presence_of(&left, 1),
+            [(
+                PresenceEvent::Leave,
+                "bob".into(),
+                2,
+                "유저 연결 해제 [현재: 2명]".into()
+            )]
+        );
+        assert_eq!(chat.user_count(), 2);
+        assert_eq!(chat.name_of(2), None);
+        assert_eq!(presence_of(&chat.disconnect(1), 3)[0].2, 1);
+        assert!(chat.disconnect(3).is_empty(), "nobody is left to tell");
+    }
+
+    #[test]
+    fn disconnect_of_an_unknown_client_delivers_nothing() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        assert!(chat.disconnect(99).is_empty());
+        assert!(
+            chat.disconnect(1).is_empty(),
+            "the last client leaves nobody to tell"
+        );
+        assert!(
+            chat.disconnect(1).is_empty(),
+            "a second disconnect is unknown"
+        );
+    }
+
+    #[test]
+    fn connect_sends_welcome_then_history_then_presence() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        subscribe(&mut chat, 1, "news", None);
+        let connected = chat.connect(7, named("bob"), NOW);
+        assert_eq!(types(&connected, 7), ["welcome", "history", "presence"]);
+        assert_eq!(
+            received(&connected, 7)[0],
+            json!({"type": "welcome", "id": 7, "name": "bob", "users": 2,
+                   "channels": ["general", "news"], "subscribed": ["general"], "history_limit": 50, "epoch": 0})
+        );
+        assert_eq!(types(&connected, 1), ["presence"]);
+    }
+
+    #[test]
+    fn a_message_reaches_every_subscriber_including_the_sender() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        chat.connect(2, named("bob"), NOW);
+        let sent = say(&mut chat, 1, "general", "hi");
+        assert_eq!(sent.len(), 1, "one event, serialized once");
+        assert_eq!(sent[0].to, Recipients::Many(vec![1, 2]));
+        assert_eq!(
+            received(&sent, 1)[0],
+            json!({"type": "message", "channel": "general", "seq": 1, "from": "alice", "text": "hi",
+                   "ts": NOW})
+        );
+    }
+
+    #[test]
+    fn the_channel_of_a_message_defaults_to_general() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        let sent = chat.receive_text(1, r#"{"type":"message","text":"hi"}"#, NOW);
+        assert_eq!(received(&sent, 1)[0]["channel"], "general");
+    }
+
+    #[test]
+    fn publish_counts_recipients_and_keeps_the_message() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        chat.connect(2, named("bob"), NOW);
+        chat.connect(3, named("carol"), NOW);
+        subscribe(&mut chat, 1, "news", None);
+        subscribe(&mut chat, 2, "news", None);
+        let (deliveries, recipients) = chat
+            .publish("news", "breaking", NOW)
+            .expect("valid publish");
+        assert_eq!(recipients, 2);
+        assert_eq!(deliveries.len(), 1);
+        assert_eq!(
+            received(&deliveries, 1)[0],
+            json!({"type": "message", "channel": "news", "seq": 1, "from": "server", "text": "breaking", "ts": NOW})
+        );
+        let late = subscribe(&mut chat, 3, "news", None);
+        assert_eq!(history_of(&late, 3), (vec![1], 0, 1, false));
+        assert_eq!(
+            chat.publish("news", "", NOW),
+            Err("message text is empty".to_owned())
+        );
+    }
+
+    #[test]
+    fn publish_to_a_channel_nobody_used_creates_and_announces_it() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        let (deliveries, recipients) = chat
+            .publish("alerts", "fire drill", NOW)
+            .expect("valid publish");
+        assert_eq!(recipients, 0);
+        assert_eq!(
+            received(&deliveries, 1),
+            [json!({"type": "channels", "channels": ["alerts", "general"]})]
+        );
+        let subscribed = subscribe(&mut chat, 1, "alerts", None);
+        assert_eq!(history_of(&subscribed, 1), (vec![1], 0, 1, false));
+        assert_eq!(
+            types(&subscribed, 1),
+            ["subscribed", "history"],
+            "no second announcement"
+        );
+    }
+
+    #[test]
+    fn publish_with_nobody_connected_delivers_nothing() {
+        let mut chat = chat();
+        assert_eq!(chat.publish("general", "anyone?", NOW), Ok((Vec::new(), 0)));
+    }
+
+    #[test]
+    fn ping_gets_pong() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        let answer = chat.receive_text(1, r#"{"type":"ping"}"#, NOW);
+        assert_eq!(
+            answer,
+            [Delivery {
+                to: Recipients::One(1),
+                event: ServerEvent::Pong
+            }]
+        );
+        assert_eq!(ServerEvent::Pong.to_json(), r#"{"type":"pong"}"#);
+    }
+
+    #[test]
+    fn text_from_an_unknown_client_delivers_nothing() {
+        let mut chat = chat();
+        assert!(chat.receive_text(5, "hi", NOW).is_empty());
+    }
+
+    #[test]
+    fn a_second_connect_with_the_same_id_replaces_the_first() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        let again = chat.connect(1, named("alice"), NOW);
+        assert_eq!(welcome_name(&again, 1), "alice");
+        assert_eq!(chat.user_count(), 1);
+    }
+
+    #[test]
+    fn recipients_read_as_a_slice() {
+        assert_eq!(Recipients::One(4).as_slice(), [4]);
+        assert_eq!(Recipients::Many(vec![1, 2]).as_slice(), [1, 2]);
+    }
+}

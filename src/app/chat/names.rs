@@ -1,0 +1,276 @@
+//! Names: each chat client has one, unique regardless of case; a taken name gets `-2`, `-3`, …
+//! and a client that asked for none (or an invalid one) is `guest-N`. Renaming (`join`) tells
+//! everyone.
+
+use super::{Chat, ChatError, Delivery, PresenceEvent, SERVER_NAME};
+use crate::app::ClientId;
+
+/// Checks a requested name and returns it trimmed.
+///
+/// # Errors
+///
+/// [`ChatError::NameEmpty`], [`ChatError::NameTooLong`], [`ChatError::NameHasControlChar`] or
+/// [`ChatError::NameReserved`] (`server` in any case).
+pub(super) fn validate_name(raw: &str, max_chars: usize) -> Result<&str, ChatError> {
+    let name = raw.trim();
+    let chars = name.chars().count();
+    if chars == 0 {
+        Err(ChatError::NameEmpty)
+    } else if chars > max_chars {
+        Err(ChatError::NameTooLong {
+            chars,
+            limit: max_chars,
+        })
+    } else if name.chars().any(char::is_control) {
+        Err(ChatError::NameHasControlChar)
+    } else if name.eq_ignore_ascii_case(SERVER_NAME) {
+        Err(ChatError::NameReserved)
+    } else {
+        Ok(name)
+    }
+}
+
+/// The key under which a name is unique: names differing only in case are the same name.
+pub(super) fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+impl Chat {
+    /// `join`: changes the client's name and tells everyone. The same name again changes
+    /// nothing and delivers nothing.
+    pub(super) fn rename(&mut self, id: ClientId, raw: &str) -> Result<Vec<Delivery>, ChatError> {
+        let wanted = validate_name(raw, self.config.max_name_chars)?;
+        let new_name = self.unique_name(wanted, Some(id));
+        let Some(client) = self.clients.get_mut(&id) else {
+            return Ok(Vec::new());
+        };
+        if client.name == new_name {
+            return Ok(Vec::new());
+        }
+        let old_name = std::mem::replace(&mut client.name, new_name.clone());
+        self.names.remove(&name_key(&old_name));
+        self.names.insert(name_key(&new_name), id);
+        log::debug!("chat: client {id} renamed {old_name:?} → {new_name:?}");
+        Ok(self
+            .presence(PresenceEvent::Rename, new_name, Some(old_name))
+            .into_iter()
+            .collect())
+    }
+
+    /// `wanted` if nobody else holds it, else `wanted-2`, `wanted-3`, … shortened so the
+    /// result stays within [`ChatConfig::max_name_chars`]. `owner` may keep its own name.
+    pub(super) fn unique_name(&self, wanted: &str, owner: Option<ClientId>) -> String {
+        let is_free = |candidate: &str| {
+            self.names
+                .get(&name_key(candidate))
+                .map_or(true, |&holder| Some(holder) == owner)
+        };
+        if is_free(wanted) {
+            return wanted.to_owned();
+        }
+        // Ends: every candidate differs, and only finitely many names are taken.
+        let mut number: u64 = 2;
+        loop {
+            let suffix = format!("-{number}");
+            let keep = self
+                .config
+                .max_name_chars
+                .saturating_sub(suffix.len())
+                .max(1);
+            let candidate: String = wanted.chars().take(keep).chain(suffix.chars()).collect();
+            if is_free(&candidate) {
+                return candidate;
+            }
+            number = number.saturating_add(1);
+        }
+    }
+
+    /// The next free `guest-N` name.
+    pub(super) fn guest_name(&mut self) -> String {
+        loop {
+            let candidate = format!("guest-{}", self.next_guest);
+            self.next_guest = self.next_guest.saturating_add(1);
+            if !self.names.contains_key(&name_key(&candidate)) {
+                return candidate;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_taken_name_gets_a_numbered_suffix() {
+        let mut chat = chat();
+        let names: Vec<String> = (1..=4)
+            .map(|id| welcome_name(&chat.connect(id, named("alice"), NOW), id))
+            .collect();
+        assert_eq!(names, ["alice", "alice-2", "alice-3", "alice-4"]);
+        chat.disconnect(2);
+        assert_eq!(
+            welcome_name(&chat.connect(5, named("alice"), NOW), 5),
+            "alice-2"
+        );
+    }
+
+    #[test]
+    fn names_differing_only_in_case_are_the_same_name() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        assert_eq!(
+            welcome_name(&chat.connect(2, named("ALICE"), NOW), 2),
+            "ALICE-2"
+        );
+    }
+
+    #[test]
+    fn a_suffixed_name_stays_within_the_name_limit() {
+        let mut chat = chat();
+        let long = "a".repeat(32);
+        chat.connect(1, named(&long), NOW);
+        let second = welcome_name(&chat.connect(2, named(&long), NOW), 2);
+        assert_eq!(second, format!("{}-2", "a".repeat(30)));
+        assert_eq!(second.chars().count(), 32);
+    }
+
+    #[test]
+    fn a_client_without_a_name_becomes_guest_n() {
+        let mut chat = chat();
+        let first = chat.connect(1, ChatQuery::default(), NOW);
+        assert_eq!(welcome_name(&first, 1), "guest-1");
+        assert!(error_codes(&first, 1).is_empty());
+        assert_eq!(
+            welcome_name(&chat.connect(2, ChatQuery::default(), NOW), 2),
+            "guest-2"
+        );
+        chat.connect(3, named("guest-3"), NOW);
+        assert_eq!(
+            welcome_name(&chat.connect(4, ChatQuery::default(), NOW), 4),
+            "guest-4"
+        );
+    }
+
+    #[test]
+    fn an_invalid_name_yields_a_guest_name_and_an_error_saying_why() {
+        let cases = [
+            (
+                "control char",
+                "al\u{7}ice",
+                "name contains a control character",
+            ),
+            (
+                "too long",
+                &"x".repeat(33)[..],
+                "name is 33 characters long; the limit is 32",
+            ),
+            ("empty after trim", "   ", "name is empty"),
+            ("reserved", "server", "name \"server\" is reserved"),
+            (
+                "reserved in any case",
+                " Server ",
+                "name \"server\" is reserved",
+            ),
+        ];
+        for (case, name, why) in cases {
+            let mut chat = chat();
+            let connected = chat.connect(1, named(name), NOW);
+            assert_eq!(welcome_name(&connected, 1), "guest-1", "{case}");
+            let error = events(&connected, 1)
+                .into_iter()
+                .find(|e| matches!(e, ServerEvent::Error { .. }));
+            let expected = ServerEvent::Error {
+                error: "bad_name".into(),
+                message: why.into(),
+            };
+            assert_eq!(error, Some(expected), "{case}");
+            assert_eq!(types(&connected, 1)[..2], ["welcome", "error"], "{case}");
+        }
+    }
+
+    #[test]
+    fn a_name_at_the_limit_passes_and_one_char_over_fails() {
+        let mut chat = chat();
+        let at_limit = "한".repeat(32);
+        assert_eq!(
+            welcome_name(&chat.connect(1, named(&at_limit), NOW), 1),
+            at_limit
+        );
+        let over = "한".repeat(33);
+        assert_eq!(
+            error_codes(&chat.connect(2, named(&over), NOW), 2),
+            ["bad_name"]
+        );
+    }
+
+    #[test]
+    fn names_are_trimmed() {
+        let mut chat = chat();
+        assert_eq!(
+            welcome_name(&chat.connect(1, named("  alice \t"), NOW), 1),
+            "alice"
+        );
+        assert_eq!(chat.name_of(1), Some("alice"));
+    }
+
+    #[test]
+    fn rename_tells_everyone_the_old_and_new_name() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        chat.connect(2, named("bob"), NOW);
+        let renamed = chat.receive_text(1, r#"{"type":"join","name":"alicia"}"#, NOW);
+        assert_eq!(renamed.len(), 1);
+        assert_eq!(renamed[0].to, Recipients::Many(vec![1, 2]));
+        assert_eq!(
+            received(&renamed, 2)[0],
+            json!({"type": "presence", "event": "rename", "name": "alicia", "old_name": "alice",
+                   "users": 2, "text": "이름 변경: alice → alicia"})
+        );
+        assert_eq!(chat.name_of(1), Some("alicia"));
+        let taken_again = chat.connect(3, named("alice"), NOW);
+        assert_eq!(
+            welcome_name(&taken_again, 3),
+            "alice",
+            "the old name is free again"
+        );
+    }
+
+    #[test]
+    fn rename_to_a_taken_name_gets_a_suffix() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        chat.connect(2, named("bob"), NOW);
+        chat.receive_text(2, r#"{"type":"join","name":"alice"}"#, NOW);
+        assert_eq!(chat.name_of(2), Some("alice-2"));
+    }
+
+    #[test]
+    fn rename_to_the_same_name_changes_nothing() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        assert!(chat
+            .receive_text(1, r#"{"type":"join","name":" alice "}"#, NOW)
+            .is_empty());
+        let recased = chat.receive_text(1, r#"{"type":"join","name":"Alice"}"#, NOW);
+        assert_eq!(
+            presence_of(&recased, 1)[0].1,
+            "Alice",
+            "a change of case is a rename"
+        );
+    }
+
+    #[test]
+    fn rename_to_an_invalid_name_is_an_error_and_keeps_the_old_name() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        chat.connect(2, named("bob"), NOW);
+        let refused = chat.receive_text(1, r#"{"type":"join","name":"server"}"#, NOW);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].to, Recipients::One(1));
+        assert_eq!(error_codes(&refused, 1), ["bad_name"]);
+        assert_eq!(chat.name_of(1), Some("alice"));
+    }
+}

@@ -1,0 +1,201 @@
+//! The chat's wire format, server → client: every [`ServerEvent`] is one JSON object with a
+//! `"type"` field, the payload of one Text frame (RFC 6455 §5.6). The hub serializes each event
+//! once ([`ServerEvent::to_json`]) and shares the frame among its recipients.
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::ClientId;
+
+/// A message kept in a channel's history; it goes out as `message` and inside `history`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// The channel it was sent to.
+    pub channel: String,
+    /// Its number in the channel: 1, 2, 3, … without gaps, never reset while the server runs.
+    pub seq: u64,
+    /// The sender's name when it was sent, or `"server"` for [`Chat::publish`](super::Chat::publish).
+    pub from: String,
+    /// The text, as sent.
+    pub text: String,
+    /// When the server received it, in milliseconds since the Unix epoch.
+    pub ts: u64,
+}
+
+/// What happened to the set of connected users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceEvent {
+    /// A client connected.
+    Join,
+    /// A client disconnected.
+    Leave,
+    /// A client changed its name.
+    Rename,
+}
+
+/// An event the server sends to chat clients, serialized with a `"type"` field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    /// The first event of every connection: who the client is and what exists.
+    Welcome {
+        /// The client's id.
+        id: ClientId,
+        /// The name the client got, which may differ from the one it asked for.
+        name: String,
+        /// Connected chat clients, this one included.
+        users: usize,
+        /// Every channel that exists, sorted.
+        channels: Vec<String>,
+        /// The channels this client is subscribed to, sorted.
+        subscribed: Vec<String>,
+        /// How many messages each channel keeps for replay.
+        history_limit: usize,
+        /// Identifies this run of the server: seqs restart when it does. A reconnecting client
+        /// sends it back (`?epoch=`) with its resume list.
+        epoch: u64,
+    },
+    /// Someone joined, left or changed name; sent to every chat client.
+    Presence {
+        /// What happened.
+        event: PresenceEvent,
+        /// The user's (new) name.
+        name: String,
+        /// The previous name on `rename`, else `null`.
+        old_name: Option<String>,
+        /// Connected chat clients after the change.
+        users: usize,
+        /// A line to show as is, e.g. `새로운 유저 접속 [현재: 3명]`.
+        text: String,
+    },
+    /// A chat message, delivered to every subscriber of its channel, the sender included.
+    Message(ChatMessage),
+    /// The replay of a channel, sent on connect and on subscribe.
+    History {
+        /// The channel replayed.
+        channel: String,
+        /// The replayed messages, oldest first (each shaped like `message`, without `type`).
+        messages: Vec<ChatMessage>,
+        /// Messages after `since` that were evicted and can never be replayed.
+        lost: u64,
+        /// The oldest `seq` still kept; the next `seq` to come when nothing is kept.
+        first_available: u64,
+        /// `true` when `since` was beyond the last `seq`: the server restarted, so the client
+        /// should drop what it holds for this channel and take `messages` as the whole history.
+        reset: bool,
+    },
+    /// The client is now subscribed to `channel`.
+    Subscribed {
+        /// The channel.
+        channel: String,
+    },
+    /// The client is no longer subscribed to `channel`.
+    Unsubscribed {
+        /// The channel.
+        channel: String,
+    },
+    /// The channels that exist, sent to everyone when a new one appears.
+    Channels {
+        /// Every channel, sorted.
+        channels: Vec<String>,
+    },
+    /// A request was refused; the connection stays open.
+    Error {
+        /// A short machine-readable code: [`ChatError::code`](super::ChatError::code).
+        error: String,
+        /// A human-readable reason: the [`ChatError`](super::ChatError)'s `Display`.
+        message: String,
+    },
+    /// The answer to an app-level `ping`.
+    Pong,
+}
+
+impl ServerEvent {
+    /// The event as one line of JSON, the payload of a Text frame.
+    pub fn to_json(&self) -> String {
+        // Every field is a string, a number, a bool or a list of them: serializing cannot fail.
+        serde_json::to_string(self).expect("bug: a ServerEvent always serializes to JSON")
+    }
+}
+
+/// The line shown for a presence event, in Korean as the chat pages expect.
+pub(super) fn presence_text(
+    event: PresenceEvent,
+    name: &str,
+    old_name: Option<&str>,
+    users: usize,
+) -> String {
+    match event {
+        PresenceEvent::Join => format!("새로운 유저 접속 [현재: {users}명]"),
+        PresenceEvent::Leave => format!("유저 연결 해제 [현재: {users}명]"),
+        PresenceEvent::Rename => format!("이름 변경: {} → {name}", old_name.unwrap_or("")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::*;
+    use super::*;
+
+    #[test]
+    fn presence_texts_are_the_exact_korean_sentences() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        let joined = chat.connect(2, named("bob"), NOW);
+        assert_eq!(
+            received(&joined, 1)[0]["text"],
+            "새로운 유저 접속 [현재: 2명]"
+        );
+        let renamed = chat.receive_text(2, r#"{"type":"join","name":"bobby"}"#, NOW);
+        assert_eq!(received(&renamed, 1)[0]["text"], "이름 변경: bob → bobby");
+        let left = chat.disconnect(2);
+        assert_eq!(received(&left, 1)[0]["text"], "유저 연결 해제 [현재: 1명]");
+    }
+
+    #[test]
+    fn server_events_serialize_to_the_documented_shapes() {
+        let history = ServerEvent::History {
+            channel: "news".into(),
+            messages: Vec::new(),
+            lost: 3,
+            first_available: 12,
+            reset: false,
+        };
+        let presence = ServerEvent::Presence {
+            event: PresenceEvent::Join,
+            name: "bob".into(),
+            old_name: None,
+            users: 3,
+            text: "새로운 유저 접속 [현재: 3명]".into(),
+        };
+        let cases = [
+            (
+                history,
+                r#"{"type":"history","channel":"news","messages":[],"lost":3,"first_available":12,"reset":false}"#,
+            ),
+            (
+                presence,
+                r#"{"type":"presence","event":"join","name":"bob","old_name":null,"users":3,"text":"새로운 유저 접속 [현재: 3명]"}"#,
+            ),
+            (
+                ServerEvent::Unsubscribed {
+                    channel: "news".into(),
+                },
+                r#"{"type":"unsubscribed","channel":"news"}"#,
+            ),
+        ];
+        for (event, json) in cases {
+            assert_eq!(event.to_json(), json);
+            assert_eq!(serde_json::from_str::<ServerEvent>(json).ok(), Some(event));
+        }
+    }
+
+    #[test]
+    fn the_rate_limit_error_is_the_documented_json() {
+        assert_eq!(
+            ChatError::RateLimited { limit: 20 }.to_event().to_json(),
+            r#"{"type":"error","error":"rate_limited","message":"over 20 messages per second; message dropped"}"#
+        );
+    }
+}
