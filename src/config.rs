@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::app::tutorial::Tutorial;
 use crate::protocol::http::HeadLimits;
 use crate::protocol::Limits;
 
@@ -55,6 +56,14 @@ pub struct Config {
     pub rate_limit: u32,
     /// `--max-control-rate`: control frames per second per connection before 1008.
     pub max_control_rate: u32,
+    /// `wsmith tutorial NAME`: the seed tutorial whose server this is; `None` for the normal
+    /// endpoints.
+    pub tutorial: Option<Tutorial>,
+    /// `--page-addr` (tutorials with a page port of their own, `hello-chat` and `relay`):
+    /// where the page is served, over plain HTTP only.
+    pub page_addr: Option<SocketAddr>,
+    /// Files served when `--www` has no file of that name (the tutorials' Inspector page).
+    pub www_fallback: Option<PathBuf>,
     /// Fault injection for tests: a `/echo` Text message equal to this makes the connection's
     /// thread panic. Not settable from the command line.
     #[doc(hidden)]
@@ -83,6 +92,9 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             rate_limit: 20,
             max_control_rate: 100,
+            tutorial: None,
+            page_addr: None,
+            www_fallback: None,
             panic_on_text: None,
         }
     }
@@ -119,6 +131,9 @@ FLAGS (default → what happens when exceeded):
     --allowed-origin ORIGIN   none             browser Origin allowed besides the server's own (repeatable; else 403)
     --rate-limit N            20               chat messages per second per client → error event, then close 1008
     --max-control-rate N      100              control frames per second per client → close 1008
+
+`wsmith tutorial` lists the seed tutorials' servers; `wsmith tutorial NAME [FLAGS]` runs one
+(these flags, plus --page-addr ADDR for the tutorials that serve their page on a port of its own).
 ";
 
 impl Config {
@@ -129,7 +144,51 @@ impl Config {
     /// A one-line message naming the flag for an unknown flag, a missing value or a value that
     /// does not parse.
     pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, String> {
-        let mut config = Self::default();
+        Self::default().with_args(args)
+    }
+
+    /// The configuration of `wsmith tutorial NAME [FLAGS]`: the tutorial's ports on loopback,
+    /// its page from `www/tutorials/NAME/`, its 5-s timer; then the same flags as the server,
+    /// plus `--page-addr`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_args`]; also `--page-addr` for a tutorial that serves its page on the
+    /// WebSocket port.
+    pub fn for_tutorial<I: IntoIterator<Item = String>>(
+        tutorial: Tutorial,
+        args: I,
+    ) -> Result<Self, String> {
+        let info = tutorial.info();
+        let tutorials = PathBuf::from("www").join("tutorials");
+        let config = Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], info.ws_port)),
+            page_addr: info
+                .page_port
+                .map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
+            www: tutorials.join(info.name),
+            www_fallback: Some(tutorials.join("common")),
+            notify_every: (tutorial == Tutorial::Notifications).then_some(Duration::from_secs(5)),
+            tutorial: Some(tutorial),
+            ..Self::default()
+        };
+        let had_page = config.page_addr.is_some();
+        let mut config = config.with_args(args)?;
+        // The tutorials 000 and 001 open index.html from disk, whose pages send `Origin: null`;
+        // a server only this machine can reach may accept them.
+        if config.addr.ip().is_loopback() {
+            config.allowed_origins.push("null".into());
+        }
+        if config.page_addr.is_some() && !had_page {
+            return Err(format!(
+                "--page-addr: {tutorial} serves its page on the WebSocket port (--addr)"
+            ));
+        }
+        Ok(config)
+    }
+
+    fn with_args<I: IntoIterator<Item = String>>(self, args: I) -> Result<Self, String> {
+        let mut config = self;
         if let Ok(level) = std::env::var("RUST_LOG") {
             if let Ok(level) = level.parse() {
                 config.log_level = level;
@@ -161,6 +220,9 @@ impl Config {
                 "--allowed-origin" => config.allowed_origins.push(value()?),
                 "--rate-limit" => config.rate_limit = parse(&flag, &value()?)?,
                 "--max-control-rate" => config.max_control_rate = parse(&flag, &value()?)?,
+                "--page-addr" if config.tutorial.is_some() => {
+                    config.page_addr = Some(parse(&flag, &value()?)?);
+                }
                 other => return Err(format!("unknown flag {other} (see --help)")),
             }
         }
@@ -224,6 +286,32 @@ mod tests {
         assert_eq!(config.allowed_origins, ["http://a", "http://b"]);
         assert_eq!(config.ping_interval, Duration::from_millis(500));
         assert_eq!(config.notify_every, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_tutorial_has_its_ports_page_and_origins_by_default() {
+        let relay = Config::for_tutorial(Tutorial::Relay, args(&[])).expect("no flags");
+        assert_eq!(relay.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            relay.page_addr.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:3000")
+        );
+        assert!(relay.www.ends_with("www/tutorials/relay"));
+        assert_eq!(relay.allowed_origins, ["null"]);
+        let exposed =
+            Config::for_tutorial(Tutorial::Relay, args(&["--addr", "0.0.0.0:8080"])).expect("ok");
+        assert!(
+            exposed.allowed_origins.is_empty(),
+            "Origin: null only on loopback"
+        );
+        let notifications = Config::for_tutorial(Tutorial::Notifications, args(&[])).expect("ok");
+        assert_eq!(notifications.notify_every, Some(Duration::from_secs(5)));
+        assert!(
+            Config::for_tutorial(Tutorial::Chat, args(&["--page-addr", "127.0.0.1:1"]))
+                .unwrap_err()
+                .contains("--page-addr")
+        );
+        assert!(Config::from_args(args(&["--page-addr", "127.0.0.1:1"])).is_err());
     }
 
     #[test]

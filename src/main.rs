@@ -1,9 +1,11 @@
 //! The `wsmith` binary: flags → [`Config`], logging, [`Server::run`]; or a subcommand,
-//! `wsmith connect …` / `wsmith decode …`, handed to [`wsmith::client`]. Nothing else.
+//! `wsmith connect …` / `wsmith decode …`, handed to [`wsmith::client`], or
+//! `wsmith tutorial [NAME]`, the same server running a seed tutorial's app. Nothing else.
 
 use std::io::Write;
 use std::process::ExitCode;
 
+use wsmith::app::tutorial::{catalog, Tutorial};
 use wsmith::client::{self, connect, decode};
 use wsmith::config::{Config, USAGE};
 use wsmith::server::Server;
@@ -14,6 +16,7 @@ SUBCOMMANDS (the client's end of the protocol; each has its own --help):
     wsmith connect [FLAGS] ws://HOST[:PORT]/PATH   interactive client: stdin lines out, messages in
                                                    (--trace --binary --ping [TEXT] --close CODE REASON --echo)
     wsmith decode HEX...                           explain WebSocket frames given as hex, unmasked
+    wsmith tutorial [NAME] [FLAGS]                 list the seed tutorials, or run one's server exactly
 ";
 
 fn main() -> ExitCode {
@@ -34,19 +37,54 @@ fn main() -> ExitCode {
             }
             return run_decode(rest);
         }
+        Some((command, rest)) if command == "tutorial" => return run_tutorial(rest),
         _ => {}
     }
     if wants_help(&args) {
         print!("{USAGE}{SUBCOMMANDS}");
         return ExitCode::SUCCESS;
     }
-    let config = match Config::from_args(args) {
-        Ok(config) => config,
+    match Config::from_args(args) {
+        Ok(config) => serve(config),
         Err(e) => {
             eprintln!("wsmith: {e}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
+    }
+}
+
+/// `wsmith tutorial`: the list; `wsmith tutorial NAME [FLAGS]`: that tutorial's server.
+fn run_tutorial(args: &[String]) -> ExitCode {
+    let Some((name, flags)) = args
+        .split_first()
+        .filter(|(name, _)| !name.starts_with('-'))
+    else {
+        print!("{}", catalog::listing());
+        return ExitCode::SUCCESS;
     };
+    let Some(tutorial) = Tutorial::from_name(name) else {
+        eprintln!(
+            "wsmith tutorial: no tutorial {name:?}\n\n{}",
+            catalog::listing()
+        );
+        return ExitCode::from(2);
+    };
+    if flags.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{}{USAGE}", catalog::listing());
+        return ExitCode::SUCCESS;
+    }
+    match Config::for_tutorial(tutorial, flags.iter().cloned()) {
+        Ok(config) => serve(config),
+        Err(e) => {
+            eprintln!("wsmith tutorial {name}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Logging, the server, signals; runs until shut down.
+fn serve(config: Config) -> ExitCode {
+    let tutorial = config.tutorial;
     if let Err(e) = simple_logger::SimpleLogger::new()
         .with_level(config.log_level)
         .init()
@@ -89,7 +127,14 @@ fn main() -> ExitCode {
     }
     // The one line on stdout (tests and scripts read the address from it); a closed stdout
     // must not stop the server.
-    let _ = writeln!(std::io::stdout(), "wsmith listening on http://{addr}");
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "wsmith listening on http://{addr}");
+    if let Some(page) = server.page_addr() {
+        let _ = writeln!(stdout, "wsmith page on http://{page}");
+    }
+    if let Some(tutorial) = tutorial {
+        let _ = write!(stdout, "{}", tutorial_banner(tutorial, &server));
+    }
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -97,6 +142,48 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What to open and what to try, in a few lines, once a tutorial's server listens.
+fn tutorial_banner(tutorial: Tutorial, server: &Server) -> String {
+    let info = tutorial.info();
+    let Ok(addr) = server.local_addr() else {
+        return String::new();
+    };
+    // The tutorials write `localhost`; on loopback that is the same server.
+    let host = |addr: std::net::SocketAddr| match addr.ip().is_loopback() {
+        true => format!("localhost:{}", addr.port()),
+        false => addr.to_string(),
+    };
+    // Our page finds the WebSocket port in `?ws=` when it is not on the page's port.
+    let (page_host, query) = match server.page_addr() {
+        Some(page) if addr.port() != info.ws_port => (host(page), format!("?ws={}", addr.port())),
+        Some(page) => (host(page), String::new()),
+        None => (host(addr), String::new()),
+    };
+    let page = format!("http://{page_host}/{query}");
+    let inspector = match server.page_addr() {
+        Some(_) => format!("http://{page_host}/inspector.html?ws={}", addr.port()),
+        None => format!("http://{page_host}/inspector.html"),
+    };
+    let mut out = format!(
+        "tutorial {}: seed {} \"{}\", {} ({})\n  open {page}  (WebSocket ws://{}/)\n  try: {}\n",
+        info.name,
+        info.seed,
+        info.seed_title,
+        info.section,
+        info.section_ko,
+        host(addr),
+        info.try_this
+    );
+    out.push_str(&format!("  watch the frames: {inspector}\n"));
+    if addr.ip().is_loopback() {
+        out.push_str(
+            "  Origin: null is accepted (index.html opened from disk, file://) because this server \
+             listens on loopback only\n",
+        );
+    }
+    out
 }
 
 /// `wsmith connect`: 0 after a clean close handshake; 1 on failure; 2 for a wrong command line.

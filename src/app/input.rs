@@ -17,6 +17,8 @@ pub enum Input {
     Chat(Result<ClientCommand, ChatError>),
     /// `/inspect`: a command, or why it was refused (answered with an `error` event).
     Inspect(Result<InspectorCommand, String>),
+    /// `wsmith tutorial NAME`: the message as that tutorial's server reads it.
+    Tutorial(super::tutorial::Input),
     /// `/echo` (answered by the reader itself) and `/notifications` (server push only): nothing
     /// for an app to do.
     Ignored,
@@ -38,6 +40,9 @@ impl Input {
                 Message::Text(text) => InspectorCommand::parse(text),
                 Message::Binary(_) => Err("inspector commands are JSON text".into()),
             }),
+            Endpoint::Tutorial(tutorial) => {
+                Self::Tutorial(super::tutorial::Input::read(*tutorial, message))
+            }
             Endpoint::Echo | Endpoint::Notifications => Self::Ignored,
         }
     }

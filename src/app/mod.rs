@@ -7,6 +7,7 @@
 //! | `/chat` | [`chat`] | names, presence, channels, history and recovery, as JSON |
 //! | `/notifications` | [`notifications`] | server-pushed events only |
 //! | `/inspect` | [`inspect`] | the Inspector: watch another connection's frames |
+//! | any path, under `wsmith tutorial NAME` | [`tutorial`] | the server of a seed tutorial |
 //!
 //! A client's message reaches its app as an [`Input`], typed on the connection's own reader
 //! thread ([`Input::from_message`]): the hub never parses client bytes.
@@ -17,6 +18,7 @@ pub mod echo;
 pub mod input;
 pub mod inspect;
 pub mod notifications;
+pub mod tutorial;
 
 pub use input::Input;
 
@@ -43,6 +45,8 @@ pub enum Endpoint {
     Notifications,
     /// `/inspect`.
     Inspect,
+    /// Any other path while `wsmith tutorial NAME` runs ([`Endpoint::route_tutorial`]).
+    Tutorial(tutorial::Tutorial),
 }
 
 impl Endpoint {
@@ -62,6 +66,15 @@ impl Endpoint {
         }
     }
 
+    /// The endpoint at `path` while `tutorial` runs: the tutorial's `new WebSocket(url)` may
+    /// name any path (Node's `ws` server takes them all); `/inspect` stays the Inspector.
+    pub fn route_tutorial(tutorial: tutorial::Tutorial, path: &str) -> Self {
+        match path {
+            "/inspect" => Self::Inspect,
+            _ => Self::Tutorial(tutorial),
+        }
+    }
+
     /// The endpoint's name for logs.
     pub fn name(&self) -> &'static str {
         match self {
@@ -70,6 +83,7 @@ impl Endpoint {
             Self::Chat { .. } => "chat",
             Self::Notifications => "notifications",
             Self::Inspect => "inspect",
+            Self::Tutorial(tutorial) => tutorial.name(),
         }
     }
 }

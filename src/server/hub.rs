@@ -20,6 +20,7 @@ use crate::app::broadcast::Broadcast;
 use crate::app::chat::{Chat, ChatConfig, ChatQuery, Delivery};
 use crate::app::inspect::{InspectorCommand, Target};
 use crate::app::notifications::{self, Notifications};
+use crate::app::tutorial::{Output, Tutorial, TutorialApp};
 use crate::app::Input;
 use crate::app::{ClientId, Endpoint};
 use crate::protocol::frame::encode_frame;
@@ -86,6 +87,8 @@ pub struct Hub {
     broadcast: Broadcast,
     chat: Chat,
     notifications: Notifications,
+    /// The server of `wsmith tutorial NAME`, if that is what runs.
+    tutorial: Option<TutorialApp>,
     /// Which connection each Inspector watches.
     watching: HashMap<ClientId, ClientId>,
     /// Broadcast frames gathered in this round (see [`run`]).
@@ -94,7 +97,12 @@ pub struct Hub {
 }
 
 /// Runs the hub until every sender of `commands` is gone.
-pub fn run(commands: &Receiver<Command>, history: usize, max_backlog: usize) {
+pub fn run(
+    commands: &Receiver<Command>,
+    history: usize,
+    max_backlog: usize,
+    tutorial: Option<Tutorial>,
+) {
     let chat = Chat::new(ChatConfig {
         history_limit: history,
         epoch: now_ms(),
@@ -105,6 +113,7 @@ pub fn run(commands: &Receiver<Command>, history: usize, max_backlog: usize) {
         broadcast: Broadcast::new(),
         chat,
         notifications: Notifications::new(),
+        tutorial: tutorial.map(TutorialApp::new),
         watching: HashMap::new(),
         pending: None,
         max_backlog,
@@ -166,6 +175,8 @@ impl Hub {
                 let json = self.notifications.notify(&text, now_ms());
                 let recipients = self.notifications.recipients();
                 self.fan_out(&recipients, text_frame(&json));
+                let outputs = self.tutorial.as_mut().map(TutorialApp::tick);
+                self.tutorial_outputs(outputs);
             }
             Command::Shutdown => {
                 info!("hub: closing {} clients with 1001", self.clients.len());
@@ -204,6 +215,10 @@ impl Hub {
                 self.deliver(deliveries);
             }
             Endpoint::Notifications => self.notifications.join(id),
+            Endpoint::Tutorial(_) => {
+                let outputs = self.tutorial.as_mut().map(|app| app.connect(id));
+                self.tutorial_outputs(outputs);
+            }
         }
     }
 
@@ -221,6 +236,10 @@ impl Hub {
                 self.deliver(deliveries);
             }
             Endpoint::Notifications => self.notifications.leave(id),
+            Endpoint::Tutorial(_) => {
+                let outputs = self.tutorial.as_mut().map(|app| app.disconnect(id));
+                self.tutorial_outputs(outputs);
+            }
         }
     }
 
@@ -243,6 +262,10 @@ impl Hub {
                 if let Err(message) = command.and_then(|command| self.inspect(id, command)) {
                     self.send_json(id, &json!({"type": "error", "message": message}));
                 }
+            }
+            Input::Tutorial(input) => {
+                let outputs = self.tutorial.as_mut().map(|app| app.receive(id, input));
+                self.tutorial_outputs(outputs);
             }
             Input::Ignored => {
                 debug!(
@@ -372,6 +395,20 @@ impl Hub {
         for delivery in deliveries {
             let frame = text_frame(&delivery.event.to_json());
             self.fan_out(delivery.to.as_slice(), frame);
+        }
+    }
+
+    /// Does what the tutorial's server asked: each message encoded once for its recipients,
+    /// each console line logged (where the tutorial's `console.log` prints).
+    fn tutorial_outputs(&mut self, outputs: Option<Vec<Output>>) {
+        for output in outputs.unwrap_or_default() {
+            match output {
+                Output::Send { to, message } => {
+                    let frame = encode_frame(message.opcode(), message.as_bytes());
+                    self.fan_out(&to, frame.into());
+                }
+                Output::Console(line) => info!(target: "tutorial", "{line}"),
+            }
         }
     }
 

@@ -22,14 +22,23 @@ impl Drop for Active {
     }
 }
 
+/// What a listening socket serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// Everything: static files, `POST /publish`, WebSocket upgrades.
+    Main,
+    /// Static files only: a tutorial's page port (`--page-addr`), as its Express server was.
+    Page,
+}
+
 /// Accepts connections until a shutdown begins.
-pub fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+pub fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, port: Port) {
     for stream in listener.incoming() {
         if shared.is_shutting_down() {
             break;
         }
         match stream {
-            Ok(stream) => accept(stream, shared),
+            Ok(stream) => accept(stream, shared, port),
             Err(e) => {
                 // Out of file descriptors or a connection reset before accept: keep serving.
                 warn!("accept failed: {e}");
@@ -39,7 +48,7 @@ pub fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     }
 }
 
-fn accept(stream: TcpStream, shared: &Arc<Shared>) {
+fn accept(stream: TcpStream, shared: &Arc<Shared>, port: Port) {
     if shared.active.load(Ordering::SeqCst) >= shared.config.max_connections
         || !shared.threads.has_room()
     {
@@ -55,7 +64,7 @@ fn accept(stream: TcpStream, shared: &Arc<Shared>) {
     let shared = Arc::clone(shared);
     let spawned = threads.spawn(format!("peer-{id}"), CONNECTION_STACK, move || {
         let _active = active;
-        if catch_unwind(AssertUnwindSafe(|| request::handle(stream, id, &shared))).is_err() {
+        if catch_unwind(AssertUnwindSafe(|| request::handle(stream, id, &shared, port))).is_err() {
             error!("peer {id}: connection thread panicked; the connection is closed, the server goes on");
         }
     });

@@ -50,6 +50,10 @@ pub struct Shared {
     pub config: Config,
     /// The canonical path of the `www/` folder.
     pub www_root: PathBuf,
+    /// The canonical path of `Config::www_fallback`, if it exists.
+    pub www_fallback: Option<PathBuf>,
+    /// Where the page port (`--page-addr`) listens, if there is one.
+    pub page_addr: Option<SocketAddr>,
     hub: Sender<Command>,
     /// Every connection and writer thread is started through this.
     pub threads: capacity::ThreadBudget,
@@ -81,6 +85,7 @@ impl Shared {
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
+    page_listener: Option<TcpListener>,
     shared: Arc<Shared>,
     hub: JoinHandle<()>,
     notifier: Option<JoinHandle<()>>,
@@ -100,12 +105,13 @@ impl ShutdownHandle {
         if self.shared.shutting_down.swap(true, Ordering::SeqCst) {
             return;
         }
-        // Wake the listener from `accept`.
-        let mut wake = self.addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        // Wake the listeners from `accept`.
+        for mut wake in std::iter::once(self.addr).chain(self.shared.page_addr) {
+            if wake.ip().is_unspecified() {
+                wake.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
         }
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
     }
 }
 
@@ -120,11 +126,28 @@ impl Server {
         let www_root = config.www.canonicalize().map_err(|e| {
             io::Error::new(e.kind(), format!("--www {}: {e}", config.www.display()))
         })?;
+        let www_fallback = config
+            .www_fallback
+            .as_ref()
+            .and_then(|p| p.canonicalize().ok());
         let listener = listen(config.addr, config.listen_backlog)?;
+        let page_listener = config
+            .page_addr
+            .map(|addr| listen(addr, config.listen_backlog))
+            .transpose()?;
+        let page_addr = page_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
+        if let Some(page) = page_addr {
+            // The page port serves this server's own page: its origin is ours (§10.2).
+            config.allowed_origins.extend(page_origins(page));
+        }
         let (hub_tx, hub_rx) = crossbeam_channel::bounded(HUB_QUEUE);
-        let (history, max_backlog) = (config.history, config.max_backlog);
+        let (history, max_backlog, tutorial) =
+            (config.history, config.max_backlog, config.tutorial);
         let hub = spawn_named("hub".into(), HUB_STACK, move || {
-            hub::run(&hub_rx, history, max_backlog)
+            hub::run(&hub_rx, history, max_backlog, tutorial)
         })?;
         let notifier = match config.notify_every {
             Some(every) => {
@@ -140,6 +163,8 @@ impl Server {
         let shared = Arc::new(Shared {
             config,
             www_root,
+            www_fallback,
+            page_addr,
             hub: hub_tx,
             threads: capacity::ThreadBudget::of_this_process(),
             next_id: AtomicU64::new(1),
@@ -148,6 +173,7 @@ impl Server {
         });
         Ok(Self {
             listener,
+            page_listener,
             shared,
             hub,
             notifier,
@@ -161,6 +187,11 @@ impl Server {
     /// The socket's address cannot be read.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address of the page port (`--page-addr`), if there is one.
+    pub fn page_addr(&self) -> Option<SocketAddr> {
+        self.shared.page_addr
     }
 
     /// A handle that stops this server.
@@ -187,8 +218,20 @@ impl Server {
     ///
     /// Only errors of the listening socket itself; a failing connection never stops the server.
     pub fn run(self) -> io::Result<()> {
-        listener::accept_loop(&self.listener, &self.shared);
+        let pages = match self.page_listener {
+            Some(page_listener) => {
+                let shared = Arc::clone(&self.shared);
+                Some(spawn_named("page-listener".into(), 64 * 1024, move || {
+                    listener::accept_loop(&page_listener, &shared, listener::Port::Page);
+                })?)
+            }
+            None => None,
+        };
+        listener::accept_loop(&self.listener, &self.shared, listener::Port::Main);
         drop(self.listener);
+        if let Some(pages) = pages {
+            let _ = pages.join();
+        }
         let shared = self.shared;
         shared.hub_send(Command::Shutdown);
         let deadline = Instant::now() + shared.config.shutdown_timeout;
@@ -222,6 +265,21 @@ fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     Ok(socket.into())
+}
+
+/// The origins a browser sends for a page served at `page`: by its address, and as
+/// `localhost` when it is loopback (`http://localhost:3000`, as the tutorials write it).
+fn page_origins(page: SocketAddr) -> Vec<String> {
+    let port = page.port();
+    let mut origins = vec![format!("http://{page}")];
+    if page.ip().is_loopback() || page.ip().is_unspecified() {
+        origins.extend([
+            format!("http://localhost:{port}"),
+            format!("http://127.0.0.1:{port}"),
+            format!("http://[::1]:{port}"),
+        ]);
+    }
+    origins
 }
 
 /// Lowers `--max-connections` to what the kernel's limits let this process hold (see

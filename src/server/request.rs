@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 
 use super::hub::Command;
+use super::listener::Port;
 use super::tap::{HandshakeRecord, Tap, TapInfo};
 use super::{peer, static_files, Shared};
 use crate::app::inspect::query_param;
@@ -24,7 +25,7 @@ pub const MAX_PUBLISH_BODY: usize = 64 * 1024;
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves one connection from its first byte to its last.
-pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>) {
+pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: Port) {
     let _ = stream.set_nodelay(true);
     let RequestRead {
         head,
@@ -39,7 +40,15 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>) {
             return;
         }
     };
-    if handshake::is_upgrade_request(&head) {
+    if port == Port::Page {
+        let answer = if handshake::is_upgrade_request(&head) {
+            info!("peer {id}: upgrade on the page port refused (the WebSocket is on --addr)");
+            error_response(&HandshakeError::NotFound)
+        } else {
+            serve_static(&head, shared)
+        };
+        let _ = stream.write_all(&answer);
+    } else if handshake::is_upgrade_request(&head) {
         match check_upgrade(&head, shared) {
             Ok((upgrade, endpoint)) => {
                 info!(
@@ -62,9 +71,23 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>) {
         let answer = publish(&mut stream, &head, channel, leftover, shared);
         let _ = stream.write_all(&answer);
     } else {
-        let answer = static_files::serve(&shared.www_root, &head.method, head.path());
+        let answer = serve_static(&head, shared);
         let _ = stream.write_all(&answer);
     }
+}
+
+/// A file from `--www`, or else from the fallback folder (the tutorials' Inspector page).
+fn serve_static(head: &RequestHead, shared: &Shared) -> Vec<u8> {
+    let root = match &shared.www_fallback {
+        Some(fallback)
+            if static_files::resolve(&shared.www_root, head.path()).is_err()
+                && static_files::resolve(fallback, head.path()).is_ok() =>
+        {
+            fallback
+        }
+        _ => &shared.www_root,
+    };
+    static_files::serve(root, &head.method, head.path())
 }
 
 /// A request head as read from the socket.
@@ -150,7 +173,10 @@ fn check_upgrade(
     shared: &Shared,
 ) -> Result<(Upgrade, Endpoint), HandshakeError> {
     let upgrade = handshake::check_request(head, &[])?;
-    let endpoint = Endpoint::route(head.path(), head.query()).ok_or(HandshakeError::NotFound)?;
+    let endpoint = match shared.config.tutorial {
+        Some(tutorial) => Endpoint::route_tutorial(tutorial, head.path()),
+        None => Endpoint::route(head.path(), head.query()).ok_or(HandshakeError::NotFound)?,
+    };
     handshake::check_origin(&upgrade, &shared.config.allowed_origins)?;
     if shared.is_shutting_down() {
         return Err(HandshakeError::TooManyConnections);

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 pub struct Wsmith {
     child: Child,
     pub addr: SocketAddr,
+    /// The page port of a tutorial that has one (`wsmith page on http://…`).
+    pub page: Option<SocketAddr>,
     /// Everything it printed (stdout: the log; stderr: errors), drained by two threads so the
     /// child never blocks on a full pipe.
     output: Arc<Mutex<String>>,
@@ -21,10 +23,41 @@ pub struct Wsmith {
 
 impl Wsmith {
     pub fn start(extra_args: &[&str]) -> Self {
+        let www = concat!(env!("CARGO_MANIFEST_DIR"), "/www");
+        let mut args = vec!["--addr", "127.0.0.1:0", "--www", www];
+        args.extend(extra_args);
+        Self::spawn(&args)
+    }
+
+    /// `wsmith tutorial NAME --addr 127.0.0.1:0 [--page-addr 127.0.0.1:0] EXTRA…`, from the
+    /// repository root (where its default `www/tutorials/NAME` is).
+    pub fn tutorial(name: &str, has_page_port: bool, extra_args: &[&str]) -> Self {
+        let mut args = vec!["tutorial", name, "--addr", "127.0.0.1:0"];
+        if has_page_port {
+            args.extend(["--page-addr", "127.0.0.1:0"]);
+        }
+        args.extend(extra_args);
+        let mut server = Self::spawn(&args);
+        if has_page_port {
+            let mut page = None;
+            super::wait_until("the 'wsmith page on' line", Duration::from_secs(10), || {
+                page = server.output().lines().find_map(|line| {
+                    line.strip_prefix("wsmith page on http://")?
+                        .trim()
+                        .parse()
+                        .ok()
+                });
+                page.is_some()
+            });
+            server.page = page;
+        }
+        server
+    }
+
+    fn spawn(args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wsmith"))
-            .args(["--addr", "127.0.0.1:0", "--www"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/www"))
-            .args(extra_args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -41,6 +74,7 @@ impl Wsmith {
         let mut server = Self {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            page: None,
             output,
             drains,
         };

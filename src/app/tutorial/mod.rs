@@ -1,0 +1,307 @@
+//! `wsmith tutorial NAME`: the servers of the Korean tutorials our users follow, each exactly as
+//! the tutorial's own client expects it, on wsmith's protocol core and hub.
+//!
+//! | name | seed | file |
+//! |---|---|---|
+//! | `welcome-echo`, `chat`, `notifications` | 000, "8.5. 웹 소켓과 실시간 통신" | [`seed_000`] |
+//! | `server-received`, `broadcast`, `channels` | 001, "4.2.4. 웹소켓과 실시간 통신" | [`seed_001`] |
+//! | `hello-chat` | 002, "Websocket 통신 실습" | [`seed_002`] |
+//! | `relay` | 003, "WebSocket을 이용한 실시간 웹 애플리케이션 개발" | [`seed_003`] |
+//! | `json-relay` | 004, "자바스크립트 웹 소켓을 활용한 채팅 기능" | [`seed_004`] |
+//!
+//! Each is an app like the others: it never sees a frame. The connection's reader turns a
+//! whole message into an [`Input`] ([`Input::read`], through [`crate::app::Input::from_message`];
+//! the JSON of `channels`, `hello-chat` and `json-relay` is parsed there, off the hub), the hub
+//! hands it to [`TutorialApp::receive`] and fans out the [`Output`]s. Where the tutorial's server is fragile (its `JSON.parse` throws on
+//! bad input and takes the process down) ours answers the sender with one error line and keeps
+//! the connection open.
+
+pub mod catalog;
+pub mod seed_000;
+pub mod seed_001;
+pub mod seed_002;
+pub mod seed_003;
+pub mod seed_004;
+
+use std::collections::BTreeMap;
+
+pub use catalog::Tutorial;
+
+use super::ClientId;
+use crate::protocol::Message;
+
+/// A client's message as the tutorial's server reads it, parsed on the connection's thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The message as it arrived, for the tutorials that use it whole (for `json-relay`, one
+    /// already checked to be a chat object, relayed verbatim).
+    Message(Message),
+    /// `channels`: `{"type":"subscribe","channel":C}`.
+    Subscribe {
+        /// The channel C.
+        channel: String,
+    },
+    /// `channels`: `{"channel":C,"content":X}`.
+    Publish {
+        /// The channel C.
+        channel: String,
+        /// The content X.
+        content: String,
+    },
+    /// `hello-chat`: `{"name":N,"message":M}` from the page's name and message inputs.
+    Said {
+        /// The name N.
+        name: String,
+        /// The message M.
+        message: String,
+    },
+    /// A message the tutorial's protocol cannot read; `error` goes back to the sender alone.
+    Invalid {
+        /// The one line answered.
+        error: String,
+    },
+}
+
+impl Input {
+    /// Reads `message` the way `tutorial`'s server does.
+    pub fn read(tutorial: Tutorial, message: Message) -> Self {
+        match tutorial {
+            Tutorial::Channels => seed_001::read_channels(message),
+            Tutorial::HelloChat => seed_002::read(message),
+            Tutorial::JsonRelay => seed_004::read(message),
+            _ => Self::Message(message),
+        }
+    }
+}
+
+/// What the app asks the hub to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send `message` to each of `to` (encoded once, shared).
+    Send {
+        /// The recipients, in order.
+        to: Vec<ClientId>,
+        /// The message.
+        message: Message,
+    },
+    /// A line on the server's console, where the tutorial's `console.log` prints.
+    Console(String),
+}
+
+impl Output {
+    /// A Text message to `to`.
+    pub fn text(to: Vec<ClientId>, text: impl Into<String>) -> Self {
+        Self::Send {
+            to,
+            message: Message::Text(text.into()),
+        }
+    }
+
+    /// A console line.
+    pub fn console(line: impl Into<String>) -> Self {
+        Self::Console(line.into())
+    }
+}
+
+/// Who is connected, and (for `channels`) to which channel: the tutorials' `wss.clients` and
+/// `ws.channel`.
+#[derive(Debug, Default)]
+pub struct Room {
+    members: BTreeMap<ClientId, Option<String>>,
+}
+
+impl Room {
+    /// Everyone connected: `wss.clients`, ordered so that tests are deterministic.
+    pub fn everyone(&self) -> Vec<ClientId> {
+        self.members.keys().copied().collect()
+    }
+
+    /// Everyone but `sender`: `client !== ws`.
+    pub fn others(&self, sender: ClientId) -> Vec<ClientId> {
+        self.members
+            .keys()
+            .copied()
+            .filter(|&id| id != sender)
+            .collect()
+    }
+
+    /// Everyone whose channel is `channel`: `client.channel === channel`.
+    pub fn in_channel(&self, channel: &str) -> Vec<ClientId> {
+        self.members
+            .iter()
+            .filter(|(_, c)| c.as_deref() == Some(channel))
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    /// Puts `id` in `channel` (one channel per client, as in the tutorial: `ws.channel = …`).
+    pub fn subscribe(&mut self, id: ClientId, channel: String) {
+        if let Some(slot) = self.members.get_mut(&id) {
+            *slot = Some(channel);
+        }
+    }
+
+    /// How many are connected.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether nobody is.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+}
+
+/// One tutorial's server: the state machine the hub runs, without threads or sockets.
+#[derive(Debug)]
+pub struct TutorialApp {
+    tutorial: Tutorial,
+    room: Room,
+}
+
+impl TutorialApp {
+    /// Nobody connected yet.
+    pub fn new(tutorial: Tutorial) -> Self {
+        Self {
+            tutorial,
+            room: Room::default(),
+        }
+    }
+
+    /// Which tutorial this is.
+    pub fn tutorial(&self) -> Tutorial {
+        self.tutorial
+    }
+
+    /// `wss.on('connection')`.
+    pub fn connect(&mut self, id: ClientId) -> Vec<Output> {
+        self.room.members.insert(id, None);
+        let room = &self.room;
+        match self.tutorial {
+            Tutorial::WelcomeEcho => seed_000::welcome(id),
+            Tutorial::ServerReceived | Tutorial::Broadcast | Tutorial::Channels => {
+                seed_001::connected()
+            }
+            Tutorial::HelloChat => seed_002::joined(room),
+            Tutorial::Relay => seed_003::connected(),
+            Tutorial::JsonRelay => seed_004::connected(),
+            Tutorial::Chat | Tutorial::Notifications => Vec::new(),
+        }
+    }
+
+    /// `ws.on('close')`. Nothing for a client that was not connected.
+    pub fn disconnect(&mut self, id: ClientId) -> Vec<Output> {
+        if self.room.members.remove(&id).is_none() {
+            return Vec::new();
+        }
+        match self.tutorial {
+            Tutorial::ServerReceived | Tutorial::Broadcast | Tutorial::Channels => {
+                seed_001::disconnected()
+            }
+            Tutorial::HelloChat => seed_002::left(&self.room),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `ws.on('message')`.
+    pub fn receive(&mut self, id: ClientId, input: Input) -> Vec<Output> {
+        if !self.room.members.contains_key(&id) {
+            return Vec::new();
+        }
+        if let Input::Invalid { error } = input {
+            return vec![Output::text(vec![id], error)];
+        }
+        let room = &mut self.room;
+        match self.tutorial {
+            Tutorial::WelcomeEcho => seed_000::you_said(id, &input),
+            Tutorial::Chat => seed_000::chat(room, &input),
+            Tutorial::Notifications => Vec::new(), // its server has no message handler
+            Tutorial::ServerReceived => seed_001::server_received(id, &input),
+            Tutorial::Broadcast => seed_001::broadcast(room, &input),
+            Tutorial::Channels => seed_001::channels(room, id, input),
+            Tutorial::HelloChat => seed_002::said(room, input),
+            Tutorial::Relay => seed_003::relay(room, id, input),
+            Tutorial::JsonRelay => seed_004::relay(room, id, input),
+        }
+    }
+
+    /// The `setInterval` timer fired (`notifications`; `--notify-every`, 5 s by default).
+    pub fn tick(&mut self) -> Vec<Output> {
+        match self.tutorial {
+            Tutorial::Notifications => seed_000::notification(&self.room),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// `${message}` in the tutorials' template strings: a Text message as it is, a Binary one as
+/// UTF-8 (Node's `Buffer` → string), invalid bytes shown as U+FFFD.
+pub fn as_text(message: &Message) -> std::borrow::Cow<'_, str> {
+    match message {
+        Message::Text(text) => text.as_str().into(),
+        Message::Binary(bytes) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// The message's text, for `${message}`; empty for inputs that are not whole messages.
+fn input_text(input: &Input) -> std::borrow::Cow<'_, str> {
+    match input {
+        Input::Message(message) => as_text(message),
+        _ => "".into(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The Text messages `outputs` send to `id`, in order.
+    pub(crate) fn texts_to(outputs: &[Output], id: ClientId) -> Vec<String> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send {
+                    to,
+                    message: Message::Text(t),
+                } if to.contains(&id) => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The console lines of `outputs`.
+    pub(crate) fn console(outputs: &[Output]) -> Vec<String> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Console(line) => Some(line.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(crate) fn text(s: &str) -> Input {
+        Input::Message(Message::Text(s.into()))
+    }
+
+    #[test]
+    fn a_client_that_never_connected_gets_nothing_and_leaves_nothing() {
+        let mut app = TutorialApp::new(Tutorial::HelloChat);
+        assert!(app.receive(9, text("hi")).is_empty());
+        assert!(app.disconnect(9).is_empty());
+    }
+
+    #[test]
+    fn invalid_input_is_answered_to_its_sender_alone() {
+        let mut app = TutorialApp::new(Tutorial::JsonRelay);
+        app.connect(1);
+        app.connect(2);
+        let out = app.receive(
+            1,
+            Input::Invalid {
+                error: "bad".into(),
+            },
+        );
+        assert_eq!(out, vec![Output::text(vec![1], "bad")]);
+    }
+}
