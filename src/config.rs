@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::app::lab::LabLimits;
 use crate::app::tutorial::Tutorial;
 use crate::protocol::http::HeadLimits;
 use crate::protocol::Limits;
@@ -64,6 +65,8 @@ pub struct Config {
     pub page_addr: Option<SocketAddr>,
     /// Files served when `--www` has no file of that name (the tutorials' Inspector page).
     pub www_fallback: Option<PathBuf>,
+    /// `--lab-max-input`, `--lab-rate`: the frame lab's input size and command rate (`/lab`).
+    pub lab: LabLimits,
     /// Fault injection for tests: a `/echo` Text message equal to this makes the connection's
     /// thread panic. Not settable from the command line.
     #[doc(hidden)]
@@ -95,6 +98,7 @@ impl Default for Config {
             tutorial: None,
             page_addr: None,
             www_fallback: None,
+            lab: LabLimits::default(),
             panic_on_text: None,
         }
     }
@@ -131,6 +135,9 @@ FLAGS (default → what happens when exceeded):
     --allowed-origin ORIGIN   none             browser Origin allowed besides the server's own (repeatable; else 403)
     --rate-limit N            20               chat messages per second per client → error event, then close 1008
     --max-control-rate N      100              control frames per second per client → close 1008
+    --lab-max-input BYTES     131072           /lab: more frame bytes in one experiment → error event (and the
+                                               /lab connection's own message limit is 4 × this + 4096 → close 1009)
+    --lab-rate N              10               /lab commands per second per client → error event, command dropped
 
 `wsmith tutorial` lists the seed tutorials' servers; `wsmith tutorial NAME [FLAGS]` runs one
 (these flags, plus --page-addr ADDR for the tutorials that serve their page on a port of its own).
@@ -223,6 +230,8 @@ impl Config {
                 "--page-addr" if config.tutorial.is_some() => {
                     config.page_addr = Some(parse(&flag, &value()?)?);
                 }
+                "--lab-max-input" => config.lab.max_input = parse(&flag, &value()?)?,
+                "--lab-rate" => config.lab.commands_per_second = parse(&flag, &value()?)?,
                 other => return Err(format!("unknown flag {other} (see --help)")),
             }
         }

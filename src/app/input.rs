@@ -19,8 +19,8 @@ pub enum Input {
     Inspect(Result<InspectorCommand, String>),
     /// `wsmith tutorial NAME`: the message as that tutorial's server reads it.
     Tutorial(super::tutorial::Input),
-    /// `/echo` (answered by the reader itself) and `/notifications` (server push only): nothing
-    /// for an app to do.
+    /// `/echo` and `/lab` (answered by the reader itself) and `/notifications` (server push
+    /// only): nothing for an app to do.
     Ignored,
 }
 
@@ -43,7 +43,7 @@ impl Input {
             Endpoint::Tutorial(tutorial) => {
                 Self::Tutorial(super::tutorial::Input::read(*tutorial, message))
             }
-            Endpoint::Echo | Endpoint::Notifications => Self::Ignored,
+            Endpoint::Echo | Endpoint::Notifications | Endpoint::Lab => Self::Ignored,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! | `/notifications` | [`notifications`] | server-pushed events only |
 //! | `/inspect` | [`inspect`] | the Inspector: watch another connection's frames |
 //! | any path, under `wsmith tutorial NAME` | [`tutorial`] | the server of a seed tutorial |
+//! | `/lab` | [`lab`] | the frame lab: bytes you built, judged by a fresh protocol core; answered on the connection's own thread |
 //!
 //! A client's message reaches its app as an [`Input`], typed on the connection's own reader
 //! thread ([`Input::from_message`]): the hub never parses client bytes.
@@ -17,6 +18,7 @@ pub mod chat;
 pub mod echo;
 pub mod input;
 pub mod inspect;
+pub mod lab;
 pub mod notifications;
 pub mod tutorial;
 
@@ -47,6 +49,8 @@ pub enum Endpoint {
     Inspect,
     /// Any other path while `wsmith tutorial NAME` runs ([`Endpoint::route_tutorial`]).
     Tutorial(tutorial::Tutorial),
+    /// `/lab`: answered by the connection's reader, never the hub ([`lab`]).
+    Lab,
 }
 
 impl Endpoint {
@@ -62,6 +66,7 @@ impl Endpoint {
             }),
             "/notifications" => Some(Self::Notifications),
             "/inspect" => Some(Self::Inspect),
+            "/lab" => Some(Self::Lab),
             _ => None,
         }
     }
@@ -84,6 +89,7 @@ impl Endpoint {
             Self::Notifications => "notifications",
             Self::Inspect => "inspect",
             Self::Tutorial(tutorial) => tutorial.name(),
+            Self::Lab => "lab",
         }
     }
 }

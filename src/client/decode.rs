@@ -20,21 +20,31 @@
 //! frames are numbered as messages and fragments (§5.4), and control frames between fragments
 //! are marked. Nothing is refused: a frame that breaks a rule is explained with its problems
 //! (`! §5.2 reserved opcode 0x3`), as a learner wants to see what it said.
+//!
+//! `wsmith decode --as-server HEX…` asks the other question: what would a server do with these
+//! bytes from a client? They are fed to a fresh server-role protocol core by the frame lab
+//! ([`crate::protocol::lab`], the same code as the page's Lab tab), and its verdict is printed
+//! step by step: each frame, each event, the replies, and the failure with its close code, rule
+//! and offset (`verdict: 1002 — §5.1 a client must mask every frame`).
 
 use std::fmt::Write as _;
 
 use super::Error;
 use crate::protocol::frame::parse_header;
-use crate::protocol::inspect::explain;
+use crate::protocol::inspect::{self, explain};
+use crate::protocol::lab::{self, Experiment, Verdict};
 
 /// The help text of `wsmith decode`.
 pub const USAGE: &str = "\
 wsmith decode HEX...   explain WebSocket frames given as hex (RFC 6455 §5.2), unmasked
+wsmith decode --as-server HEX...
+                       feed them to a server's protocol core, as if a client had sent them,
+                       and print what it does: frames, events, replies, the close code and rule
 
     HEX is one direction of a connection, e.g. 81 85 37 fa 21 3d 7f 9f 4d 51 58 (RFC 6455 §5.7).
     Spaces, colons, commas, dashes and 0x prefixes are allowed; arguments are concatenated.
     Exit status: 0 if every byte is part of a whole frame that breaks no rule, 1 otherwise,
-    2 if the input is not hex.
+    2 if the input is not hex. With --as-server: 0 unless the server fails the connection.
 ";
 
 /// Reads hex digits from `args`, ignoring separators and `0x` prefixes.
@@ -43,35 +53,7 @@ wsmith decode HEX...   explain WebSocket frames given as hex (RFC 6455 §5.2), u
 ///
 /// [`Error::Usage`] naming the first group that is not hex, or has an odd number of digits.
 pub fn parse_hex<S: AsRef<str>>(args: &[S]) -> Result<Vec<u8>, Error> {
-    let mut bytes = Vec::new();
-    let groups = args
-        .iter()
-        .flat_map(|arg| {
-            arg.as_ref()
-                .split(|c: char| c.is_whitespace() || ":,-".contains(c))
-        })
-        .filter(|group| !group.is_empty());
-    for group in groups {
-        let digits = group
-            .strip_prefix("0x")
-            .or_else(|| group.strip_prefix("0X"))
-            .unwrap_or(group);
-        if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
-            return Err(Error::Usage(format!("{group:?} is not hex (the {bad:?})")));
-        }
-        if digits.len() % 2 != 0 {
-            return Err(Error::Usage(format!(
-                "{group:?} has an odd number of hex digits; write each byte as two"
-            )));
-        }
-        for pair in digits.as_bytes().chunks_exact(2) {
-            let pair = std::str::from_utf8(pair).unwrap_or_default();
-            let byte = u8::from_str_radix(pair, 16)
-                .map_err(|_| Error::Usage(format!("{pair:?} is not a hex byte")))?;
-            bytes.push(byte);
-        }
-    }
-    Ok(bytes)
+    inspect::parse_hex(args).map_err(Error::Usage)
 }
 
 /// Explains `bytes` as frames: a summary line, each frame's anatomy, then any bytes left over.
@@ -134,13 +116,34 @@ fn describe_leftover(rest: &[u8]) -> String {
 ///
 /// [`Error::Usage`] when there is no hex, or it does not parse.
 pub fn run<S: AsRef<str>>(args: &[S]) -> Result<bool, Error> {
+    let (as_server, args) = match args.split_first() {
+        Some((first, rest)) if first.as_ref() == "--as-server" => (true, rest),
+        _ => (false, args),
+    };
     let bytes = parse_hex(args)?;
     if bytes.is_empty() {
         return Err(Error::Usage("decode needs the frame bytes as hex".into()));
     }
-    let (text, clean) = describe(&bytes);
+    let (text, clean) = if as_server {
+        judge(bytes)
+    } else {
+        describe(&bytes)
+    };
     print!("{text}");
     Ok(clean)
+}
+
+/// What a server's core does with `bytes` from a client, in one read (see the module doc).
+///
+/// Returns the report and whether the connection survived (no failure).
+pub fn judge(bytes: Vec<u8>) -> (String, bool) {
+    match lab::run(&Experiment::whole(bytes)) {
+        Ok(report) => {
+            let survived = !matches!(report.verdict, Verdict::Failed { .. });
+            (report.to_string(), survived)
+        }
+        Err(e) => (format!("{e}\n"), false),
+    }
 }
 
 #[cfg(test)]
@@ -174,6 +177,24 @@ mod tests {
         assert!(clean);
         assert!(text.starts_with("11 bytes: 1 frame\n"), "{text}");
         assert!(text.contains("as text            \"Hello\""), "{text}");
+    }
+
+    #[test]
+    fn as_server_prints_the_cores_verdict() {
+        let (text, survived) = judge(vec![0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        assert!(!survived);
+        assert!(
+            text.contains("verdict: 1002 — §5.1 a client must mask every frame"),
+            "{text}"
+        );
+        assert!(text.contains("reply: the server would write 88"), "{text}");
+        let (text, survived) =
+            judge(parse_hex(&["81 85 37 fa 21 3d 7f 9f 4d 51 58"]).expect("hex"));
+        assert!(survived);
+        assert!(
+            text.contains("event: Text message of 5 bytes: \"Hello\""),
+            "{text}"
+        );
     }
 
     #[test]

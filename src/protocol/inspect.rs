@@ -4,9 +4,13 @@
 //! Unlike [`decode_header`](super::frame::decode_header), nothing here refuses a frame: a
 //! learner wants to see what a broken frame said, so rule violations become
 //! [`FrameAnatomy::problems`] instead of errors. [`FrameSplitter`] cuts a byte stream (one
-//! direction of a connection) into frames, however it arrives.
+//! direction of a connection) into frames, however it arrives. The Inspector, the frame lab
+//! ([`super::lab`]), `wsmith decode` and `wsmith connect --trace` all explain frames with this
+//! one piece of code: the same fields, the same problems, the same JSON ([`FrameAnatomy::to_json`]).
 
 use std::fmt;
+
+use serde_json::{json, Value};
 
 use super::connection::Role;
 use super::frame::{parse_header, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
@@ -91,6 +95,32 @@ impl FrameAnatomy {
     pub fn close_code(&self) -> Option<u16> {
         let (code, _) = self.payload.split_first_chunk::<2>()?;
         (self.opcode == 0x8).then(|| u16::from_be_bytes(*code))
+    }
+
+    /// Every field as JSON, as the Inspector's `frame` events and the lab's reports carry it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "offset": self.offset,
+            "header_hex": hex(&self.header),
+            "fin": self.fin,
+            "rsv": self.rsv,
+            "opcode": self.opcode,
+            "opcode_name": self.opcode_name(),
+            "mask": self.masked,
+            "len7": self.len7,
+            "extended_len": self.extended_len.map(|(bits, value)| json!({"bits": bits, "value": value})),
+            "payload_len": self.payload_len,
+            "masking_key_hex": self.masking_key.map(|key| hex(&key)),
+            "wire_payload_hex": hex(&self.wire_payload),
+            "payload_hex": hex(&self.payload),
+            "payload_text": self.payload_text(),
+            "truncated": self.is_truncated(),
+            "message": self.message,
+            "fragment": self.fragment,
+            "control": self.is_control(),
+            "between_fragments": self.between_fragments,
+            "problems": self.problems,
+        })
     }
 }
 
@@ -261,12 +291,25 @@ impl FrameSplitter {
 
     fn finish(&mut self) -> Option<FrameAnatomy> {
         let mut frame = self.current.take()?;
-        frame.payload = frame.wire_payload.clone();
-        if let Some(key) = frame.masking_key {
-            apply_mask(&mut frame.payload, key, 0);
-        }
+        unmask_shown(&mut frame);
         self.offset += frame.header.len() as u64 + frame.payload_len;
         Some(frame)
+    }
+
+    /// The frame whose header has arrived but whose payload has not, all of it: explained with
+    /// the payload bytes seen so far ([`FrameAnatomy::is_truncated`] says it is not whole).
+    pub fn pending(&self) -> Option<FrameAnatomy> {
+        let mut frame = self.current.clone()?;
+        unmask_shown(&mut frame);
+        Some(frame)
+    }
+}
+
+/// Fills `payload` with the shown wire bytes, unmasked (§5.3).
+fn unmask_shown(frame: &mut FrameAnatomy) {
+    frame.payload = frame.wire_payload.clone();
+    if let Some(key) = frame.masking_key {
+        apply_mask(&mut frame.payload, key, 0);
     }
 }
 
@@ -285,6 +328,44 @@ pub fn explain(bytes: &[u8]) -> (Vec<FrameAnatomy>, usize) {
                 .unwrap_or(bytes.len())
                 .min(bytes.len()),
     )
+}
+
+/// Reads bytes written as hex: pairs of digits, separated or not by spaces, colons, commas or
+/// dashes, each group with an optional `0x` (`81 85`, `8185`, `0x81:0x85`).
+///
+/// # Errors
+///
+/// A one-line reason naming the first group that is not hex or has an odd number of digits.
+pub fn parse_hex<S: AsRef<str>>(groups: &[S]) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    let groups = groups
+        .iter()
+        .flat_map(|arg| {
+            arg.as_ref()
+                .split(|c: char| c.is_whitespace() || ":,-".contains(c))
+        })
+        .filter(|group| !group.is_empty());
+    for group in groups {
+        let digits = group
+            .strip_prefix("0x")
+            .or_else(|| group.strip_prefix("0X"))
+            .unwrap_or(group);
+        if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
+            return Err(format!("{group:?} is not hex (the {bad:?})"));
+        }
+        if digits.len() % 2 != 0 {
+            return Err(format!(
+                "{group:?} has an odd number of hex digits; write each byte as two"
+            ));
+        }
+        for pair in digits.as_bytes().chunks_exact(2) {
+            let pair = std::str::from_utf8(pair).unwrap_or_default();
+            let byte =
+                u8::from_str_radix(pair, 16).map_err(|_| format!("{pair:?} is not a hex byte"))?;
+            bytes.push(byte);
+        }
+    }
+    Ok(bytes)
 }
 
 /// Bytes as lowercase hex pairs separated by spaces (`81 85 37 fa`), as traces show them.
@@ -462,6 +543,26 @@ mod tests {
         assert_eq!(from_client[0].offset, 40);
         let from_server = FrameSplitter::for_sender(Role::Server, 0).feed(&unmasked);
         assert!(from_server[0].problems.is_empty());
+    }
+
+    #[test]
+    fn a_frame_still_arriving_is_explained_as_pending() {
+        let mut splitter = FrameSplitter::for_sender(Role::Client, 0);
+        let frames = splitter.feed(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f]);
+        assert!(frames.is_empty());
+        let pending = splitter.pending().expect("a header has arrived");
+        assert_eq!(pending.payload, b"He");
+        assert!(pending.is_truncated());
+        assert!(FrameSplitter::new().pending().is_none());
+    }
+
+    #[test]
+    fn json_carries_every_field() {
+        let (frames, _) = explain(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
+        let json = frames[0].to_json();
+        assert_eq!(json["opcode_name"], "Close");
+        assert_eq!(json["masking_key_hex"], "00 00 00 00");
+        assert_eq!(json["payload_hex"], "03 e8");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! | RFC 7692 compression | [`deflate`] | `permessage-deflate`: negotiation (§5, §7.1), RSV1 (§6), context takeover |
 //! | §5.2 frames explained | [`inspect`] | every field of a frame, for the Inspector and `wsmith decode` |
 //! | §5–§7 one connection | [`connection`] | the state machine: `receive_data` → events and replies |
+//! | §5–§8 by experiment | [`lab`] | any bytes, in any reads, fed to a fresh server `Connection`, explained step by step |
 //! | §7.4.1 status codes for errors | [`error`] | `ProtocolError`, `HandshakeError` |
 
 pub mod close;
@@ -27,6 +28,7 @@ pub mod frame;
 pub mod handshake;
 pub mod http;
 pub mod inspect;
+pub mod lab;
 pub mod mask;
 pub mod message;
 pub mod utf8;

@@ -206,7 +206,7 @@ impl Hub {
             },
         );
         match endpoint {
-            Endpoint::Echo | Endpoint::Inspect => {}
+            Endpoint::Echo | Endpoint::Inspect | Endpoint::Lab => {}
             Endpoint::Broadcast { include_self } => self.broadcast.join(id, include_self),
             Endpoint::Chat { query } => {
                 let deliveries =
@@ -229,7 +229,7 @@ impl Hub {
         };
         self.forget_watches(id, &client);
         match client.endpoint {
-            Endpoint::Echo | Endpoint::Inspect => {}
+            Endpoint::Echo | Endpoint::Inspect | Endpoint::Lab => {}
             Endpoint::Broadcast { .. } => self.broadcast.leave(id),
             Endpoint::Chat { .. } => {
                 let deliveries = self.chat.disconnect(id);

@@ -31,6 +31,7 @@ use super::tap::Tap;
 use super::writer::WriterSlot;
 use super::Shared;
 use crate::app::chat::ChatError;
+use crate::app::lab::LabSession;
 use crate::app::{echo, ClientId, Endpoint, Input};
 use crate::protocol::connection::State;
 use crate::protocol::http::error_response;
@@ -60,7 +61,11 @@ pub fn serve(
 ) {
     let id = tap.info.conn;
     let config = &shared.config;
-    let conn = Arc::new(Mutex::new(Connection::server(config.limits)));
+    let limits = match endpoint {
+        Endpoint::Lab => config.lab.connection_limits(config.limits),
+        _ => config.limits,
+    };
+    let conn = Arc::new(Mutex::new(Connection::server(limits)));
     // A peer that stops reading stalls our writes; after --write-timeout the writer gives up,
     // which also ends the reader (the socket is shut down).
     if let Err(e) = stream.set_write_timeout(Some(config.write_timeout)) {
@@ -118,6 +123,7 @@ pub fn serve(
         control_rate: WindowCounter::new(config.max_control_rate, now),
         writer: Arc::clone(&writer),
         echo_replies: Vec::new(),
+        lab: LabSession::new(config.lab, config.limits, now),
     };
     // A bug in this connection's thread ends this connection only: Close 1011, and the hub
     // still hears that it left.
@@ -173,6 +179,8 @@ struct Reader<'a> {
     writer: Arc<WriterSlot>,
     /// Echo replies produced by the read being handled.
     echo_replies: Vec<Frame>,
+    /// `/lab`'s command rate and limits.
+    lab: LabSession,
 }
 
 impl Reader<'_> {
@@ -338,6 +346,14 @@ impl Reader<'_> {
             self.inject_fault(&message);
             let reply = echo::reply(message);
             let header = FrameHeader::new(reply.opcode(), reply.as_bytes().len() as u64).encode();
+            self.echo_replies
+                .push(Frame::Owned(header, reply.into_bytes()));
+            return;
+        }
+        // The lab's bytes go to a core of its own, not to this socket or the hub.
+        if self.endpoint == Endpoint::Lab {
+            let reply = self.lab.reply(&message, Instant::now());
+            let header = FrameHeader::new(Opcode::Text, reply.len() as u64).encode();
             self.echo_replies
                 .push(Frame::Owned(header, reply.into_bytes()));
             return;

@@ -19,7 +19,7 @@ use super::outbox::{Frame, Outbox};
 use crate::app::ClientId;
 use crate::protocol::frame::{encode_frame, Opcode};
 use crate::protocol::handshake::ACCEPT_GUID;
-use crate::protocol::inspect::{hex, FrameAnatomy, FrameSplitter};
+use crate::protocol::inspect::{FrameAnatomy, FrameSplitter};
 use crate::protocol::{FrameProgress, Role};
 
 /// The opening handshake of a tapped connection, kept to show it step by step (§4.2.2).
@@ -212,31 +212,14 @@ fn send(watchers: &[(ClientId, Outbox)], event: &Value) {
     }
 }
 
-/// One explained frame as the Inspector's JSON.
+/// One explained frame as the Inspector's JSON: [`FrameAnatomy::to_json`] (the lab's too),
+/// with the connection and the direction.
 pub fn frame_json(conn: ClientId, dir: &str, frame: &FrameAnatomy) -> Value {
-    json!({
-        "type": "frame",
-        "conn": conn,
-        "dir": dir,
-        "offset": frame.offset,
-        "header_hex": hex(&frame.header),
-        "fin": frame.fin,
-        "rsv": frame.rsv,
-        "opcode": frame.opcode,
-        "opcode_name": frame.opcode_name(),
-        "mask": frame.masked,
-        "len7": frame.len7,
-        "extended_len": frame.extended_len.map(|(bits, value)| json!({"bits": bits, "value": value})),
-        "payload_len": frame.payload_len,
-        "masking_key_hex": frame.masking_key.map(|key| hex(&key)),
-        "wire_payload_hex": hex(&frame.wire_payload),
-        "payload_hex": hex(&frame.payload),
-        "payload_text": frame.payload_text(),
-        "truncated": frame.is_truncated(),
-        "message": frame.message,
-        "fragment": frame.fragment,
-        "control": frame.is_control(),
-        "between_fragments": frame.between_fragments,
-        "problems": frame.problems,
-    })
+    let mut json = frame.to_json();
+    if let Some(fields) = json.as_object_mut() {
+        fields.insert("type".into(), json!("frame"));
+        fields.insert("conn".into(), json!(conn));
+        fields.insert("dir".into(), json!(dir));
+    }
+    json
 }
