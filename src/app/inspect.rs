@@ -10,10 +10,13 @@
 //!
 //! The server answers with `attached`, then `frame` and `close` events, `detached`,
 //! `connections` or `error` (see README, "Inspector").
+//!
+//! The access rules live here ([`InspectorCommand::decide`]); the hub only carries out the
+//! [`Decision`] (attaching the tap is server work).
 
 use serde::Deserialize;
 
-use super::ClientId;
+use super::{ClientId, Endpoint};
 
 /// Which connection to watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,19 +74,183 @@ impl InspectorCommand {
     }
 }
 
-/// The value of `key` in a URL query (`a=1&tap=xyz`), without percent-decoding: tokens and
-/// flags are plain ASCII.
-pub fn query_param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
-    query?.split('&').find_map(|pair| {
-        pair.split_once('=')
-            .filter(|(k, _)| *k == key)
-            .map(|(_, v)| v)
-    })
+/// What the Inspector's rules need to know about the connections; the hub answers from its
+/// registry.
+pub trait Connections {
+    /// The endpoint `id` is connected at, if it is connected.
+    fn endpoint(&self, id: ClientId) -> Option<&Endpoint>;
+    /// Whether `id` connected from a loopback address.
+    fn is_loopback(&self, id: ClientId) -> bool;
+    /// Every connection whose URL carried `tap=token`.
+    fn carrying_token(&self, token: &str) -> Vec<ClientId>;
+    /// Every connection.
+    fn ids(&self) -> Vec<ClientId>;
+}
+
+/// What the hub does for an allowed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Stop any previous watch, then watch this connection.
+    Watch(ClientId),
+    /// Stop watching.
+    Unwatch,
+    /// Answer `connections` with these, in this order.
+    List(Vec<ClientId>),
+}
+
+impl InspectorCommand {
+    /// Applies the access rules for `inspector`'s command:
+    ///
+    /// - a `tap=` token names the newest connection that carries it (a page's old connection
+    ///   may still be closing); anyone who knows the token may watch;
+    /// - watching by id and listing are for loopback inspectors only: they show someone else's
+    ///   traffic;
+    /// - an inspector's own connection (any `/inspect` connection) cannot be watched, and is
+    ///   not listed.
+    ///
+    /// # Errors
+    ///
+    /// A one-line reason, sent back as an `error` event.
+    pub fn decide(
+        self,
+        inspector: ClientId,
+        connections: &impl Connections,
+    ) -> Result<Decision, String> {
+        let from_loopback = connections.is_loopback(inspector);
+        let is_inspector = |id| connections.endpoint(id) == Some(&Endpoint::Inspect);
+        match self {
+            Self::Watch(target) => {
+                let target = match target {
+                    Target::Token(token) => connections
+                        .carrying_token(&token)
+                        .into_iter()
+                        .max()
+                        .ok_or("no connection carries that tap token")?,
+                    Target::Conn(_) if !from_loopback => {
+                        return Err(
+                            "watching a connection by id is allowed from loopback only".into()
+                        )
+                    }
+                    Target::Conn(conn) => conn,
+                };
+                if connections.endpoint(target).is_none() {
+                    return Err("no such connection".into());
+                }
+                if is_inspector(target) {
+                    return Err("an inspector's own connection cannot be watched".into());
+                }
+                Ok(Decision::Watch(target))
+            }
+            Self::Unwatch => Ok(Decision::Unwatch),
+            Self::List if !from_loopback => {
+                Err("listing connections is allowed from loopback only".into())
+            }
+            Self::List => {
+                let mut ids: Vec<ClientId> = connections
+                    .ids()
+                    .into_iter()
+                    .filter(|&id| !is_inspector(id))
+                    .collect();
+                ids.sort_unstable();
+                Ok(Decision::List(ids))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Connections as (id, endpoint, from loopback, tap token).
+    struct Fake(Vec<(ClientId, Endpoint, bool, Option<&'static str>)>);
+
+    impl Connections for Fake {
+        fn endpoint(&self, id: ClientId) -> Option<&Endpoint> {
+            self.0.iter().find(|c| c.0 == id).map(|c| &c.1)
+        }
+        fn is_loopback(&self, id: ClientId) -> bool {
+            self.0.iter().any(|c| c.0 == id && c.2)
+        }
+        fn carrying_token(&self, token: &str) -> Vec<ClientId> {
+            self.0
+                .iter()
+                .filter(|c| c.3 == Some(token))
+                .map(|c| c.0)
+                .collect()
+        }
+        fn ids(&self) -> Vec<ClientId> {
+            self.0.iter().map(|c| c.0).collect()
+        }
+    }
+
+    /// Inspector 1 (loopback) and 2 (remote); echo clients 5 and 3 carry token "t", 4 none.
+    fn server() -> Fake {
+        Fake(vec![
+            (1, Endpoint::Inspect, true, None),
+            (2, Endpoint::Inspect, false, None),
+            (5, Endpoint::Echo, false, Some("t")),
+            (3, Endpoint::Echo, false, Some("t")),
+            (4, Endpoint::Notifications, false, None),
+            (6, Endpoint::Inspect, false, Some("i")),
+        ])
+    }
+
+    fn decide(inspector: ClientId, command: InspectorCommand) -> Result<Decision, String> {
+        command.decide(inspector, &server())
+    }
+
+    fn watch_token(token: &str) -> InspectorCommand {
+        InspectorCommand::Watch(Target::Token(token.into()))
+    }
+
+    #[test]
+    fn a_token_names_its_newest_connection_for_anyone() {
+        assert_eq!(decide(2, watch_token("t")), Ok(Decision::Watch(5)));
+        assert_eq!(
+            decide(2, watch_token("nope")),
+            Err("no connection carries that tap token".into())
+        );
+    }
+
+    #[test]
+    fn watching_by_id_is_for_loopback_inspectors_only() {
+        let by_id = InspectorCommand::Watch(Target::Conn(4));
+        assert_eq!(decide(1, by_id.clone()), Ok(Decision::Watch(4)));
+        assert_eq!(
+            decide(2, by_id),
+            Err("watching a connection by id is allowed from loopback only".into())
+        );
+        assert_eq!(
+            decide(1, InspectorCommand::Watch(Target::Conn(99))),
+            Err("no such connection".into())
+        );
+    }
+
+    #[test]
+    fn an_inspectors_connection_cannot_be_watched() {
+        let refused = Err("an inspector's own connection cannot be watched".to_owned());
+        assert_eq!(decide(1, InspectorCommand::Watch(Target::Conn(1))), refused);
+        assert_eq!(decide(1, InspectorCommand::Watch(Target::Conn(2))), refused);
+        assert_eq!(decide(2, watch_token("i")), refused);
+    }
+
+    #[test]
+    fn listing_is_for_loopback_and_leaves_inspectors_out_in_id_order() {
+        assert_eq!(
+            decide(1, InspectorCommand::List),
+            Ok(Decision::List(vec![3, 4, 5]))
+        );
+        assert_eq!(
+            decide(2, InspectorCommand::List),
+            Err("listing connections is allowed from loopback only".into())
+        );
+    }
+
+    #[test]
+    fn unwatch_is_always_allowed() {
+        assert_eq!(decide(2, InspectorCommand::Unwatch), Ok(Decision::Unwatch));
+    }
 
     #[test]
     fn commands_are_parsed() {
@@ -101,12 +268,5 @@ mod tests {
         );
         assert!(InspectorCommand::parse(r#"{"type":"watch"}"#).is_err());
         assert!(InspectorCommand::parse("hello").is_err());
-    }
-
-    #[test]
-    fn query_params_are_found_by_key() {
-        assert_eq!(query_param(Some("name=a&tap=xyz"), "tap"), Some("xyz"));
-        assert_eq!(query_param(Some("tapx=1"), "tap"), None);
-        assert_eq!(query_param(None, "tap"), None);
     }
 }

@@ -20,6 +20,7 @@ pub mod input;
 pub mod inspect;
 pub mod lab;
 pub mod notifications;
+pub mod query;
 pub mod tutorial;
 
 pub use input::Input;
@@ -59,7 +60,7 @@ impl Endpoint {
         match path {
             "/echo" => Some(Self::Echo),
             "/" | "/broadcast" => Some(Self::Broadcast {
-                include_self: !has_param(query, "self", "false"),
+                include_self: !query::has(query, "self", "false"),
             }),
             "/chat" => Some(Self::Chat {
                 query: query.map(str::to_owned),
@@ -92,14 +93,6 @@ impl Endpoint {
             Self::Lab => "lab",
         }
     }
-}
-
-/// Whether `query` holds `key=value` (plain ASCII comparison: these are our own flags).
-fn has_param(query: Option<&str>, key: &str, value: &str) -> bool {
-    query
-        .unwrap_or_default()
-        .split('&')
-        .any(|pair| pair.split_once('=') == Some((key, value)))
 }
 
 #[cfg(test)]

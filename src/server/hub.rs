@@ -18,7 +18,7 @@ use super::outbox::{Control, Frame, Outbox, SendError};
 use super::tap::Tap;
 use crate::app::broadcast::Broadcast;
 use crate::app::chat::{Chat, ChatConfig, ChatQuery, Delivery};
-use crate::app::inspect::{InspectorCommand, Target};
+use crate::app::inspect::{Connections, Decision, InspectorCommand};
 use crate::app::notifications::{self, Notifications};
 use crate::app::tutorial::{Output, Tutorial, TutorialApp};
 use crate::app::Input;
@@ -289,33 +289,11 @@ impl Hub {
         Ok(recipients)
     }
 
-    /// Runs an Inspector's command.
+    /// Runs an Inspector's command: the rules are the app's ([`InspectorCommand::decide`]);
+    /// the hub attaches the tap and answers.
     fn inspect(&mut self, inspector: ClientId, command: InspectorCommand) -> Result<(), String> {
-        let from_loopback = self
-            .clients
-            .get(&inspector)
-            .is_some_and(|c| c.tap.info.peer.is_some_and(|p| p.ip().is_loopback()));
-        match command {
-            InspectorCommand::Watch(target) => {
-                let target = match target {
-                    Target::Token(token) => self
-                        .clients
-                        .iter()
-                        .filter(|(_, c)| c.tap.info.token.as_deref() == Some(token.as_str()))
-                        .map(|(&id, _)| id)
-                        .max() // the newest, if a page's old connection is still closing
-                        .ok_or("no connection carries that tap token")?,
-                    Target::Conn(_) if !from_loopback => {
-                        return Err(
-                            "watching a connection by id is allowed from loopback only".into()
-                        )
-                    }
-                    Target::Conn(conn) => conn,
-                };
-                let client = self.clients.get(&target).ok_or("no such connection")?;
-                if client.endpoint == Endpoint::Inspect {
-                    return Err("an inspector's own connection cannot be watched".into());
-                }
+        match command.decide(inspector, &self.clients)? {
+            Decision::Watch(target) => {
                 self.unwatch(inspector);
                 if let (Some(client), Some(watcher)) =
                     (self.clients.get(&target), self.clients.get(&inspector))
@@ -324,22 +302,17 @@ impl Hub {
                 }
                 self.watching.insert(inspector, target);
             }
-            InspectorCommand::Unwatch => self.unwatch(inspector),
-            InspectorCommand::List if !from_loopback => {
-                return Err("listing connections is allowed from loopback only".into())
-            }
-            InspectorCommand::List => {
-                let mut connections: Vec<_> = self
-                    .clients
+            Decision::Unwatch => self.unwatch(inspector),
+            Decision::List(ids) => {
+                let connections: Vec<_> = ids
                     .iter()
-                    .filter(|(_, c)| c.endpoint != Endpoint::Inspect)
+                    .filter_map(|id| self.clients.get(id).map(|c| (id, c)))
                     .map(|(&id, c)| {
                         json!({"conn": id, "endpoint": c.endpoint.name(),
                                "peer": c.tap.info.peer.map(|p| p.to_string()),
                                "tapped": c.tap.info.token.is_some(), "watched": c.tap.is_active()})
                     })
                     .collect();
-                connections.sort_by_key(|c| c["conn"].as_u64());
                 self.send_json(
                     inspector,
                     &json!({"type": "connections", "connections": connections}),
@@ -488,6 +461,29 @@ impl Hub {
             discard_queued: true,
         });
         self.remove(id);
+    }
+}
+
+/// What the Inspector's rules ask about the registry.
+impl Connections for HashMap<ClientId, Client> {
+    fn endpoint(&self, id: ClientId) -> Option<&Endpoint> {
+        self.get(&id).map(|c| &c.endpoint)
+    }
+
+    fn is_loopback(&self, id: ClientId) -> bool {
+        self.get(&id)
+            .is_some_and(|c| c.tap.info.peer.is_some_and(|p| p.ip().is_loopback()))
+    }
+
+    fn carrying_token(&self, token: &str) -> Vec<ClientId> {
+        self.iter()
+            .filter(|(_, c)| c.tap.info.token.as_deref() == Some(token))
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    fn ids(&self) -> Vec<ClientId> {
+        self.keys().copied().collect()
     }
 }
 

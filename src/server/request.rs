@@ -13,7 +13,7 @@ use super::hub::Command;
 use super::listener::Port;
 use super::tap::{HandshakeRecord, Tap, TapInfo};
 use super::{peer, static_files, Shared};
-use crate::app::inspect::query_param;
+use crate::app::query;
 use crate::app::{ClientId, Endpoint};
 use crate::protocol::handshake::{self, Upgrade};
 use crate::protocol::http::{error_response, parse_request_head, response, RequestHead};
@@ -149,9 +149,7 @@ fn tap_for(
     endpoint: &Endpoint,
     stream: &TcpStream,
 ) -> Arc<Tap> {
-    let token = query_param(head.query(), "tap")
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned);
+    let token = query::first(head.query(), "tap").filter(|t| !t.is_empty());
     let handshake = token.as_ref().map(|_| HandshakeRecord {
         request: String::from_utf8_lossy(raw_head).into_owned(),
         key: upgrade.key.clone(),

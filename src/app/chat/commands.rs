@@ -8,6 +8,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::{ServerEvent, GENERAL, SERVER_NAME};
+use crate::app::query;
 
 /// The `type` values a client may send, in the order [`ChatError::UnknownType`] lists them.
 const CLIENT_TYPES: [&str; 5] = ["join", "subscribe", "unsubscribe", "message", "ping"];
@@ -30,18 +31,14 @@ pub struct ChatQuery {
 impl ChatQuery {
     /// Reads the query string of the upgrade request (the part after `?`).
     ///
-    /// Keys and values are percent-decoded by hand (`+` is a space, `%41` is `A`, a malformed
+    /// Keys and values are decoded by [`query::pairs`] (`+` is a space, `%41` is `A`, a malformed
     /// escape stays as it is, invalid UTF-8 becomes U+FFFD), so `URLSearchParams` output such as
     /// `resume=general%3A41%2Cnews%3A7` works. Unknown keys are ignored; an empty `name` counts
     /// as no name; a later `name` wins; `resume` items that are not `channel:seq` are ignored.
     pub fn parse(query: Option<&str>) -> ChatQuery {
         let mut parsed = ChatQuery::default();
-        let query = query.unwrap_or("");
-        let query = query.strip_prefix('?').unwrap_or(query);
-        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = percent_decode(value);
-            match percent_decode(key).as_str() {
+        for (key, value) in query::pairs(query) {
+            match key.as_str() {
                 "name" => parsed.name = Some(value).filter(|name| !name.is_empty()),
                 "resume" => parsed
                     .resume
@@ -59,34 +56,6 @@ fn parse_resume_item(item: &str) -> Option<(String, u64)> {
     let (channel, seq) = item.trim().rsplit_once(':')?;
     let seq = seq.parse::<u64>().ok()?;
     (!channel.is_empty()).then(|| (channel.to_owned(), seq))
-}
-
-/// Decodes `application/x-www-form-urlencoded` text: `+` → space, `%XX` → byte XX.
-fn percent_decode(text: &str) -> String {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        rest = tail;
-        match (byte, tail) {
-            (b'+', _) => bytes.push(b' '),
-            (b'%', [high, low, after @ ..]) => match (hex_value(*high), hex_value(*low)) {
-                (Some(high), Some(low)) => {
-                    bytes.push(high << 4 | low);
-                    rest = after;
-                }
-                _ => bytes.push(b'%'),
-            },
-            _ => bytes.push(byte),
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// The value of one hexadecimal digit.
-fn hex_value(digit: u8) -> Option<u8> {
-    char::from(digit)
-        .to_digit(16)
-        .and_then(|value| u8::try_from(value).ok())
 }
 
 /// A request the chat refused; it reaches the client as an `error` event.
