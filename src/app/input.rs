@@ -83,6 +83,21 @@ mod tests {
     }
 
     #[test]
+    fn a_mebibyte_of_json_to_chat_is_refused_unparsed_on_the_reader() {
+        // Malformed past the `{`: a JSON parser would answer `bad_json`, so `text_too_long`
+        // shows the size check refused it before any parsing (and before the hub).
+        let huge = format!("{{{}", " ".repeat(1024 * 1024));
+        let Input::Chat(Err(error)) = Input::from_message(&chat(), Message::Text(huge)) else {
+            panic!("a 1 MiB chat command must be refused");
+        };
+        assert!(
+            matches!(error, ChatError::CommandTooLong { .. }),
+            "{error:?}"
+        );
+        assert_eq!(error.code(), "text_too_long");
+    }
+
+    #[test]
     fn chat_binary_is_refused() {
         assert_eq!(
             Input::from_message(&chat(), Message::Binary(vec![1])),

@@ -16,7 +16,7 @@
 
 use serde::Deserialize;
 
-use super::{ClientId, Endpoint};
+use super::{quote, ClientId, Endpoint};
 
 /// Which connection to watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,7 @@ impl InspectorCommand {
     /// A one-line reason for text that is not one of the commands above.
     pub fn parse(text: &str) -> Result<Self, String> {
         match serde_json::from_str::<Wire>(text)
-            .map_err(|e| format!("not an inspector command: {e}"))?
+            .map_err(|e| format!("not an inspector command: {}", quote(&e.to_string())))?
         {
             Wire::Watch {
                 tap: Some(token),
@@ -202,6 +202,14 @@ mod tests {
 
     fn watch_token(token: &str) -> InspectorCommand {
         InspectorCommand::Watch(Target::Token(token.into()))
+    }
+
+    #[test]
+    fn a_bad_command_is_never_echoed_at_length() {
+        let long = format!(r#"{{"type":"{}"}}"#, "x".repeat(10_000));
+        let error = InspectorCommand::parse(&long).err().unwrap_or_default();
+        assert!(error.starts_with("not an inspector command: "), "{error}");
+        assert!(error.chars().count() < 120, "{error}");
     }
 
     #[test]

@@ -29,6 +29,17 @@ pub use input::Input;
 /// Inspector and the logs name a client by it.
 pub type ClientId = u64;
 
+/// How many characters of a peer's own input an error message may quote back.
+const MAX_QUOTED_CHARS: usize = 64;
+
+/// At most [`MAX_QUOTED_CHARS`] characters of `text`, so an error never echoes a long input.
+pub(crate) fn quote(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        Some((end, _)) => format!("{}…", text.get(..end).unwrap_or(text)),
+        None => text.to_owned(),
+    }
+}
+
 /// The WebSocket endpoint a client upgraded at, with what its URL asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {

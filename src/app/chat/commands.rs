@@ -8,13 +8,10 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::{ServerEvent, GENERAL, SERVER_NAME};
-use crate::app::query;
+use crate::app::{query, quote};
 
 /// The `type` values a client may send, in the order [`ChatError::UnknownType`] lists them.
 const CLIENT_TYPES: [&str; 5] = ["join", "subscribe", "unsubscribe", "message", "ping"];
-
-/// How many characters of a peer's own input an error message may quote back.
-const MAX_QUOTED_CHARS: usize = 64;
 
 /// What a client asked for in its upgrade URL: `/chat?name=alice&resume=general:41,news:7`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -327,14 +324,6 @@ fn parse_command(text: &str) -> Result<ClientCommand, ChatError> {
 /// Wraps serde's reason, shortened: it may quote the peer's input.
 fn bad_json(error: serde_json::Error) -> ChatError {
     ChatError::BadJson(quote(&error.to_string()))
-}
-
-/// At most [`MAX_QUOTED_CHARS`] characters of `text`, so an error never echoes a long input.
-fn quote(text: &str) -> String {
-    match text.char_indices().nth(MAX_QUOTED_CHARS) {
-        Some((end, _)) => format!("{}…", text.get(..end).unwrap_or(text)),
-        None => text.to_owned(),
-    }
 }
 
 /// Checks message text: at most `max_bytes` bytes, not blank, no control characters but `\n`
