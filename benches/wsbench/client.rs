@@ -10,10 +10,11 @@
 //!   allocation per message; the payload is compared with what was sent.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::ops::Range;
 use std::time::Duration;
 
+use socket2::{Domain, Protocol, Socket as Socket2, Type};
 use tungstenite::handshake::client::generate_key;
 use tungstenite::handshake::derive_accept_key;
 
@@ -181,14 +182,45 @@ pub struct Socket {
 /// Connects to `addr` and performs the opening handshake for `path` (§4.1), checking the 101
 /// and its `Sec-WebSocket-Accept` (§4.2.2, §1.3).
 pub fn open(addr: SocketAddr, path: &str, read_capacity: usize) -> io::Result<Socket> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    upgrade(TcpStream::connect(addr)?, addr, path, read_capacity)
+}
+
+/// [`open`] from the local address `source` (any port): one source address has only about
+/// 28,000 ephemeral ports towards one server address, so tens of thousands of connections
+/// need several (the whole 127.0.0.0/8 is loopback).
+pub fn open_from(
+    addr: SocketAddr,
+    source: IpAddr,
+    path: &str,
+    read_capacity: usize,
+) -> io::Result<Socket> {
+    let socket = Socket2::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    socket.connect(&addr.into())?;
+    upgrade(socket.into(), addr, path, read_capacity)
+}
+
+/// The opening handshake's request for `path` (§4.1), and the `Sec-WebSocket-Accept` value
+/// the server must answer with (§4.2.2).
+pub fn upgrade_request(addr: SocketAddr, path: &str) -> (String, String) {
     let key = generate_key();
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     );
+    (request, derive_accept_key(key.as_bytes()))
+}
+
+/// The opening handshake on a connected stream.
+fn upgrade(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    path: &str,
+    read_capacity: usize,
+) -> io::Result<Socket> {
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    let (request, accept) = upgrade_request(addr, path);
     stream.write_all(request.as_bytes())?;
     let mut head = Vec::with_capacity(256);
     let mut chunk = [0u8; 1024];
@@ -205,7 +237,7 @@ pub fn open(addr: SocketAddr, path: &str, read_capacity: usize) -> io::Result<So
             return Err(wrong(format!("{path}: response head over 8 KiB")));
         }
     };
-    check_101(&head[..end], &derive_accept_key(key.as_bytes()), path)?;
+    check_101(&head[..end], &accept, path)?;
     Ok(Socket {
         reader: FrameReader::new(read_capacity, &head[end..]),
         stream,
@@ -213,7 +245,7 @@ pub fn open(addr: SocketAddr, path: &str, read_capacity: usize) -> io::Result<So
 }
 
 /// §4.2.2 as a client sees it: status 101, and the accept key derived from our key.
-fn check_101(head: &[u8], accept: &str, path: &str) -> io::Result<()> {
+pub fn check_101(head: &[u8], accept: &str, path: &str) -> io::Result<()> {
     let head = std::str::from_utf8(head).map_err(|_| wrong("response head is not UTF-8"))?;
     let mut lines = head.split("\r\n");
     let status = lines.next().unwrap_or_default();

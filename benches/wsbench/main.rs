@@ -1,4 +1,7 @@
-//! `cargo bench --bench wsbench`: wsmith against a tungstenite peer, scenario by scenario.
+//! `cargo bench --bench wsbench`: wsmith against two peers, scenario by scenario: a
+//! `fastwebsockets` server on tokio (an event loop per core, a task per connection) and a
+//! `tungstenite` server with a thread per connection. Every row compares wsmith with the best
+//! peer of that row.
 //!
 //! ```text
 //! cargo bench --bench wsbench                       full run (5 runs of each, medians)
@@ -8,18 +11,21 @@
 //!
 //! Environment: `WSBENCH_REPS` (runs per scenario and server), `WSBENCH_SECS` (measured
 //! seconds per run), `WSBENCH_IDLE` (connections of the idle scenario), `WSBENCH_QUICK=1`.
+//! `idle-50k` runs in a full run (or when named), not in a quick one.
 //!
 //! How it works:
 //!
-//! 1. Both servers run as separate processes ([`servers`]): wsmith's release binary, and this
-//!    binary re-executed as the tungstenite peer ([`peer_server`]). A fresh process serves each
-//!    run, and CPU is read from `/proc/<pid>/stat` around the measured interval.
+//! 1. The servers run as separate processes ([`servers`]): wsmith's release binary, and this
+//!    binary re-executed as the fastwebsockets peer ([`fast_peer`]) or as the tungstenite peer
+//!    ([`peer_server`]); tokio and hyper are dev-dependencies, in this binary only. A fresh
+//!    process serves each run, and CPU is read from `/proc/<pid>/stat` around the measured
+//!    interval.
 //! 2. The load comes from [`client`], RFC 6455 by hand over `std::net`: frames masked once,
 //!    windows of pipelined messages, in-place parsing. Its own CPU (`/proc/self/stat`) is
 //!    printed next to the server's, to show it is not the bottleneck.
-//! 3. Each scenario ([`scenarios`]) runs on wsmith then the peer, again and again
-//!    (w, p, w, p…); the table shows medians and the ratio wsmith/peer per figure, with the
-//!    targets of the issue. Every scenario checks what it receives; a wrong byte stops the run.
+//! 3. Each scenario ([`scenarios`]) runs on wsmith then each peer, again and again
+//!    (w, f, t, w, f, t…); the table shows medians, the best peer of each row and the ratio
+//!    wsmith / best peer, with the targets of the issues. Every scenario checks what it receives; a wrong byte stops the run.
 //!    `tap` (the Inspector's cost, issue 6) runs on wsmith only: its second column compares
 //!    wsmith with itself (watched against unwatched).
 //!
@@ -28,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod fast_peer;
 mod peer_server;
 mod procfs;
 mod report;
@@ -44,7 +51,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use report::Results;
+use report::{Counts, Results};
 use scenarios::{Sample, Timing};
 use servers::{Kind, Server};
 
@@ -56,23 +63,35 @@ struct Settings {
     timing: Timing,
     idle_connections: usize,
     idle_reps: usize,
+    /// Connections of `idle-50k`; `None` when it does not run (the reason is in `notes`).
+    idle_50k: Option<usize>,
     receivers: u32,
+    /// Clients of the burst scenario.
+    burst: usize,
     /// Scenario names given on the command line; empty means all.
     only: Vec<String>,
     /// What had to be scaled down on this machine, and why.
     notes: Vec<String>,
 }
 
-/// The idle scenario's connection count (the issue's figure).
+/// The idle scenario's connection count.
 const IDLE_CONNECTIONS: usize = 10_000;
-/// Receivers of the broadcast scenario.
+/// The idle-50k scenario's connection count (issue 13's figure).
+const IDLE_50K: usize = 50_000;
+/// Receivers of the broadcast scenario (issue 11's figure).
 const RECEIVERS: u32 = 1_000;
+/// Receivers of the smaller broadcast scenario (issue 11's second figure).
+const RECEIVERS_SMALL: u32 = 250;
 /// File descriptors the bench needs beyond the connections of its largest scenario.
 const SPARE_FILES: u64 = 128;
 /// Set when the bench re-executed itself with a raised open-file limit.
 const RAISED: &str = "WSBENCH_NOFILE_RAISED";
-/// Scenarios run on both servers, interleaved.
-const BOTH: &[Kind] = &[Kind::Wsmith, Kind::Peer];
+/// Scenarios run on every server, interleaved.
+const ALL: &[Kind] = &[Kind::Wsmith, Kind::Fast, Kind::Tungstenite];
+/// idle-50k: the tungstenite peer is left out. Its thread per connection touches about
+/// 150 KiB each (2 MiB stacks): 50,000 of them would take some 7 GiB of a machine that others
+/// share, to learn what the 10,000-connection row already shows.
+const NOT_TUNGSTENITE: &[Kind] = &[Kind::Wsmith, Kind::Fast];
 /// Scenarios of a wsmith feature the peer does not have.
 const WSMITH_ONLY: &[Kind] = &[Kind::Wsmith];
 
@@ -84,6 +103,23 @@ impl Settings {
         let measure = number("WSBENCH_SECS").unwrap_or(if quick { 0.5 } else { 2.0 });
         let idle = number("WSBENCH_IDLE")
             .map_or(if quick { 1_000 } else { IDLE_CONNECTIONS }, |n| n as usize);
+        let only: Vec<String> = args
+            .iter()
+            .filter(|arg| !arg.starts_with('-'))
+            .cloned()
+            .collect();
+        let mut notes = Vec::new();
+        let idle_50k = if quick && !only.iter().any(|name| name == "idle-50k") {
+            notes.push("idle-50k: not in a quick run (name it to run it)".to_owned());
+            None
+        } else {
+            notes.push(
+                "idle-50k: wsmith and fastwebsockets only; tungstenite's thread per connection \
+                 (2 MiB stacks, ~150 KiB touched each) would take ~7 GiB of a shared machine"
+                    .to_owned(),
+            );
+            Some(IDLE_50K)
+        };
         Self {
             quick,
             reps: reps.max(1),
@@ -93,13 +129,11 @@ impl Settings {
             },
             idle_connections: idle,
             idle_reps: reps.clamp(1, 3),
+            idle_50k,
             receivers: RECEIVERS,
-            only: args
-                .iter()
-                .filter(|arg| !arg.starts_with('-'))
-                .cloned()
-                .collect(),
-            notes: Vec::new(),
+            burst: scenarios::burst::CLIENTS,
+            only,
+            notes,
         }
     }
 
@@ -111,7 +145,19 @@ impl Settings {
     /// the largest scenario (wsmith duplicates every socket for its writer thread, the peer
     /// every `/broadcast` socket), plus room. The client needs half as many.
     fn files_needed(&self) -> u64 {
-        2 * (self.idle_connections as u64).max(u64::from(self.receivers) + 1) + SPARE_FILES
+        let largest = (self.idle_connections)
+            .max(self.idle_50k_if_selected())
+            .max(self.receivers as usize + 1)
+            .max(self.burst);
+        2 * largest as u64 + SPARE_FILES
+    }
+
+    /// idle-50k's connection count if it is to run, else 0.
+    fn idle_50k_if_selected(&self) -> usize {
+        match self.idle_50k {
+            Some(n) if self.selected("idle-50k") => n,
+            _ => 0,
+        }
     }
 
     /// Scales the idle scenario down to what the open-file and thread limits allow, noting it.
@@ -135,6 +181,14 @@ impl Settings {
                     room, self.idle_connections
                 ));
                 self.idle_connections = room;
+            }
+            if self.idle_50k_if_selected() > room {
+                self.notes.push(format!(
+                    "idle-50k: skipped: the open-file limit is {soft} and could not be raised \
+                     (run as root, or `ulimit -n {}` first)",
+                    self.files_needed()
+                ));
+                self.idle_50k = None;
             }
         }
         // Each Rust thread maps its stack and its signal stack, each with a guard page: four
@@ -169,13 +223,64 @@ impl Settings {
     }
 }
 
+/// Sysctls the bench raised, put back when it ends.
+struct Raised(Vec<(&'static str, u64)>);
+
+impl Drop for Raised {
+    fn drop(&mut self) {
+        for (path, value) in self.0.drain(..) {
+            procfs::restore_sysctl(path, value);
+            eprintln!("wsbench: {path} put back to {value}");
+        }
+    }
+}
+
+impl Settings {
+    /// idle-50k needs a thread per connection in wsmith: `vm.max_map_count` for four
+    /// mappings per thread and `kernel.pid_max` for a process id per thread. Raises both when
+    /// this process may write `/proc/sys` (root), to be put back at the end; otherwise skips
+    /// idle-50k with the reason, printed and in the report.
+    fn raise_kernel_limits_for_idle_50k(&mut self) -> Raised {
+        let mut raised = Raised(Vec::new());
+        let connections = self.idle_50k_if_selected() as u64;
+        if connections == 0 {
+            return raised;
+        }
+        let needs = [
+            ("vm/max_map_count", (4 * connections + 16_384).max(262_144)),
+            ("kernel/pid_max", (connections + 32_768).max(131_072)),
+        ];
+        for (path, wanted) in needs {
+            match procfs::raise_sysctl(path, wanted) {
+                Ok(None) => {}
+                Ok(Some(before)) => {
+                    eprintln!("wsbench: raised {path} from {before} to {wanted} for idle-50k");
+                    raised.0.push((path, before));
+                }
+                Err(e) => {
+                    self.notes.push(format!(
+                        "idle-50k: skipped: {e} (needs `sysctl {}={wanted}` as root)",
+                        path.replace('/', ".")
+                    ));
+                    self.idle_50k = None;
+                    break;
+                }
+            }
+        }
+        raised
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some(peer_server::FLAG) {
-        return peer_server::run();
+    match args.first().map(String::as_str) {
+        Some(peer_server::FLAG) => return peer_server::run(),
+        Some(fast_peer::FLAG) => return fast_peer::run(),
+        _ => {}
     }
     let mut settings = Settings::from_env(&args);
     raise_open_file_limit(&settings, &args);
+    let _raised = settings.raise_kernel_limits_for_idle_50k();
     settings.fit_to_machine();
     match run(&settings) {
         Ok(()) => ExitCode::SUCCESS,
@@ -187,23 +292,27 @@ fn main() -> ExitCode {
 }
 
 /// std cannot call `setrlimit`; a shell can. If the soft open-file limit is too low for the
-/// idle scenario and the hard limit allows more, re-executes this binary through
-/// `sh -c 'ulimit -n N && exec "$0" "$@"'`. The servers inherit the limit.
+/// largest scenario, re-executes this binary through
+/// `sh -c 'ulimit -n N || ulimit -n HARD; exec "$0" "$@"'`: as root, `ulimit -n` raises the
+/// hard limit too (up to `fs.nr_open`); otherwise the soft limit goes up to the hard one. The
+/// servers inherit the limit; [`Settings::fit_to_machine`] scales down to what was had.
 fn raise_open_file_limit(settings: &Settings, args: &[String]) {
     let Some((soft, hard)) = procfs::open_file_limits() else {
         return;
     };
-    let wanted = settings.files_needed().max(65_536).min(hard);
-    if soft >= settings.files_needed() || wanted <= soft || env::var_os(RAISED).is_some() {
+    let wanted = settings.files_needed().max(65_536);
+    if soft >= settings.files_needed() || env::var_os(RAISED).is_some() {
         return;
     }
     let Ok(exe) = env::current_exe() else {
         return;
     };
-    eprintln!("wsbench: raising the open-file limit from {soft} to {wanted}");
+    eprintln!("wsbench: raising the open-file limit from {soft} to {wanted} (hard limit {hard})");
     let error = Command::new("sh")
         .arg("-c")
-        .arg(format!("ulimit -n {wanted} && exec \"$0\" \"$@\""))
+        .arg(format!(
+            "ulimit -n {wanted} 2>/dev/null || ulimit -n {hard}; exec \"$0\" \"$@\""
+        ))
         .arg(exe)
         .args(args)
         .env(RAISED, "1")
@@ -234,45 +343,65 @@ fn run(settings: &Settings) -> io::Result<()> {
     let mut failures = Vec::new();
     let timing = &settings.timing;
     let idle = settings.idle_connections;
+    let idle_50k = settings.idle_50k;
     let receivers = settings.receivers;
+    let receivers_small = RECEIVERS_SMALL.min(receivers);
+    let burst = settings.burst;
     let check_rounds = if settings.quick { 3 } else { 7 };
     let tap_runs = Cell::new(0usize);
     type Run<'a> = Box<dyn Fn(&Server) -> io::Result<Sample> + 'a>;
-    let scenarios: Vec<(&str, usize, &[Kind], Run<'_>)> = vec![
+    let mut scenarios: Vec<(&str, usize, &[Kind], Run<'_>)> = vec![
         (
             "echo-small",
             settings.reps,
-            BOTH,
+            ALL,
             Box::new(|s: &Server| scenarios::echo::small(s, timing)),
         ),
         (
             "echo-large",
             settings.reps,
-            BOTH,
+            ALL,
             Box::new(|s: &Server| scenarios::echo::large(s, timing)),
         ),
         (
             "broadcast",
             settings.reps,
-            BOTH,
-            Box::new(move |s: &Server| scenarios::broadcast::run(s, timing, receivers)),
+            ALL,
+            Box::new(move |s: &Server| {
+                scenarios::broadcast::run(s, timing, receivers, &scenarios::broadcast::KEYS_1000)
+            }),
+        ),
+        (
+            "broadcast-250",
+            settings.reps,
+            ALL,
+            Box::new(move |s: &Server| {
+                let keys = &scenarios::broadcast::KEYS_250;
+                scenarios::broadcast::run(s, timing, receivers_small, keys)
+            }),
         ),
         (
             "handshakes",
             settings.reps,
-            BOTH,
+            ALL,
             Box::new(|s: &Server| scenarios::handshakes::run(s, timing)),
         ),
         (
             "idle",
             settings.idle_reps,
-            BOTH,
-            Box::new(move |s: &Server| scenarios::idle::run(s, idle)),
+            ALL,
+            Box::new(move |s: &Server| scenarios::idle::run(s, idle, &scenarios::idle::KEYS)),
+        ),
+        (
+            "burst",
+            settings.idle_reps,
+            ALL,
+            Box::new(move |s: &Server| scenarios::burst::run(s, burst)),
         ),
         (
             "tap",
             settings.reps,
-            WSMITH_ONLY, // the peer has no Inspector
+            WSMITH_ONLY, // the peers have no Inspector
             Box::new(|s: &Server| {
                 // Watched first on every other run, so neither half always comes first.
                 let run = tap_runs.replace(tap_runs.get() + 1);
@@ -280,13 +409,24 @@ fn run(settings: &Settings) -> io::Result<()> {
             }),
         ),
     ];
+    if let Some(connections) = idle_50k {
+        scenarios.push((
+            "idle-50k",
+            1,
+            NOT_TUNGSTENITE,
+            Box::new(move |s: &Server| {
+                scenarios::idle::run(s, connections, &scenarios::idle::KEYS_50K)
+            }),
+        ));
+    }
     for (name, reps, kinds, scenario) in &scenarios {
         if !settings.selected(name) {
             continue;
         }
         for rep in 1..=*reps {
             for &kind in *kinds {
-                let server = Server::start(kind)?;
+                let cap = if *name == "idle-50k" { 60_000 } else { 20_000 };
+                let server = Server::start(kind, cap)?;
                 match scenario(&server) {
                     Ok(sample) => {
                         eprintln!(
@@ -369,18 +509,21 @@ fn render(
         command.push_str(&settings.only.join(" "));
     }
     let mut out = format!(
-        "## wsbench: wsmith vs a tungstenite 0.24 thread-per-connection peer\n\n\
+        "## wsbench: wsmith vs fastwebsockets 0.10 (tokio) and tungstenite 0.24 (threads)\n\n\
          Machine: {machine}. Reproduce: `{command}` ({:.0} s). Medians of {} runs per server \
-         (idle: {}), interleaved wsmith, peer, wsmith…; {:.1} s measured per run after \
-         {:.1} s of warm-up. Ratio = wsmith / peer. Idle: {} connections; its kernel figure \
-         is machine-wide (/proc/meminfo Slab + KernelStack + PageTables), so it includes the \
-         client's ends of the sockets.\n\n",
+         (idle and burst: {}; idle-50k: 1), interleaved wsmith, fastwebsockets, tungstenite, \
+         wsmith…; {:.1} s measured per run after {:.1} s of warm-up. Best peer = the better \
+         of the two peers in that row; ratio = wsmith / best peer. Idle: {} connections; its \
+         kernel figure is machine-wide (/proc/meminfo Slab + KernelStack + PageTables), so it \
+         includes the client's ends of the sockets. Burst: {} clients connect at once; the \
+         kernel counters are machine-wide too.\n\n",
         took.as_secs_f64(),
         settings.reps,
         settings.idle_reps,
         settings.timing.measure.as_secs_f64(),
         settings.timing.warmup.as_secs_f64(),
         settings.idle_connections,
+        settings.burst,
     );
     for note in &settings.notes {
         out.push_str(&format!("Note: {note}.\n\n"));
@@ -391,7 +534,11 @@ fn render(
     for failure in failures {
         out.push_str(&format!("**FAILED**: {failure}\n\n"));
     }
-    out.push_str(&results.table(settings.idle_connections));
+    out.push_str(&results.table(&Counts {
+        idle: settings.idle_connections,
+        idle_50k: settings.idle_50k.unwrap_or(0),
+        burst: settings.burst,
+    }));
     let cpu = results.cpu_table();
     if !cpu.is_empty() {
         out.push_str("\nCPU while measuring, in cores kept busy (1.00 = one core), medians:\n\n");

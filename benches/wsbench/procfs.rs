@@ -229,3 +229,52 @@ impl CpuMeter {
         }
     }
 }
+
+/// Counters of the kernel's `TcpExt` line in `/proc/net/netstat` (machine-wide), by name:
+/// e.g. `ListenOverflows` (a connect found the accept queue full), `ListenDrops`,
+/// `TCPSynRetrans` (SYNs and SYN-ACKs sent again).
+pub fn tcp_ext(names: &[&str]) -> Option<u64> {
+    let netstat = fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = netstat.lines().filter(|line| line.starts_with("TcpExt:"));
+    let (header, values) = (lines.next()?, lines.next()?);
+    let mut total = 0;
+    for name in names {
+        let at = header.split_whitespace().position(|word| word == *name)?;
+        total += values.split_whitespace().nth(at)?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// A numeric sysctl, read from `/proc/sys/<path>` (e.g. `vm/max_map_count`).
+pub fn sysctl(path: &str) -> Option<u64> {
+    fs::read_to_string(format!("/proc/sys/{path}"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Raises the sysctl at `/proc/sys/<path>` to at least `wanted` if this process may write it
+/// (root, and not a read-only `/proc/sys`). Returns the value before, if it was raised, so
+/// that it can be put back; an error says why it could not be.
+pub fn raise_sysctl(path: &str, wanted: u64) -> Result<Option<u64>, String> {
+    let Some(current) = sysctl(path) else {
+        return Err(format!("cannot read /proc/sys/{path}"));
+    };
+    if current >= wanted {
+        return Ok(None);
+    }
+    fs::write(format!("/proc/sys/{path}"), wanted.to_string())
+        .map_err(|e| format!("{path} is {current}, and writing {wanted} failed: {e}"))?;
+    match sysctl(path) {
+        Some(now) if now >= wanted => Ok(Some(current)),
+        now => Err(format!("{path} is {now:?} after writing {wanted}")),
+    }
+}
+
+/// Puts back a sysctl raised by [`raise_sysctl`].
+pub fn restore_sysctl(path: &str, value: u64) {
+    if let Err(e) = fs::write(format!("/proc/sys/{path}"), value.to_string()) {
+        eprintln!("wsbench: could not restore {path} to {value}: {e}");
+    }
+}

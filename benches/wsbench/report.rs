@@ -1,5 +1,6 @@
-//! The results table: one row per figure, medians over the runs, the ratio wsmith/peer, the
-//! target from the issue and whether it was met. Printed, and written as Markdown to
+//! The results table: one row per figure, medians over the runs, each peer's figure, the best
+//! peer of the row (the better of fastwebsockets and tungstenite, per row), the ratio
+//! wsmith / best peer, the target from the issues and whether it was met. Printed, and written as Markdown to
 //! `target/wsbench.md` for the README.
 
 use std::collections::HashMap;
@@ -15,27 +16,66 @@ use crate::stats::median;
 enum Target {
     /// No target: shown for context.
     None,
-    /// wsmith/peer at least this.
+    /// wsmith / best peer at least this.
     RatioAtLeast(f64),
-    /// wsmith/peer at most this.
+    /// wsmith / best peer at most this.
     RatioAtMost(f64),
     /// wsmith's own value at most this.
     AtMost(f64),
     /// wsmith's own value exactly 0.
     Zero,
-    /// wsmith's own value at least the idle scenario's connection count.
-    AllIdle,
+    /// wsmith's own value at least the count the scenario asked for.
+    All(Count),
 }
 
-/// Where a row's second column comes from.
+/// A count a scenario was asked to reach, known only at run time.
+#[derive(Debug, Clone, Copy)]
+pub enum Count {
+    /// Connections of the idle scenario.
+    Idle,
+    /// Connections of the idle-50k scenario.
+    Idle50k,
+    /// Clients of the burst scenario.
+    Burst,
+}
+
+/// The counts behind [`Count`], for this run.
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    /// Connections of the idle scenario.
+    pub idle: usize,
+    /// Connections of the idle-50k scenario.
+    pub idle_50k: usize,
+    /// Clients of the burst scenario.
+    pub burst: usize,
+}
+
+impl Counts {
+    fn of(&self, count: Count) -> usize {
+        match count {
+            Count::Idle => self.idle,
+            Count::Idle50k => self.idle_50k,
+            Count::Burst => self.burst,
+        }
+    }
+}
+
+/// Where a row's other columns come from.
 #[derive(Debug, Clone, Copy)]
 enum Second {
-    /// The same figure, from the peer server.
-    Peer,
-    /// Another figure of the same run (memcpy next to unmasking).
+    /// The same figure, from each peer server.
+    Peers,
+    /// Another figure of the same wsmith run (memcpy next to unmasking).
     Figure(&'static str),
     /// Nothing.
     Nothing,
+}
+
+/// Which way a figure is better, to pick the best peer of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Better {
+    Higher,
+    Lower,
 }
 
 /// One row of the table.
@@ -44,6 +84,7 @@ struct Row {
     key: &'static str,
     second: Second,
     over: Over,
+    better: Better,
     target: Target,
 }
 
@@ -56,110 +97,251 @@ enum Over {
     Sum,
     /// The smallest (what every run reached).
     Min,
+    /// The largest (the worst run).
+    Max,
 }
 
-const fn row(figure: &'static str, key: &'static str, target: Target) -> Row {
+/// A row where more is better (rates).
+const fn up(figure: &'static str, key: &'static str, target: Target) -> Row {
     Row {
         figure,
         key,
-        second: Second::Peer,
+        second: Second::Peers,
         over: Over::Median,
+        better: Better::Higher,
         target,
     }
 }
 
-/// Every row, in order. `key`s are what the scenarios put in [`Sample::figures`].
+/// A row where less is better (latency, memory, CPU, losses).
+const fn down(figure: &'static str, key: &'static str, target: Target) -> Row {
+    Row {
+        better: Better::Lower,
+        ..up(figure, key, target)
+    }
+}
+
+/// Every row, in order. `key`s are what the scenarios put in [`Sample::figures`]. Targets are
+/// those of issues 11 and 13, against the best peer of the row.
 const ROWS: &[Row] = &[
-    row(
+    up(
         "echo-small: messages/s",
         "echo_small_rate",
-        Target::RatioAtLeast(1.5),
+        Target::RatioAtLeast(1.0),
     ),
-    row(
+    down(
         "echo-small: round trip p50 (µs)",
         "echo_small_p50",
         Target::None,
     ),
-    row(
+    down(
         "echo-small: round trip p99 (µs)",
         "echo_small_p99",
-        Target::RatioAtMost(0.5),
+        Target::None,
     ),
-    row(
+    up(
         "echo-large 1 MiB: MB/s",
         "echo_large_1m",
-        Target::RatioAtLeast(1.5),
+        Target::RatioAtLeast(1.1),
     ),
-    row(
+    up(
         "echo-large 16 MiB: MB/s",
         "echo_large_16m",
-        Target::RatioAtLeast(1.5),
+        Target::RatioAtLeast(1.1),
     ),
-    row(
-        "broadcast: deliveries/s",
+    up(
+        "broadcast 1000: deliveries/s",
         "broadcast_rate",
-        Target::RatioAtLeast(2.5),
+        Target::RatioAtLeast(1.25),
     ),
-    row("broadcast: latency p50 (µs)", "broadcast_p50", Target::None),
-    row(
-        "broadcast: latency p99 (µs)",
+    down(
+        "broadcast 1000: latency p50 (µs)",
+        "broadcast_p50",
+        Target::None,
+    ),
+    down(
+        "broadcast 1000: latency p99 (µs)",
         "broadcast_p99",
-        Target::RatioAtMost(0.5),
+        Target::RatioAtMost(1.0),
     ),
-    row("broadcast: latency max (µs)", "broadcast_max", Target::None),
+    down(
+        "broadcast 1000: latency max (µs)",
+        "broadcast_max",
+        Target::None,
+    ),
+    down(
+        "broadcast 1000: server CPU per delivery (ns)",
+        "broadcast_cpu_ns",
+        Target::None,
+    ),
     Row {
         over: Over::Sum,
-        ..row(
-            "broadcast: lost, all runs (count)",
+        ..down(
+            "broadcast 1000: lost, all runs (count)",
             "broadcast_lost",
             Target::Zero,
         )
     },
-    row(
-        "handshakes/s, 1 client thread",
-        "handshakes_1",
+    up(
+        "broadcast 250: deliveries/s",
+        "broadcast250_rate",
+        Target::RatioAtLeast(1.25),
+    ),
+    down(
+        "broadcast 250: latency p99 (µs)",
+        "broadcast250_p99",
+        Target::RatioAtMost(1.0),
+    ),
+    down(
+        "broadcast 250: server CPU per delivery (ns)",
+        "broadcast250_cpu_ns",
         Target::None,
     ),
-    row(
+    Row {
+        over: Over::Sum,
+        ..down(
+            "broadcast 250: lost, all runs (count)",
+            "broadcast250_lost",
+            Target::Zero,
+        )
+    },
+    up(
+        "handshakes/s, 1 client thread",
+        "handshakes_1",
+        Target::RatioAtLeast(1.0),
+    ),
+    up(
         "handshakes/s, 4 client threads",
         "handshakes_4",
-        Target::RatioAtLeast(1.2),
+        Target::RatioAtLeast(1.0),
     ),
     Row {
         over: Over::Min,
-        ..row(
+        ..up(
             "idle: connections held (fewest of all runs)",
             "idle_connections",
-            Target::AllIdle,
+            Target::All(Count::Idle),
         )
     },
     Row {
         over: Over::Sum,
-        ..row(
+        ..down(
             "idle: server process died (runs)",
             "idle_crashed",
             Target::Zero,
         )
     },
-    row(
+    down(
         "idle: RSS per connection held (KiB)",
         "idle_rss",
-        Target::AtMost(16.0),
+        Target::AtMost(12.0),
     ),
-    row(
+    down(
         "idle: kernel memory per connection (KiB)",
         "idle_kernel",
         Target::None,
     ),
-    row(
+    down(
         "idle: TCP buffers per connection (KiB)",
         "idle_tcp",
         Target::None,
     ),
-    row("idle: threads per connection", "idle_threads", Target::None),
+    down("idle: threads per connection", "idle_threads", Target::None),
+    Row {
+        over: Over::Sum,
+        ..down(
+            "idle: connections that did not echo afterwards, all runs",
+            "idle_silent",
+            Target::Zero,
+        )
+    },
+    Row {
+        over: Over::Min,
+        ..up(
+            "idle-50k: connections held (fewest of all runs)",
+            "idle50k_connections",
+            Target::All(Count::Idle50k),
+        )
+    },
+    Row {
+        over: Over::Sum,
+        ..down(
+            "idle-50k: server process died (runs)",
+            "idle50k_crashed",
+            Target::Zero,
+        )
+    },
+    down(
+        "idle-50k: RSS per connection held (KiB)",
+        "idle50k_rss",
+        Target::AtMost(12.0),
+    ),
+    down(
+        "idle-50k: kernel memory per connection (KiB)",
+        "idle50k_kernel",
+        Target::None,
+    ),
+    down(
+        "idle-50k: threads per connection",
+        "idle50k_threads",
+        Target::None,
+    ),
+    Row {
+        over: Over::Sum,
+        ..down(
+            "idle-50k: connections that did not echo afterwards, all runs",
+            "idle50k_silent",
+            Target::Zero,
+        )
+    },
+    Row {
+        over: Over::Min,
+        ..up(
+            "burst: clients upgraded (fewest of all runs)",
+            "burst_upgraded",
+            Target::All(Count::Burst),
+        )
+    },
+    Row {
+        over: Over::Max,
+        ..down(
+            "burst: slowest connect → 101 (ms, worst run)",
+            "burst_slowest_ms",
+            Target::AtMost(1000.0),
+        )
+    },
+    down(
+        "burst: median connect → 101 (ms)",
+        "burst_p50_ms",
+        Target::None,
+    ),
+    Row {
+        over: Over::Sum,
+        ..down(
+            "burst: clients that waited ≥ 1 s (a SYN retry), all runs",
+            "burst_retried",
+            Target::Zero,
+        )
+    },
+    Row {
+        over: Over::Sum,
+        ..down(
+            "burst: kernel ListenDrops (SYNs dropped), all runs (machine-wide)",
+            "burst_overflows",
+            Target::Zero,
+        )
+    },
+    Row {
+        over: Over::Sum,
+        ..down(
+            "burst: kernel TCPSynRetrans, all runs (machine-wide)",
+            "burst_syn_retrans",
+            Target::None,
+        )
+    },
     Row {
         second: Second::Figure("memcpy_64k"),
-        ..row(
+        ..up(
             "unmask 64 KiB: GB/s (2nd column: memcpy)",
             "unmask_64k",
             Target::RatioAtLeast(0.5),
@@ -167,7 +349,7 @@ const ROWS: &[Row] = &[
     },
     Row {
         second: Second::Figure("memcpy_16m"),
-        ..row(
+        ..up(
             "unmask 16 MiB: GB/s (2nd column: memcpy)",
             "unmask_16m",
             Target::RatioAtLeast(0.5),
@@ -175,7 +357,7 @@ const ROWS: &[Row] = &[
     },
     Row {
         second: Second::Figure("memcpy_64k"),
-        ..row(
+        ..up(
             "byte-loop reference 64 KiB: GB/s (vs memcpy)",
             "bytewise_64k",
             Target::None,
@@ -183,7 +365,7 @@ const ROWS: &[Row] = &[
     },
     Row {
         second: Second::Nothing,
-        ..row(
+        ..down(
             "tap check, nobody watching: ns per `Tap::is_active()` call from the bench",
             "tap_check_ns",
             Target::None,
@@ -191,7 +373,7 @@ const ROWS: &[Row] = &[
     },
     Row {
         second: Second::Nothing,
-        ..row(
+        ..down(
             "tap check inlined, as in wsmith (relaxed load + branch): ns per check",
             "tap_check_inlined_ns",
             Target::None,
@@ -199,7 +381,7 @@ const ROWS: &[Row] = &[
     },
     Row {
         second: Second::Nothing,
-        ..row(
+        ..down(
             "tap check: % of wsmith's CPU per echo-small message, at most (2 calls)",
             "tap_check_share",
             Target::None,
@@ -207,7 +389,7 @@ const ROWS: &[Row] = &[
     },
     Row {
         second: Second::Figure("tap_unwatched_rate"),
-        ..row(
+        ..up(
             "tap, echo-small with 1 of 64 watched: messages/s (2nd column: nobody watching)",
             "tap_watched_rate",
             Target::None,
@@ -215,7 +397,7 @@ const ROWS: &[Row] = &[
     },
     Row {
         second: Second::Figure("tap_unwatched_conn_rate"),
-        ..row(
+        ..up(
             "tap, the watched connection alone: messages/s (2nd column: unwatched)",
             "tap_watched_conn_rate",
             Target::None,
@@ -223,7 +405,7 @@ const ROWS: &[Row] = &[
     },
     Row {
         second: Second::Figure("tap_frames"),
-        ..row(
+        ..up(
             "tap, frame events the inspector received/s (2nd column: frames tapped)",
             "tap_events",
             Target::None,
@@ -272,6 +454,7 @@ impl Results {
             Over::Median => median(&values),
             Over::Sum => values.iter().sum(),
             Over::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
+            Over::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         })
     }
 
@@ -280,41 +463,103 @@ impl Results {
         self.figures.get(&(Kind::Wsmith, key)).map_or(0, Vec::len)
     }
 
-    /// The figures table in Markdown.
-    pub fn table(&self, idle_connections: usize) -> String {
+    /// The figures tables in Markdown: wsmith against both peers, then wsmith alone.
+    pub fn table(&self, counts: &Counts) -> String {
         let mut out = String::new();
-        out.push_str("| figure | wsmith | peer | ratio | target | met? |\n");
-        out.push_str("|---|---:|---:|---:|---|---|\n");
+        out.push_str(
+            "| figure | wsmith | fastwebsockets | tungstenite | best peer | wsmith / best | target | met? |\n",
+        );
+        out.push_str("|---|---:|---:|---:|---|---:|---|---|\n");
+        let mut alone = String::new();
         for row in ROWS {
             let runs = self.runs(row.key);
             if runs == 0 {
                 continue; // scenario not selected, or every run of it failed (listed above)
             }
             let wsmith = self.value(Kind::Wsmith, row.key, row.over);
-            let second = match row.second {
-                Second::Peer => self.value(Kind::Peer, row.key, row.over),
-                Second::Figure(key) => self.value(Kind::Wsmith, key, row.over),
-                Second::Nothing => None,
-            };
-            let ratio = match (wsmith, second) {
-                (Some(w), Some(p)) if p != 0.0 && row.over == Over::Median => Some(w / p),
-                _ => None,
-            };
-            let (target, met) = judge(row.target, wsmith, ratio, idle_connections);
             let figure = if runs > 1 && row.over == Over::Median {
                 format!("{} [median of {runs}]", row.figure)
             } else {
                 row.figure.to_owned()
             };
-            let _ = writeln!(
-                out,
-                "| {figure} | {} | {} | {} | {target} | {met} |",
-                number(wsmith),
-                number(second),
-                ratio.map_or("—".into(), |r| format!("{r:.2}×")),
-            );
+            let ratio_of = |w: Option<f64>, p: Option<f64>| match (w, p) {
+                (Some(w), Some(p)) if p != 0.0 && row.over == Over::Median => Some(w / p),
+                _ => None,
+            };
+            let show_ratio = |r: Option<f64>| r.map_or("—".into(), |r| format!("{r:.2}×"));
+            match row.second {
+                Second::Peers => {
+                    let peers = Kind::PEERS.map(|kind| (kind, self.value(kind, row.key, row.over)));
+                    let best = self.best_peer(row, &peers);
+                    let ratio = ratio_of(wsmith, best.and_then(|(_, value)| value));
+                    let (target, met) = judge(row.target, wsmith, ratio, counts);
+                    let _ = writeln!(
+                        out,
+                        "| {figure} | {} | {} | {} | {} | {} | {target} | {met} |",
+                        number(wsmith),
+                        number(peers[0].1),
+                        number(peers[1].1),
+                        best.map_or("—", |(kind, _)| kind.name()),
+                        show_ratio(ratio),
+                    );
+                }
+                Second::Figure(key) => {
+                    let second = self.value(Kind::Wsmith, key, row.over);
+                    let ratio = ratio_of(wsmith, second);
+                    let (target, met) = judge(row.target, wsmith, ratio, counts);
+                    let _ = writeln!(
+                        alone,
+                        "| {figure} | {} | {} | {} | {target} | {met} |",
+                        number(wsmith),
+                        number(second),
+                        show_ratio(ratio),
+                    );
+                }
+                Second::Nothing => {
+                    let (target, met) = judge(row.target, wsmith, None, counts);
+                    let _ = writeln!(
+                        alone,
+                        "| {figure} | {} | — | — | {target} | {met} |",
+                        number(wsmith),
+                    );
+                }
+            }
+        }
+        if !alone.is_empty() {
+            out.push_str("\nwsmith alone (no peer has these):\n\n");
+            out.push_str("| figure | wsmith | 2nd column | ratio | target | met? |\n");
+            out.push_str("|---|---:|---:|---:|---|---|\n");
+            out.push_str(&alone);
         }
         out
+    }
+
+    /// The better of the peers that have the figure; `None` for counts (sums, minimums,
+    /// maximums), where no ratio is taken.
+    fn best_peer(
+        &self,
+        row: &Row,
+        peers: &[(Kind, Option<f64>); 2],
+    ) -> Option<(Kind, Option<f64>)> {
+        if row.over != Over::Median {
+            return None;
+        }
+        peers
+            .iter()
+            .filter(|(_, value)| value.is_some())
+            .copied()
+            .reduce(|a, b| {
+                let (x, y) = (a.1.unwrap_or(f64::NAN), b.1.unwrap_or(f64::NAN));
+                let b_better = match row.better {
+                    Better::Higher => y > x,
+                    Better::Lower => y < x,
+                };
+                if b_better {
+                    b
+                } else {
+                    a
+                }
+            })
     }
 
     /// The CPU table in Markdown: cores kept busy while measuring, medians.
@@ -323,10 +568,11 @@ impl Results {
         if self.cpu.is_empty() {
             return out;
         }
-        out.push_str(
-            "| scenario | wsmith server | client (vs wsmith) | peer server | client (vs peer) |\n",
-        );
-        out.push_str("|---|---:|---:|---:|---:|\n");
+        out.push_str("| scenario |");
+        for kind in [Kind::Wsmith, Kind::Fast, Kind::Tungstenite] {
+            let _ = write!(out, " {} server | client |", kind.name());
+        }
+        out.push_str("\n|---|---:|---:|---:|---:|---:|---:|\n");
         let mut labels: Vec<&str> = Vec::new();
         for (label, _, _) in &self.cpu {
             if !labels.contains(label) {
@@ -344,13 +590,16 @@ impl Results {
                         (median(&server), median(&client))
                     })
             };
-            let show = |value: Option<(f64, f64)>| match value {
-                Some((server, client)) => (format!("{server:.2}"), format!("{client:.2}")),
-                None => ("—".into(), "—".into()),
-            };
-            let (ws, wc) = show(cores(Kind::Wsmith));
-            let (ps, pc) = show(cores(Kind::Peer));
-            let _ = writeln!(out, "| {label} | {ws} | {wc} | {ps} | {pc} |");
+            let _ = write!(out, "| {label} |");
+            for kind in [Kind::Wsmith, Kind::Fast, Kind::Tungstenite] {
+                match cores(kind) {
+                    Some((server, client)) => {
+                        let _ = write!(out, " {server:.2} | {client:.2} |");
+                    }
+                    None => out.push_str(" — | — |"),
+                }
+            }
+            out.push('\n');
         }
         out
     }
@@ -361,7 +610,7 @@ fn judge(
     target: Target,
     wsmith: Option<f64>,
     ratio: Option<f64>,
-    idle_connections: usize,
+    counts: &Counts,
 ) -> (String, &'static str) {
     let verdict = |met: Option<bool>| match met {
         Some(true) => "yes",
@@ -374,10 +623,13 @@ fn judge(
         Target::RatioAtMost(x) => (format!("≤ {x}×"), verdict(ratio.map(|r| r <= x))),
         Target::AtMost(x) => (format!("≤ {x}"), verdict(wsmith.map(|w| w <= x))),
         Target::Zero => ("0".into(), verdict(wsmith.map(|w| w == 0.0))),
-        Target::AllIdle => (
-            format!("{idle_connections}"),
-            verdict(wsmith.map(|w| w >= idle_connections as f64)),
-        ),
+        Target::All(count) => {
+            let count = counts.of(count);
+            (
+                format!("{count}"),
+                verdict(wsmith.map(|w| w >= count as f64)),
+            )
+        }
     }
 }
 

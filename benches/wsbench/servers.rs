@@ -1,13 +1,17 @@
-//! The two servers under test, each in its own process so that its CPU time and memory can be
-//! read from `/proc/<pid>`:
+//! The three servers under test, each in its own process so that its CPU time and memory can
+//! be read from `/proc/<pid>`:
 //!
 //! - **wsmith**: the release binary Cargo built for this bench (`CARGO_BIN_EXE_wsmith`), with
-//!   `--log-level warn --max-connections 20000` and its own defaults for everything else
-//!   (thread stacks included: they are part of its design). `WSBENCH_WSMITH_ARGS` adds flags,
-//!   for experiments; the report says so when it is set.
-//! - **peer**: this bench binary re-executed as `--peer-server` (see [`crate::peer_server`]).
+//!   `--log-level warn --max-connections 20000` (60000 for idle-50k) and its own defaults for everything else
+//!   (thread stacks and `--listen-backlog` included: they are part of its design).
+//!   `WSBENCH_WSMITH_ARGS` adds flags, for experiments; the report says so when it is set.
+//! - **fastwebsockets**: this bench binary re-executed as `--fast-peer-server` (see
+//!   [`crate::fast_peer`]): tokio, hyper, a task per connection.
+//! - **tungstenite**: this bench binary re-executed as `--peer-server` (see
+//!   [`crate::peer_server`]): a thread per connection.
 //!
-//! Both inherit this process's open-file limit, which `main` raised first. A fresh process is
+//! The peers' code lives only in the bench binary: the wsmith binary has no tokio in it.
+//! All inherit this process's open-file limit, which `main` raised first. A fresh process is
 //! started for every run of every scenario, so no run inherits another's state.
 
 use std::io::{self, BufRead, BufReader};
@@ -19,16 +23,22 @@ use std::process::{Child, Command, Stdio};
 pub enum Kind {
     /// The server under test.
     Wsmith,
-    /// The tungstenite reference.
-    Peer,
+    /// The tokio reference: fastwebsockets on hyper.
+    Fast,
+    /// The thread-per-connection reference: tungstenite.
+    Tungstenite,
 }
 
 impl Kind {
+    /// The two peers wsmith is compared with.
+    pub const PEERS: [Kind; 2] = [Kind::Fast, Kind::Tungstenite];
+
     /// Its name in the report.
     pub fn name(self) -> &'static str {
         match self {
             Self::Wsmith => "wsmith",
-            Self::Peer => "peer",
+            Self::Fast => "fastwebsockets",
+            Self::Tungstenite => "tungstenite",
         }
     }
 }
@@ -45,21 +55,28 @@ pub struct Server {
 const ECHOED_LINES: usize = 20;
 
 impl Server {
-    /// Starts a server of `kind` on a free loopback port and waits for its "listening" line.
-    pub fn start(kind: Kind) -> io::Result<Self> {
+    /// Starts a server of `kind` on a free loopback port and waits for its "listening" line;
+    /// wsmith with `--max-connections max_connections` (the peers have no such cap).
+    pub fn start(kind: Kind, max_connections: usize) -> io::Result<Self> {
         let mut command = match kind {
             Kind::Wsmith => {
                 let mut command = Command::new(env!("CARGO_BIN_EXE_wsmith"));
                 command.args(["--addr", "127.0.0.1:0", "--www"]);
                 command.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/www"));
-                command.args(["--log-level", "warn", "--max-connections", "20000"]);
+                command.args(["--log-level", "warn", "--max-connections"]);
+                command.arg(max_connections.to_string());
                 // For experiments only, e.g. WSBENCH_WSMITH_ARGS="--max-backlog 16".
                 if let Ok(extra) = std::env::var("WSBENCH_WSMITH_ARGS") {
                     command.args(extra.split_whitespace());
                 }
                 command
             }
-            Kind::Peer => {
+            Kind::Fast => {
+                let mut command = Command::new(std::env::current_exe()?);
+                command.arg(crate::fast_peer::FLAG);
+                command
+            }
+            Kind::Tungstenite => {
                 let mut command = Command::new(std::env::current_exe()?);
                 command.arg(crate::peer_server::FLAG);
                 command

@@ -91,8 +91,43 @@ fn push_frame(out: &mut Vec<u8>, seq: u64, time: u64) {
     client::mask(&mut out[start..]);
 }
 
-/// 1,000 receivers (or `receivers`), one sender, for the measured interval.
-pub fn run(server: &Server, timing: &Timing, receivers: u32) -> io::Result<Sample> {
+/// The figures of one variant of the scenario (see `report::ROWS`).
+#[derive(Debug)]
+pub struct Keys {
+    /// CPU label.
+    pub label: &'static str,
+    rate: &'static str,
+    p50: &'static str,
+    p99: &'static str,
+    max: &'static str,
+    lost: &'static str,
+    cpu_ns: &'static str,
+}
+
+/// 1,000 receivers (the figure).
+pub const KEYS_1000: Keys = Keys {
+    label: "broadcast 1000",
+    rate: "broadcast_rate",
+    p50: "broadcast_p50",
+    p99: "broadcast_p99",
+    max: "broadcast_max",
+    lost: "broadcast_lost",
+    cpu_ns: "broadcast_cpu_ns",
+};
+
+/// 250 receivers.
+pub const KEYS_250: Keys = Keys {
+    label: "broadcast 250",
+    rate: "broadcast250_rate",
+    p50: "broadcast250_p50",
+    p99: "broadcast250_p99",
+    max: "broadcast250_max",
+    lost: "broadcast250_lost",
+    cpu_ns: "broadcast250_cpu_ns",
+};
+
+/// `receivers` receivers, one sender, for the measured interval.
+pub fn run(server: &Server, timing: &Timing, receivers: u32, keys: &Keys) -> io::Result<Sample> {
     let shared = Arc::new(Shared {
         epoch: Instant::now(),
         receivers,
@@ -145,13 +180,15 @@ pub fn run(server: &Server, timing: &Timing, receivers: u32) -> io::Result<Sampl
         .saturating_sub(first_send);
     Ok(Sample {
         figures: vec![
-            ("broadcast_rate", total.got as f64 / (span as f64 / 1e9)),
-            ("broadcast_p50", total.latency.quantile_micros(0.5)),
-            ("broadcast_p99", total.latency.quantile_micros(0.99)),
-            ("broadcast_max", total.latency.max_micros()),
-            ("broadcast_lost", lost as f64),
+            (keys.rate, total.got as f64 / (span as f64 / 1e9)),
+            (keys.p50, total.latency.quantile_micros(0.5)),
+            (keys.p99, total.latency.quantile_micros(0.99)),
+            (keys.max, total.latency.max_micros()),
+            (keys.lost, lost as f64),
+            // The server's CPU seconds over the metered interval, per delivery in it.
+            (keys.cpu_ns, cpu.server * 1e9 / total.got.max(1) as f64),
         ],
-        cpu: vec![("broadcast", cpu)],
+        cpu: vec![(keys.label, cpu)],
     })
 }
 

@@ -1,22 +1,25 @@
 //! Memory per idle connection: open N `/echo` connections (each echoes one message, checked),
-//! let them sit, and divide what the server's RSS grew by N. The kernel's share is counted
+//! let them sit, and divide what the server's RSS grew by N. Then every connection must still
+//! echo: a server that held them only in name would be caught there. The kernel's share is counted
 //! too, from `/proc/meminfo` (Slab + KernelStack + PageTables): thread stacks in the kernel
 //! and socket structures do not show in RSS, and a thread-per-connection server pays them.
 //! That delta is machine-wide, so it includes the client's ends of the sockets (the same for
 //! both servers) and whatever else the machine did meanwhile: run on a quiet machine.
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::thread;
 use std::time::Duration;
 
 use super::Sample;
-use crate::client::{self, wrong, Socket, TEXT};
+use crate::client::{self, wrong, Socket, PING, TEXT};
 use crate::procfs::{
     is_alive, kernel_memory_kib, rss_by_mapping_size, status_field, tcp_buffer_kib,
 };
 use crate::servers::Server;
 
+/// §5.2 opcode of a Pong.
+const PONG: u8 = 0xA;
 /// Threads that open the connections.
 const OPENERS: usize = 4;
 /// Time for the server to settle before the final reading.
@@ -25,11 +28,46 @@ const SETTLE: Duration = Duration::from_secs(1);
 /// on the way still has a figure, at the last count it held.
 const STAGES: usize = 4;
 
+/// The figures of one variant of the scenario (see `report::ROWS`).
+#[derive(Debug)]
+pub struct Keys {
+    rss: &'static str,
+    kernel: &'static str,
+    tcp: &'static str,
+    threads: &'static str,
+    connections: &'static str,
+    crashed: &'static str,
+    silent: &'static str,
+}
+
+/// `idle`: 10,000 connections (fewer in a quick run).
+pub const KEYS: Keys = Keys {
+    rss: "idle_rss",
+    kernel: "idle_kernel",
+    tcp: "idle_tcp",
+    threads: "idle_threads",
+    connections: "idle_connections",
+    crashed: "idle_crashed",
+    silent: "idle_silent",
+};
+
+/// `idle-50k`: 50,000 connections.
+pub const KEYS_50K: Keys = Keys {
+    rss: "idle50k_rss",
+    kernel: "idle50k_kernel",
+    tcp: "idle50k_tcp",
+    threads: "idle50k_threads",
+    connections: "idle50k_connections",
+    crashed: "idle50k_crashed",
+    silent: "idle50k_silent",
+};
+
 /// Opens `connections` idle connections and reports the memory they cost, per connection.
 ///
 /// Figures: memory per connection at the last reading, the connections held then
-/// (`idle_connections`), and whether the server process died (`idle_crashed`).
-pub fn run(server: &Server, connections: usize) -> io::Result<Sample> {
+/// (`connections`), whether the server process died (`crashed`), and how many of the held
+/// connections did not echo a second message afterwards (`silent`).
+pub fn run(server: &Server, connections: usize, keys: &Keys) -> io::Result<Sample> {
     if connections < STAGES {
         return Err(wrong(
             "idle: too few connections allowed to measure anything",
@@ -79,17 +117,23 @@ pub fn run(server: &Server, connections: usize) -> io::Result<Sample> {
         (Some(before), Some(after)) => (after as f64 - before as f64) / held as f64,
         _ => f64::NAN,
     };
+    let silent = if crashed {
+        held
+    } else {
+        echo_on_every(&mut sockets)
+    };
+    if silent > 0 {
+        eprintln!("  idle: {silent} of {held} connections did not echo afterwards");
+    }
     let sample = Sample {
         figures: vec![
-            ("idle_rss", per_connection(before.rss, after.rss)),
-            ("idle_kernel", per_connection(before.kernel, after.kernel)),
-            ("idle_tcp", per_connection(before.tcp, after.tcp)),
-            (
-                "idle_threads",
-                per_connection(before.threads, after.threads),
-            ),
-            ("idle_connections", held as f64),
-            ("idle_crashed", f64::from(u8::from(crashed))),
+            (keys.rss, per_connection(before.rss, after.rss)),
+            (keys.kernel, per_connection(before.kernel, after.kernel)),
+            (keys.tcp, per_connection(before.tcp, after.tcp)),
+            (keys.threads, per_connection(before.threads, after.threads)),
+            (keys.connections, held as f64),
+            (keys.crashed, f64::from(u8::from(crashed))),
+            (keys.silent, silent as f64),
         ],
         cpu: Vec::new(),
     };
@@ -97,12 +141,39 @@ pub fn run(server: &Server, connections: usize) -> io::Result<Sample> {
     Ok(sample)
 }
 
+/// Every held connection echoes one more message, from [`OPENERS`] threads; returns how many
+/// did not (an error or a wrong echo).
+fn echo_on_every(sockets: &mut [Socket]) -> usize {
+    let message = b"idle: still there after the wait";
+    let frame = client::masked_frame(TEXT, message);
+    let chunk = sockets.len().div_ceil(OPENERS).max(1);
+    thread::scope(|scope| {
+        let checkers: Vec<_> = sockets
+            .chunks_mut(chunk)
+            .map(|share| {
+                let frame = &frame;
+                scope.spawn(move || {
+                    let mut silent = 0;
+                    for socket in share.iter_mut() {
+                        silent += usize::from(echo_once(socket, frame, message).is_err());
+                    }
+                    silent
+                })
+            })
+            .collect();
+        checkers
+            .into_iter()
+            .map(|checker| checker.join().unwrap_or(usize::MAX / OPENERS))
+            .sum()
+    })
+}
+
 /// Opens `count` connections from [`OPENERS`] threads; returns them, and the first error.
 fn open_in_parallel(addr: SocketAddr, count: usize) -> (Vec<Socket>, Option<io::Error>) {
     let openers: Vec<_> = (0..OPENERS)
         .map(|i| {
             let share = count / OPENERS + usize::from(i < count % OPENERS);
-            thread::spawn(move || open_idle(addr, share))
+            thread::spawn(move || open_idle(addr, source(i), share))
         })
         .collect();
     let mut sockets = Vec::with_capacity(count);
@@ -136,14 +207,20 @@ impl Reading {
     }
 }
 
-/// Opens `count` connections; each echoes one 32-byte message, checked, then stays open.
-/// Stops at the first failure, returning what is open and the error.
-fn open_idle(addr: SocketAddr, count: usize) -> (Vec<Socket>, Option<io::Error>) {
+/// Opener `i`'s source address, 127.0.0.(10 + i): one address has about 28,000 ephemeral
+/// ports towards the server, too few for 50,000 connections.
+fn source(i: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10 + i as u8))
+}
+
+/// Opens `count` connections from `source`; each echoes one 32-byte message, checked, then
+/// stays open. Stops at the first failure, returning what is open and the error.
+fn open_idle(addr: SocketAddr, source: IpAddr, count: usize) -> (Vec<Socket>, Option<io::Error>) {
     let message = b"idle: one message, then silence.";
     let frame = client::masked_frame(TEXT, message);
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
-        match open_one(addr, &frame, message) {
+        match open_one(addr, source, &frame, message) {
             Ok(socket) => sockets.push(socket),
             Err(e) => return (sockets, Some(e)),
         }
@@ -151,11 +228,23 @@ fn open_idle(addr: SocketAddr, count: usize) -> (Vec<Socket>, Option<io::Error>)
     (sockets, None)
 }
 
-fn open_one(addr: SocketAddr, frame: &[u8], message: &[u8]) -> io::Result<Socket> {
-    let mut socket = client::open(addr, "/echo", 64)?;
+fn open_one(addr: SocketAddr, source: IpAddr, frame: &[u8], message: &[u8]) -> io::Result<Socket> {
+    let mut socket = client::open_from(addr, source, "/echo", 64)?;
+    echo_once(&mut socket, frame, message)?;
+    Ok(socket)
+}
+
+/// Sends `frame` (carrying `message`) and checks the echo.
+fn echo_once(socket: &mut Socket, frame: &[u8], message: &[u8]) -> io::Result<()> {
     socket.stream.write_all(frame)?;
     let echoed = loop {
         if let Some(frame) = socket.reader.next_frame()? {
+            if frame.opcode == PING {
+                // wsmith's keepalive (`--ping-interval`) during a long run: answered (§5.5.3).
+                let pong = client::masked_frame(PONG, socket.reader.payload(&frame));
+                socket.stream.write_all(&pong)?;
+                continue;
+            }
             break frame;
         }
         if socket.reader.fill(&socket.stream)? == 0 {
@@ -165,5 +254,5 @@ fn open_one(addr: SocketAddr, frame: &[u8], message: &[u8]) -> io::Result<Socket
     if echoed.opcode != TEXT || socket.reader.payload(&echoed) != message {
         return Err(wrong("idle: the echo differs"));
     }
-    Ok(socket)
+    Ok(())
 }

@@ -13,6 +13,7 @@
 //! | [`tap::run`] | the Inspector's tap (wsmith only): `Tap::is_active()` against the same loop without it; echo-small with 1 of 64 connections watched, against nobody watching | ns per check, msgs/s, events/s |
 
 pub mod broadcast;
+pub mod burst;
 pub mod echo;
 pub mod handshakes;
 pub mod idle;
