@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::app::lab::LabLimits;
 use crate::app::tutorial::Tutorial;
+use crate::app::Endpoint;
 use crate::protocol::http::HeadLimits;
 use crate::protocol::Limits;
 
@@ -29,6 +30,19 @@ pub struct Config {
     pub max_connections: usize,
     /// `--max-backlog`: messages queued for one client before it is a slow consumer (1008).
     pub max_backlog: usize,
+    /// `--max-backlog-bytes`: bytes queued (or being written) for one client before it is a
+    /// slow consumer (1008). With it, what slow clients pin is at most connections × this (a
+    /// message larger than the limit is still accepted into an empty outbox).
+    ///
+    /// 4 MiB by default: the largest send buffer Linux grows a TCP socket to
+    /// (`net.ipv4.tcp_wmem`'s maximum), so a client that falls this far behind on top of full
+    /// socket buffers is not catching up; and sixteen of the hub's 256 KiB broadcast batches,
+    /// so a client that reads at all is never cut off by one burst.
+    pub max_backlog_bytes: usize,
+    /// `--max-chat-message-size`: the largest message, in bytes, at the endpoints that take
+    /// JSON commands (`/chat`, `/inspect`, `/notifications`), refused from the frame header
+    /// with 1009 (§10.4). `--max-message-size` stays the limit of `/echo` and `/broadcast`.
+    pub max_chat_message_size: u64,
     /// `--listen-backlog`: connections the kernel queues for `accept` (`listen(2)`); when
     /// full, it drops new SYNs and those clients retry after 1 s. Capped by
     /// `net.core.somaxconn`.
@@ -84,6 +98,8 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             max_backlog: 1024,
+            max_backlog_bytes: 4 << 20,
+            max_chat_message_size: 64 << 10,
             listen_backlog: 1024,
             ping_interval: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
@@ -124,6 +140,8 @@ FLAGS (default → what happens when exceeded):
     --handshake-timeout SECS  10               request head not complete in time → 408
     --max-connections N       10000            more connections → 503
     --max-backlog N           1024             more messages queued for one client → close 1008 (slow consumer)
+    --max-backlog-bytes BYTES 4194304          more bytes queued for one client → close 1008 (slow consumer)
+    --max-chat-message-size BYTES 65536        larger message at /chat, /inspect, /notifications → close 1009
     --listen-backlog N        1024             more connects waiting for accept → SYN dropped, client retries in 1 s (capped by net.core.somaxconn)
     --ping-interval SECS      30               idle client is pinged; no answer within another interval → dropped (0 = off)
     --close-timeout SECS      5                no Close reply in time → TCP closed
@@ -216,6 +234,10 @@ impl Config {
                 "--handshake-timeout" => config.handshake_timeout = seconds(&flag, &value()?)?,
                 "--max-connections" => config.max_connections = parse(&flag, &value()?)?,
                 "--max-backlog" => config.max_backlog = parse(&flag, &value()?)?,
+                "--max-backlog-bytes" => config.max_backlog_bytes = parse(&flag, &value()?)?,
+                "--max-chat-message-size" => {
+                    config.max_chat_message_size = parse(&flag, &value()?)?;
+                }
                 "--listen-backlog" => config.listen_backlog = parse(&flag, &value()?)?,
                 "--ping-interval" => config.ping_interval = seconds(&flag, &value()?)?,
                 "--close-timeout" => config.close_timeout = seconds(&flag, &value()?)?,
@@ -235,15 +257,37 @@ impl Config {
                 other => return Err(format!("unknown flag {other} (see --help)")),
             }
         }
-        if config.max_backlog == 0 || config.max_connections == 0 || config.listen_backlog == 0 {
-            return Err(
-                "--max-backlog, --max-connections and --listen-backlog must be at least 1".into(),
-            );
+        if config.max_backlog == 0
+            || config.max_backlog_bytes == 0
+            || config.max_connections == 0
+            || config.listen_backlog == 0
+        {
+            return Err("--max-backlog, --max-backlog-bytes, --max-connections and \
+                        --listen-backlog must be at least 1"
+                .into());
         }
         if config.write_timeout.is_zero() || config.handshake_timeout.is_zero() {
             return Err("--write-timeout and --handshake-timeout must be more than 0".into());
         }
         Ok(config)
+    }
+}
+
+impl Config {
+    /// The protocol limits of a connection at `endpoint`, chosen at the upgrade: endpoints that
+    /// take JSON commands get `--max-chat-message-size` (frames too), so a large message is
+    /// refused from its frame header before any of it is read (§10.4).
+    pub fn limits_for(&self, endpoint: &Endpoint) -> Limits {
+        match endpoint {
+            // A tutorial's server is Node's `ws`, whose limit is large too.
+            Endpoint::Echo | Endpoint::Broadcast { .. } | Endpoint::Tutorial(_) => self.limits,
+            Endpoint::Lab => self.lab.connection_limits(self.limits),
+            Endpoint::Chat { .. } | Endpoint::Inspect | Endpoint::Notifications => Limits {
+                max_frame_size: self.limits.max_frame_size.min(self.max_chat_message_size),
+                max_message_size: self.limits.max_message_size.min(self.max_chat_message_size),
+                ..self.limits
+            },
+        }
     }
 }
 
@@ -324,6 +368,21 @@ mod tests {
     }
 
     #[test]
+    fn json_endpoints_get_the_chat_message_size_and_the_others_the_large_one() {
+        let config = Config::from_args(args(&["--max-chat-message-size", "1000"])).expect("ok");
+        let chat = config.limits_for(&Endpoint::Chat { query: None });
+        assert_eq!((chat.max_frame_size, chat.max_message_size), (1000, 1000));
+        assert_eq!(config.limits_for(&Endpoint::Inspect), chat);
+        assert_eq!(config.limits_for(&Endpoint::Echo), config.limits);
+        let broadcast = config.limits_for(&Endpoint::Broadcast { include_self: true });
+        assert_eq!(broadcast.max_message_size, 64 << 20);
+        // The smaller of the two wins: --max-message-size still caps every endpoint.
+        let small = Config::from_args(args(&["--max-message-size", "10"])).expect("ok");
+        let chat = small.limits_for(&Endpoint::Chat { query: None });
+        assert_eq!(chat.max_message_size, 10);
+    }
+
+    #[test]
     fn bad_flags_are_reported_by_name() {
         assert!(Config::from_args(args(&["--nope"]))
             .unwrap_err()
@@ -334,6 +393,9 @@ mod tests {
         assert!(Config::from_args(args(&["--max-backlog", "x"]))
             .unwrap_err()
             .contains("--max-backlog"));
+        assert!(Config::from_args(args(&["--max-backlog-bytes", "0"]))
+            .unwrap_err()
+            .contains("--max-backlog-bytes"));
     }
 
     #[test]

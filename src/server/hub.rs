@@ -4,8 +4,22 @@
 //!
 //! Fan-out encodes each outgoing frame **once** into an `Arc<[u8]>` and hands every recipient
 //! a reference to the same bytes. It never waits on a client: `try_send` into the client's
-//! bounded outbox, and a full outbox makes the client a slow consumer, closed with 1008 and
-//! removed (with presence updated), while everyone else keeps receiving every message in order.
+//! bounded outbox, and an outbox over `--max-backlog` messages or `--max-backlog-bytes` bytes
+//! makes the client a slow consumer, closed with 1008 and removed (with presence updated),
+//! while everyone else keeps receiving every message in order.
+//!
+//! # The hub's two rules
+//!
+//! 1. **Nothing the hub does for one command re-enters the hub.** Fan-out never removes a
+//!    client; it puts a full outbox on the slow-consumer worklist. After the command, the hub
+//!    closes every client on the list, removes them all from the registry, and only then tells
+//!    the apps (one presence `leave` each, with the count after it). New full outboxes found
+//!    while sending that presence go on the same list, worked off in the same loop: however
+//!    many clients stop reading at once, the stack stays as deep as for one.
+//! 2. **Nothing blocks the hub:** no socket write that can wait (outboxes only, `try_send`), no
+//!    thread creation (an idle connection's writer is started by the
+//!    [`spawner`](super::spawner) thread), no parsing of client JSON (the reader thread does
+//!    that), no network round trip.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, info, warn};
 
-use super::outbox::{Control, Frame, Outbox, SendError};
+use super::outbox::{Control, Frame, Outbox, Overflow, SendError};
 use super::tap::Tap;
 use crate::app::broadcast::Broadcast;
 use crate::app::chat::{Chat, ChatConfig, ChatQuery, Delivery};
@@ -79,6 +93,32 @@ struct Client {
     endpoint: Endpoint,
     outbox: Outbox,
     tap: Arc<Tap>,
+    /// On the slow-consumer worklist: nothing more is queued for it.
+    is_slow: bool,
+}
+
+/// What the hub needs to know of the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct HubConfig {
+    /// `--history`.
+    pub history: usize,
+    /// `--max-backlog`: the most messages in one broadcast batch.
+    pub max_backlog: usize,
+    /// `--max-backlog-bytes`: the most bytes in one broadcast batch (with [`MAX_BATCH_BYTES`]).
+    pub max_backlog_bytes: usize,
+    /// `wsmith tutorial NAME`: the tutorial's app, if one runs.
+    pub tutorial: Option<Tutorial>,
+}
+
+impl From<&crate::config::Config> for HubConfig {
+    fn from(config: &crate::config::Config) -> Self {
+        Self {
+            history: config.history,
+            max_backlog: config.max_backlog,
+            max_backlog_bytes: config.max_backlog_bytes,
+            tutorial: config.tutorial,
+        }
+    }
 }
 
 /// The hub's state. Runs on one thread; see [`run`].
@@ -93,18 +133,16 @@ pub struct Hub {
     watching: HashMap<ClientId, ClientId>,
     /// Broadcast frames gathered in this round (see [`run`]).
     pending: Option<PendingBroadcast>,
+    /// Slow consumers found by fan-out, not yet closed and removed (rule 1 of the module doc).
+    slow: Vec<(ClientId, Overflow)>,
     max_backlog: usize,
+    max_batch_bytes: usize,
 }
 
 /// Runs the hub until every sender of `commands` is gone.
-pub fn run(
-    commands: &Receiver<Command>,
-    history: usize,
-    max_backlog: usize,
-    tutorial: Option<Tutorial>,
-) {
+pub fn run(commands: &Receiver<Command>, config: &HubConfig) {
     let chat = Chat::new(ChatConfig {
-        history_limit: history,
+        history_limit: config.history,
         epoch: now_ms(),
         ..ChatConfig::default()
     });
@@ -113,10 +151,12 @@ pub fn run(
         broadcast: Broadcast::new(),
         chat,
         notifications: Notifications::new(),
-        tutorial: tutorial.map(TutorialApp::new),
+        tutorial: config.tutorial.map(TutorialApp::new),
         watching: HashMap::new(),
         pending: None,
-        max_backlog,
+        slow: Vec::new(),
+        max_backlog: config.max_backlog,
+        max_batch_bytes: MAX_BATCH_BYTES.min(config.max_backlog_bytes),
     };
     // Everything already waiting is handled before the hub sleeps again, so consecutive
     // broadcasts can leave as one batch: one wake-up and one write per recipient, not one per
@@ -127,6 +167,7 @@ pub fn run(
             hub.handle(command);
         }
         hub.flush_broadcast();
+        hub.drop_slow_consumers();
     }
 }
 
@@ -149,7 +190,13 @@ fn now_ms() -> u64 {
 }
 
 impl Hub {
+    /// Runs one command to the end: its output queued, the slow consumers it found removed.
     fn handle(&mut self, command: Command) {
+        self.run_command(command);
+        self.drop_slow_consumers();
+    }
+
+    fn run_command(&mut self, command: Command) {
         match command {
             Command::Join {
                 endpoint,
@@ -203,6 +250,7 @@ impl Hub {
                 endpoint: endpoint.clone(),
                 outbox,
                 tap,
+                is_slow: false,
             },
         );
         match endpoint {
@@ -224,11 +272,15 @@ impl Hub {
 
     /// Forgets `id` everywhere, telling chat clients about it.
     fn remove(&mut self, id: ClientId) {
-        let Some(client) = self.clients.remove(&id) else {
-            return;
-        };
-        self.forget_watches(id, &client);
-        match client.endpoint {
+        if let Some(client) = self.clients.remove(&id) {
+            self.forget(id, &client);
+        }
+    }
+
+    /// Tells the apps that `id`, already out of the registry, is gone.
+    fn forget(&mut self, id: ClientId, client: &Client) {
+        self.forget_watches(id, client);
+        match &client.endpoint {
             Endpoint::Echo | Endpoint::Inspect | Endpoint::Lab => {}
             Endpoint::Broadcast { .. } => self.broadcast.leave(id),
             Endpoint::Chat { .. } => {
@@ -391,7 +443,7 @@ impl Hub {
         let room_for_it = |pending: &PendingBroadcast| {
             pending.recipients == recipients
                 && pending.messages < self.max_backlog
-                && pending.frames.len() + frame.len() <= MAX_BATCH_BYTES
+                && pending.frames.len() + frame.len() <= self.max_batch_bytes
         };
         match self.pending.as_mut() {
             Some(pending) if room_for_it(pending) => {
@@ -426,41 +478,55 @@ impl Hub {
         self.fan_out_frame(recipients, Frame::Shared(frame));
     }
 
+    /// Queues `frame` for each recipient without waiting; a full outbox goes on the
+    /// slow-consumer worklist (never removed from here: rule 1).
     fn fan_out_frame(&mut self, recipients: &[ClientId], frame: Frame) {
         // Anything gathered earlier goes first: every client sees the hub's order.
         self.flush_broadcast();
-        let mut slow = Vec::new();
         for id in recipients {
-            let Some(client) = self.clients.get(id) else {
+            let Some(client) = self.clients.get_mut(id) else {
                 continue;
             };
+            if client.is_slow {
+                continue; // its queue is dropped with the Close
+            }
             match client.outbox.try_send(frame.clone()) {
                 Ok(()) => {}
-                Err(SendError::Full) => slow.push(*id),
+                Err(SendError::Full(overflow)) => {
+                    client.is_slow = true;
+                    self.slow.push((*id, overflow));
+                }
                 Err(SendError::Gone) => {} // its Leave is on the way
             }
         }
-        for id in slow {
-            self.drop_slow_consumer(id);
-        }
     }
 
-    fn drop_slow_consumer(&mut self, id: ClientId) {
-        let Some(client) = self.clients.get(&id) else {
-            return;
-        };
-        let reason = format!(
-            "slow consumer: {} messages queued, limit {}",
-            client.outbox.backlog(),
-            self.max_backlog
-        );
-        warn!("hub: closing client {id} with 1008: {reason}");
-        client.outbox.control(Control::Close {
-            code: CloseCode::POLICY_VIOLATION,
-            reason,
-            discard_queued: true,
-        });
-        self.remove(id);
+    /// Works off the slow-consumer worklist: closes every client on it with 1008, removes them
+    /// all, then sends the presence their leaving causes. Slow consumers found while sending it
+    /// join the list and are handled by the next turn of this loop, never by recursion.
+    fn drop_slow_consumers(&mut self) {
+        while !self.slow.is_empty() {
+            let slow = std::mem::take(&mut self.slow);
+            for (id, overflow) in &slow {
+                let Some(client) = self.clients.get(id) else {
+                    continue;
+                };
+                let reason = format!("slow consumer: {overflow}");
+                warn!("hub: closing client {id} with 1008: {reason}");
+                client.outbox.control(Control::Close {
+                    code: CloseCode::POLICY_VIOLATION,
+                    reason,
+                    discard_queued: true,
+                });
+            }
+            let removed: Vec<(ClientId, Client)> = slow
+                .iter()
+                .filter_map(|(id, _)| Some((*id, self.clients.remove(id)?)))
+                .collect();
+            for (id, client) in removed {
+                self.forget(id, &client);
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! | connection | `peer-N` | [`CONNECTION_STACK`] | reads the request head, serves HTTP or upgrades, then reads frames |
 //! | writer | `peer-N-writer` | [`peer::WRITER_STACK`] | drains that connection's outbox into its socket; runs only while there is something to write |
 //! | hub | `hub` | 256 KiB | owns the registry and runs the apps |
+//! | spawner | `spawner` | 64 KiB | starts writer threads, so the hub never creates one |
 //! | timer | `notify` | 64 KiB | `--notify-every` ticks |
 
 pub mod capacity;
@@ -17,6 +18,7 @@ pub mod outbox;
 pub mod peer;
 pub mod rate;
 pub mod request;
+pub mod spawner;
 pub mod static_files;
 pub mod tap;
 pub mod writer;
@@ -57,6 +59,8 @@ pub struct Shared {
     hub: Sender<Command>,
     /// Every connection and writer thread is started through this.
     pub threads: capacity::ThreadBudget,
+    /// Writer threads are started on this thread (never on the hub's).
+    pub spawner: spawner::Spawner,
     next_id: AtomicU64,
     active: AtomicUsize,
     shutting_down: AtomicBool,
@@ -144,10 +148,9 @@ impl Server {
             config.allowed_origins.extend(page_origins(page));
         }
         let (hub_tx, hub_rx) = crossbeam_channel::bounded(HUB_QUEUE);
-        let (history, max_backlog, tutorial) =
-            (config.history, config.max_backlog, config.tutorial);
+        let hub_config = hub::HubConfig::from(&config);
         let hub = spawn_named("hub".into(), HUB_STACK, move || {
-            hub::run(&hub_rx, history, max_backlog, tutorial)
+            hub::run(&hub_rx, &hub_config)
         })?;
         let notifier = match config.notify_every {
             Some(every) => {
@@ -167,6 +170,7 @@ impl Server {
             page_addr,
             hub: hub_tx,
             threads: capacity::ThreadBudget::of_this_process(),
+            spawner: spawner::Spawner::start()?,
             next_id: AtomicU64::new(1),
             active: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),

@@ -1,9 +1,13 @@
 //! One connection's outbox: what its writer thread will put on the wire.
 //!
-//! Two lanes. The **data** lane holds at most `--max-backlog` frames: the hub never waits on
-//! it, and a full lane marks a slow consumer. The **control** lane carries Pongs, Pings and the Close
-//! handshake; the writer always empties it first, so a control frame is never stuck behind data
-//! or dropped because the data lane is full.
+//! Two lanes. The **data** lane holds at most `--max-backlog` messages and `--max-backlog-bytes`
+//! bytes, counted until the writer has written them (so a batch stuck in a slow write still
+//! counts): the hub never waits on it, and a lane over either limit marks a slow consumer. What
+//! one connection pins is therefore bounded by the byte limit, and all of them together by
+//! connections × limit. (One message larger than the limit is accepted into an empty lane, or a
+//! large `--max-message-size` could never be delivered.) The **control** lane carries Pongs,
+//! Pings and the Close handshake; the writer always empties it first, so a control frame is
+//! never stuck behind data or dropped because the data lane is full.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -84,9 +88,32 @@ pub enum Control {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendError {
     /// The data lane is full: the client is not keeping up.
-    Full,
+    Full(Overflow),
     /// The writer is gone: the connection is closing.
     Gone,
+}
+
+/// Which limit a full data lane would have gone over, and by how much: the slow consumer's
+/// close reason ("4194400 bytes queued, limit 4194304").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow {
+    /// What was counted: `"messages"` (`--max-backlog`) or `"bytes"` (`--max-backlog-bytes`).
+    pub unit: &'static str,
+    /// How many would be queued with the refused frame.
+    pub queued: usize,
+    /// The limit.
+    pub limit: usize,
+}
+
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            unit,
+            queued,
+            limit,
+        } = self;
+        write!(f, "{queued} {unit} queued, limit {limit}")
+    }
 }
 
 /// Lets a reader that waits for room in the data lane sleep until the writer drains it.
@@ -102,13 +129,15 @@ struct Room {
 /// The sending side of one connection's outbox, held by the hub and the reader.
 ///
 /// The data lane is a linked list that allocates as frames arrive, so an idle connection holds
-/// no slots; the `--max-backlog` bound is counted here instead of preallocated.
+/// no slots; the `--max-backlog` and `--max-backlog-bytes` bounds are counted here instead of
+/// preallocated.
 #[derive(Clone)]
 pub struct Outbox {
     data: Sender<Frame>,
     control: Sender<Control>,
     room: Arc<Room>,
     max_backlog: usize,
+    max_backlog_bytes: usize,
     /// Starts a writer thread when something is queued and none runs.
     writer: Arc<WriterSlot>,
 }
@@ -117,13 +146,31 @@ impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outbox")
             .field("backlog", &self.backlog())
+            .field("backlog_bytes", &self.backlog_bytes())
             .finish_non_exhaustive()
     }
 }
 
-/// Messages queued in the data lane (a batch counts as its messages).
+/// What the data lane holds, the writer's batch in progress included.
 #[derive(Debug, Default)]
-struct Queued(AtomicUsize);
+struct Queued {
+    /// Messages (a batch counts as its messages).
+    messages: AtomicUsize,
+    /// Bytes on the wire.
+    bytes: AtomicUsize,
+}
+
+impl Queued {
+    fn add(&self, frame: &Frame) {
+        self.messages.fetch_add(frame.messages(), Ordering::SeqCst);
+        self.bytes.fetch_add(frame.len(), Ordering::SeqCst);
+    }
+
+    fn sub(&self, frame: &Frame) {
+        self.messages.fetch_sub(frame.messages(), Ordering::SeqCst);
+        self.bytes.fetch_sub(frame.len(), Ordering::SeqCst);
+    }
+}
 
 /// The receiving side, owned by the writer thread.
 #[derive(Debug)]
@@ -135,10 +182,11 @@ pub struct OutboxReceiver {
     room: Arc<Room>,
 }
 
-/// A new outbox whose data lane holds at most `max_backlog` messages; `writer` builds the
-/// connection's [`WriterSlot`] around the receiving side.
+/// A new outbox whose data lane holds at most `max_backlog` messages and `max_backlog_bytes`
+/// bytes; `writer` builds the connection's [`WriterSlot`] around the receiving side.
 pub fn outbox(
     max_backlog: usize,
+    max_backlog_bytes: usize,
     writer: impl FnOnce(OutboxReceiver) -> Arc<WriterSlot>,
 ) -> Outbox {
     let (data_tx, data_rx) = crossbeam_channel::unbounded();
@@ -156,6 +204,7 @@ pub fn outbox(
         control: control_tx,
         room,
         max_backlog,
+        max_backlog_bytes,
         writer: writer(receiver),
     }
 }
@@ -165,24 +214,52 @@ impl Outbox {
     ///
     /// # Errors
     ///
-    /// [`SendError::Full`] when the backlog is at its limit, [`SendError::Gone`] when the writer
-    /// has stopped.
+    /// [`SendError::Full`] when the frame would take the backlog over either limit,
+    /// [`SendError::Gone`] when the writer has stopped.
     pub fn try_send(&self, frame: Frame) -> Result<(), SendError> {
-        let messages = frame.messages();
-        if self.backlog() + messages > self.max_backlog.max(messages) {
-            return Err(SendError::Full);
+        if self.room.writer_gone.load(Ordering::SeqCst) {
+            return Err(SendError::Gone);
+        }
+        if let Some(overflow) = self.overflow(&frame) {
+            return Err(SendError::Full(overflow));
         }
         self.push(frame)
+    }
+
+    /// The limit `frame` would take the data lane over, if any. An empty lane takes any one
+    /// frame, so a message larger than a limit is delayed, never refused.
+    fn overflow(&self, frame: &Frame) -> Option<Overflow> {
+        let over = |unit, queued: usize, added: usize, limit: usize| {
+            let queued = queued.saturating_add(added);
+            (queued > limit.max(added)).then_some(Overflow {
+                unit,
+                queued,
+                limit,
+            })
+        };
+        over(
+            "messages",
+            self.backlog(),
+            frame.messages(),
+            self.max_backlog,
+        )
+        .or_else(|| {
+            over(
+                "bytes",
+                self.backlog_bytes(),
+                frame.len(),
+                self.max_backlog_bytes,
+            )
+        })
     }
 
     fn push(&self, frame: Frame) -> Result<(), SendError> {
         if self.room.writer_gone.load(Ordering::SeqCst) {
             return Err(SendError::Gone);
         }
-        let messages = frame.messages();
-        self.room.queued.0.fetch_add(messages, Ordering::SeqCst);
-        self.data.send(frame).map_err(|_| {
-            self.room.queued.0.fetch_sub(messages, Ordering::SeqCst);
+        self.room.queued.add(&frame);
+        self.data.send(frame).map_err(|rejected| {
+            self.room.queued.sub(&rejected.0);
             SendError::Gone
         })?;
         self.writer.wake();
@@ -201,7 +278,7 @@ impl Outbox {
             .lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        while self.backlog() >= self.max_backlog {
+        while self.overflow(&frame).is_some() {
             if self.room.writer_gone.load(Ordering::SeqCst) {
                 return Err(SendError::Gone);
             }
@@ -228,18 +305,24 @@ impl Outbox {
         &self.writer
     }
 
-    /// How many messages wait in the data lane.
+    /// How many messages wait in the data lane (or are being written).
     pub fn backlog(&self) -> usize {
-        self.room.queued.0.load(Ordering::SeqCst)
+        self.room.queued.messages.load(Ordering::SeqCst)
+    }
+
+    /// How many bytes wait in the data lane (or are being written).
+    pub fn backlog_bytes(&self) -> usize {
+        self.room.queued.bytes.load(Ordering::SeqCst)
     }
 }
 
 impl OutboxReceiver {
-    /// The writer took `frames` out of the data lane: count them off and wake a reader waiting
-    /// for room.
-    pub fn took(&self, frames: &[Frame]) {
-        let messages: usize = frames.iter().map(Frame::messages).sum();
-        self.room.queued.0.fetch_sub(messages, Ordering::SeqCst);
+    /// The writer is done with `frames` (written, or dropped unwritten): count them off and
+    /// wake a reader waiting for room.
+    pub fn done_with(&self, frames: &[Frame]) {
+        for frame in frames {
+            self.room.queued.sub(frame);
+        }
         self.room.freed.notify_all();
     }
 }

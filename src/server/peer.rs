@@ -61,11 +61,8 @@ pub fn serve(
 ) {
     let id = tap.info.conn;
     let config = &shared.config;
-    let limits = match endpoint {
-        Endpoint::Lab => config.lab.connection_limits(config.limits),
-        _ => config.limits,
-    };
-    let conn = Arc::new(Mutex::new(Connection::server(limits)));
+    // §10.4: each endpoint's own message-size limit, checked from the frame header.
+    let conn = Arc::new(Mutex::new(Connection::server(config.limits_for(&endpoint))));
     // A peer that stops reading stalls our writes; after --write-timeout the writer gives up,
     // which also ends the reader (the socket is shut down).
     if let Err(e) = stream.set_write_timeout(Some(config.write_timeout)) {
@@ -75,11 +72,11 @@ pub fn serve(
     }
     // The reader and the writer share the one socket: `&TcpStream` reads and writes.
     let stream = Arc::new(stream);
-    let outbox = outbox(config.max_backlog, |receiver| {
-        let (conn, tap, threads) = (Arc::clone(&conn), Arc::clone(&tap), shared.threads.clone());
+    let outbox = outbox(config.max_backlog, config.max_backlog_bytes, |receiver| {
+        let (conn, tap) = (Arc::clone(&conn), Arc::clone(&tap));
         WriterSlot::new(
             Arc::clone(&stream),
-            threads,
+            (shared.threads.clone(), shared.spawner.clone()),
             conn,
             receiver,
             tap,
@@ -121,6 +118,7 @@ pub fn serve(
         chat_rate: TokenBucket::new(config.rate_limit, now),
         rate_strikes: 0,
         control_rate: WindowCounter::new(config.max_control_rate, now),
+        closing_for_policy: false,
         writer: Arc::clone(&writer),
         echo_replies: Vec::new(),
         lab: LabSession::new(config.lab, config.limits, now),
@@ -175,6 +173,9 @@ struct Reader<'a> {
     rate_strikes: u32,
     /// `--max-control-rate`.
     control_rate: WindowCounter,
+    /// A policy close (rate limit, control flood) is queued: it is queued and logged once, and
+    /// what the peer sends until its Close is dropped.
+    closing_for_policy: bool,
     /// The connection's writer slot, for replies written straight from this thread.
     writer: Arc<WriterSlot>,
     /// Echo replies produced by the read being handled.
@@ -368,6 +369,9 @@ impl Reader<'_> {
     /// `--rate-limit`: excess chat messages get an error event; a client that keeps sending
     /// for another second's worth is closed with 1008.
     fn within_chat_rate(&mut self) -> bool {
+        if self.closing_for_policy {
+            return false;
+        }
         if self.chat_rate.try_take(Instant::now()) {
             self.rate_strikes = 0;
             return true;
@@ -388,7 +392,7 @@ impl Reader<'_> {
 
     /// `--max-control-rate`: a Ping/Pong flood is closed with 1008.
     fn count_control_frame(&mut self) {
-        if !self.control_rate.count(Instant::now()) {
+        if !self.closing_for_policy && !self.control_rate.count(Instant::now()) {
             let limit = self.shared.config.max_control_rate;
             self.close_for_policy(format!(
                 "§10.4 control frame flood: over {limit} per second"
@@ -396,7 +400,12 @@ impl Reader<'_> {
         }
     }
 
-    fn close_for_policy(&self, reason: String) {
+    /// Starts the close handshake with 1008, once: every excess frame that follows would
+    /// otherwise queue (and log) another Close.
+    fn close_for_policy(&mut self, reason: String) {
+        if std::mem::replace(&mut self.closing_for_policy, true) {
+            return;
+        }
         info!("peer {}: closing with 1008: {reason}", self.id);
         self.outbox.control(Control::Close {
             code: CloseCode::POLICY_VIOLATION,

@@ -2,8 +2,9 @@
 //! lane first, everything waiting gathered into one vectored write.
 //!
 //! The writer thread exists only while there is something to write. The first frame queued
-//! into an empty outbox starts one ([`WriterSlot::wake`]); after `LINGER` with nothing to do it
-//! ends. An idle connection therefore costs one thread (its reader), not two. At most one
+//! into an empty outbox starts one ([`WriterSlot::wake`], through the
+//! [`spawner`](super::spawner) thread, so the hub never creates a thread); after `LINGER` with
+//! nothing to do it ends. An idle connection therefore costs one thread (its reader), not two. At most one
 //! writer runs per connection: `running` is taken with an atomic swap, and a writer that stops
 //! looks at the queue once more after giving it back, so no frame is left behind.
 //!
@@ -23,6 +24,7 @@ use log::{debug, warn};
 use super::capacity::ThreadBudget;
 use super::outbox::{Control, Frame, OutboxReceiver};
 use super::peer::{lock, WRITER_STACK};
+use super::spawner::Spawner;
 use super::tap::Tap;
 use crate::app::ClientId;
 use crate::protocol::connection::State;
@@ -57,6 +59,8 @@ pub struct WriterSlot {
     stream: Arc<TcpStream>,
     /// Where writer threads come from.
     threads: ThreadBudget,
+    /// The thread that starts them.
+    spawner: Spawner,
     /// The connection's state machine, shared with the reader.
     conn: Arc<Mutex<Connection>>,
     /// The outbox's receiving side.
@@ -78,7 +82,7 @@ impl WriterSlot {
     /// 101 and calls [`WriterSlot::release`].
     pub fn new(
         stream: Arc<TcpStream>,
-        threads: ThreadBudget,
+        (threads, spawner): (ThreadBudget, Spawner),
         conn: Arc<Mutex<Connection>>,
         outbox: OutboxReceiver,
         tap: Arc<Tap>,
@@ -88,6 +92,7 @@ impl WriterSlot {
         Arc::new(Self {
             stream,
             threads,
+            spawner,
             conn,
             outbox,
             tap,
@@ -141,12 +146,26 @@ impl WriterSlot {
         true
     }
 
-    /// Something was queued: start a writer unless one runs.
+    /// Something was queued: unless a writer runs, take the slot and have the spawner thread
+    /// start one. The caller (often the hub) only swaps a flag and sends on a channel.
     pub fn wake(self: &Arc<Self>) {
         if self.is_finished() || self.running.swap(true, Ordering::SeqCst) {
             return;
         }
         let slot = Arc::clone(self);
+        if self
+            .spawner
+            .start_later(Box::new(move || slot.start_writer()))
+            .is_err()
+        {
+            warn!("peer {}: no spawner thread; closing", self.id);
+            self.finish();
+        }
+    }
+
+    /// On the spawner thread: starts the writer thread whose slot [`WriterSlot::wake`] took.
+    fn start_writer(self: Arc<Self>) {
+        let slot = Arc::clone(&self);
         let name = format!("peer-{}-writer", self.id);
         if let Err(e) = self.threads.spawn(name, WRITER_STACK, move || slot.run()) {
             // Out of threads: this connection cannot be written to; end it, keep the others.
@@ -217,8 +236,11 @@ impl WriterSlot {
             };
             let room = limit.saturating_sub(batch.data.len());
             batch.data.extend(self.outbox.data.try_iter().take(room));
-            self.outbox.took(&batch.data);
-            if let Err(e) = self.write(&batch) {
+            let written = self.write(&batch);
+            // Counted off only now: a batch stuck in a slow write still counts against
+            // --max-backlog-bytes, so what a slow reader pins stays bounded.
+            self.outbox.done_with(&batch.data);
+            if let Err(e) = written {
                 debug!("peer {}: write failed: {e}", self.id);
                 next = Next::CloseTcp;
             }
@@ -249,7 +271,7 @@ impl WriterSlot {
                 if discard_queued {
                     let mut dropped = std::mem::take(&mut batch.data);
                     dropped.extend(self.outbox.data.try_iter());
-                    self.outbox.took(&dropped);
+                    self.outbox.done_with(&dropped);
                 }
                 let mut conn = lock(&self.conn);
                 conn.send_close(code, &reason);
