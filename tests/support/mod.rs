@@ -305,8 +305,8 @@ impl RawClient {
     }
 }
 
-/// Parses one unmasked frame from the front of `buf`.
-fn parse_server_frame(buf: &[u8]) -> Option<(RawFrame, usize)> {
+/// Parses one unmasked frame from the front of `buf`; `None` until it holds a whole frame.
+pub fn parse_server_frame(buf: &[u8]) -> Option<(RawFrame, usize)> {
     let (b0, b1) = (*buf.first()?, *buf.get(1)?);
     let (len, mut at) = match b1 & 0x7F {
         126 => (u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as usize, 4),

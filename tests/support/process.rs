@@ -100,6 +100,11 @@ impl Wsmith {
         assert!(status.success(), "kill -{name} failed: {status}");
     }
 
+    /// Whether the process is still running (it has not exited or aborted).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Polls for the exit for up to `bound`; returns the status and how long it took.
     pub fn wait_for_exit(&mut self, bound: Duration) -> (ExitStatus, Duration) {
         let start = Instant::now();
