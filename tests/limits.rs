@@ -1,7 +1,8 @@
 //! The limits that keep one client from hurting the others, each pushed to its edge over real
 //! sockets: the connection cap (503), the handshake timeout against a slowloris crowd (408),
 //! fragment floods (1008, 1009), a control-frame flood (1008), the chat rate limit (error
-//! events, then 1008), and a header announcing 2^63−1 bytes (1009, no memory spent).
+//! events, then 1008), the chat endpoints' own message limit (1009 one byte over), and a header
+//! announcing 2^63−1 bytes (1009, no memory spent).
 //!
 //! Each test would fail without its limit: the 4th client would get a 101, the slow requests
 //! would hold their threads forever, the floods would be echoed, and so on.
@@ -300,6 +301,30 @@ fn one_byte_fragments_fill_the_message_limit_and_one_byte_more_is_answered_1009(
     let close = client.expect_close();
     assert_close(&close, 1009, "10000");
     client.expect_eof();
+}
+
+#[test]
+fn a_chat_message_at_the_chat_limit_is_read_and_one_byte_more_is_answered_1009() {
+    const LIMIT: usize = 64 * 1024; // --max-chat-message-size's default
+    let _run = shared_run();
+    let server = TestServer::start();
+    // At the limit: read and refused by the chat as too long, and the connection stays open.
+    let mut chat = RawClient::connect(server.addr, "/chat?name=edge");
+    chat.send_text(&"x".repeat(LIMIT));
+    let refused = chat_events_until(&mut chat, |event| event["type"] == "error");
+    assert_eq!(
+        refused.last().map(|e| e["error"].clone()),
+        Some("text_too_long".into())
+    );
+    // One byte more is refused from the frame header.
+    chat.send_raw(&masked_frame(true, 0x1, "x".repeat(LIMIT + 1).as_bytes()));
+    let close = chat.expect_close();
+    assert_close(&close, 1009, "65536");
+    // /echo keeps the large --max-message-size.
+    let mut echo = RawClient::connect(server.addr, "/echo");
+    echo.send_text(&"y".repeat(LIMIT + 1));
+    assert_eq!(echo.read_text().len(), LIMIT + 1);
+    close_cleanly(&mut echo);
 }
 
 #[test]

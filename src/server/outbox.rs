@@ -105,6 +105,19 @@ pub struct Overflow {
     pub limit: usize,
 }
 
+impl Overflow {
+    /// Whether adding `added` to `queued` goes over `limit`: at the limit is still room, one
+    /// more is not. An empty lane takes any one frame, however large.
+    fn of(unit: &'static str, queued: usize, added: usize, limit: usize) -> Option<Self> {
+        let total = queued.saturating_add(added);
+        (queued > 0 && total > limit).then_some(Self {
+            unit,
+            queued: total,
+            limit,
+        })
+    }
+}
+
 impl std::fmt::Display for Overflow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let Self {
@@ -229,22 +242,14 @@ impl Outbox {
     /// The limit `frame` would take the data lane over, if any. An empty lane takes any one
     /// frame, so a message larger than a limit is delayed, never refused.
     fn overflow(&self, frame: &Frame) -> Option<Overflow> {
-        let over = |unit, queued: usize, added: usize, limit: usize| {
-            let queued = queued.saturating_add(added);
-            (queued > limit.max(added)).then_some(Overflow {
-                unit,
-                queued,
-                limit,
-            })
-        };
-        over(
+        Overflow::of(
             "messages",
             self.backlog(),
             frame.messages(),
             self.max_backlog,
         )
         .or_else(|| {
-            over(
+            Overflow::of(
                 "bytes",
                 self.backlog_bytes(),
                 frame.len(),
@@ -338,5 +343,25 @@ impl OutboxReceiver {
 impl Drop for OutboxReceiver {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backlog_takes_frames_up_to_its_limit_and_refuses_one_byte_more() {
+        assert_eq!(Overflow::of("bytes", 4000, 96, 4096), None);
+        let over = Overflow::of("bytes", 4000, 97, 4096).expect("one byte over");
+        assert_eq!(over.to_string(), "4097 bytes queued, limit 4096");
+        assert_eq!(Overflow::of("messages", 1023, 1, 1024), None);
+        assert!(Overflow::of("messages", 1024, 1, 1024).is_some());
+    }
+
+    #[test]
+    fn an_empty_backlog_takes_one_frame_larger_than_the_limit() {
+        assert_eq!(Overflow::of("bytes", 0, 64 << 20, 4 << 20), None);
+        assert!(Overflow::of("bytes", 1, 64 << 20, 4 << 20).is_some());
     }
 }
