@@ -162,7 +162,7 @@ impl Settings {
 
     /// Scales the idle scenario down to what the open-file and thread limits allow, noting it.
     fn fit_to_machine(&mut self) {
-        if let Some((soft, _)) = procfs::open_file_limits() {
+        if let Some((soft, hard)) = procfs::open_file_limits() {
             // Each process (the harness with its client ends, a server with its own) holds one
             // descriptor per connection.
             let room = soft.saturating_sub(SPARE_FILES) as usize;
@@ -184,8 +184,11 @@ impl Settings {
             }
             if self.idle_50k_if_selected() > room {
                 self.notes.push(format!(
-                    "idle-50k: skipped: the open-file limit is {soft} and could not be raised \
-                     (run as root, or `ulimit -n {}` first)",
+                    "idle-50k: skipped: it needs {} open files per process, and the limit is \
+                     {soft} (hard {hard}) and could not be raised: raising the hard limit \
+                     takes CAP_SYS_RESOURCE, which even root may lack in a container; run \
+                     `ulimit -n {}` first where that is allowed",
+                    self.idle_50k_if_selected() + SPARE_FILES as usize,
                     self.files_needed()
                 ));
                 self.idle_50k = None;
@@ -280,8 +283,8 @@ fn main() -> ExitCode {
     }
     let mut settings = Settings::from_env(&args);
     raise_open_file_limit(&settings, &args);
-    let _raised = settings.raise_kernel_limits_for_idle_50k();
     settings.fit_to_machine();
+    let _raised = settings.raise_kernel_limits_for_idle_50k();
     match run(&settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

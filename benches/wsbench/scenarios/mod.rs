@@ -6,9 +6,10 @@
 //! |---|---|---|
 //! | [`echo::small`] | 64 connections × a window of 16 pipelined 32-byte Text messages | msgs/s, p50/p99 round trip |
 //! | [`echo::large`] | 1 MiB and 16 MiB Binary messages, a window of 2 | MB/s |
-//! | [`broadcast::run`] | 1,000 receivers, one sender, a window of 32 messages | deliveries/s, p50/p99/max latency, lost |
+//! | [`broadcast::run`] | 1,000 (and 250) receivers, one sender, a window of 32 messages | deliveries/s, p50/p99/max latency, CPU per delivery, lost |
 //! | [`handshakes::run`] | connect, 101, Close, Close, TCP close; 1 and 4 client threads | cycles/s |
-//! | [`idle::run`] | 10,000 open `/echo` connections | server RSS and kernel memory per connection |
+//! | [`idle::run`] | 10,000 (and 50,000) open `/echo` connections, each echoing once more at the end | server RSS and kernel memory per connection, silent connections |
+//! | [`burst::run`] | 2,000 nonblocking connects at the same instant, all upgraded | slowest and median connect → 101, clients that waited for a SYN retry, kernel drop counters |
 //! | [`unmask::run`] | `apply_mask` against `memcpy` of the same buffer | GB/s |
 //! | [`tap::run`] | the Inspector's tap (wsmith only): `Tap::is_active()` against the same loop without it; echo-small with 1 of 64 connections watched, against nobody watching | ns per check, msgs/s, events/s |
 
