@@ -63,13 +63,37 @@ pub enum Input {
 }
 
 impl Input {
-    /// Reads `message` the way `tutorial`'s server does.
+    /// Reads `message` the way `tutorial`'s server does, and prints the line its
+    /// `ws.on('message')` logs. This runs on the connection's reader thread: a flood of messages
+    /// makes its sender's thread wait on the log, never the hub.
     pub fn read(tutorial: Tutorial, message: Message) -> Self {
-        match tutorial {
+        let input = match tutorial {
             Tutorial::Channels => seed_001::read_channels(message),
             Tutorial::HelloChat => seed_002::read(message),
             Tutorial::JsonRelay => seed_004::read(message),
             _ => Self::Message(message),
+        };
+        if let Some(line) = input.console_line(tutorial) {
+            log::info!(target: "tutorial", "{line}");
+        }
+        input
+    }
+
+    /// The console line `tutorial`'s server prints for this message, if it prints one.
+    pub fn console_line(&self, tutorial: Tutorial) -> Option<String> {
+        let text = input_text(self);
+        match (tutorial, self) {
+            (_, Self::Invalid { .. }) => None,
+            (Tutorial::WelcomeEcho, _) => Some(format!("Received message => {text}")),
+            (Tutorial::ServerReceived | Tutorial::Broadcast, _) => {
+                Some(format!("Received message: {text}"))
+            }
+            (Tutorial::HelloChat, Self::Said { name, message }) => {
+                Some(format!("received: {name}: {message}"))
+            }
+            (Tutorial::HelloChat | Tutorial::Relay, _) => Some(format!("received: {text}")),
+            (Tutorial::JsonRelay, _) => Some(format!("새로운 메시지가 도착했습니다: {text}")),
+            _ => None,
         }
     }
 }
@@ -84,7 +108,8 @@ pub enum Output {
         /// The message.
         message: Message,
     },
-    /// A line on the server's console, where the tutorial's `console.log` prints.
+    /// A line on the server's console, where the tutorial's `console.log` prints (for a
+    /// connect or a disconnect; a message's line is printed by [`Input::read`]).
     Console(String),
 }
 
@@ -289,6 +314,22 @@ pub(crate) mod tests {
         let mut app = TutorialApp::new(Tutorial::HelloChat);
         assert!(app.receive(9, text("hi")).is_empty());
         assert!(app.disconnect(9).is_empty());
+    }
+
+    #[test]
+    fn the_reader_seam_types_a_tutorial_message_for_its_tutorial() {
+        let endpoint = crate::app::Endpoint::Tutorial(Tutorial::Channels);
+        let input = crate::app::Input::from_message(&endpoint, Message::Text("{bad".into()));
+        assert!(matches!(
+            input,
+            crate::app::Input::Tutorial(Input::Invalid { .. })
+        ));
+        let endpoint = crate::app::Endpoint::Tutorial(Tutorial::Relay);
+        let binary = Message::Binary(vec![1, 2]);
+        assert_eq!(
+            crate::app::Input::from_message(&endpoint, binary.clone()),
+            crate::app::Input::Tutorial(Input::Message(binary))
+        );
     }
 
     #[test]

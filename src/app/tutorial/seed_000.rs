@@ -18,13 +18,12 @@ pub fn welcome(id: ClientId) -> Vec<Output> {
     vec![Output::text(vec![id], "Welcome to the WebSocket server!")]
 }
 
-/// The console line, then `You said: …` to the sender alone.
+/// `You said: …` to the sender alone.
 pub fn you_said(id: ClientId, input: &Input) -> Vec<Output> {
-    let message = input_text(input);
-    vec![
-        Output::console(format!("Received message => {message}")),
-        Output::text(vec![id], format!("You said: {message}")),
-    ]
+    vec![Output::text(
+        vec![id],
+        format!("You said: {}", input_text(input)),
+    )]
 }
 
 /// `client.send(message)` for every open client: the same type and bytes, the sender's too.
@@ -51,7 +50,7 @@ pub fn notification(room: &Room) -> Vec<Output> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{console, text, texts_to};
+    use super::super::tests::{text, texts_to};
     use super::super::{Tutorial, TutorialApp};
     use super::*;
     use crate::protocol::Message;
@@ -67,7 +66,10 @@ mod tests {
         let out = app.receive(1, text("hi"));
         assert_eq!(texts_to(&out, 1), ["You said: hi"]);
         assert!(texts_to(&out, 2).is_empty());
-        assert_eq!(console(&out), ["Received message => hi"]);
+        assert_eq!(
+            text("hi").console_line(Tutorial::WelcomeEcho).as_deref(),
+            Some("Received message => hi")
+        );
     }
 
     #[test]

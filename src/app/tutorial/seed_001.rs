@@ -28,22 +28,22 @@ pub fn disconnected() -> Vec<Output> {
     vec![Output::console("Client disconnected")]
 }
 
-/// `Received message: …` on the console, `Server received: …` to the sender.
+/// `Server received: …` to the sender.
 pub fn server_received(id: ClientId, input: &Input) -> Vec<Output> {
     let message = input_text(input);
-    vec![
-        Output::console(format!("Received message: {message}")),
-        Output::text(vec![id], format!("Server received: {message}")),
-    ]
+    vec![Output::text(
+        vec![id],
+        format!("Server received: {message}"),
+    )]
 }
 
-/// `Received message: …` on the console, `Broadcast: …` to every open client.
+/// `Broadcast: …` to every open client.
 pub fn broadcast(room: &Room, input: &Input) -> Vec<Output> {
     let message = input_text(input);
-    vec![
-        Output::console(format!("Received message: {message}")),
-        Output::text(room.everyone(), format!("Broadcast: {message}")),
-    ]
+    vec![Output::text(
+        room.everyone(),
+        format!("Broadcast: {message}"),
+    )]
 }
 
 /// A subscribe moves the sender to its channel; a publish reaches that channel.
@@ -105,7 +105,12 @@ mod tests {
         let out = app.receive(1, text("Hello Server!"));
         assert_eq!(texts_to(&out, 1), ["Server received: Hello Server!"]);
         assert!(texts_to(&out, 2).is_empty());
-        assert_eq!(console(&out), ["Received message: Hello Server!"]);
+        assert_eq!(
+            text("Hello Server!")
+                .console_line(Tutorial::ServerReceived)
+                .as_deref(),
+            Some("Received message: Hello Server!")
+        );
         assert_eq!(console(&app.disconnect(1)), ["Client disconnected"]);
     }
 

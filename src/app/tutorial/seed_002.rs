@@ -13,7 +13,7 @@
 
 use serde_json::Value;
 
-use super::{as_text, Input, Output, Room};
+use super::{Input, Output, Room};
 use crate::protocol::Message;
 
 /// `새로운 유저 접속 [현재: X명]` to everyone, the newcomer included.
@@ -35,23 +35,17 @@ pub fn left(room: &Room) -> Vec<Output> {
     out
 }
 
-/// A name and message as `N: M`, anything else as it is, to everyone; the console shows it.
+/// A name and message as `N: M`, anything else as it is, to everyone.
 pub fn said(room: &Room, input: Input) -> Vec<Output> {
-    let (line, message) = match input {
-        Input::Said { name, message } => {
-            let line = format!("{name}: {message}");
-            (line.clone(), Message::Text(line))
-        }
-        Input::Message(message) => (as_text(&message).into_owned(), message),
+    let message = match input {
+        Input::Said { name, message } => Message::Text(format!("{name}: {message}")),
+        Input::Message(message) => message,
         _ => return Vec::new(),
     };
-    vec![
-        Output::console(format!("received: {line}")),
-        Output::Send {
-            to: room.everyone(),
-            message,
-        },
-    ]
+    vec![Output::Send {
+        to: room.everyone(),
+        message,
+    }]
 }
 
 /// Reads `{"name":N,"message":M}`; other text and binary messages are used whole.
@@ -106,8 +100,12 @@ mod tests {
         app.connect(1);
         app.connect(2);
         let out = app.receive(1, text("Hello"));
-        assert_eq!(console(&out), ["received: Hello"]);
+        assert_eq!(texts_to(&out, 2), ["Hello"]);
+        let hello = text("Hello").console_line(Tutorial::HelloChat);
+        assert_eq!(hello.as_deref(), Some("received: Hello"));
         let said = read(Message::Text(r#"{"name":"철수","message":"안녕"}"#.into()));
+        let line = said.console_line(Tutorial::HelloChat);
+        assert_eq!(line.as_deref(), Some("received: 철수: 안녕"));
         let out = app.receive(1, said);
         assert_eq!(texts_to(&out, 1), ["철수: 안녕"]);
         assert_eq!(texts_to(&out, 2), ["철수: 안녕"]);

@@ -3,7 +3,7 @@
 //! `messages`), the `ws` server on port 8080 logs `client connected` and `received: %s`, and
 //! sends each message to every *other* open client (`client !== ws`), verbatim.
 
-use super::{as_text, Input, Output, Room};
+use super::{Input, Output, Room};
 use crate::app::ClientId;
 
 /// `console.log("client connected")`.
@@ -11,18 +11,15 @@ pub fn connected() -> Vec<Output> {
     vec![Output::console("client connected")]
 }
 
-/// `received: …` on the console; the message to everyone but its sender.
+/// The message to everyone but its sender.
 pub fn relay(room: &Room, id: ClientId, input: Input) -> Vec<Output> {
     let Input::Message(message) = input else {
         return Vec::new();
     };
-    vec![
-        Output::console(format!("received: {}", as_text(&message))),
-        Output::Send {
-            to: room.others(id),
-            message,
-        },
-    ]
+    vec![Output::Send {
+        to: room.others(id),
+        message,
+    }]
 }
 
 #[cfg(test)]
@@ -40,6 +37,7 @@ mod tests {
         assert_eq!(texts_to(&out, 1), ["hi"]);
         assert_eq!(texts_to(&out, 3), ["hi"]);
         assert!(texts_to(&out, 2).is_empty());
-        assert_eq!(console(&out), ["received: hi"]);
+        let line = text("hi").console_line(Tutorial::Relay);
+        assert_eq!(line.as_deref(), Some("received: hi"));
     }
 }

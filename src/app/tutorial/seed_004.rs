@@ -10,7 +10,7 @@
 
 use serde_json::{json, Value};
 
-use super::{as_text, Input, Output, Room};
+use super::{Input, Output, Room};
 use crate::app::ClientId;
 use crate::protocol::Message;
 
@@ -19,21 +19,15 @@ pub fn connected() -> Vec<Output> {
     vec![Output::console("새로운 클라이언트가 연결되었습니다.")]
 }
 
-/// The console line; the message, verbatim, to everyone but its sender.
+/// The message, verbatim, to everyone but its sender.
 pub fn relay(room: &Room, id: ClientId, input: Input) -> Vec<Output> {
     let Input::Message(message) = input else {
         return Vec::new();
     };
-    vec![
-        Output::console(format!(
-            "새로운 메시지가 도착했습니다: {}",
-            as_text(&message)
-        )),
-        Output::Send {
-            to: room.others(id),
-            message,
-        },
-    ]
+    vec![Output::Send {
+        to: room.others(id),
+        message,
+    }]
 }
 
 /// Checks for `{"user":"…","content":"…"}`.
@@ -79,13 +73,12 @@ mod tests {
             ["새로운 클라이언트가 연결되었습니다."]
         );
         app.connect(2);
-        let out = app.receive(1, read(Message::Text(JOHN.into())));
+        let input = read(Message::Text(JOHN.into()));
+        let line = input.console_line(Tutorial::JsonRelay);
+        assert_eq!(line, Some(format!("새로운 메시지가 도착했습니다: {JOHN}")));
+        let out = app.receive(1, input);
         assert_eq!(texts_to(&out, 2), [JOHN]);
         assert!(texts_to(&out, 1).is_empty());
-        assert_eq!(
-            console(&out),
-            [format!("새로운 메시지가 도착했습니다: {JOHN}")]
-        );
     }
 
     #[test]
