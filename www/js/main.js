@@ -11,6 +11,8 @@
 //   notifications.js — JSON or plain text pushes
 //   inspector.js     — /inspect: the handshake, every frame's fields and the close, of one
 //                      connection (with bytes.js: hex and bit helpers)
+//   frames.js        — one frame drawn field by field: the Inspector's and the Lab's renderer
+//   lab.js           — /lab: build frames bit by bit, and see the server's core judge them
 //
 // Adding a tab (say "lab"):
 //   1. js/lab.js exports `mount(page)`, called once after the page is parsed, and returns
@@ -36,9 +38,10 @@ import { mount as mountChat } from './chat.js';
 import { mount as mountEcho } from './echo.js';
 import { mount as mountNotifications } from './notifications.js';
 import { mount as mountInspector } from './inspector.js';
+import { mount as mountLab } from './lab.js';
 
 /** Every tab's `mount`, in the order of the tab buttons. */
-const TABS = [mountChat, mountEcho, mountNotifications, mountInspector];
+const TABS = [mountChat, mountEcho, mountNotifications, mountInspector, mountLab];
 
 // ───────────────────────────── tabs ─────────────────────────────
 
