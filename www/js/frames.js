@@ -4,9 +4,10 @@
 // explainer found. The input is the server's frame JSON (protocol/inspect.rs
 // `FrameAnatomy::to_json`), the same for /inspect's `frame` events and /lab's reports.
 //
-// `frameItem(f, { check })`: `check` (default true) also has the page recompute what it can
-// (bits against fields, unmasking) and say where it disagrees with the server; the Lab's live
-// preview of a frame not yet judged turns it off.
+// `frameItem(f, { check, testid })`: `check` (default true) also has the page recompute what it
+// can (bits against fields, unmasking) and say where it disagrees with the server; the Lab's live
+// preview of a frame not yet judged turns it off. `testid` names the item for the browser tests
+// (`inspect-frame` by default; the Lab's are `lab-frame-view`).
 
 import { asAscii, bitsOf, parseHex, toHex } from './bytes.js';
 import { describeClose } from './connection.js';
@@ -18,7 +19,7 @@ export function rule(text) {
   return match ? [el('span', { class: 'sec' }, match[1]), ' ', match[2]] : [String(text)];
 }
 
-export function frameItem(f, { check = true } = {}) {
+export function frameItem(f, { check = true, testid = 'inspect-frame' } = {}) {
   const dir = f.dir === 'out' ? 'out' : 'in';
   const opcode = Number(f.opcode) & 0xf;
   const control = f.control === true || opcode >= 0x8;
@@ -33,7 +34,7 @@ export function frameItem(f, { check = true } = {}) {
   if (f.between_fragments) classes.push('frame-interleaved');
   if (problems.length || disagreements.length) classes.push('frame-bad');
   return el('li', {
-    class: classes.join(' '), 'data-testid': 'inspect-frame',
+    class: classes.join(' '), 'data-testid': testid,
     dataset: { dir, conn: f.conn ?? '', opcode, fin: f.fin ? 1 : 0, mask: f.mask ? 1 : 0, len7: f.len7 ?? '', message: f.message ?? '', fragment: f.fragment ?? '' },
   },
   frameSummary(f, dir, opcode, control, problems.length + disagreements.length),

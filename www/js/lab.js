@@ -207,7 +207,7 @@ export function mount() {
       const card = framesList.children[j];
       if (!card || (j !== i && j < i)) return;
       const preview = card.querySelector('.lab-preview');
-      preview.replaceChildren(frameItem(Object.assign(anatomy(labState.frames[j], place.built, place), { dir: 'in' }), { check: false }));
+      preview.replaceChildren(frameItem(Object.assign(anatomy(labState.frames[j], place.built, place), { dir: 'in' }), { check: false, testid: 'lab-frame-view' }));
       card.querySelector('[data-testid="lab-frame-hex"]').textContent = hexPreview(place.built.bytes);
     });
     renderWire();
@@ -280,7 +280,7 @@ export function mount() {
         declared),
       el('div', { class: 'lab-fields lab-payload-row' }, payloadMode, payload),
       el('code', { class: 'lab-frame-hex', 'data-testid': 'lab-frame-hex' }, hexPreview(place.built.bytes)),
-      el('ol', { class: 'frames lab-preview' }, frameItem(Object.assign(anatomy(fr, place.built, place), { dir: 'in' }), { check: false })));
+      el('ol', { class: 'frames lab-preview' }, frameItem(Object.assign(anatomy(fr, place.built, place), { dir: 'in' }), { check: false, testid: 'lab-frame-view' })));
   }
 
   for (const button of document.querySelectorAll('#panel-lab [data-add]')) {
@@ -436,7 +436,7 @@ export function mount() {
         return item('read', label(`read ${step.number}`), ` ${step.len} byte${step.len === 1 ? '' : 's'} at byte ${step.offset}: `,
           el('code', {}, String(step.hex ?? '') + (step.truncated ? ' …' : '')));
       case 'frame':
-        return frameItem(Object.assign({}, step.frame, { dir: 'in' }));
+        return frameItem(Object.assign({}, step.frame, { dir: 'in' }), { testid: 'lab-frame-view' });
       case 'message': {
         const shown = typeof step.text === 'string' ? `“${step.text}”` : String(step.hex ?? '');
         return item('message', label('message'), ` ${step.kind} message of ${step.len} bytes: `,
@@ -451,7 +451,7 @@ export function mount() {
           el('span', { class: 'sec' }, '§5.5.1'));
       case 'reply':
         return item('reply', el('div', {}, label('reply'), ' the server would write ', el('code', { 'data-testid': 'lab-reply-hex' }, String(step.hex ?? ''))),
-          el('ol', { class: 'frames' }, ...(Array.isArray(step.frames) ? step.frames : []).map((f) => frameItem(Object.assign({}, f, { dir: 'out' })))));
+          el('ol', { class: 'frames' }, ...(Array.isArray(step.frames) ? step.frames : []).map((f) => frameItem(Object.assign({}, f, { dir: 'out' }), { testid: 'lab-frame-view' }))));
       case 'failed':
         return item('failed',
           el('div', { class: 'lab-failure-head' }, label('failed'), ' ', el('strong', { 'data-testid': 'lab-failure' }, String(step.headline ?? ''))),
