@@ -1,7 +1,7 @@
 //! Every setting and limit of the server: its flag, default, unit, and what happens when it is
 //! exceeded. `wsmith --help` prints this table; README repeats it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -66,6 +66,13 @@ pub struct Config {
     pub publish_token: Option<String>,
     /// `--allowed-origin` (repeatable): browser origins allowed besides the server's own.
     pub allowed_origins: Vec<String>,
+    /// `--allowed-host` (repeatable): `Host` names this server answers to besides `localhost`,
+    /// `127.0.0.1` and `[::1]` (`NAME` for any port, `NAME:PORT` for one). Checked when bound
+    /// to loopback or when any is given; another `Host` is answered 421 (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// `--trusted-proxy` (repeatable): peers whose `Forwarded` / `X-Forwarded-For` name the
+    /// client. A request through one is "proxied": publishing it needs `--publish-token`.
+    pub trusted_proxies: Vec<IpAddr>,
     /// `--rate-limit`: chat messages per second per connection (burst of twice that); excess
     /// gets an error event, and a client that keeps going is closed with 1008.
     pub rate_limit: u32,
@@ -109,6 +116,8 @@ impl Default for Config {
             notify_every: None,
             publish_token: None,
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            trusted_proxies: Vec::new(),
             rate_limit: 20,
             max_control_rate: 100,
             tutorial: None,
@@ -151,6 +160,8 @@ FLAGS (default → what happens when exceeded):
     --notify-every SECS       off              periodic notification to /notifications
     --publish-token TOKEN     none             POST /publish needs 'Authorization: Bearer TOKEN' (else loopback only)
     --allowed-origin ORIGIN   none             browser Origin allowed besides the server's own (repeatable; else 403)
+    --allowed-host NAME       none             Host name (or NAME:PORT) served besides localhost, 127.0.0.1, [::1] (repeatable; else 421)
+    --trusted-proxy ADDR      none             peer IP whose Forwarded/X-Forwarded-For names the client (repeatable; else ignored)
     --rate-limit N            20               chat messages per second per client → error event, then close 1008
     --max-control-rate N      100              control frames per second per client → close 1008
     --lab-max-input BYTES     131072           /lab: more frame bytes in one experiment → error event (and the
@@ -247,6 +258,8 @@ impl Config {
                 "--notify-every" => config.notify_every = Some(seconds(&flag, &value()?)?),
                 "--publish-token" => config.publish_token = Some(value()?),
                 "--allowed-origin" => config.allowed_origins.push(value()?),
+                "--allowed-host" => config.allowed_hosts.push(value()?),
+                "--trusted-proxy" => config.trusted_proxies.push(parse(&flag, &value()?)?),
                 "--rate-limit" => config.rate_limit = parse(&flag, &value()?)?,
                 "--max-control-rate" => config.max_control_rate = parse(&flag, &value()?)?,
                 "--page-addr" if config.tutorial.is_some() => {
@@ -380,6 +393,33 @@ mod tests {
         let small = Config::from_args(args(&["--max-message-size", "10"])).expect("ok");
         let chat = small.limits_for(&Endpoint::Chat { query: None });
         assert_eq!(chat.max_message_size, 10);
+    }
+
+    #[test]
+    fn hosts_and_proxies_are_repeatable_and_proxies_are_addresses() {
+        let config = Config::from_args(args(&[
+            "--allowed-host",
+            "example.com",
+            "--allowed-host",
+            "chat.example.com:8443",
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--trusted-proxy",
+            "::1",
+        ]))
+        .expect("valid flags");
+        assert_eq!(
+            config.allowed_hosts,
+            ["example.com", "chat.example.com:8443"]
+        );
+        let proxies: Vec<IpAddr> =
+            vec![[127, 0, 0, 1].into(), std::net::Ipv6Addr::LOCALHOST.into()];
+        assert_eq!(config.trusted_proxies, proxies);
+        for bad in ["localhost", "10.0.0.0/8", "1.2.3.4:80"] {
+            assert!(Config::from_args(args(&["--trusted-proxy", bad]))
+                .unwrap_err()
+                .contains("--trusted-proxy"));
+        }
     }
 
     #[test]

@@ -140,7 +140,11 @@ fn upgrade_with_fields(count: usize) -> String {
 #[test]
 fn rfc_section_1_3_example_is_answered_101_with_its_accept_key() {
     // The request of §1.3 byte for byte, Origin included (so that origin is allowed here).
-    let server = TestServer::with(|c| c.allowed_origins = vec!["http://example.com".into()]);
+    // Its Host is not a name of a loopback server, so it is listed too (no DNS rebinding).
+    let server = TestServer::with(|c| {
+        c.allowed_origins = vec!["http://example.com".into()];
+        c.allowed_hosts = vec!["server.example.com".into()];
+    });
     let request = "GET /chat HTTP/1.1\r\n\
         Host: server.example.com\r\n\
         Upgrade: websocket\r\n\

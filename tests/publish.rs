@@ -215,34 +215,36 @@ fn notify_every_pushes_numbered_notifications_periodically() {
 fn refused_publishes_get_their_status() {
     let server = TestServer::start();
     let oversize = format!(
-        "POST /publish/news HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        "POST /publish/news HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
         64 * 1024 + 1
     );
     let cases: [(&str, Vec<u8>, u16); 6] = [
         (
             "no Content-Length",
-            b"POST /publish/news HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            b"POST /publish/news HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
             411,
         ),
         ("body over 64 KiB", oversize.into_bytes(), 413),
         (
             "bad channel character",
-            b"POST /publish/no!pe HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi".to_vec(),
+            b"POST /publish/no!pe HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi"
+                .to_vec(),
             400,
         ),
         (
             "empty channel",
-            b"POST /publish/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi".to_vec(),
+            b"POST /publish/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi".to_vec(),
             400,
         ),
         (
             "body not UTF-8",
-            b"POST /publish/news HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n\xff\xfe".to_vec(),
+            b"POST /publish/news HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n\xff\xfe"
+                .to_vec(),
             400,
         ),
         (
             "GET",
-            b"GET /publish/x HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            b"GET /publish/x HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
             405,
         ),
     ];
@@ -250,7 +252,10 @@ fn refused_publishes_get_their_status() {
         let answer = http_exchange(server.addr, &request);
         assert_eq!(status_of(&answer), expected, "{what}: {answer}");
     }
-    let get = http_exchange(server.addr, b"GET /publish/x HTTP/1.1\r\nHost: x\r\n\r\n");
+    let get = http_exchange(
+        server.addr,
+        b"GET /publish/x HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    );
     assert!(get.contains("Allow: POST"), "{get}");
 }
 

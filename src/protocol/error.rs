@@ -238,6 +238,15 @@ pub enum HandshakeError {
     TooManyConnections,
     /// No WebSocket endpoint at this path.
     NotFound,
+    /// RFC 9112 §6.1: both `Content-Length` and `Transfer-Encoding`. "A server MAY reject a
+    /// request that contains both [...] Regardless, the server MUST close the connection after
+    /// responding to such a request", since a proxy in front may have read the body's end
+    /// differently (request smuggling).
+    ContentLengthWithTransferEncoding,
+    /// RFC 9112 §6.3 item 5: a `Content-Length` that is not one decimal number (several
+    /// differing values, or not digits) is "an unrecoverable error"; the server "MUST respond
+    /// with a 400 (Bad Request) status code and then close the connection".
+    InvalidContentLength,
 }
 
 impl HandshakeError {
@@ -248,7 +257,9 @@ impl HandshakeError {
             | Self::MissingHost
             | Self::MissingUpgrade
             | Self::MissingConnectionUpgrade
-            | Self::InvalidKey => 400,
+            | Self::InvalidKey
+            | Self::ContentLengthWithTransferEncoding
+            | Self::InvalidContentLength => 400,
             Self::ForbiddenOrigin => 403,
             Self::NotFound => 404,
             Self::MethodNotGet => 405,
@@ -284,6 +295,12 @@ impl fmt::Display for HandshakeError {
             Self::Timeout => f.write_str("request head did not arrive in time"),
             Self::TooManyConnections => f.write_str("server is at its connection limit"),
             Self::NotFound => f.write_str("no WebSocket endpoint at this path"),
+            Self::ContentLengthWithTransferEncoding => f.write_str(
+                "a request must not have both Content-Length and Transfer-Encoding (RFC 9112 §6.1)",
+            ),
+            Self::InvalidContentLength => {
+                f.write_str("Content-Length must be one decimal number (RFC 9112 §6.3)")
+            }
         }
     }
 }

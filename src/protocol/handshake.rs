@@ -225,20 +225,25 @@ pub fn response_101(upgrade: &Upgrade) -> Vec<u8> {
 /// to accept this connection, it MUST return an appropriate HTTP error code (e.g., 403
 /// Forbidden)" (§4.2.2 item 4).
 pub fn check_origin(upgrade: &Upgrade, allowed: &[String]) -> Result<(), HandshakeError> {
-    let Some(origin) = &upgrade.origin else {
-        return Ok(());
-    };
+    match &upgrade.origin {
+        Some(origin) if !is_allowed_origin(origin, &upgrade.host, allowed) => {
+            Err(HandshakeError::ForbiddenOrigin)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether a browser's `origin` is the server's own page (`http://` or `https://` plus `host`,
+/// the `Host` header) or listed in `allowed` (`*` allows every origin); case-insensitive.
+/// The rule of [`check_origin`], also applied to `POST /publish`.
+pub fn is_allowed_origin(origin: &str, host: &str, allowed: &[String]) -> bool {
     let same_host = ["http://", "https://"]
         .iter()
-        .any(|scheme| format!("{scheme}{}", upgrade.host).eq_ignore_ascii_case(origin));
-    let listed = allowed
-        .iter()
-        .any(|entry| entry == "*" || entry.eq_ignore_ascii_case(origin));
-    if same_host || listed {
-        Ok(())
-    } else {
-        Err(HandshakeError::ForbiddenOrigin)
-    }
+        .any(|scheme| format!("{scheme}{host}").eq_ignore_ascii_case(origin));
+    same_host
+        || allowed
+            .iter()
+            .any(|entry| entry == "*" || entry.eq_ignore_ascii_case(origin))
 }
 
 /// Encodes a client's 16-byte nonce as its `Sec-WebSocket-Key` (§4.1 item 7).

@@ -144,11 +144,72 @@ pub fn parse_request_head(
         Ok(httparse::Status::Partial) if buf.len() > limits.max_head_bytes => Err(too_large),
         Ok(httparse::Status::Partial) => Ok(None),
         Ok(httparse::Status::Complete(len)) if len > limits.max_head_bytes => Err(too_large),
-        Ok(httparse::Status::Complete(len)) => Ok(Some((to_owned_head(&request)?, len))),
+        Ok(httparse::Status::Complete(len)) => {
+            let head = to_owned_head(&request)?;
+            check_message_length(&head)?;
+            Ok(Some((head, len)))
+        }
         Err(httparse::Error::TooManyHeaders) => Err(HandshakeError::TooManyHeaders {
             limit: limits.max_headers,
         }),
         Err(err) => Err(HandshakeError::MalformedRequest(describe(err))),
+    }
+}
+
+/// Checks that the end of the request's body is unambiguous (RFC 9112 §6.1, §6.3).
+///
+/// A front proxy and wsmith must agree where a body ends, or the rest of one request is read as
+/// the start of another ("request smuggling", RFC 9112 §11.2). wsmith reads bodies by
+/// `Content-Length` only, so it refuses every head that could be read another way.
+///
+/// # Errors
+///
+/// - [`HandshakeError::ContentLengthWithTransferEncoding`] if both are present (§6.1).
+/// - [`HandshakeError::InvalidContentLength`] unless every `Content-Length` value, across all
+///   its lines and list elements, is the same `1*DIGIT` (§6.3 item 5, RFC 9110 §8.6).
+fn check_message_length(head: &RequestHead) -> Result<(), HandshakeError> {
+    let has = |name: &str| {
+        head.headers
+            .iter()
+            .any(|(field, _)| field.eq_ignore_ascii_case(name))
+    };
+    let has_length = has("Content-Length");
+    if has_length && has("Transfer-Encoding") {
+        return Err(HandshakeError::ContentLengthWithTransferEncoding);
+    }
+    if !has_length {
+        return Ok(());
+    }
+    let mut values = Vec::new();
+    for (field, raw) in &head.headers {
+        if !field.eq_ignore_ascii_case("Content-Length") {
+            continue;
+        }
+        let text = std::str::from_utf8(raw).map_err(|_| HandshakeError::InvalidContentLength)?;
+        values.extend(text.split(',').map(trim_whitespace));
+    }
+    let is_digits = |v: &&str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    match values.split_first() {
+        Some((first, rest)) if is_digits(first) && rest.iter().all(|v| v == first) => Ok(()),
+        _ => Err(HandshakeError::InvalidContentLength),
+    }
+}
+
+/// Splits a `Host` value (`uri-host [ ":" port ]`, RFC 9110 §7.2) into its host and port.
+///
+/// An IPv6 literal keeps its brackets (`[::1]:8080` → `[::1]`, `8080`), as in a URI (RFC 3986
+/// §3.2.2). A trailing `:` with no digits is an empty port, which RFC 3986 §3.2.3 allows.
+pub fn split_host_port(authority: &str) -> (&str, Option<&str>) {
+    let split_at = match authority.strip_prefix('[') {
+        Some(rest) => rest.find(']').map(|end| end + 2),
+        None => authority.find(':'),
+    };
+    match split_at.map(|at| authority.split_at(at)) {
+        Some((host, port)) => match port.strip_prefix(':') {
+            Some(port) => (host, Some(port)),
+            None => (authority, None),
+        },
+        None => (authority, None),
     }
 }
 
@@ -200,6 +261,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         408 => "Request Timeout",
         411 => "Length Required",
         413 => "Content Too Large",
+        421 => "Misdirected Request",
         426 => "Upgrade Required",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
@@ -504,5 +566,86 @@ mod tests {
             .find(|h| h.name == "Content-Length")
             .expect("length");
         assert_eq!(length.value, body.len().to_string().as_bytes());
+    }
+
+    #[test]
+    fn body_length_must_be_unambiguous_rfc_9112_section_6() {
+        let cases: &[(&str, &str, Result<(), HandshakeError>)] = &[
+            ("no body", "", Ok(())),
+            ("one length", "Content-Length: 5\r\n", Ok(())),
+            ("zero", "Content-Length: 0\r\n", Ok(())),
+            (
+                "the same twice",
+                "Content-Length: 5\r\ncontent-length: 5\r\n",
+                Ok(()),
+            ),
+            ("the same as a list", "Content-Length: 5, 5\r\n", Ok(())),
+            (
+                "both",
+                "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+                Err(HandshakeError::ContentLengthWithTransferEncoding),
+            ),
+            (
+                "both, other case and order",
+                "transfer-encoding: chunked\r\nCONTENT-LENGTH: 5\r\n",
+                Err(HandshakeError::ContentLengthWithTransferEncoding),
+            ),
+            (
+                "two lengths",
+                "Content-Length: 5\r\nContent-Length: 6\r\n",
+                Err(HandshakeError::InvalidContentLength),
+            ),
+            (
+                "a list of two",
+                "Content-Length: 5, 6\r\n",
+                Err(HandshakeError::InvalidContentLength),
+            ),
+            (
+                "a sign",
+                "Content-Length: +5\r\n",
+                Err(HandshakeError::InvalidContentLength),
+            ),
+            (
+                "negative",
+                "Content-Length: -1\r\n",
+                Err(HandshakeError::InvalidContentLength),
+            ),
+            (
+                "empty",
+                "Content-Length: \r\n",
+                Err(HandshakeError::InvalidContentLength),
+            ),
+            (
+                "hex",
+                "Content-Length: 0x5\r\n",
+                Err(HandshakeError::InvalidContentLength),
+            ),
+        ];
+        for (what, fields, expected) in cases {
+            let request = format!("POST /publish/x HTTP/1.1\r\nHost: localhost\r\n{fields}\r\n");
+            let result = parse(request.as_bytes()).map(|_| ());
+            assert_eq!(&result, expected, "{what}");
+        }
+        let refused = error_response(&HandshakeError::ContentLengthWithTransferEncoding);
+        let text = String::from_utf8(refused).expect("ascii");
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
+    }
+
+    #[test]
+    fn host_splits_into_name_and_port_rfc_9110_section_7_2() {
+        let cases = [
+            ("localhost", ("localhost", None)),
+            ("localhost:8080", ("localhost", Some("8080"))),
+            ("127.0.0.1:80", ("127.0.0.1", Some("80"))),
+            ("[::1]", ("[::1]", None)),
+            ("[::1]:8080", ("[::1]", Some("8080"))),
+            ("example.com:", ("example.com", Some(""))),
+            ("[::1", ("[::1", None)),
+            ("", ("", None)),
+        ];
+        for (authority, expected) in cases {
+            assert_eq!(split_host_port(authority), expected, "{authority:?}");
+        }
     }
 }

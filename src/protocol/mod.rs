@@ -18,12 +18,14 @@
 //! | §5–§7 one connection | [`connection`] | the state machine: `receive_data` → events and replies |
 //! | §5–§8 by experiment | [`lab`] | any bytes, in any reads, fed to a fresh server `Connection`, explained step by step |
 //! | §7.4.1 status codes for errors | [`error`] | `ProtocolError`, `HandshakeError` |
+//! | RFC 7239 (behind a proxy) | [`forwarded`] | the client chain of `Forwarded` / `X-Forwarded-For` |
 
 pub mod close;
 pub mod connection;
 pub mod deflate;
 pub mod error;
 pub mod extensions;
+pub mod forwarded;
 pub mod frame;
 pub mod handshake;
 pub mod http;

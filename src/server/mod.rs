@@ -21,6 +21,7 @@ pub mod request;
 pub mod spawner;
 pub mod static_files;
 pub mod tap;
+pub mod trust;
 pub mod writer;
 
 use std::io;

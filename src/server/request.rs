@@ -3,7 +3,7 @@
 //! or a static file from `www/`.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use log::{debug, info};
 use super::hub::Command;
 use super::listener::Port;
 use super::tap::{HandshakeRecord, Tap, TapInfo};
+use super::trust::{self, Client};
 use super::{peer, static_files, Shared};
 use crate::app::query;
 use crate::app::{ClientId, Endpoint};
@@ -40,6 +41,16 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: P
             return;
         }
     };
+    if let Err(refusal) = trust::check_host(&head, &shared.config) {
+        info!("peer {id}: refused, {} {}", refusal.status, refusal.reason);
+        let _ = stream.write_all(&refusal.response());
+        return;
+    }
+    let client = trust::client(
+        stream.peer_addr().ok(),
+        &head,
+        &shared.config.trusted_proxies,
+    );
     if port == Port::Page {
         let answer = if handshake::is_upgrade_request(&head) {
             info!("peer {id}: upgrade on the page port refused (the WebSocket is on --addr)");
@@ -58,7 +69,13 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: P
                 );
                 let response = handshake::response_101(&upgrade);
                 let tap = tap_for(
-                    id, &head, &raw_head, &upgrade, &response, &endpoint, &stream,
+                    id,
+                    &head,
+                    &raw_head,
+                    &upgrade,
+                    &response,
+                    &endpoint,
+                    client.addr,
                 );
                 peer::serve(stream, response, &leftover, endpoint, tap, shared);
             }
@@ -68,7 +85,7 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: P
             }
         }
     } else if let Some(channel) = head.path().strip_prefix("/publish/") {
-        let answer = publish(&mut stream, &head, channel, leftover, shared);
+        let answer = publish(&mut stream, &head, &client, channel, leftover, shared);
         let _ = stream.write_all(&answer);
     } else {
         let answer = serve_static(&head, shared);
@@ -139,7 +156,8 @@ fn read_head(
 }
 
 /// The connection's Inspector tap. A `tap=TOKEN` in the URL lets whoever knows the token
-/// watch it, and keeps its handshake to show step by step.
+/// watch it, and keeps its handshake to show step by step. `peer` is the client as
+/// [`trust::client`] sees it, so the Inspector's loopback rule judges the real client.
 fn tap_for(
     id: ClientId,
     head: &RequestHead,
@@ -147,7 +165,7 @@ fn tap_for(
     upgrade: &Upgrade,
     response: &[u8],
     endpoint: &Endpoint,
-    stream: &TcpStream,
+    peer: Option<SocketAddr>,
 ) -> Arc<Tap> {
     let token = query::first(head.query(), "tap").filter(|t| !t.is_empty());
     let handshake = token.as_ref().map(|_| HandshakeRecord {
@@ -159,7 +177,7 @@ fn tap_for(
     Tap::new(TapInfo {
         conn: id,
         endpoint: endpoint.name(),
-        peer: stream.peer_addr().ok(),
+        peer,
         token,
         handshake,
     })
@@ -186,6 +204,7 @@ fn check_upgrade(
 fn publish(
     stream: &mut TcpStream,
     head: &RequestHead,
+    client: &Client,
     channel: &str,
     leftover: Vec<u8>,
     shared: &Shared,
@@ -207,7 +226,10 @@ fn publish(
             b"use POST\n",
         );
     }
-    match authorize(stream, head, shared) {
+    if let Err(refusal) = trust::check_publish_origin(head, &shared.config) {
+        return refusal.response();
+    }
+    match authorize(client, head, shared) {
         Ok(()) => {}
         // RFC 6750 §3: a 401 names the scheme the client should use.
         Err((401, why)) => {
@@ -263,9 +285,10 @@ fn publish(
     }
 }
 
-/// Publishing needs the bearer token if one is set, else a loopback peer.
+/// Publishing needs the bearer token if one is set, else a client on loopback that reached us
+/// directly ([`trust::check_tokenless_publish`]).
 fn authorize(
-    stream: &TcpStream,
+    client: &Client,
     head: &RequestHead,
     shared: &Shared,
 ) -> Result<(), (u16, &'static str)> {
@@ -283,13 +306,8 @@ fn authorize(
                 Err((401, "missing or wrong bearer token"))
             }
         }
-        None => match stream.peer_addr() {
-            Ok(addr) if addr.ip().is_loopback() => Ok(()),
-            _ => Err((
-                403,
-                "publishing is allowed from loopback only (or set --publish-token)",
-            )),
-        },
+        None => trust::check_tokenless_publish(client, head)
+            .map_err(|refusal| (refusal.status, refusal.reason)),
     }
 }
 

@@ -180,10 +180,15 @@ pub fn masked_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
 impl RawClient {
     /// Connects and completes the opening handshake at `path`; panics unless the answer is 101.
     pub fn connect(addr: SocketAddr, path: &str) -> Self {
+        Self::connect_with(addr, path, "")
+    }
+
+    /// [`RawClient::connect`] with extra header lines (each ending in `\r\n`) in the request.
+    pub fn connect_with(addr: SocketAddr, path: &str, extra_headers: &str) -> Self {
         let mut stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
         stream
-            .write_all(upgrade_request(path, "").as_bytes())
+            .write_all(upgrade_request(path, extra_headers).as_bytes())
             .expect("write handshake");
         let mut client = Self {
             stream,
