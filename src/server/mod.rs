@@ -12,6 +12,7 @@
 
 pub mod capacity;
 pub mod close_record;
+pub mod health;
 pub mod hub;
 pub mod listener;
 pub mod outbox;

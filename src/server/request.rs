@@ -13,7 +13,7 @@ use super::hub::Command;
 use super::listener::Port;
 use super::tap::{HandshakeRecord, Tap, TapInfo};
 use super::trust::{self, Client};
-use super::{peer, static_files, Shared};
+use super::{health, peer, static_files, Shared};
 use crate::app::query;
 use crate::app::{ClientId, Endpoint};
 use crate::protocol::handshake::{self, Upgrade};
@@ -41,6 +41,10 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: P
             return;
         }
     };
+    if let Some(answer) = health::answer(&head.method, head.path(), shared.is_shutting_down()) {
+        let _ = stream.write_all(&answer);
+        return;
+    }
     if let Err(refusal) = trust::check_host(&head, &shared.config) {
         info!("peer {id}: refused, {} {}", refusal.status, refusal.reason);
         let _ = stream.write_all(&refusal.response());
