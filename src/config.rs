@@ -88,6 +88,10 @@ pub struct Config {
     pub www_fallback: Option<PathBuf>,
     /// `--lab-max-input`, `--lab-rate`: the frame lab's input size and command rate (`/lab`).
     pub lab: LabLimits,
+    /// `--deflate on|off`: accept `permessage-deflate` (RFC 7692) when a client offers it.
+    pub deflate: bool,
+    /// `--deflate-threshold`: messages shorter than this many bytes are sent uncompressed.
+    pub deflate_threshold: usize,
     /// Fault injection for tests: a `/echo` Text message equal to this makes the connection's
     /// thread panic. Not settable from the command line.
     #[doc(hidden)]
@@ -124,6 +128,8 @@ impl Default for Config {
             page_addr: None,
             www_fallback: None,
             lab: LabLimits::default(),
+            deflate: true,
+            deflate_threshold: crate::protocol::deflate::DEFAULT_THRESHOLD,
             panic_on_text: None,
         }
     }
@@ -167,6 +173,8 @@ FLAGS (default → what happens when exceeded):
     --lab-max-input BYTES     131072           /lab: more frame bytes in one experiment → error event (and the
                                                /lab connection's own message limit is 4 × this + 4096 → close 1009)
     --lab-rate N              10               /lab commands per second per client → error event, command dropped
+    --deflate on|off          on               accept permessage-deflate (RFC 7692) when offered; inflated size counts for --max-message-size
+    --deflate-threshold BYTES 256              shorter messages are sent uncompressed
 
 `wsmith tutorial` lists the seed tutorials' servers; `wsmith tutorial NAME [FLAGS]` runs one
 (these flags, plus --page-addr ADDR for the tutorials that serve their page on a port of its own).
@@ -267,6 +275,8 @@ impl Config {
                 }
                 "--lab-max-input" => config.lab.max_input = parse(&flag, &value()?)?,
                 "--lab-rate" => config.lab.commands_per_second = parse(&flag, &value()?)?,
+                "--deflate" => config.deflate = on_off(&flag, &value()?)?,
+                "--deflate-threshold" => config.deflate_threshold = parse(&flag, &value()?)?,
                 other => return Err(format!("unknown flag {other} (see --help)")),
             }
         }
@@ -308,6 +318,15 @@ fn parse<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
     value
         .parse()
         .map_err(|_| format!("{flag}: cannot parse {value:?}"))
+}
+
+/// `on` or `off`.
+fn on_off(flag: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{flag}: {value:?} is neither on nor off")),
+    }
 }
 
 /// Seconds, possibly fractional (`0.5`), as a duration.
@@ -420,6 +439,18 @@ mod tests {
                 .unwrap_err()
                 .contains("--trusted-proxy"));
         }
+    }
+
+    #[test]
+    fn deflate_is_on_unless_turned_off() {
+        assert!(Config::from_args(args(&[])).expect("defaults").deflate);
+        let off = Config::from_args(args(&["--deflate", "off", "--deflate-threshold", "0"]));
+        let off = off.expect("valid flags");
+        assert!(!off.deflate);
+        assert_eq!(off.deflate_threshold, 0);
+        assert!(Config::from_args(args(&["--deflate", "maybe"]))
+            .unwrap_err()
+            .contains("--deflate"));
     }
 
     #[test]

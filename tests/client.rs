@@ -555,3 +555,32 @@ fn connect_echo_answers_a_message_before_failing_on_the_broken_frame_after_it() 
     assert_eq!((close.opcode, close.masked), (0x8, true));
     assert_eq!(close.close_code(), Some(1002));
 }
+
+#[test]
+fn connect_deflate_offers_compression_and_traces_rsv1_and_the_inflated_payload() {
+    let server = TestServer::start();
+    let line = "Hello ".repeat(50);
+    let input = format!("{line}\nshort\n");
+    let run = wsmith_typing(
+        &["connect", "--deflate", "--trace", &server.ws_url("/echo")],
+        input.as_bytes(),
+        Some("short"),
+    );
+    assert!(run.status.success(), "stderr: {}", run.stderr);
+    assert_has(
+        &run,
+        &[
+            ">> Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+            "<< Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover",
+            "   permessage-deflate agreed: permessage-deflate; server_no_context_takeover",
+            ">>   byte 0   c1 = 1100 0001  FIN=1 RSV1=1 RSV2=0 RSV3=0  opcode=0x1 Text  compressed (permessage-deflate, RFC 7692 §6)",
+            "<<   byte 0   c1 = 1100 0001  FIN=1 RSV1=1 RSV2=0 RSV3=0  opcode=0x1 Text  compressed (permessage-deflate, RFC 7692 §6)",
+            "<<   message inflated   300 bytes (RFC 7692 §6.2: + 00 00 ff ff, then DEFLATE)",
+            // "short" is under the threshold: plain both ways.
+            "<<   byte 0   81 = 1000 0001  FIN=1 RSV1=0 RSV2=0 RSV3=0  opcode=0x1 Text",
+        ],
+    );
+    let lines = run.lines();
+    assert!(lines.contains(&line.as_str()), "the echo of the long line");
+    assert!(lines.contains(&"short"));
+}

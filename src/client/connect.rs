@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use super::random::Entropy;
 use super::session::{self, lock, Ending, Reader, Session};
 use super::{Error, WsUrl};
+use crate::protocol::deflate::{Params, DEFAULT_THRESHOLD};
 use crate::protocol::handshake::{self, ClientHandshakeError, KEY_NONCE_LEN};
 use crate::protocol::{CloseCode, CloseFrame, Connection, Limits};
 
@@ -47,6 +48,8 @@ FLAGS:
     --close CODE REASON  close with this code and reason when stdin ends (default 1000, none)
     --echo               send every message received back, unchanged, instead of reading stdin
                          and printing (Autobahn's client tests); the server ends the session
+    --deflate            offer permessage-deflate (RFC 7692): 'permessage-deflate;
+                         client_max_window_bits'; messages of 256 bytes or more go compressed
 ";
 
 /// How long opening TCP and the opening handshake may take together.
@@ -73,6 +76,8 @@ pub struct Options {
     pub close: (CloseCode, String),
     /// `--echo`: send every message back instead of reading stdin.
     pub echo: bool,
+    /// `--deflate`: offer `permessage-deflate` (RFC 7692).
+    pub deflate: bool,
 }
 
 impl Options {
@@ -84,6 +89,7 @@ impl Options {
     pub fn from_args<S: AsRef<str>>(args: &[S]) -> Result<Self, Error> {
         let mut args = args.iter().map(AsRef::as_ref).peekable();
         let (mut url, mut trace, mut binary, mut echo) = (None, false, false, false);
+        let mut deflate = false;
         let mut ping = None;
         let mut close = (CloseCode::NORMAL_CLOSURE, String::new());
         while let Some(arg) = args.next() {
@@ -91,6 +97,7 @@ impl Options {
                 "--trace" => trace = true,
                 "--binary" => binary = true,
                 "--echo" => echo = true,
+                "--deflate" => deflate = true,
                 "--ping" => {
                     let text = args.next_if(|next| !next.starts_with('-') && !next.contains("://"));
                     ping = Some(checked_ping(text.unwrap_or_default())?);
@@ -121,6 +128,7 @@ impl Options {
             ping,
             close,
             echo,
+            deflate,
         })
     }
 }
@@ -166,10 +174,14 @@ pub fn run(options: &Options) -> Result<(), Error> {
     let mut entropy = Entropy::open().map_err(Error::Entropy)?;
     let nonce = entropy.nonce().map_err(Error::Entropy)?;
     let mut socket = open_tcp(&options.url)?;
-    let first_frames = opening_handshake(&mut socket, &options.url, &nonce, options.trace)?;
+    let (first_frames, deflate) = opening_handshake(&mut socket, options, &nonce)?;
     socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
 
     let conn = Connection::client(Limits::default(), entropy.into_masking_key_source());
+    let conn = match deflate {
+        Some(params) => conn.with_deflate(params, DEFAULT_THRESHOLD),
+        None => conn,
+    };
     let session = Arc::new(Mutex::new(Session::new(
         conn,
         socket.try_clone()?,
@@ -229,8 +241,9 @@ fn open_tcp(url: &WsUrl) -> Result<TcpStream, Error> {
 
 /// Sends the client's opening handshake (§4.1) and reads the server's answer.
 ///
-/// Returns the bytes that came after the 101 response head: the server's first frames, if it
-/// sent some at once.
+/// Returns the bytes that came after the 101 response head (the server's first frames, if it
+/// sent some at once) and the `permessage-deflate` parameters, if we offered it and the server
+/// agreed (RFC 7692 §5).
 ///
 /// # Errors
 ///
@@ -238,12 +251,18 @@ fn open_tcp(url: &WsUrl) -> Result<TcpStream, Error> {
 /// a rule of §4.1, [`Error::Io`] for a timeout or a connection closed mid-handshake.
 fn opening_handshake(
     socket: &mut TcpStream,
-    url: &WsUrl,
+    options: &Options,
     nonce: &[u8; KEY_NONCE_LEN],
-    trace: bool,
-) -> Result<Vec<u8>, Error> {
+) -> Result<(Vec<u8>, Option<Params>), Error> {
+    let (url, trace) = (&options.url, options.trace);
     let key = handshake::client_key(nonce);
-    let request = handshake::client_request(&url.authority, &url.resource_name, &key, &[]);
+    let request = handshake::client_request_with(
+        &url.authority,
+        &url.resource_name,
+        &key,
+        &[],
+        options.deflate,
+    );
     if trace {
         print_head(">>", &request);
     }
@@ -251,13 +270,14 @@ fn opening_handshake(
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
     let mut received = Vec::new();
     loop {
-        match handshake::check_response(&received, &key, &[]) {
-            Ok(Some((len, _protocol))) => {
-                let frames = received.split_off(len);
+        match handshake::check_response_with(&received, &key, &[], options.deflate) {
+            Ok(Some(accepted)) => {
+                let frames = received.split_off(accepted.len);
                 if trace {
                     print_head("<<", &received);
+                    print_extensions(options.deflate, accepted.deflate.as_ref());
                 }
-                return Ok(frames);
+                return Ok((frames, accepted.deflate));
             }
             Ok(None) => {}
             Err(ClientHandshakeError::NotSwitchingProtocols(status)) => {
@@ -271,6 +291,19 @@ fn opening_handshake(
                 "the server closed the connection before answering the handshake",
             )));
         }
+    }
+}
+
+/// The handshake's outcome for compression, in words (RFC 7692 §5, §7.1).
+fn print_extensions(offered: bool, agreed: Option<&Params>) {
+    match agreed {
+        Some(params) => {
+            for line in params.explain() {
+                println!("   permessage-deflate {line}");
+            }
+        }
+        None if offered => println!("   extensions: the server declined permessage-deflate"),
+        None => {}
     }
 }
 

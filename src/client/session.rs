@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::Error;
-use crate::protocol::connection::State;
+use crate::protocol::connection::{Role, State};
 use crate::protocol::inspect::{FrameAnatomy, FrameSplitter};
 use crate::protocol::{CloseCode, CloseFrame, Connection, Event, Message, ProtocolError};
 
@@ -70,10 +70,12 @@ pub fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
 impl Session {
     /// A session on `writer`, tracing outgoing frames if `trace`.
     pub fn new(conn: Connection, writer: TcpStream, trace: bool) -> Self {
+        let deflate = conn.deflate_params();
         Self {
             conn,
             writer,
-            outgoing: trace.then(FrameSplitter::new),
+            outgoing: trace
+                .then(|| FrameSplitter::new().with_deflate_params(deflate, Role::Client)),
             close_sent_at: None,
         }
     }
@@ -183,10 +185,12 @@ pub struct Reader {
 impl Reader {
     /// A reader of `socket` feeding `session`.
     pub fn new(socket: TcpStream, session: Arc<Mutex<Session>>, trace: bool, echo: bool) -> Self {
+        // With --trace, compressed messages are also shown inflated (RFC 7692 §6.2).
+        let deflate = lock(&session).conn().deflate_params().filter(|_| trace);
         Self {
             socket,
             session,
-            incoming: FrameSplitter::new(),
+            incoming: FrameSplitter::new().with_deflate_params(deflate, Role::Server),
             received: 0,
             trace,
             echo,

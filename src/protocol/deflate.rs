@@ -36,6 +36,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use super::connection::Role;
 use super::error::ProtocolError;
 use super::extensions::Extension;
+use super::frame::{parse_header, FrameHeader, Opcode};
 
 /// The extension's registered name (§7, §9).
 pub const EXTENSION_NAME: &str = "permessage-deflate";
@@ -112,6 +113,35 @@ impl Params {
             Role::Client => self.client_max_window_bits,
         };
         limit.unwrap_or(MAX_WINDOW_BITS).max(9)
+    }
+}
+
+impl Params {
+    /// What the agreed parameters mean, one line per direction (RFC 7692 §7.1), for the
+    /// handshake steps of `wsmith connect --trace` and the Inspector.
+    pub fn explain(&self) -> Vec<String> {
+        let direction = |name: &str, reset: bool, bits: Option<u8>| {
+            let context = if reset {
+                "a fresh LZ77 window for every message (no context takeover, §7.1.1)"
+            } else {
+                "one LZ77 window across messages (context takeover)"
+            };
+            let bits = bits.unwrap_or(MAX_WINDOW_BITS);
+            format!("{name}: {context}, window 2^{bits} bytes (§7.1.2)")
+        };
+        vec![
+            format!("agreed: {self} (RFC 7692 §5: RSV1 marks a compressed message, §6)"),
+            direction(
+                "server → client",
+                self.server_no_context_takeover,
+                self.server_max_window_bits,
+            ),
+            direction(
+                "client → server",
+                self.client_no_context_takeover,
+                self.client_max_window_bits,
+            ),
+        ]
     }
 }
 
@@ -364,6 +394,72 @@ impl Deflater {
         if self.no_context_takeover {
             self.compress.reset();
         }
+        out
+    }
+}
+
+/// How a server that agreed `server_no_context_takeover` compresses: every message with a
+/// fresh window, so the result depends only on the payload, the window bits and the threshold,
+/// and one compressed copy serves every recipient with the same window bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatelessCompressor {
+    /// The compressor's window bits (9 to 15, see [`Params::compressor_window_bits`]).
+    pub window_bits: u8,
+    /// Messages shorter than this many bytes stay uncompressed.
+    pub threshold: usize,
+}
+
+impl StatelessCompressor {
+    /// The server's compressor for `params`; `None` unless the server resets its context
+    /// after every message (then compressing needs no state of the connection).
+    pub fn for_server(params: &Params, threshold: usize) -> Option<Self> {
+        params.server_no_context_takeover.then(|| Self {
+            window_bits: params.compressor_window_bits(Role::Server),
+            threshold,
+        })
+    }
+
+    /// One message's payload compressed (§6.1), or `None` if it is under the threshold.
+    pub fn compress(&self, payload: &[u8]) -> Option<Vec<u8>> {
+        (payload.len() >= self.threshold)
+            .then(|| Deflater::new(self.window_bits, true).compress(payload))
+    }
+
+    /// Re-encodes whole unmasked frames, back to back, compressing each final Text or Binary
+    /// frame at or over the threshold (RSV1 set, §6.1); other frames are copied as they are.
+    pub fn compress_frames(&self, frames: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(frames.len());
+        let mut deflater = None;
+        let mut rest = frames;
+        while let Some(raw) = parse_header(rest) {
+            let end = usize::try_from(raw.payload_len)
+                .ok()
+                .and_then(|len| raw.header_len.checked_add(len))
+                .filter(|&end| end <= rest.len());
+            let (Some(end), Ok(opcode)) = (end, Opcode::try_from(raw.opcode)) else {
+                break;
+            };
+            let (frame, next) = rest.split_at(end);
+            let payload = frame.get(raw.header_len..).unwrap_or_default();
+            let data = matches!(opcode, Opcode::Text | Opcode::Binary);
+            let plain = raw.fin && raw.rsv == 0 && raw.masking_key.is_none();
+            if data && plain && payload.len() >= self.threshold {
+                let deflater =
+                    deflater.get_or_insert_with(|| Deflater::new(self.window_bits, true));
+                let compressed = deflater.compress(payload);
+                let header = FrameHeader {
+                    rsv1: true,
+                    ..FrameHeader::new(opcode, compressed.len() as u64)
+                };
+                out.extend_from_slice(header.encode().as_slice());
+                out.extend_from_slice(&compressed);
+            } else {
+                out.extend_from_slice(frame);
+            }
+            rest = next;
+        }
+        // Not whole frames (never from the hub): the rest goes as it came.
+        out.extend_from_slice(rest);
         out
     }
 }
@@ -835,5 +931,25 @@ mod tests {
         assert_eq!(params.compressor_window_bits(Role::Server), 9);
         assert_eq!(params.compressor_window_bits(Role::Client), 12);
         assert_eq!(Params::default().compressor_window_bits(Role::Server), 15);
+    }
+
+    #[test]
+    fn shared_frames_are_compressed_from_the_threshold_on() {
+        use crate::protocol::frame::encode_frame;
+        let compressor = StatelessCompressor {
+            window_bits: 15,
+            threshold: 5,
+        };
+        let mut frames = encode_frame(Opcode::Text, b"Hi");
+        frames.extend(encode_frame(Opcode::Text, b"Hello"));
+        frames.extend(encode_frame(Opcode::Ping, b"Hello"));
+        frames.extend(encode_frame(Opcode::Binary, b"Hello"));
+        let out = compressor.compress_frames(&frames);
+        let mut expected = vec![0x81, 0x02, b'H', b'i'];
+        expected.extend([0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        expected.extend([0x89, 0x05, b'H', b'e', b'l', b'l', b'o']);
+        expected.extend([0xc2, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        assert_eq!(out, expected);
+        assert_eq!(compressor.compress(b"Hi"), None);
     }
 }

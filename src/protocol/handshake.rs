@@ -34,7 +34,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
+use super::deflate::{self, Negotiation, NegotiationError, Params};
 use super::error::HandshakeError;
+use super::extensions::{self, ExtensionSyntaxError};
 use super::http::{describe, response_head, split_list, RequestHead};
 
 /// The GUID appended to the client's key before hashing: a "Globally Unique Identifier (GUID,
@@ -99,6 +101,9 @@ pub struct Upgrade {
     pub origin: Option<String>,
     /// The `Host` header field: "the server's authority" (§4.2.1 item 2).
     pub host: String,
+    /// The `permessage-deflate` parameters agreed by [`negotiate_extensions`], if any
+    /// (§4.2.2 item 5.6, /extensions/; RFC 7692 §5).
+    pub deflate: Option<Params>,
 }
 
 /// Checks a client's opening handshake against §4.2.1 and chooses a subprotocol.
@@ -169,7 +174,21 @@ pub fn check_request(
         protocol: protocol.map(str::to_owned),
         origin: head.header("origin").map(str::to_owned),
         host: host.to_owned(),
+        deflate: None,
     })
+}
+
+/// Reads the client's `Sec-WebSocket-Extensions`, all its lines, and picks the extension to
+/// use (§4.2.2 item 5.6: "/extensions/ ... a list of extensions the server is ready to use");
+/// wsmith knows one, `permessage-deflate` (RFC 7692 §5, [`deflate::negotiate`]).
+///
+/// A field that breaks §9.1's grammar is declined as a whole: no extension is used, and the
+/// handshake goes on (RFC 6455 names no error status for it; declining is always allowed).
+pub fn negotiate_extensions(head: &RequestHead) -> (Negotiation, Option<ExtensionSyntaxError>) {
+    match extensions::parse_lines(head.header_values("sec-websocket-extensions")) {
+        Ok(offers) => (deflate::negotiate(&offers), None),
+        Err(error) => (Negotiation::default(), Some(error)),
+    }
 }
 
 /// Whether `tokens` holds `wanted`, compared ASCII case-insensitively (§4.2.1 items 3 and 4).
@@ -205,6 +224,10 @@ pub fn response_101(upgrade: &Upgrade) -> Vec<u8> {
     ];
     if let Some(protocol) = &upgrade.protocol {
         headers.push(("Sec-WebSocket-Protocol", protocol.as_str()));
+    }
+    let extensions = upgrade.deflate.map(|params| params.to_string());
+    if let Some(extensions) = &extensions {
+        headers.push(("Sec-WebSocket-Extensions", extensions.as_str()));
     }
     response_head(101, &headers, 0)
 }
@@ -260,6 +283,18 @@ pub fn client_key(nonce: &[u8; KEY_NONCE_LEN]) -> String {
 /// resource name (item 3); both are written as given, so the caller must take them from a
 /// parsed URL. `key` comes from [`client_key`].
 pub fn client_request(host: &str, path_and_query: &str, key: &str, protocols: &[&str]) -> Vec<u8> {
+    client_request_with(host, path_and_query, key, protocols, false)
+}
+
+/// [`client_request`], offering `permessage-deflate` when `deflate` is set
+/// ([`deflate::client_offer`]: `permessage-deflate; client_max_window_bits`).
+pub fn client_request_with(
+    host: &str,
+    path_and_query: &str,
+    key: &str,
+    protocols: &[&str],
+    deflate: bool,
+) -> Vec<u8> {
     let mut request = format!(
         "GET {path_and_query} HTTP/1.1\r\n\
          Host: {host}\r\n\
@@ -273,6 +308,10 @@ pub fn client_request(host: &str, path_and_query: &str, key: &str, protocols: &[
             "Sec-WebSocket-Protocol: {}\r\n",
             protocols.join(", ")
         ));
+    }
+    if deflate {
+        let offer = deflate::client_offer();
+        request.push_str(&format!("Sec-WebSocket-Extensions: {offer}\r\n"));
     }
     request.push_str("\r\n");
     request.into_bytes()
@@ -298,8 +337,15 @@ pub enum ClientHandshakeError {
     MissingConnectionUpgrade,
     /// `Sec-WebSocket-Accept` is missing or is not [`accept_key`] of our key (§4.1 item 4).
     WrongAccept,
-    /// The server chose an extension we never asked for (§4.1 item 5); we ask for none.
+    /// The server chose an extension we never asked for (§4.1 item 5), or more than one.
     UnrequestedExtension,
+    /// The server's `Sec-WebSocket-Extensions` breaks §9.1's grammar.
+    MalformedExtensions(ExtensionSyntaxError),
+    /// The server's `permessage-deflate` parameters break RFC 7692 §7 ("A client MUST _Fail the
+    /// WebSocket Connection_ if the peer server accepted an extension negotiation offer for
+    /// this extension with an extension negotiation response meeting any of the following
+    /// conditions").
+    BadDeflateResponse(NegotiationError),
     /// The server chose a subprotocol we never asked for (§4.1 item 6).
     UnrequestedProtocol(String),
 }
@@ -321,6 +367,15 @@ impl fmt::Display for ClientHandshakeError {
             }
             Self::WrongAccept => f.write_str("Sec-WebSocket-Accept does not match our key"),
             Self::UnrequestedExtension => f.write_str("server chose an extension we did not offer"),
+            Self::MalformedExtensions(error) => {
+                write!(f, "malformed Sec-WebSocket-Extensions: {error}")
+            }
+            Self::BadDeflateResponse(error) => {
+                write!(
+                    f,
+                    "permessage-deflate response refused (RFC 7692 §7): {error}"
+                )
+            }
             Self::UnrequestedProtocol(protocol) => {
                 write!(
                     f,
@@ -351,6 +406,35 @@ pub fn check_response(
     key: &str,
     protocols: &[&str],
 ) -> Result<Option<(usize, Option<String>)>, ClientHandshakeError> {
+    let checked = check_response_with(buf, key, protocols, false)?;
+    Ok(checked.map(|response| (response.len, response.protocol)))
+}
+
+/// A server's handshake response that passed [`check_response_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The response head's length: the frames start at `buf[len..]`.
+    pub len: usize,
+    /// The subprotocol the server chose.
+    pub protocol: Option<String>,
+    /// The `permessage-deflate` parameters the server agreed, if we offered it and it did.
+    pub deflate: Option<Params>,
+}
+
+/// [`check_response`] for a client that may have offered `permessage-deflate`
+/// (`offered_deflate`): the server's answer must then name it at most once, with parameters
+/// RFC 7692 §7 allows in a response ([`deflate::accept_response`]).
+///
+/// # Errors
+///
+/// As [`check_response`], plus [`ClientHandshakeError::MalformedExtensions`] and
+/// [`ClientHandshakeError::BadDeflateResponse`].
+pub fn check_response_with(
+    buf: &[u8],
+    key: &str,
+    protocols: &[&str],
+    offered_deflate: bool,
+) -> Result<Option<Accepted>, ClientHandshakeError> {
     let mut headers = vec![httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let len = match response.parse(buf) {
@@ -384,13 +468,15 @@ pub fn check_response(
     if values(headers, "sec-websocket-accept").next() != Some(accept_key(key).as_str()) {
         return Err(ClientHandshakeError::WrongAccept);
     }
-    if values(headers, "sec-websocket-extensions")
-        .flat_map(split_list)
-        .next()
-        .is_some()
-    {
-        return Err(ClientHandshakeError::UnrequestedExtension);
-    }
+    let chosen = extensions::parse_lines(values(headers, "sec-websocket-extensions"))
+        .map_err(ClientHandshakeError::MalformedExtensions)?;
+    let deflate = match chosen.as_slice() {
+        [] => None,
+        [only] if offered_deflate && only.name == deflate::EXTENSION_NAME => {
+            Some(deflate::accept_response(only).map_err(ClientHandshakeError::BadDeflateResponse)?)
+        }
+        _ => return Err(ClientHandshakeError::UnrequestedExtension),
+    };
     let protocol = values(headers, "sec-websocket-protocol")
         .next()
         .map(str::to_owned);
@@ -398,7 +484,11 @@ pub fn check_response(
         Some(chosen) if !protocols.contains(&chosen.as_str()) => {
             Err(ClientHandshakeError::UnrequestedProtocol(chosen))
         }
-        protocol => Ok(Some((len, protocol))),
+        protocol => Ok(Some(Accepted {
+            len,
+            protocol,
+            deflate,
+        })),
     }
 }
 
@@ -709,6 +799,7 @@ mod tests {
             protocol: None,
             origin: origin.map(str::to_owned),
             host: "localhost:8080".to_owned(),
+            deflate: None,
         };
         let listed = vec!["https://Example.com".to_owned()];
         let anyone = vec!["*".to_owned()];

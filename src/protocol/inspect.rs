@@ -13,6 +13,7 @@ use std::fmt;
 use serde_json::{json, Value};
 
 use super::connection::Role;
+use super::deflate::{Inflater, Params};
 use super::frame::{parse_header, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use super::mask::apply_mask;
 
@@ -54,6 +55,12 @@ pub struct FrameAnatomy {
     pub between_fragments: bool,
     /// The rules this frame breaks, with their sections.
     pub problems: Vec<String>,
+    /// RSV1 on the first frame of a message on a connection with `permessage-deflate`: the
+    /// message is compressed (RFC 7692 §6).
+    pub compressed: bool,
+    /// On the final frame of a compressed message: the first [`SHOWN_PAYLOAD`] bytes of the
+    /// whole message inflated, and its inflated length; or why it could not be inflated.
+    pub inflated: Option<Result<(Vec<u8>, u64), String>>,
 }
 
 /// The opcode's name (§5.2, §11.8).
@@ -120,6 +127,12 @@ impl FrameAnatomy {
             "control": self.is_control(),
             "between_fragments": self.between_fragments,
             "problems": self.problems,
+            "compressed": self.compressed,
+            "inflated_len": self.inflated.as_ref().and_then(|i| i.as_ref().ok()).map(|(_, len)| len),
+            "inflated_hex": self.inflated.as_ref().and_then(|i| i.as_ref().ok()).map(|(b, _)| hex(b)),
+            "inflated_text": self.inflated.as_ref().and_then(|i| i.as_ref().ok())
+                .and_then(|(b, _)| std::str::from_utf8(b).ok()),
+            "inflate_error": self.inflated.as_ref().and_then(|i| i.as_ref().err()),
         })
     }
 }
@@ -140,6 +153,64 @@ pub struct FrameSplitter {
     fragments: Option<u32>,
     /// Who sent these bytes, if known: it decides the masking rule (§5.1).
     sender: Option<Role>,
+    /// `permessage-deflate` was negotiated: RSV1 means "compressed", and compressed messages
+    /// are inflated for display with this direction's own inflater.
+    deflate: Option<DeflateView>,
+}
+
+/// What a splitter needs to show compressed messages inflated (RFC 7692 §6.2).
+struct DeflateView {
+    inflater: Inflater,
+    /// The message being read is compressed.
+    in_compressed: bool,
+    /// Its first inflated bytes, its inflated length, and a failure, if any.
+    shown: Vec<u8>,
+    inflated_len: u64,
+    failed: Option<String>,
+}
+
+impl fmt::Debug for DeflateView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeflateView").finish_non_exhaustive()
+    }
+}
+
+/// How many compressed bytes are inflated at a time for display: at DEFLATE's best ratio
+/// (about 1032:1) that is at most a quarter of a MiB of output, thrown away after a look.
+const INFLATE_PIECE: usize = 256;
+
+impl DeflateView {
+    fn inflate(&mut self, compressed: &[u8], last: bool) {
+        if self.failed.is_some() {
+            return;
+        }
+        let mut scratch = Vec::new();
+        let pieces = compressed.chunks(INFLATE_PIECE).map(|p| (p, false));
+        let tail = last.then_some((&[][..], true));
+        for (piece, finish) in pieces.chain(tail) {
+            let (shown, total) = (&mut self.shown, &mut self.inflated_len);
+            let mut keep = |new: &[u8]| {
+                let room = SHOWN_PAYLOAD.saturating_sub(shown.len());
+                shown.extend_from_slice(new.get(..room.min(new.len())).unwrap_or_default());
+                *total += new.len() as u64;
+                Ok(())
+            };
+            let result = if finish {
+                self.inflater
+                    .finish_message(&mut scratch, u64::MAX, &mut keep)
+            } else {
+                self.inflater
+                    .inflate(piece, &mut scratch, u64::MAX, &mut keep)
+            };
+            scratch.clear();
+            if let Err(error) = result {
+                self.failed = Some(format!(
+                    "{error} (a watcher attached mid-stream lacks the earlier messages' window)"
+                ));
+                return;
+            }
+        }
+    }
 }
 
 impl FrameSplitter {
@@ -155,6 +226,29 @@ impl FrameSplitter {
             sender: Some(sender),
             offset,
             ..Self::default()
+        }
+    }
+
+    /// Shows RSV1 as "compressed" and inflates compressed messages: this direction agreed
+    /// `permessage-deflate`, and its sender resets its window after each message if
+    /// `no_context_takeover` (RFC 7692 §7.1.1).
+    pub fn with_deflate(mut self, no_context_takeover: bool) -> Self {
+        self.deflate = Some(DeflateView {
+            inflater: Inflater::new(no_context_takeover),
+            in_compressed: false,
+            shown: Vec::new(),
+            inflated_len: 0,
+            failed: None,
+        });
+        self
+    }
+
+    /// [`FrameSplitter::with_deflate`] for the frames `sender` sends on a connection that agreed
+    /// `params`; unchanged if it agreed none.
+    pub fn with_deflate_params(self, params: Option<Params>, sender: Role) -> Self {
+        match params {
+            Some(params) => self.with_deflate(params.no_context_takeover(sender)),
+            None => self,
         }
     }
 
@@ -192,6 +286,14 @@ impl FrameSplitter {
                 frame
                     .wire_payload
                     .extend_from_slice(bytes.get(..keep).unwrap_or_default());
+                if let Some(view) = self.deflate.as_mut().filter(|v| v.in_compressed) {
+                    let mut piece = bytes.get(..take).unwrap_or_default().to_vec();
+                    if let Some(key) = frame.masking_key {
+                        let done = frame.payload_len - self.remaining;
+                        apply_mask(&mut piece, key, usize::try_from(done % 4).unwrap_or(0));
+                    }
+                    view.inflate(&piece, false);
+                }
             }
             bytes = bytes.get(take..).unwrap_or_default();
             self.remaining -= take as u64;
@@ -218,8 +320,26 @@ impl FrameSplitter {
             ),
             _ => {}
         }
-        if raw.rsv != 0 {
+        let control = raw.opcode >= 0x8;
+        let first_data = matches!(raw.opcode, 0x1 | 0x2);
+        let rsv1 = raw.rsv & 0b100 != 0;
+        let compressed = self.deflate.is_some() && rsv1 && first_data;
+        if self.deflate.is_some() && rsv1 && !first_data {
+            problems.push(
+                "RFC 7692 §6 RSV1 MUST NOT be set on control frames or non-first fragments"
+                    .to_owned(),
+            );
+        }
+        if raw.rsv & !if self.deflate.is_some() { 0b100 } else { 0 } != 0 {
             problems.push("§5.2 RSV bits set without a negotiated extension".to_owned());
+        }
+        if let Some(view) = self.deflate.as_mut() {
+            if first_data {
+                view.in_compressed = compressed;
+                view.shown.clear();
+                view.inflated_len = 0;
+                view.failed = None;
+            }
         }
         if matches!(raw.opcode, 0x3..=0x7 | 0xB..=0xF) {
             problems.push(format!("§5.2 reserved opcode {:#x}", raw.opcode));
@@ -227,7 +347,6 @@ impl FrameSplitter {
         if raw.payload_len >> 63 != 0 {
             problems.push("§5.2 64-bit length with the most significant bit set".to_owned());
         }
-        let control = raw.opcode >= 0x8;
         if control && !raw.fin {
             problems.push("§5.5 control frames must not be fragmented".to_owned());
         }
@@ -286,11 +405,24 @@ impl FrameSplitter {
             fragment,
             between_fragments,
             problems,
+            compressed,
+            inflated: None,
         });
     }
 
     fn finish(&mut self) -> Option<FrameAnatomy> {
         let mut frame = self.current.take()?;
+        let data = frame.opcode <= 0x2;
+        if let Some(view) = self.deflate.as_mut().filter(|v| v.in_compressed) {
+            if data && frame.fin {
+                view.inflate(&[], true);
+                view.in_compressed = false;
+                frame.inflated = Some(match view.failed.take() {
+                    Some(why) => Err(why),
+                    None => Ok((std::mem::take(&mut view.shown), view.inflated_len)),
+                });
+            }
+        }
         unmask_shown(&mut frame);
         self.offset += frame.header.len() as u64 + frame.payload_len;
         Some(frame)
@@ -389,9 +521,14 @@ impl fmt::Display for FrameAnatomy {
             self.header.len(),
             self.payload_len
         )?;
+        let compressed = if self.compressed {
+            "  compressed (permessage-deflate, RFC 7692 §6)"
+        } else {
+            ""
+        };
         writeln!(
             f,
-            "  byte 0   {b0:02x} = {:04b} {:04b}  FIN={} RSV1={} RSV2={} RSV3={}  opcode={:#x} {}",
+            "  byte 0   {b0:02x} = {:04b} {:04b}  FIN={} RSV1={} RSV2={} RSV3={}  opcode={:#x} {}{compressed}",
             b0 >> 4,
             b0 & 0xF,
             u8::from(self.fin),
@@ -434,7 +571,28 @@ impl fmt::Display for FrameAnatomy {
         } else if !self.payload.is_empty() {
             writeln!(f, "  payload            {}{more}", hex(&self.payload))?;
         }
+        match &self.inflated {
+            Some(Ok((inflated, len))) => {
+                let more = if (inflated.len() as u64) < *len {
+                    " …"
+                } else {
+                    ""
+                };
+                writeln!(
+                    f,
+                    "  message inflated   {len} bytes (RFC 7692 §6.2: + 00 00 ff ff, then DEFLATE)"
+                )?;
+                writeln!(f, "  inflated           {}{more}", hex(inflated))?;
+                if let Ok(text) = std::str::from_utf8(inflated) {
+                    writeln!(f, "  inflated as text   {text:?}{more}")?;
+                }
+            }
+            Some(Err(why)) => writeln!(f, "  not inflated: {why}")?,
+            None => {}
+        }
+        let compressed_payload = self.compressed || self.inflated.is_some();
         match (self.opcode, self.close_code()) {
+            _ if compressed_payload => {}
             (0x8, Some(code)) => {
                 let reason = String::from_utf8_lossy(self.payload.get(2..).unwrap_or_default());
                 writeln!(

@@ -475,7 +475,7 @@ impl Hub {
 
     /// Queues `frame` for each recipient without waiting; slow consumers are closed with 1008.
     fn fan_out(&mut self, recipients: &[ClientId], frame: Arc<[u8]>) {
-        self.fan_out_frame(recipients, Frame::Shared(frame));
+        self.fan_out_frame(recipients, Frame::Shared(frame.into()));
     }
 
     /// Queues `frame` for each recipient without waiting; a full outbox goes on the

@@ -10,12 +10,13 @@
 //! never stuck behind data or dropped because the data lane is full.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
 use super::writer::WriterSlot;
+use crate::protocol::deflate::StatelessCompressor;
 use crate::protocol::frame::HeaderBytes;
 use crate::protocol::CloseCode;
 
@@ -26,12 +27,65 @@ const ROOM_POLL: Duration = Duration::from_millis(50);
 #[derive(Debug, Clone)]
 pub enum Frame {
     /// A frame encoded once by the hub and shared by every recipient.
-    Shared(Arc<[u8]>),
+    Shared(SharedBytes),
     /// A frame for one recipient: header and payload kept apart so the payload is not copied.
     Owned(HeaderBytes, Vec<u8>),
     /// Several whole frames back to back (the hub's batch of broadcast messages), shared by
     /// every recipient; it counts as that many messages against the backlog.
-    Batch(Arc<[u8]>, usize),
+    Batch(SharedBytes, usize),
+}
+
+/// Frames encoded once by the hub and shared by every recipient, and their permessage-deflate
+/// form (RFC 7692 §6.1), also made once per window size: by the first writer thread whose
+/// connection needs it, never by the hub. The other writers that need it wait for that one.
+#[derive(Clone)]
+pub struct SharedBytes(Arc<SharedInner>);
+
+struct SharedInner {
+    plain: Arc<[u8]>,
+    /// Compressed forms for window bits 9 to 15 (the threshold is the server's, one for all).
+    deflated: [OnceLock<Vec<u8>>; 7],
+}
+
+impl SharedBytes {
+    /// The frames as `compressor` sends them: compressed once, then shared.
+    pub fn deflated(&self, compressor: &StatelessCompressor) -> &[u8] {
+        let index = usize::from(compressor.window_bits.clamp(9, 15) - 9);
+        match self.0.deflated.get(index) {
+            Some(cell) => cell.get_or_init(|| compressor.compress_frames(&self.0.plain)),
+            None => &self.0.plain,
+        }
+    }
+}
+
+impl std::ops::Deref for SharedBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0.plain
+    }
+}
+
+impl From<Arc<[u8]>> for SharedBytes {
+    fn from(plain: Arc<[u8]>) -> Self {
+        Self(Arc::new(SharedInner {
+            plain,
+            deflated: Default::default(),
+        }))
+    }
+}
+
+impl From<Vec<u8>> for SharedBytes {
+    fn from(plain: Vec<u8>) -> Self {
+        Self::from(Arc::<[u8]>::from(plain))
+    }
+}
+
+impl std::fmt::Debug for SharedBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedBytes")
+            .field("len", &self.0.plain.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Frame {
@@ -40,6 +94,17 @@ impl Frame {
         match self {
             Self::Shared(bytes) | Self::Batch(bytes, _) => [bytes, &[]],
             Self::Owned(header, payload) => [header.as_slice(), payload],
+        }
+    }
+
+    /// The bytes to write to a connection that compresses with `compressor`: shared frames in
+    /// their compressed form; an owned frame was made for its recipient and goes as it is.
+    pub fn wire_parts(&self, compressor: Option<&StatelessCompressor>) -> [&[u8]; 2] {
+        match (self, compressor) {
+            (Self::Shared(bytes) | Self::Batch(bytes, _), Some(compressor)) => {
+                [bytes.deflated(compressor), &[]]
+            }
+            _ => self.parts(),
         }
     }
 

@@ -34,6 +34,7 @@ use crate::app::chat::ChatError;
 use crate::app::lab::LabSession;
 use crate::app::{echo, ClientId, Endpoint, Input};
 use crate::protocol::connection::State;
+use crate::protocol::deflate::{Params, StatelessCompressor};
 use crate::protocol::http::error_response;
 use crate::protocol::{
     CloseCode, CloseFrame, Connection, Event, FrameHeader, HandshakeError, Message, Opcode,
@@ -57,12 +58,24 @@ pub fn serve(
     leftover: &[u8],
     endpoint: Endpoint,
     tap: Arc<Tap>,
+    deflate: Option<Params>,
     shared: &Arc<Shared>,
 ) {
     let id = tap.info.conn;
     let config = &shared.config;
-    // §10.4: each endpoint's own message-size limit, checked from the frame header.
-    let conn = Arc::new(Mutex::new(Connection::server(config.limits_for(&endpoint))));
+    // §10.4: each endpoint's own message-size limit, checked from the frame header (and, with
+    // permessage-deflate, against the inflated bytes).
+    let limits = config.limits_for(&endpoint);
+    // permessage-deflate (RFC 7692): the connection inflates what the client sends; what we
+    // send is compressed without per-connection state (server_no_context_takeover), by the
+    // reader for echo replies and by the writer for the hub's shared frames.
+    let conn = match deflate {
+        Some(params) => Connection::server(limits).with_deflate(params, config.deflate_threshold),
+        None => Connection::server(limits),
+    };
+    let compressor = deflate
+        .and_then(|params| StatelessCompressor::for_server(&params, config.deflate_threshold));
+    let conn = Arc::new(Mutex::new(conn));
     // A peer that stops reading stalls our writes; after --write-timeout the writer gives up,
     // which also ends the reader (the socket is shut down).
     if let Err(e) = stream.set_write_timeout(Some(config.write_timeout)) {
@@ -85,6 +98,9 @@ pub fn serve(
         )
     });
     let writer = Arc::clone(outbox.writer());
+    if let Some(compressor) = compressor {
+        writer.compress_with(compressor);
+    }
     // Registered before the 101 goes out, so nothing sent after the client sees the 101 can
     // miss it; and this thread holds the writer slot until the 101 is written, so nothing the
     // hub queues meanwhile can go out before it.
@@ -122,6 +138,7 @@ pub fn serve(
         writer: Arc::clone(&writer),
         echo_replies: Vec::new(),
         lab: LabSession::new(config.lab, config.limits, now),
+        compressor,
     };
     // A bug in this connection's thread ends this connection only: Close 1011, and the hub
     // still hears that it left.
@@ -182,6 +199,8 @@ struct Reader<'a> {
     echo_replies: Vec<Frame>,
     /// `/lab`'s command rate and limits.
     lab: LabSession,
+    /// permessage-deflate for what this thread sends (echo replies), if negotiated.
+    compressor: Option<StatelessCompressor>,
 }
 
 impl Reader<'_> {
@@ -346,9 +365,21 @@ impl Reader<'_> {
         if self.endpoint == Endpoint::Echo {
             self.inject_fault(&message);
             let reply = echo::reply(message);
-            let header = FrameHeader::new(reply.opcode(), reply.as_bytes().len() as u64).encode();
+            let opcode = reply.opcode();
+            // RFC 7692 §6.1: compressed on this thread, RSV1 on the (only) frame.
+            let compressed = self
+                .compressor
+                .and_then(|compressor| compressor.compress(reply.as_bytes()));
+            let (rsv1, payload) = match compressed {
+                Some(bytes) => (true, bytes),
+                None => (false, reply.into_bytes()),
+            };
+            let header = FrameHeader {
+                rsv1,
+                ..FrameHeader::new(opcode, payload.len() as u64)
+            };
             self.echo_replies
-                .push(Frame::Owned(header, reply.into_bytes()));
+                .push(Frame::Owned(header.encode(), payload));
             return;
         }
         // The lab's bytes go to a core of its own, not to this socket or the hub.

@@ -81,7 +81,8 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: P
                     &endpoint,
                     client.addr,
                 );
-                peer::serve(stream, response, &leftover, endpoint, tap, shared);
+                let deflate = upgrade.deflate;
+                peer::serve(stream, response, &leftover, endpoint, tap, deflate, shared);
             }
             Err(error) => {
                 info!("peer {id}: handshake refused, {} {error}", error.status());
@@ -177,6 +178,7 @@ fn tap_for(
         key: upgrade.key.clone(),
         accept: upgrade.accept.clone(),
         response: String::from_utf8_lossy(response).into_owned(),
+        deflate: upgrade.deflate,
     });
     Tap::new(TapInfo {
         conn: id,
@@ -184,6 +186,7 @@ fn tap_for(
         peer,
         token,
         handshake,
+        deflate: upgrade.deflate,
     })
 }
 
@@ -192,11 +195,21 @@ fn check_upgrade(
     head: &RequestHead,
     shared: &Shared,
 ) -> Result<(Upgrade, Endpoint), HandshakeError> {
-    let upgrade = handshake::check_request(head, &[])?;
+    let mut upgrade = handshake::check_request(head, &[])?;
     let endpoint = match shared.config.tutorial {
         Some(tutorial) => Endpoint::route_tutorial(tutorial, head.path()),
         None => Endpoint::route(head.path(), head.query()).ok_or(HandshakeError::NotFound)?,
     };
+    if shared.config.deflate {
+        let (negotiation, malformed) = handshake::negotiate_extensions(head);
+        if let Some(error) = malformed {
+            debug!("Sec-WebSocket-Extensions declined: {error}");
+        }
+        for (offer, why) in &negotiation.declined {
+            debug!("extension offer declined (RFC 7692 §7): {offer}: {why}");
+        }
+        upgrade.deflate = negotiation.agreed;
+    }
     handshake::check_origin(&upgrade, &shared.config.allowed_origins)?;
     if shared.is_shutting_down() {
         return Err(HandshakeError::TooManyConnections);

@@ -17,6 +17,7 @@ use sha1::{Digest, Sha1};
 use super::close_record::CloseRecord;
 use super::outbox::{Frame, Outbox};
 use crate::app::ClientId;
+use crate::protocol::deflate::Params;
 use crate::protocol::frame::{encode_frame, Opcode};
 use crate::protocol::handshake::ACCEPT_GUID;
 use crate::protocol::inspect::{FrameAnatomy, FrameSplitter};
@@ -33,6 +34,8 @@ pub struct HandshakeRecord {
     pub accept: String,
     /// The 101 response as sent.
     pub response: String,
+    /// The `permessage-deflate` parameters agreed, if any (RFC 7692 §5).
+    pub deflate: Option<Params>,
 }
 
 impl HandshakeRecord {
@@ -48,6 +51,7 @@ impl HandshakeRecord {
             "sha1_hex": sha1_hex,
             "accept": base64::engine::general_purpose::STANDARD.encode(digest),
             "response": self.response,
+            "extensions": self.deflate.map(|params| params.explain()),
         })
     }
 }
@@ -65,6 +69,8 @@ pub struct TapInfo {
     pub token: Option<String>,
     /// Its handshake, recorded only when it carried a token.
     pub handshake: Option<HandshakeRecord>,
+    /// The `permessage-deflate` parameters agreed, if any: frames are shown inflated.
+    pub deflate: Option<Params>,
 }
 
 /// One connection's tap.
@@ -140,12 +146,10 @@ impl Tap {
             None => {
                 // The watch began mid-stream: start at the next frame boundary.
                 let (mut splitter, rest) = match progress {
-                    FrameProgress::AtBoundary => {
-                        (FrameSplitter::for_sender(Role::Client, offset), bytes)
-                    }
+                    FrameProgress::AtBoundary => (self.splitter(Role::Client, offset), bytes),
                     FrameProgress::InHeader(prefix) => {
                         let start = offset.saturating_sub(prefix.len() as u64);
-                        let mut splitter = FrameSplitter::for_sender(Role::Client, start);
+                        let mut splitter = self.splitter(Role::Client, start);
                         splitter.feed(&prefix);
                         (splitter, bytes)
                     }
@@ -154,7 +158,7 @@ impl Tap {
                         if skip >= bytes.len() {
                             return; // still inside a frame that began before the watch
                         }
-                        let splitter = FrameSplitter::for_sender(Role::Client, offset + remaining);
+                        let splitter = self.splitter(Role::Client, offset + remaining);
                         (splitter, bytes.get(skip..).unwrap_or_default())
                     }
                 };
@@ -166,12 +170,17 @@ impl Tap {
         self.send_frames(&state, "in", &frames);
     }
 
+    /// A splitter for what `sender` sends, showing compressed messages inflated.
+    fn splitter(&self, sender: Role, offset: u64) -> FrameSplitter {
+        FrameSplitter::for_sender(sender, offset).with_deflate_params(self.info.deflate, sender)
+    }
+
     /// Whole frames sent to the client, `offset` bytes after the handshake.
     pub fn outgoing(&self, parts: &[&[u8]], offset: u64) {
         let mut state = self.state();
         let splitter = state
             .outgoing
-            .get_or_insert_with(|| FrameSplitter::for_sender(Role::Server, offset));
+            .get_or_insert_with(|| self.splitter(Role::Server, offset));
         let frames: Vec<FrameAnatomy> = parts.iter().flat_map(|part| splitter.feed(part)).collect();
         self.send_frames(&state, "out", &frames);
     }
@@ -208,7 +217,7 @@ fn send(watchers: &[(ClientId, Outbox)], event: &Value) {
     }
     let frame: Arc<[u8]> = encode_frame(Opcode::Text, event.to_string().as_bytes()).into();
     for (_, outbox) in watchers {
-        let _ = outbox.try_send(Frame::Shared(Arc::clone(&frame)));
+        let _ = outbox.try_send(Frame::Shared(Arc::clone(&frame).into()));
     }
 }
 

@@ -15,7 +15,7 @@
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
@@ -28,6 +28,7 @@ use super::spawner::Spawner;
 use super::tap::Tap;
 use crate::app::ClientId;
 use crate::protocol::connection::State;
+use crate::protocol::deflate::StatelessCompressor;
 use crate::protocol::Connection;
 
 /// The writer's largest batch: frames gathered into one vectored write.
@@ -70,6 +71,8 @@ pub struct WriterSlot {
     id: ClientId,
     /// Frame bytes written since the handshake (positions for the Inspector).
     written: AtomicU64,
+    /// permessage-deflate, if negotiated: shared frames go out compressed (RFC 7692 §6.1).
+    compressor: OnceLock<StatelessCompressor>,
     /// A writer thread runs, or the reader holds the socket (for the 101).
     running: AtomicBool,
     /// TCP is closed: nothing more is written, no writer starts.
@@ -99,10 +102,17 @@ impl WriterSlot {
             close_timeout,
             id,
             written: AtomicU64::new(0),
+            compressor: OnceLock::new(),
             running: AtomicBool::new(true),
             finished: Mutex::new(false),
             finished_changed: Condvar::new(),
         })
+    }
+
+    /// From now on, shared frames are sent compressed with `compressor` (set once, before the
+    /// 101 is released).
+    pub fn compress_with(&self, compressor: StatelessCompressor) {
+        let _ = self.compressor.set(compressor);
     }
 
     /// Writes bytes directly while the caller holds the slot (the reader's 101).
@@ -302,8 +312,9 @@ impl WriterSlot {
     fn write(&self, batch: &Batch) -> io::Result<()> {
         let mut parts: Vec<&[u8]> = Vec::with_capacity(2 + 2 * batch.data.len());
         parts.push(&batch.control);
+        let compressor = self.compressor.get();
         for frame in &batch.data {
-            parts.extend(frame.parts());
+            parts.extend(frame.wire_parts(compressor));
         }
         parts.push(&batch.last);
         self.write_parts(parts)

@@ -105,6 +105,7 @@ fn check_cost(rounds: usize) -> CheckCost {
         peer: None,
         token: Some(TOKEN.to_owned()),
         handshake: None,
+        deflate: None,
     });
     let flag = AtomicBool::new(false);
     let (tap, flag) = (black_box(&*tap), black_box(&flag));
