@@ -490,23 +490,28 @@ pub fn parse_hex<S: AsRef<str>>(groups: &[S]) -> Result<Vec<u8>, String> {
                 "{group:?} has an odd number of hex digits; write each byte as two"
             ));
         }
-        for pair in digits.as_bytes().chunks_exact(2) {
-            let pair = std::str::from_utf8(pair).unwrap_or_default();
-            let byte =
-                u8::from_str_radix(pair, 16).map_err(|_| format!("{pair:?} is not a hex byte"))?;
-            bytes.push(byte);
-        }
+        // Every character is an ASCII hex digit (checked above), so each pair is one byte.
+        let nibble = |c: u8| char::from(c).to_digit(16).map_or(0, |d| d as u8);
+        bytes.extend(digits.as_bytes().chunks_exact(2).map(|pair| match pair {
+            [high, low] => nibble(*high) << 4 | nibble(*low),
+            _ => 0,
+        }));
     }
     Ok(bytes)
 }
 
 /// Bytes as lowercase hex pairs separated by spaces (`81 85 37 fa`), as traces show them.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let digit = |nibble: u8| char::from_digit(u32::from(nibble), 16).unwrap_or('0');
+    let mut text = String::with_capacity(bytes.len() * 3);
+    for (i, &byte) in bytes.iter().enumerate() {
+        if i > 0 {
+            text.push(' ');
+        }
+        text.push(digit(byte >> 4));
+        text.push(digit(byte & 0x0F));
+    }
+    text
 }
 
 impl fmt::Display for FrameAnatomy {
@@ -712,6 +717,15 @@ mod tests {
         assert_eq!(pending.payload, b"He");
         assert!(pending.is_truncated());
         assert!(FrameSplitter::new().pending().is_none());
+    }
+
+    #[test]
+    fn hex_is_written_and_read_back() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let text = hex(&bytes);
+        assert!(text.starts_with("00 01 02") && text.ends_with("fe ff"));
+        assert_eq!(parse_hex(&[text]), Ok(bytes));
+        assert_eq!(hex(&[]), "");
     }
 
     #[test]

@@ -45,7 +45,7 @@ use super::message::Message;
 /// The most reads one experiment may be cut into.
 pub const MAX_READS: usize = 1024;
 /// The most steps a report lists; the core still runs to the end for the verdict.
-pub const MAX_STEPS: usize = 256;
+pub const MAX_STEPS: usize = 100;
 /// How many bytes of each read a [`Step::Read`] shows.
 pub const SHOWN_READ: usize = 64;
 
