@@ -204,7 +204,12 @@ impl Config {
         args: I,
     ) -> Result<Self, String> {
         let info = tutorial.info();
-        let tutorials = PathBuf::from("www").join("tutorials");
+        // From the repository root, as `wsmith` itself; from anywhere else (your own tutorial
+        // folder, with `--www .`), the pages this binary was built with.
+        let mut tutorials = PathBuf::from("www").join("tutorials");
+        if !tutorials.is_dir() {
+            tutorials = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(&tutorials);
+        }
         let config = Self {
             addr: SocketAddr::from(([127, 0, 0, 1], info.ws_port)),
             page_addr: info

@@ -17,7 +17,8 @@
 //!
 //! - [`protocol`]: the sans-I/O core, RFC 6455 as bytes in and values out. Start here.
 //! - [`server`]: the threads and sockets around it; no protocol rules.
-//! - [`app`]: echo, broadcast, chat and notifications, written against messages, not frames.
+//! - [`app`]: echo, broadcast, chat and notifications, written against messages, not frames;
+//!   and [`app::tutorial`], the servers of the seed tutorials (`wsmith tutorial NAME`).
 //! - [`config`]: every flag and limit.
 //! - [`client`]: `wsmith connect` and `wsmith decode`, the other end of the protocol.
 //!
