@@ -1,4 +1,5 @@
-//! The accept loop: one thread per connection, and the connection cap (`--max-connections`).
+//! The accept loop: one thread per connection (a parked one from the [`pool`](super::pool)
+//! when there is one), and the connection cap (`--max-connections`).
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use log::{error, warn};
 
-use super::{request, Shared, CONNECTION_STACK};
+use super::{request, Shared};
 use crate::protocol::http::error_response;
 use crate::protocol::HandshakeError;
 
@@ -50,7 +51,7 @@ pub fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, port: Port) {
 
 fn accept(stream: TcpStream, shared: &Arc<Shared>, port: Port) {
     if shared.active.load(Ordering::SeqCst) >= shared.config.max_connections
-        || !shared.threads.has_room()
+        || !shared.pool.has_room()
     {
         // Answered here, without a thread: a fresh socket's send buffer takes a short response.
         let _ = stream.set_nonblocking(true);
@@ -60,14 +61,16 @@ fn accept(stream: TcpStream, shared: &Arc<Shared>, port: Port) {
     shared.active.fetch_add(1, Ordering::SeqCst);
     let active = Active(Arc::clone(shared));
     let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
-    let threads = shared.threads.clone();
+    let pool = shared.pool.clone();
     let shared = Arc::clone(shared);
-    let spawned = threads.spawn(format!("peer-{id}"), CONNECTION_STACK, move || {
+    // On a parked thread if there is one (see `pool`): a new connection starts from nothing
+    // but what this closure moves in.
+    let spawned = pool.run(Box::new(move || {
         let _active = active;
         if catch_unwind(AssertUnwindSafe(|| request::handle(stream, id, &shared, port))).is_err() {
             error!("peer {id}: connection thread panicked; the connection is closed, the server goes on");
         }
-    });
+    }));
     if let Err(e) = spawned {
         warn!("cannot start a thread for connection {id}: {e}");
     }

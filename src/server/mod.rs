@@ -3,9 +3,15 @@
 //!
 //! | thread | name | stack | what it does |
 //! |---|---|---|---|
-//! | listener | `listener` (the caller's) | — | accepts, enforces `--max-connections`, spawns a connection thread |
-//! | connection | `peer-N` | [`CONNECTION_STACK`] | reads the request head, serves HTTP or upgrades, then reads frames |
-//! | writer | `peer-N-writer` | [`peer::WRITER_STACK`] | drains that connection's outbox into its socket; runs only while there is something to write |
+//! | listener | `listener` (the caller's) | — | accepts, enforces `--max-connections`, hands the connection to a pooled thread |
+//! | connection | `conn` (pooled) | [`CONNECTION_STACK`] | reads the request head, serves HTTP or upgrades, then reads frames |
+//! | writer | `conn` (pooled) | [`CONNECTION_STACK`] | drains that connection's outbox into its socket; runs only while there is something to write |
+//!
+//! Connection and writer threads come from one [`pool`]: a thread whose job ended parks for
+//! [`pool::PARK_IDLE`] and runs the next connection or writer, so a short connection costs no
+//! thread creation; it is still one thread per live connection (two while it has writes
+//! queued), all counted against [`capacity::ThreadBudget`]. Log lines name the connection
+//! (`peer 17: …`), since a pooled thread cannot carry it in its name.
 //! | hub | `hub` | 256 KiB | owns the registry and runs the apps |
 //! | spawner | `spawner` | 64 KiB | starts writer threads, so the hub never creates one |
 //! | timer | `notify` | 64 KiB | `--notify-every` ticks |
@@ -17,6 +23,7 @@ pub mod hub;
 pub mod listener;
 pub mod outbox;
 pub mod peer;
+pub mod pool;
 pub mod rate;
 pub mod request;
 pub mod spawner;
@@ -61,6 +68,8 @@ pub struct Shared {
     hub: Sender<Command>,
     /// Every connection and writer thread is started through this.
     pub threads: capacity::ThreadBudget,
+    /// Connection and writer threads come from here: parked ones are reused.
+    pub pool: pool::ThreadPool,
     /// Writer threads are started on this thread (never on the hub's).
     pub spawner: spawner::Spawner,
     next_id: AtomicU64,
@@ -165,13 +174,15 @@ impl Server {
             }
             None => None,
         };
+        let threads = capacity::ThreadBudget::of_this_process();
         let shared = Arc::new(Shared {
             config,
             www_root,
             www_fallback,
             page_addr,
             hub: hub_tx,
-            threads: capacity::ThreadBudget::of_this_process(),
+            pool: pool::ThreadPool::new(threads.clone(), "conn", CONNECTION_STACK, pool::PARK_IDLE),
+            threads,
             spawner: spawner::Spawner::start()?,
             next_id: AtomicU64::new(1),
             active: AtomicUsize::new(0),

@@ -40,12 +40,13 @@ use crate::protocol::{
     CloseCode, CloseFrame, Connection, Event, FrameHeader, HandshakeError, Message, Opcode,
 };
 
-/// The read buffer's starting size: an idle connection costs little.
+/// What a quiet connection reads into: a small array on the reader's stack, so a connection
+/// waiting for its client holds no read buffer at all.
+const QUIET_READ: usize = 512;
+/// The read buffer's starting size, allocated when a read fills [`QUIET_READ`].
 const READ_BUFFER_MIN: usize = 4 * 1024;
 /// The read buffer's largest size, reached only while large messages stream in.
 const READ_BUFFER_MAX: usize = 256 * 1024;
-/// Stack of a writer thread: it moves bytes and sometimes logs.
-pub const WRITER_STACK: usize = 64 * 1024;
 
 /// Runs an upgraded connection until it ends.
 ///
@@ -89,7 +90,7 @@ pub fn serve(
         let (conn, tap) = (Arc::clone(&conn), Arc::clone(&tap));
         WriterSlot::new(
             Arc::clone(&stream),
-            (shared.threads.clone(), shared.spawner.clone()),
+            (shared.pool.clone(), shared.spawner.clone()),
             conn,
             receiver,
             tap,
@@ -216,13 +217,22 @@ impl Reader<'_> {
         if let Some(record) = self.receive(leftover) {
             return record;
         }
-        let mut buf = vec![0u8; READ_BUFFER_MIN];
+        // Empty while the connection is quiet: reads go to `quiet`, and only a read that fills
+        // it (bytes are streaming in) brings the heap buffer back.
+        let mut buf: Vec<u8> = Vec::new();
+        let mut quiet = [0u8; QUIET_READ];
         loop {
-            match stream.read(&mut buf) {
+            let target: &mut [u8] = if buf.is_empty() { &mut quiet } else { &mut buf };
+            match stream.read(target) {
                 Ok(0) => return self.ended(self.vanished("TCP closed before a close frame")),
                 Ok(n) => {
                     self.awaiting_pong = false;
-                    if let Some(record) = self.receive(buf.get(..n).unwrap_or_default()) {
+                    let bytes = if buf.is_empty() {
+                        quiet.get(..n)
+                    } else {
+                        buf.get(..n)
+                    };
+                    if let Some(record) = self.receive(bytes.unwrap_or_default()) {
                         return record;
                     }
                     resize_read_buffer(&mut buf, n);
@@ -475,14 +485,21 @@ impl Reader<'_> {
     }
 }
 
-/// Grows the buffer when a read filled it (a large message is streaming in), and shrinks it
-/// back when reads are small again, so idle connections hold little memory.
+/// Sizes the read buffer after a read of `last_read` bytes: a read that filled it (a large
+/// message is streaming in) doubles it, up to [`READ_BUFFER_MAX`]; a read that filled the quiet
+/// array starts it at [`READ_BUFFER_MIN`]; smaller reads shrink it back to that, and a read that
+/// would have fit the quiet array gives it back, so a connection that goes quiet holds none.
 fn resize_read_buffer(buf: &mut Vec<u8>, last_read: usize) {
-    if last_read == buf.len() && buf.len() < READ_BUFFER_MAX {
+    if buf.is_empty() {
+        if last_read == QUIET_READ {
+            *buf = vec![0u8; READ_BUFFER_MIN];
+        }
+    } else if last_read < QUIET_READ {
+        *buf = Vec::new();
+    } else if last_read == buf.len() && buf.len() < READ_BUFFER_MAX {
         buf.resize(buf.len() * 2, 0);
     } else if last_read < READ_BUFFER_MIN && buf.len() > READ_BUFFER_MIN {
-        buf.truncate(READ_BUFFER_MIN);
-        buf.shrink_to_fit();
+        *buf = vec![0u8; READ_BUFFER_MIN];
     }
 }
 

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::select;
 use log::{debug, warn};
 
-use super::capacity::ThreadBudget;
 use super::outbox::{Control, Frame, OutboxReceiver};
-use super::peer::{lock, WRITER_STACK};
+use super::peer::lock;
+use super::pool::ThreadPool;
 use super::spawner::Spawner;
 use super::tap::Tap;
 use crate::app::ClientId;
@@ -58,8 +58,8 @@ struct Batch {
 pub struct WriterSlot {
     /// The socket, shared with the reader (one descriptor per connection).
     stream: Arc<TcpStream>,
-    /// Where writer threads come from.
-    threads: ThreadBudget,
+    /// Where writer threads come from (a parked connection thread when there is one).
+    pool: ThreadPool,
     /// The thread that starts them.
     spawner: Spawner,
     /// The connection's state machine, shared with the reader.
@@ -85,7 +85,7 @@ impl WriterSlot {
     /// 101 and calls [`WriterSlot::release`].
     pub fn new(
         stream: Arc<TcpStream>,
-        (threads, spawner): (ThreadBudget, Spawner),
+        (pool, spawner): (ThreadPool, Spawner),
         conn: Arc<Mutex<Connection>>,
         outbox: OutboxReceiver,
         tap: Arc<Tap>,
@@ -94,7 +94,7 @@ impl WriterSlot {
     ) -> Arc<Self> {
         Arc::new(Self {
             stream,
-            threads,
+            pool,
             spawner,
             conn,
             outbox,
@@ -176,8 +176,7 @@ impl WriterSlot {
     /// On the spawner thread: starts the writer thread whose slot [`WriterSlot::wake`] took.
     fn start_writer(self: Arc<Self>) {
         let slot = Arc::clone(&self);
-        let name = format!("peer-{}-writer", self.id);
-        if let Err(e) = self.threads.spawn(name, WRITER_STACK, move || slot.run()) {
+        if let Err(e) = self.pool.run(Box::new(move || slot.run())) {
             // Out of threads: this connection cannot be written to; end it, keep the others.
             warn!("peer {}: cannot start a writer: {e}", self.id);
             self.finish();
