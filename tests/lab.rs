@@ -58,7 +58,7 @@ fn every_preset_gets_its_answer_over_the_socket() {
         let report = ask(
             &mut lab,
             &json!({"type": "feed", "hex": preset["hex"],
-            "chunks": preset["reads"], "limits": preset["limits"]}),
+            "chunks": preset["reads"], "limits": preset["limits"], "deflate": preset["deflate"]}),
         );
         let verdict = &report["verdict"];
         match (&preset["answer"]["fail"], verdict["kind"].as_str()) {

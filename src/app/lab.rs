@@ -4,7 +4,7 @@
 //!
 //! | client → server | answer |
 //! |---|---|
-//! | `{"type":"feed","hex":"81 02 68 69","chunks":[1,3]}` | `report`: the steps and the verdict. `chunks` are read sizes (the rest is one last read); `"limits":{"max_frame_size":16}` lowers the core's limits (never above the server's) |
+//! | `{"type":"feed","hex":"81 02 68 69","chunks":[1,3]}` | `report`: the steps and the verdict. `chunks` are read sizes (the rest is one last read); `"limits":{"max_frame_size":16}` lowers the core's limits (never above the server's); `"deflate":true` runs it as if `permessage-deflate` had been agreed |
 //! | `{"type":"preset","id":"unmasked"}` | `report` of that preset, with its `preset` id |
 //! | `{"type":"presets"}` | `presets`: every preset (frames for the builder, bytes, the RFC's answer) and the lab's limits |
 //!
@@ -71,6 +71,8 @@ enum Command {
         chunks: Vec<usize>,
         #[serde(default)]
         limits: Option<LoweredLimits>,
+        #[serde(default)]
+        deflate: bool,
     },
     Preset {
         id: String,
@@ -150,6 +152,7 @@ impl LabSession {
                 hex,
                 chunks,
                 limits,
+                deflate,
             } => {
                 let bytes = parse_hex(&[hex]).map_err(|e| error("bad_hex", &e))?;
                 let limits = self.lowered(limits.unwrap_or_default());
@@ -157,6 +160,7 @@ impl LabSession {
                     bytes,
                     reads: chunks,
                     limits,
+                    deflate,
                 };
                 Ok(self.report(&experiment)?.to_string())
             }

@@ -38,6 +38,7 @@ use serde_json::{json, Value};
 
 use super::close::CloseFrame;
 use super::connection::{Connection, Event, FrameProgress, Limits, Role, State};
+use super::deflate::Params;
 use super::error::ProtocolError;
 use super::inspect::{hex, FrameAnatomy, FrameSplitter, SHOWN_PAYLOAD};
 use super::message::Message;
@@ -58,6 +59,9 @@ pub struct Experiment {
     pub reads: Vec<usize>,
     /// The core's limits (§10.4).
     pub limits: Limits,
+    /// As if the handshake had agreed `permessage-deflate` with its default parameters
+    /// (RFC 7692 §7): RSV1 then means "this message is compressed".
+    pub deflate: bool,
 }
 
 impl Experiment {
@@ -67,6 +71,7 @@ impl Experiment {
             bytes,
             reads: Vec::new(),
             limits: Limits::default(),
+            deflate: false,
         }
     }
 
@@ -245,6 +250,8 @@ pub struct Report {
     pub input_len: usize,
     /// The number of reads.
     pub reads: usize,
+    /// Whether the core ran as if `permessage-deflate` had been agreed.
+    pub deflate: bool,
 }
 
 /// Feeds `experiment` to a fresh server-role connection and reports what it did.
@@ -266,12 +273,19 @@ pub fn run(experiment: &Experiment) -> Result<Report, LabError> {
     }
     // The explainer sees the whole input at once: a frame is shown with all the payload the
     // learner gave it when the core reads its header.
+    let params = Params::default();
     let mut splitter = FrameSplitter::for_sender(Role::Client, 0);
+    let mut conn = Connection::server(experiment.limits);
+    let mut replies = FrameSplitter::for_sender(Role::Server, 0);
+    if experiment.deflate {
+        splitter = splitter.with_deflate(params.client_no_context_takeover);
+        // The core never compresses here: it only sends control frames, which never are.
+        conn = conn.with_deflate(params, usize::MAX);
+        replies = replies.with_deflate(params.server_no_context_takeover);
+    }
     let mut explained = splitter.feed(&experiment.bytes);
     explained.extend(splitter.pending());
-    let mut conn = Connection::server(experiment.limits);
     conn.observe_frames(true);
-    let mut replies = FrameSplitter::for_sender(Role::Server, 0);
     let mut steps = Steps::default();
     let ranges = experiment.read_ranges();
     let mut failure = None;
@@ -342,6 +356,7 @@ pub fn run(experiment: &Experiment) -> Result<Report, LabError> {
         limits: experiment.limits,
         input_len: experiment.bytes.len(),
         reads: ranges.len(),
+        deflate: experiment.deflate,
     })
 }
 
@@ -479,6 +494,7 @@ impl Report {
             "type": "report",
             "input_len": self.input_len,
             "reads": self.reads,
+            "deflate": self.deflate,
             "limits": limits_json(&self.limits),
             "steps": self.steps.iter().map(Step::to_json).collect::<Vec<_>>(),
             "omitted_steps": self.omitted_steps,

@@ -221,11 +221,17 @@ test('one click on a preset sends it, and the core gives the RFC’s answer', { 
     ['ping-126', '1002 — §5.5 control frame payload of 126 bytes is over 125'],
     ['utf8-split-invalid', '1007 — §8.1 invalid utf-8 in a text message'],
     ['too-big', '1009 — §10.4 frame of 17 bytes is over the limit of 16'],
+    ['compressed-control', '1002 — RFC 7692 §6 rsv1 set on a control frame or a continuation frame'],
   ]) {
     await page.click(`${tid('lab-preset')}[data-id="${id}"]`);
     await page.locator(tid('lab-headline')).filter({ hasText: headline }).waitFor();
     await page.locator(`${tid('lab-rfc')}[data-agrees="true"]`).waitFor();
   }
+  // With permessage-deflate agreed, RSV1 on a message means "compressed": "Hello" inflated.
+  await page.click(`${tid('lab-preset')}[data-id="compressed-message"]`);
+  await page.locator(tid('lab-message')).filter({ hasText: '“Hello”' }).waitFor();
+  assert.equal(await page.isChecked(tid('lab-deflate')), true);
+  await page.locator(`${tid('lab-rfc')}[data-agrees="true"]`).waitFor();
   await page.click(`${tid('lab-preset')}[data-id="rfc-fragmented-ping"]`);
   await page.locator(tid('lab-message')).filter({ hasText: '“Hello”' }).waitFor();
   await page.locator(`${tid('lab-rfc')}[data-agrees="true"]`).waitFor();

@@ -332,7 +332,7 @@ export function mount() {
       $('lab-send-note').textContent = 'Bytes per read: whole numbers of 1 or more, e.g. 1,3.';
       return;
     }
-    if (lab.send({ type: 'feed', hex: toHex(bytes, ''), chunks, limits: limits() })) {
+    if (lab.send({ type: 'feed', hex: toHex(bytes, ''), chunks, limits: limits(), deflate: $('lab-deflate').checked })) {
       labState.waiting = true;
       updateSend();
       $('lab-verdict').dataset.kind = 'waiting';
@@ -373,7 +373,8 @@ export function mount() {
     $('lab-max-frame').value = lowered('max_frame_size');
     $('lab-max-message').value = lowered('max_message_size');
     $('lab-max-fragments').value = lowered('max_fragments');
-    if (lowered('max_frame_size') || $('lab-reads').value) $('panel-lab').querySelector('.lab-options').open = true;
+    $('lab-deflate').checked = p.deflate === true;
+    if (lowered('max_frame_size') || $('lab-reads').value || p.deflate) $('panel-lab').querySelector('.lab-options').open = true;
     render();
     labState.expected = { id: p.id, title: p.title, answer: p.answer };
     const lesson = $('lab-lesson');

@@ -46,6 +46,8 @@ pub struct Preset {
     pub reads: Vec<usize>,
     /// A lowered frame limit, if the preset needs one (§10.4).
     pub max_frame_size: Option<u64>,
+    /// Run as if `permessage-deflate` had been agreed (RFC 7692).
+    pub deflate: bool,
     /// The RFC's answer.
     pub answer: Answer,
 }
@@ -66,6 +68,7 @@ impl Preset {
             bytes: self.bytes(),
             reads: self.reads.clone(),
             limits,
+            deflate: self.deflate,
         }
     }
 
@@ -81,6 +84,7 @@ impl Preset {
             "lesson": self.lesson,
             "frames": self.frames.iter().map(BuiltFrame::to_json).collect::<Vec<_>>(),
             "reads": self.reads,
+            "deflate": self.deflate,
             "limits": limits_json(&self.experiment(limits).limits),
             "hex": crate::protocol::inspect::hex(&self.bytes()),
             "answer": answer,
@@ -129,6 +133,7 @@ pub fn presets() -> Vec<Preset> {
         frames,
         reads: Vec::new(),
         max_frame_size: None,
+        deflate: false,
         answer,
     };
     let rsv1 = BuiltFrame {
@@ -325,6 +330,32 @@ pub fn presets() -> Vec<Preset> {
             )
         },
     ];
+    let compressed = |opcode, payload: &[u8]| BuiltFrame {
+        rsv: [true, false, false],
+        ..frame(opcode, payload)
+    };
+    list.push(Preset {
+        deflate: true,
+        ..preset(
+            "compressed-message",
+            "Compressed \"Hello\" (permessage-deflate)",
+            "RFC 7692 §6: once permessage-deflate is agreed, RSV1 on a message's first frame means \
+             \"Per-Message Compressed\". These 7 bytes are §7.2.3.1's DEFLATE of \"Hello\".",
+            vec![compressed(TEXT, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00])],
+            Answer::Accept(&["message"]),
+        )
+    });
+    list.push(Preset {
+        deflate: true,
+        ..preset(
+            "compressed-control",
+            "Compressed control frame (permessage-deflate)",
+            "RFC 7692 §6: an endpoint MUST NOT set the \"Per-Message Compressed\" bit of control \
+             frames; even with the extension agreed, a Ping with RSV1 fails the connection.",
+            vec![compressed(PING, b"hi")],
+            fail(1002, "RFC 7692 §6"),
+        )
+    });
     list.push(preset(
         "rfc-64k-binary",
         "§5.7 64 KiB Binary (64-bit length)",
@@ -375,6 +406,7 @@ mod tests {
             ("close-5000", ProtocolError::InvalidCloseCode(5000)),
             ("close-1-byte", ProtocolError::CloseCodeTruncated),
             ("length-top-bit", ProtocolError::InvalidLength),
+            ("compressed-control", ProtocolError::CompressedBitMisplaced),
             (
                 "too-big",
                 ProtocolError::FrameTooBig {
