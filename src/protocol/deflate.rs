@@ -420,16 +420,23 @@ impl StatelessCompressor {
     }
 
     /// One message's payload compressed (§6.1), or `None` if it is under the threshold.
-    pub fn compress(&self, payload: &[u8]) -> Option<Vec<u8>> {
-        (payload.len() >= self.threshold)
-            .then(|| Deflater::new(self.window_bits, true).compress(payload))
+    ///
+    /// `deflater` must have this compressor's window bits and no context takeover (a fresh
+    /// one, or one lent by a pool: a compressor costs about 270 KiB, so the server keeps a few
+    /// and lends them instead of making one per message).
+    pub fn compress(&self, deflater: &mut Deflater, payload: &[u8]) -> Option<Vec<u8>> {
+        (payload.len() >= self.threshold).then(|| deflater.compress(payload))
+    }
+
+    /// A compressor for [`StatelessCompressor::compress`]: this window, no context takeover.
+    pub fn new_deflater(&self) -> Deflater {
+        Deflater::new(self.window_bits, true)
     }
 
     /// Re-encodes whole unmasked frames, back to back, compressing each final Text or Binary
     /// frame at or over the threshold (RSV1 set, §6.1); other frames are copied as they are.
-    pub fn compress_frames(&self, frames: &[u8]) -> Vec<u8> {
+    pub fn compress_frames(&self, deflater: &mut Deflater, frames: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(frames.len());
-        let mut deflater = None;
         let mut rest = frames;
         while let Some(raw) = parse_header(rest) {
             let end = usize::try_from(raw.payload_len)
@@ -444,8 +451,6 @@ impl StatelessCompressor {
             let data = matches!(opcode, Opcode::Text | Opcode::Binary);
             let plain = raw.fin && raw.rsv == 0 && raw.masking_key.is_none();
             if data && plain && payload.len() >= self.threshold {
-                let deflater =
-                    deflater.get_or_insert_with(|| Deflater::new(self.window_bits, true));
                 let compressed = deflater.compress(payload);
                 let header = FrameHeader {
                     rsv1: true,
@@ -944,12 +949,15 @@ mod tests {
         frames.extend(encode_frame(Opcode::Text, b"Hello"));
         frames.extend(encode_frame(Opcode::Ping, b"Hello"));
         frames.extend(encode_frame(Opcode::Binary, b"Hello"));
-        let out = compressor.compress_frames(&frames);
+        let out = compressor.compress_frames(&mut compressor.new_deflater(), &frames);
         let mut expected = vec![0x81, 0x02, b'H', b'i'];
         expected.extend([0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
         expected.extend([0x89, 0x05, b'H', b'e', b'l', b'l', b'o']);
         expected.extend([0xc2, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
         assert_eq!(out, expected);
-        assert_eq!(compressor.compress(b"Hi"), None);
+        assert_eq!(
+            compressor.compress(&mut compressor.new_deflater(), b"Hi"),
+            None
+        );
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod capacity;
 pub mod close_record;
+pub mod deflaters;
 pub mod health;
 pub mod hub;
 pub mod listener;

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::deflaters::with_deflater;
 use super::writer::WriterSlot;
 use crate::protocol::deflate::StatelessCompressor;
 use crate::protocol::frame::HeaderBytes;
@@ -52,7 +53,11 @@ impl SharedBytes {
     pub fn deflated(&self, compressor: &StatelessCompressor) -> &[u8] {
         let index = usize::from(compressor.window_bits.clamp(9, 15) - 9);
         match self.0.deflated.get(index) {
-            Some(cell) => cell.get_or_init(|| compressor.compress_frames(&self.0.plain)),
+            Some(cell) => cell.get_or_init(|| {
+                with_deflater(compressor, |deflater| {
+                    compressor.compress_frames(deflater, &self.0.plain)
+                })
+            }),
             None => &self.0.plain,
         }
     }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, trace, warn};
 
 use super::close_record::CloseRecord;
+use super::deflaters::with_deflater;
 use super::hub::Command;
 use super::outbox::{outbox, Control, Frame, Outbox};
 use super::rate::{TokenBucket, WindowCounter};
@@ -377,9 +378,11 @@ impl Reader<'_> {
             let reply = echo::reply(message);
             let opcode = reply.opcode();
             // RFC 7692 §6.1: compressed on this thread, RSV1 on the (only) frame.
-            let compressed = self
-                .compressor
-                .and_then(|compressor| compressor.compress(reply.as_bytes()));
+            let compressed = self.compressor.and_then(|compressor| {
+                with_deflater(&compressor, |deflater| {
+                    compressor.compress(deflater, reply.as_bytes())
+                })
+            });
             let (rsv1, payload) = match compressed {
                 Some(bytes) => (true, bytes),
                 None => (false, reply.into_bytes()),

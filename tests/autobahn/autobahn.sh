@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Conformance: build wsmith, start it on a free loopback port, run the real Autobahn|TestSuite
-# (wstest -m fuzzingclient, cases 1.* to 10.*) against /echo, print the counts, stop the server.
+# (wstest -m fuzzingclient, cases 1.* to 13.*, with the permessage-deflate cases 12.* and 13.*)
+# against /echo, print the counts, stop the server.
 #
 # Usage: tests/autobahn/autobahn.sh [--cases LIST] [--exclude LIST] [--out DIR]
 #   (options are passed to run.sh; see tests/autobahn/run.sh --help)
@@ -38,7 +39,7 @@ done
 
 start=$(date +%s)
 set +e
-bash "$HERE/run.sh" --strict --no-install "$@" "ws://$ADDR/echo" wsmith
+bash "$HERE/run.sh" --strict --no-install --with-compression "$@" "ws://$ADDR/echo" wsmith
 rc=$?
 set -e
 echo "autobahn: server mode (wsmith as the server) took $(( $(date +%s) - start )) s, exit $rc"
