@@ -697,3 +697,28 @@ test('narrow screens: the Inspector still fits', { timeout: 30_000 }, async () =
 test('the page threw no uncaught errors', () => {
   assert.deepEqual(pageErrors, []);
 });
+
+test('Chromium negotiates permessage-deflate and a compressed echo comes back intact', { timeout: 60_000 }, async () => {
+  const page = await context.newPage();
+  await page.goto(server.base + '/');
+  const result = await page.evaluate(async () => {
+    const ws = new WebSocket(`ws://${location.host}/echo`);
+    const next = () => new Promise((resolve, reject) => {
+      ws.onmessage = (event) => resolve(event.data);
+      ws.onerror = () => reject(new Error('websocket error'));
+    });
+    await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+    const long = JSON.stringify({ type: 'message', text: '안녕하세요, compressed '.repeat(40) });
+    ws.send(long);
+    const longEcho = await next();
+    ws.send('short');
+    const shortEcho = await next();
+    ws.close(1000);
+    return { extensions: ws.extensions, same: longEcho === long, shortEcho, length: long.length };
+  });
+  await page.close();
+  // RFC 7692 §5: the server answered Chrome's offer with server_no_context_takeover.
+  assert.equal(result.extensions, 'permessage-deflate; server_no_context_takeover');
+  assert.ok(result.same, `the ${result.length}-character echo differs`);
+  assert.equal(result.shortEcho, 'short');
+});
