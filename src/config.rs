@@ -218,6 +218,9 @@ impl Config {
             www: tutorials.join(info.name),
             www_fallback: Some(tutorials.join("common")),
             notify_every: (tutorial == Tutorial::Notifications).then_some(Duration::from_secs(5)),
+            // As Node's `ws` server (`perMessageDeflate` is off unless asked for): every frame
+            // stays readable in the Inspector. `--deflate on` turns it on.
+            deflate: false,
             tutorial: Some(tutorial),
             ..Self::default()
         };
@@ -396,6 +399,9 @@ mod tests {
         );
         let notifications = Config::for_tutorial(Tutorial::Notifications, args(&[])).expect("ok");
         assert_eq!(notifications.notify_every, Some(Duration::from_secs(5)));
+        assert!(!notifications.deflate, "off, as in Node's ws server");
+        let deflate = Config::for_tutorial(Tutorial::Chat, args(&["--deflate", "on"])).expect("ok");
+        assert!(deflate.deflate);
         assert!(
             Config::for_tutorial(Tutorial::Chat, args(&["--page-addr", "127.0.0.1:1"]))
                 .unwrap_err()

@@ -29,7 +29,8 @@ socket.onmessage = (event) => {
   } else if (e.type === 'frame') {
     const arrow = e.dir === 'in' ? '→' : '←';
     const text = e.payload_text != null ? JSON.stringify(e.payload_text) : e.payload_hex;
-    line(e.dir, `${arrow} FIN=${e.fin ? 1 : 0} ${e.opcode_name} MASK=${e.mask ? 1 : 0} len=${e.payload_len}  ${text}`);
+    const rsv1 = e.rsv?.[0] ? ' RSV1=1 (compressed, RFC 7692)' : '';
+    line(e.dir, `${arrow} FIN=${e.fin ? 1 : 0}${rsv1} ${e.opcode_name} MASK=${e.mask ? 1 : 0} len=${e.payload_len}  ${text}`);
   } else if (e.type === 'close') {
     line('close', `closed by ${e.record.by}: ${e.record.code} ${e.record.code_name ?? ''} ${e.record.explanation}`);
   } else if (e.type === 'detached') {
