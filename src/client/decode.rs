@@ -31,12 +31,15 @@ use std::fmt::Write as _;
 
 use super::Error;
 use crate::protocol::frame::parse_header;
-use crate::protocol::inspect::{self, explain};
+use crate::protocol::inspect::{self, explain, FrameSplitter};
 use crate::protocol::lab::{self, Experiment, Verdict};
 
 /// The help text of `wsmith decode`.
 pub const USAGE: &str = "\
 wsmith decode HEX...   explain WebSocket frames given as hex (RFC 6455 §5.2), unmasked
+wsmith decode --deflate HEX...
+                       the same on a connection that agreed permessage-deflate (RFC 7692): RSV1
+                       on a message's first frame means compressed, and it is shown inflated
 wsmith decode --as-server HEX...
                        feed them to a server's protocol core, as if a client had sent them,
                        and print what it does: frames, events, replies, the close code and rule
@@ -60,7 +63,25 @@ pub fn parse_hex<S: AsRef<str>>(args: &[S]) -> Result<Vec<u8>, Error> {
 ///
 /// Returns the text and whether the input was clean: only whole frames, none breaking a rule.
 pub fn describe(bytes: &[u8]) -> (String, bool) {
-    let (frames, leftover) = explain(bytes);
+    describe_with(bytes, false)
+}
+
+/// [`describe`], with `deflate`: as on a connection that agreed `permessage-deflate`, so that
+/// compressed messages are marked and shown inflated (RFC 7692 §6).
+pub fn describe_with(bytes: &[u8], deflate: bool) -> (String, bool) {
+    let (frames, leftover) = if deflate {
+        let frames = FrameSplitter::new().with_deflate(false).feed(bytes);
+        let used: u64 = frames
+            .iter()
+            .map(|f| f.header.len() as u64 + f.payload_len)
+            .sum();
+        let used = usize::try_from(used)
+            .unwrap_or(bytes.len())
+            .min(bytes.len());
+        (frames, bytes.len() - used)
+    } else {
+        explain(bytes)
+    };
     let mut text = String::new();
     let plural = if frames.len() == 1 { "" } else { "s" };
     let _ = writeln!(
@@ -120,6 +141,10 @@ pub fn run<S: AsRef<str>>(args: &[S]) -> Result<bool, Error> {
         Some((first, rest)) if first.as_ref() == "--as-server" => (true, rest),
         _ => (false, args),
     };
+    let (deflate, args) = match args.split_first() {
+        Some((first, rest)) if first.as_ref() == "--deflate" && !as_server => (true, rest),
+        _ => (false, args),
+    };
     let bytes = parse_hex(args)?;
     if bytes.is_empty() {
         return Err(Error::Usage("decode needs the frame bytes as hex".into()));
@@ -127,7 +152,7 @@ pub fn run<S: AsRef<str>>(args: &[S]) -> Result<bool, Error> {
     let (text, clean) = if as_server {
         judge(bytes)
     } else {
-        describe(&bytes)
+        describe_with(&bytes, deflate)
     };
     print!("{text}");
     Ok(clean)
@@ -208,5 +233,27 @@ mod tests {
         );
         let (text, _) = describe(&[0x82, 0x7e, 0x01]);
         assert!(text.contains("an incomplete header"), "{text}");
+    }
+
+    #[test]
+    fn with_deflate_rfc_7692_hello_is_marked_compressed_and_shown_inflated() {
+        // RFC 7692 §7.2.3.1, then its two fragments.
+        let bytes = [
+            0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x41, 0x03, 0xf2, 0x48, 0xcd,
+            0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+        ];
+        let (text, clean) = describe_with(&bytes, true);
+        assert!(clean, "{text}");
+        assert!(
+            text.contains("compressed (permessage-deflate, RFC 7692 §6)"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("inflated as text   \"Hello\"").count(),
+            2,
+            "{text}"
+        );
+        let (text, clean) = describe(&bytes);
+        assert!(!clean && text.contains("RSV bits set"), "{text}");
     }
 }
