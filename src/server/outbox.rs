@@ -34,6 +34,11 @@ pub enum Frame {
     /// Several whole frames back to back (the hub's batch of broadcast messages), shared by
     /// every recipient; it counts as that many messages against the backlog.
     Batch(SharedBytes, usize),
+    /// What a write that could not wait left unsent of a shared frame or batch: its bytes from
+    /// the offset on, and the messages it carried. It is always the first frame of the data
+    /// lane, and the writer writes it before anything else (even a control frame), or the
+    /// peer would see the start of one frame followed by another.
+    Tail(SharedBytes, usize, usize),
 }
 
 /// Frames encoded once by the hub and shared by every recipient, and their permessage-deflate
@@ -99,6 +104,7 @@ impl Frame {
         match self {
             Self::Shared(bytes) | Self::Batch(bytes, _) => [bytes, &[]],
             Self::Owned(header, payload) => [header.as_slice(), payload],
+            Self::Tail(bytes, from, _) => [bytes.get(*from..).unwrap_or_default(), &[]],
         }
     }
 
@@ -113,11 +119,30 @@ impl Frame {
         }
     }
 
+    /// The shared bytes of a frame the fan-out may write straight to the socket.
+    fn shared(&self) -> Option<&SharedBytes> {
+        match self {
+            Self::Shared(bytes) | Self::Batch(bytes, _) => Some(bytes),
+            Self::Owned(..) | Self::Tail(..) => None,
+        }
+    }
+
+    /// What is left of a shared frame or batch after its first `written` bytes went out.
+    fn tail(&self, written: usize) -> Option<Self> {
+        self.shared()
+            .map(|bytes| Self::Tail(bytes.clone(), written, self.messages()))
+    }
+
+    /// Whether it is the unsent rest of a frame the writer must finish first.
+    pub fn is_tail(&self) -> bool {
+        matches!(self, Self::Tail(..))
+    }
+
     /// How many messages it carries.
     pub fn messages(&self) -> usize {
         match self {
             Self::Shared(_) | Self::Owned(..) => 1,
-            Self::Batch(_, messages) => *messages,
+            Self::Batch(_, messages) | Self::Tail(_, _, messages) => *messages,
         }
     }
 
@@ -293,7 +318,12 @@ pub fn outbox(
 }
 
 impl Outbox {
-    /// Queues a frame without waiting (the hub's way).
+    /// Delivers a frame without waiting (the hub's way).
+    ///
+    /// A shared frame (or batch) for a connection with nothing queued, no writer running and no
+    /// permessage-deflate is written straight to the socket by a write that cannot wait: no
+    /// thread is woken for it. What the socket did not take (all of it, or a tail) is queued
+    /// first in the data lane, and a writer is started for it as for any queued frame.
     ///
     /// # Errors
     ///
@@ -306,7 +336,28 @@ impl Outbox {
         if let Some(overflow) = self.overflow(&frame) {
             return Err(SendError::Full(overflow));
         }
+        if let Some(bytes) = frame.shared() {
+            // A connection that compresses gets the deflated form, made by its writer thread.
+            if self.backlog() == 0 && self.writer.sends_plain() && self.writer.take_idle() {
+                return self.write_held(&frame, bytes);
+            }
+        }
         self.push(frame)
+    }
+
+    /// With the writer slot held: writes what the socket takes now, queues the rest.
+    fn write_held(&self, frame: &Frame, bytes: &[u8]) -> Result<(), SendError> {
+        let sent = match self.writer.write_without_waiting(bytes) {
+            Ok(written) if written == bytes.len() => Ok(()),
+            Ok(written) => frame.tail(written).map_or(Ok(()), |tail| self.push(tail)),
+            Err(_) => {
+                self.writer.fail();
+                return Err(SendError::Gone);
+            }
+        };
+        // Gives the slot back; a queued tail gets a writer.
+        self.writer.release();
+        sent
     }
 
     /// The limit `frame` would take the data lane over, if any. An empty lane takes any one

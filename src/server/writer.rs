@@ -3,8 +3,11 @@
 //!
 //! The writer thread exists only while there is something to write. The first frame queued
 //! into an empty outbox starts one ([`WriterSlot::wake`], through the
-//! [`spawner`](super::spawner) thread, so the hub never creates a thread); after `LINGER` with
-//! nothing to do it ends. An idle connection therefore costs one thread (its reader), not two. At most one
+//! [`spawner`](super::spawner) thread, so the hub never creates a thread); when its lanes are
+//! empty it ends. Most frames never need one: the reader writes its replies itself
+//! ([`WriterSlot::write_now`]) and the hub's fan-out writes to an idle socket without waiting
+//! ([`WriterSlot::write_without_waiting`]); a writer starts only for what the socket's send
+//! buffer could not take. An idle connection therefore costs one thread (its reader), not two. At most one
 //! writer runs per connection: `running` is taken with an atomic swap, and a writer that stops
 //! looks at the queue once more after giving it back, so no frame is left behind.
 //!
@@ -33,8 +36,30 @@ use crate::protocol::Connection;
 
 /// The writer's largest batch: frames gathered into one vectored write.
 const WRITE_BATCH_FRAMES: usize = 512;
-/// How long a writer thread waits for more work before it ends.
-const LINGER: Duration = Duration::from_secs(2);
+/// How long a writer thread waits for more work before it ends: not at all. While it runs it
+/// holds the slot, so every frame for its connection would wake it; once it is gone the
+/// fan-out writes straight to the socket again, and only a full send buffer starts a writer.
+const LINGER: Duration = Duration::ZERO;
+
+/// `send(2)`'s flag for one write that fails with `EWOULDBLOCK` instead of waiting for room in
+/// the send buffer; Linux's value (`<bits/socket.h>`).
+#[cfg(target_os = "linux")]
+const MSG_DONTWAIT: std::ffi::c_int = 0x40;
+/// `send(2)`'s flag for `EPIPE` instead of `SIGPIPE` on a connection the peer has reset.
+#[cfg(target_os = "linux")]
+const MSG_NOSIGNAL: std::ffi::c_int = 0x4000;
+
+/// One `send` that never waits: it writes what fits in the socket's send buffer now.
+#[cfg(target_os = "linux")]
+fn send_without_waiting(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    socket2::SockRef::from(stream).send_with_flags(bytes, MSG_DONTWAIT | MSG_NOSIGNAL)
+}
+
+/// Elsewhere nothing is written without waiting: everything goes through the writer thread.
+#[cfg(not(target_os = "linux"))]
+fn send_without_waiting(_stream: &TcpStream, _bytes: &[u8]) -> io::Result<usize> {
+    Ok(0)
+}
 
 /// What the writer does after a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,12 +164,7 @@ impl WriterSlot {
     /// This saves a thread wake-up per echo round trip, and a writer thread per short-lived
     /// connection (its Close reply goes out from the reader).
     pub fn write_now(self: &Arc<Self>, parts: &[&[u8]], last: bool) -> bool {
-        if self.has_work() || self.running.swap(true, Ordering::SeqCst) {
-            return false;
-        }
-        if self.has_work() {
-            // Something was queued as we took the slot: it goes first, by a writer.
-            self.release();
+        if !self.take_idle() {
             return false;
         }
         let written = self.write_parts(parts.to_vec());
@@ -154,6 +174,56 @@ impl WriterSlot {
             self.release();
         }
         true
+    }
+
+    /// Whether shared frames go to this connection as the hub encoded them (no
+    /// permessage-deflate), so the fan-out may write them itself.
+    pub fn sends_plain(&self) -> bool {
+        self.compressor.get().is_none()
+    }
+
+    /// Takes the slot if no writer runs and nothing is queued, so the caller may write now
+    /// without breaking wire order; it gives it back with [`WriterSlot::release`].
+    pub fn take_idle(self: &Arc<Self>) -> bool {
+        if self.has_work() || self.running.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        if self.has_work() {
+            // Something was queued as we took the slot: it goes first, by a writer.
+            self.release();
+            return false;
+        }
+        true
+    }
+
+    /// With the slot held: writes as much of `bytes` as the socket takes now and never waits
+    /// (`MSG_DONTWAIT`), so the hub can call it (its rule: nothing blocks it). Returns how many
+    /// bytes went out; 0 when the socket's send buffer is full.
+    ///
+    /// # Errors
+    ///
+    /// The connection is broken (the caller ends it with [`WriterSlot::fail`]).
+    pub fn write_without_waiting(&self, bytes: &[u8]) -> io::Result<usize> {
+        let written = loop {
+            match send_without_waiting(&self.stream, bytes) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break 0,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        let sent = bytes.get(..written).unwrap_or_default();
+        let offset = self.written.fetch_add(written as u64, Ordering::SeqCst);
+        if written > 0 && self.tap.is_active() {
+            self.tap.outgoing(&[sent], offset);
+        }
+        Ok(written)
+    }
+
+    /// A write with the slot held failed: closes TCP; the reader sees it and leaves.
+    pub fn fail(&self) {
+        debug!("peer {}: write failed", self.id);
+        self.finish();
     }
 
     /// Something was queued: unless a writer runs, take the slot and have the spawner thread
@@ -280,6 +350,11 @@ impl WriterSlot {
                 if discard_queued {
                     let mut dropped = std::mem::take(&mut batch.data);
                     dropped.extend(self.outbox.data.try_iter());
+                    // A frame already begun on the wire is finished: the Close must start a
+                    // frame of its own (§5.2).
+                    if dropped.first().is_some_and(Frame::is_tail) {
+                        batch.data.push(dropped.remove(0));
+                    }
                     self.outbox.done_with(&dropped);
                 }
                 let mut conn = lock(&self.conn);
@@ -309,10 +384,16 @@ impl WriterSlot {
 
     /// Writes the batch with as few system calls as possible: one vectored write when it fits.
     fn write(&self, batch: &Batch) -> io::Result<()> {
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(2 + 2 * batch.data.len());
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(3 + 2 * batch.data.len());
+        // The rest of a frame the fan-out began goes out before anything else.
+        let (tail, data) = match batch.data.split_first() {
+            Some((first, rest)) if first.is_tail() => (first.parts(), rest),
+            _ => ([&[][..], &[]], &batch.data[..]),
+        };
+        parts.extend(tail);
         parts.push(&batch.control);
         let compressor = self.compressor.get();
-        for frame in &batch.data {
+        for frame in data {
             parts.extend(frame.wire_parts(compressor));
         }
         parts.push(&batch.last);
