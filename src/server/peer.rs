@@ -38,7 +38,7 @@ use crate::protocol::connection::State;
 use crate::protocol::deflate::{Params, StatelessCompressor};
 use crate::protocol::http::error_response;
 use crate::protocol::{
-    CloseCode, CloseFrame, Connection, Event, FrameHeader, HandshakeError, Message, Opcode,
+    CloseCode, CloseFrame, Connection, Event, FrameHeader, HandshakeError, Limits, Message, Opcode,
 };
 
 /// What a quiet connection reads into: a small array on the reader's stack, so a connection
@@ -71,13 +71,9 @@ pub fn serve(
     // permessage-deflate (RFC 7692): the connection inflates what the client sends; what we
     // send is compressed without per-connection state (server_no_context_takeover), by the
     // reader for echo replies and by the writer for the hub's shared frames.
-    let conn = match deflate {
-        Some(params) => Connection::server(limits).with_deflate(params, config.deflate_threshold),
-        None => Connection::server(limits),
-    };
+    let conn = new_connection(limits, deflate, config.deflate_threshold);
     let compressor = deflate
         .and_then(|params| StatelessCompressor::for_server(&params, config.deflate_threshold));
-    let conn = Arc::new(Mutex::new(conn));
     // A peer that stops reading stalls our writes; after --write-timeout the writer gives up,
     // which also ends the reader (the socket is shut down).
     if let Err(e) = stream.set_write_timeout(Some(config.write_timeout)) {
@@ -146,27 +142,60 @@ pub fn serve(
     // still hears that it left.
     let record = match catch_unwind(AssertUnwindSafe(|| reader.run(&stream, leftover))) {
         Ok(record) => record,
-        Err(_) => {
-            error!("peer {id}: reader panicked; closing with 1011");
-            // Nobody is left to read the client's reply, so this is like failing the
-            // connection (§7.1.7): send the Close, then close TCP.
-            let reason = "internal error";
-            let last = {
-                let mut conn = lock(&conn_for_panic);
-                conn.send_close(CloseCode::INTERNAL_ERROR, reason);
-                conn.take_output()
-            };
-            outbox.control(Control::Final(last));
-            let sent = CloseFrame {
-                code: Some(CloseCode::INTERNAL_ERROR),
-                reason: reason.into(),
-            };
-            CloseRecord::server_close_unanswered(&sent, "the connection's thread panicked")
-        }
+        Err(_) => panicked(id, &conn_for_panic, &outbox),
     };
+    ended(id, record, outbox, &writer, &tap, shared);
+}
+
+/// The connection's state machine, built in a frame of its own: it is large, and the reader's
+/// stack, which an idle connection keeps touched, should not hold its copies.
+#[inline(never)]
+fn new_connection(
+    limits: Limits,
+    deflate: Option<Params>,
+    threshold: usize,
+) -> Arc<Mutex<Connection>> {
+    Arc::new(Mutex::new(match deflate {
+        Some(params) => Connection::server(limits).with_deflate(params, threshold),
+        None => Connection::server(limits),
+    }))
+}
+
+/// The reader panicked: Close 1011. Nobody is left to read the client's reply, so this is like
+/// failing the connection (§7.1.7): send the Close, then close TCP.
+#[cold]
+#[inline(never)]
+fn panicked(id: ClientId, conn: &Mutex<Connection>, outbox: &Outbox) -> CloseRecord {
+    error!("peer {id}: reader panicked; closing with 1011");
+    let reason = "internal error";
+    let last = {
+        let mut conn = lock(conn);
+        conn.send_close(CloseCode::INTERNAL_ERROR, reason);
+        conn.take_output()
+    };
+    outbox.control(Control::Final(last));
+    let sent = CloseFrame {
+        code: Some(CloseCode::INTERNAL_ERROR),
+        reason: reason.into(),
+    };
+    CloseRecord::server_close_unanswered(&sent, "the connection's thread panicked")
+}
+
+/// The connection is over: its last frames go out, then its record to the log, the Inspector
+/// and the hub.
+#[inline(never)]
+fn ended(
+    id: ClientId,
+    record: CloseRecord,
+    outbox: Outbox,
+    writer: &WriterSlot,
+    tap: &Tap,
+    shared: &Shared,
+) {
     info!("peer {id}: {record}");
     // The writer's last frames (a Close reply) go out, and to the Inspector, before the record.
     drop(outbox);
+    let config = &shared.config;
     writer.wait_finished(config.close_timeout + config.write_timeout);
     if tap.is_active() {
         tap.closed(&record);
@@ -206,6 +235,9 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// Reads until the connection ends. Not inlined: its frame is what an idle connection
+    /// keeps on the stack, so it holds only the quiet array and what the loop needs.
+    #[inline(never)]
     fn run(&mut self, mut stream: &TcpStream, leftover: &[u8]) -> CloseRecord {
         let ping_interval = self.shared.config.ping_interval;
         let timeout = (!ping_interval.is_zero()).then_some(ping_interval);

@@ -16,17 +16,64 @@ use super::trust::{self, Client};
 use super::{health, peer, static_files, Shared};
 use crate::app::query;
 use crate::app::{ClientId, Endpoint};
+use crate::protocol::deflate::Params;
 use crate::protocol::handshake::{self, Upgrade};
 use crate::protocol::http::{error_response, parse_request_head, response, RequestHead};
 use crate::protocol::HandshakeError;
 
 /// The largest body `POST /publish` accepts.
 pub const MAX_PUBLISH_BODY: usize = 64 * 1024;
+/// Bytes asked for by each read of the request head.
+const HEAD_READ: usize = 2048;
 /// How long `POST /publish` waits for the hub's answer.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves one connection from its first byte to its last.
-pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: Port) {
+///
+/// The request is answered in a call of its own, so that once the connection is upgraded the
+/// frames that read and checked its head are off the stack the reader then blocks on: an idle
+/// connection touches fewer stack pages.
+pub fn handle(stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: Port) {
+    if let Some(up) = answer(stream, id, shared, port) {
+        let Upgraded {
+            stream,
+            response_101,
+            leftover,
+            endpoint,
+            tap,
+            deflate,
+        } = up;
+        peer::serve(
+            stream,
+            response_101,
+            &leftover,
+            endpoint,
+            tap,
+            deflate,
+            shared,
+        );
+    }
+}
+
+/// An accepted upgrade whose 101 is ready: what [`peer::serve`] starts from.
+struct Upgraded {
+    stream: TcpStream,
+    response_101: Vec<u8>,
+    /// Bytes read past the request head: the first frames.
+    leftover: Vec<u8>,
+    endpoint: Endpoint,
+    tap: Arc<Tap>,
+    deflate: Option<Params>,
+}
+
+/// Reads the request head and answers it; an accepted upgrade is returned, not yet answered.
+#[inline(never)]
+fn answer(
+    mut stream: TcpStream,
+    id: ClientId,
+    shared: &Arc<Shared>,
+    port: Port,
+) -> Option<Upgraded> {
     let _ = stream.set_nodelay(true);
     let RequestRead {
         head,
@@ -34,21 +81,21 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: P
         leftover,
     } = match read_head(&mut stream, shared) {
         Ok(Some(read)) => read,
-        Ok(None) => return, // closed before sending a request
+        Ok(None) => return None, // closed before sending a request
         Err(error) => {
             debug!("peer {id}: bad request head: {error}");
             let _ = stream.write_all(&error_response(&error));
-            return;
+            return None;
         }
     };
     if let Some(answer) = health::answer(&head.method, head.path(), shared.is_shutting_down()) {
         let _ = stream.write_all(&answer);
-        return;
+        return None;
     }
     if let Err(refusal) = trust::check_host(&head, &shared.config) {
         info!("peer {id}: refused, {} {}", refusal.status, refusal.reason);
         let _ = stream.write_all(&refusal.response());
-        return;
+        return None;
     }
     let client = trust::client(
         stream.peer_addr().ok(),
@@ -81,8 +128,14 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: P
                     &endpoint,
                     client.addr,
                 );
-                let deflate = upgrade.deflate;
-                peer::serve(stream, response, &leftover, endpoint, tap, deflate, shared);
+                return Some(Upgraded {
+                    stream,
+                    response_101: response,
+                    leftover,
+                    endpoint,
+                    tap,
+                    deflate: upgrade.deflate,
+                });
             }
             Err(error) => {
                 info!("peer {id}: handshake refused, {} {error}", error.status());
@@ -96,6 +149,7 @@ pub fn handle(mut stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: P
         let answer = serve_static(&head, shared);
         let _ = stream.write_all(&answer);
     }
+    None
 }
 
 /// A file from `--www`, or else from the fallback folder (the tutorials' Inspector page).
@@ -128,16 +182,20 @@ fn read_head(
 ) -> Result<Option<RequestRead>, HandshakeError> {
     let limits = &shared.config.head_limits;
     let deadline = Instant::now() + shared.config.handshake_timeout;
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
+    // Read straight into the heap buffer (no chunk on the stack: see `handle`).
+    let mut buf: Vec<u8> = Vec::new();
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() || stream.set_read_timeout(Some(remaining)).is_err() {
             return Err(HandshakeError::Timeout);
         }
-        match stream.read(&mut chunk) {
+        let filled = buf.len();
+        buf.resize(filled + HEAD_READ, 0);
+        let read = stream.read(buf.get_mut(filled..).unwrap_or_default());
+        buf.truncate(filled + *read.as_ref().unwrap_or(&0));
+        match read {
             Ok(0) => return Ok(None),
-            Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Ok(_) => {}
             Err(e)
                 if matches!(
                     e.kind(),

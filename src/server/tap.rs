@@ -85,10 +85,11 @@ pub struct Tap {
 #[derive(Debug, Default)]
 struct TapState {
     watchers: Vec<(ClientId, Outbox)>,
-    /// `None` until the first frame boundary after attaching.
-    incoming: Option<FrameSplitter>,
+    /// `None` until the first frame boundary after attaching (boxed: a connection nobody
+    /// watches holds only the pointer).
+    incoming: Option<Box<FrameSplitter>>,
     /// `None` until the first write after attaching.
-    outgoing: Option<FrameSplitter>,
+    outgoing: Option<Box<FrameSplitter>>,
 }
 
 impl Tap {
@@ -163,7 +164,7 @@ impl Tap {
                     }
                 };
                 let frames = splitter.feed(rest);
-                state.incoming = Some(splitter);
+                state.incoming = Some(Box::new(splitter));
                 frames
             }
         };
@@ -180,7 +181,7 @@ impl Tap {
         let mut state = self.state();
         let splitter = state
             .outgoing
-            .get_or_insert_with(|| self.splitter(Role::Server, offset));
+            .get_or_insert_with(|| Box::new(self.splitter(Role::Server, offset)));
         let frames: Vec<FrameAnatomy> = parts.iter().flat_map(|part| splitter.feed(part)).collect();
         self.send_frames(&state, "out", &frames);
     }
