@@ -438,10 +438,13 @@ test('renaming through the name field', { timeout: 30_000 }, async () => {
 let carol;
 let unmaskedFrame; // the raw client's unmasked frame, for the §5.1 check below
 
-/** The Inspector's frames going `dir` ('in' = client → server) whose unmasked payload contains `text`. */
+/**
+ * The Inspector's frames going `dir` ('in' = client → server) whose message contains `text`: in
+ * the unmasked payload, or, for a compressed one (RFC 7692 §6), in the payload inflated.
+ */
 const inspectedFrames = (page, dir, text, extra = '') =>
   page.locator(`${tid('inspect-frame')}[data-dir="${dir}"]${extra}`)
-    .filter({ has: page.locator(tid('frame-payload-text')).filter({ hasText: text }) });
+    .filter({ has: page.locator(`${tid('frame-payload-text')}, ${tid('frame-inflated-text')}`).filter({ hasText: text }) });
 
 const hexBytes = (text) => Buffer.from(text.trim().split(/\s+/).map((b) => parseInt(b, 16)));
 
@@ -497,32 +500,45 @@ test('inspector: "Hello" from the chat box, masked ⇢ in and unmasked ⇠ out',
   await messages(carol, 'general', 'Hello').first().waitFor();
   await carol.click(tid('tab-inspect'));
 
-  // ⇢ client → server: the page's JSON, FIN=1, Text, MASK=1, a 4-byte key.
+  // The handshake agreed permessage-deflate (RFC 7692 §5), and the page says so.
+  assert.match(await carol.locator(tid('hs-extension')).first().textContent(), /^agreed: permessage-deflate\b/);
+
+  // ⇢ client → server: the page's JSON, FIN=1, Text, MASK=1, a 4-byte key; Chromium compressed
+  // it: RSV1=1 (RFC 7692 §6), and the payload is DEFLATE data.
   const incoming = inspectedFrames(carol, 'in', '"text":"Hello"', '[data-opcode="1"]').last();
   await incoming.waitFor();
   assert.match(await incoming.locator(tid('frame-dir')).textContent(), /^⇢ client → server/);
   assert.equal(await incoming.locator(tid('frame-fin')).textContent(), '1');
-  assert.equal(await incoming.locator(tid('frame-rsv')).textContent(), '000');
+  assert.equal(await incoming.locator(tid('frame-rsv')).textContent(), '100');
+  assert.equal(await incoming.locator(tid('frame-compressed')).textContent(), 'compressed (permessage-deflate, RFC 7692 §6)');
   assert.equal(await incoming.locator(tid('frame-opcode')).textContent(), 'Text');
   assert.equal(await incoming.locator(tid('frame-mask')).textContent(), '1');
   const key = await incoming.locator(tid('frame-masking-key')).textContent();
   assert.match(key, /^[0-9a-f]{2}( [0-9a-f]{2}){3}$/);
-  const sent = JSON.parse(await incoming.locator(tid('frame-payload-text')).textContent());
-  assert.deepEqual([sent.type, sent.text], ['message', 'Hello']);
   const header = await incoming.locator(tid('frame-header-hex')).textContent();
-  assert.equal(header.slice(0, 2), '81', 'byte 0: FIN=1, RSV=000, opcode 1');
-  // The masked bytes on the wire, XOR the key (§5.3), are the payload.
+  assert.equal(header.slice(0, 2), 'c1', 'byte 0: FIN=1, RSV=100, opcode 1');
+  // The masked bytes on the wire, XOR the key (§5.3), are the payload: still DEFLATE data.
   const wire = hexBytes(await incoming.locator(tid('frame-wire-hex')).textContent());
   const payload = hexBytes(await incoming.locator(tid('frame-payload-hex')).textContent());
   const mask = hexBytes(key);
   assert.deepEqual(Buffer.from(wire.map((b, i) => b ^ mask[i % 4])), payload);
-  assert.equal(payload.toString('utf8'), JSON.stringify(sent));
+  // Inflated by the server (RFC 7692 §6.2; Chromium keeps its LZ77 window across messages, so
+  // this one alone cannot be inflated here), it is the page's JSON.
+  const sent = JSON.parse(await incoming.locator(tid('frame-inflated-text')).textContent());
+  assert.deepEqual([sent.type, sent.text], ['message', 'Hello']);
+  const inflated = hexBytes(await incoming.locator(tid('frame-inflated-hex')).textContent());
+  assert.equal(inflated.toString('utf8'), JSON.stringify(sent));
+  assert.equal(await incoming.locator(tid('frame-inflated-len')).textContent(), `${inflated.length} bytes`);
+  assert.notDeepEqual(payload, inflated, 'the payload on the wire is not the message itself');
 
-  // ⇠ server → client: the server's message event, MASK=0.
+  // ⇠ server → client: the server's message event, MASK=0, under --deflate-threshold (256 bytes)
+  // so sent uncompressed: RSV1=0.
   const outgoing = inspectedFrames(carol, 'out', '"text":"Hello"', '[data-opcode="1"]').last();
   await outgoing.waitFor();
   assert.match(await outgoing.locator(tid('frame-dir')).textContent(), /^⇠ server → client/);
   assert.equal(await outgoing.locator(tid('frame-fin')).textContent(), '1');
+  assert.equal(await outgoing.locator(tid('frame-rsv')).textContent(), '000');
+  assert.equal(await outgoing.locator(tid('frame-inflated-text')).count(), 0);
   assert.equal(await outgoing.locator(tid('frame-opcode')).textContent(), 'Text');
   assert.equal(await outgoing.locator(tid('frame-mask')).textContent(), '0');
   assert.equal(await outgoing.locator(tid('frame-masking-key')).textContent(), 'none');
@@ -550,19 +566,33 @@ test('inspector: switched to /echo, a 210-byte text has a 16-bit extended length
   await carol.locator(tid('echo-received')).filter({ hasText: 'wsmith wsmith' }).first().waitFor();
   await carol.click(tid('tab-inspect'));
 
-  for (const dir of ['in', 'out']) {
-    const frame = inspectedFrames(carol, dir, 'wsmith wsmith', '[data-len7="126"]').last();
-    await frame.waitFor();
-    assert.match(await frame.locator(tid('frame-len7')).textContent(), /^126\b/);
-    const extended = frame.locator(tid('frame-extended-len'));
-    assert.equal(await extended.getAttribute('data-bits'), '16');
-    assert.equal(await extended.getAttribute('data-value'), '210');
-    assert.match(await extended.textContent(), /^00 d2 = 210$/);
-    assert.equal(await frame.locator(tid('frame-payload-len')).textContent(), '210 bytes');
-    assert.equal(await frame.locator(tid('frame-mask')).textContent(), dir === 'in' ? '1' : '0');
-    assert.equal(await frame.locator(tid('frame-payload-text')).textContent(), long);
-  }
-  await inspectedFrames(carol, 'in', 'wsmith wsmith', '[data-len7="126"]').last().evaluate((node) => node.scrollIntoView({ block: 'start' }));
+  // ⇢ Chromium compressed the 210 bytes (RFC 7692 §6): so repetitive a text deflates to fewer
+  // than 126 bytes, and the 7-bit length says it all; inflated, it is the 210 bytes again.
+  const incoming = inspectedFrames(carol, 'in', 'wsmith wsmith', '[data-compressed="1"]').last();
+  await incoming.waitFor();
+  assert.equal(await incoming.locator(tid('frame-rsv')).textContent(), '100');
+  assert.equal(await incoming.locator(tid('frame-mask')).textContent(), '1');
+  const len7 = Number(await incoming.getAttribute('data-len7'));
+  assert.ok(len7 > 0 && len7 < 126, `the compressed 210 bytes took ${len7} bytes`);
+  assert.equal(await incoming.locator(tid('frame-extended-len')).count(), 0);
+  assert.equal(await incoming.locator(tid('frame-payload-len')).textContent(), `${len7} byte${len7 === 1 ? '' : 's'}`);
+  assert.equal(await incoming.locator(tid('frame-inflated-len')).textContent(), '210 bytes');
+  assert.equal(await incoming.locator(tid('frame-inflated-text')).textContent(), long);
+
+  // ⇠ the echo: 210 bytes are under --deflate-threshold (256), so the server sends them as they
+  // are: RSV1=0, more than 125 bytes, so len7 = 126 and a 16-bit length follows (§5.2).
+  const outgoing = inspectedFrames(carol, 'out', 'wsmith wsmith', '[data-len7="126"]').last();
+  await outgoing.waitFor();
+  assert.equal(await outgoing.locator(tid('frame-rsv')).textContent(), '000');
+  assert.match(await outgoing.locator(tid('frame-len7')).textContent(), /^126\b/);
+  const extended = outgoing.locator(tid('frame-extended-len'));
+  assert.equal(await extended.getAttribute('data-bits'), '16');
+  assert.equal(await extended.getAttribute('data-value'), '210');
+  assert.match(await extended.textContent(), /^00 d2 = 210$/);
+  assert.equal(await outgoing.locator(tid('frame-payload-len')).textContent(), '210 bytes');
+  assert.equal(await outgoing.locator(tid('frame-mask')).textContent(), '0');
+  assert.equal(await outgoing.locator(tid('frame-payload-text')).textContent(), long);
+  await incoming.evaluate((node) => node.scrollIntoView({ block: 'start' }));
   await screenshot(carol, 'inspector-echo.png');
 });
 
@@ -683,11 +713,20 @@ test('inspector: its own socket reconnects and watches again', { timeout: 60_000
 test('narrow screens: the Inspector still fits', { timeout: 30_000 }, async () => {
   await front(carol);
   await carol.setViewportSize({ width: 390, height: 844 });
+  const compressedIn = carol.locator(`${tid('inspect-frame')}[data-dir="in"][data-opcode="1"][data-compressed="1"]`);
+  const before = await compressedIn.count();
   await carol.click(tid('tab-chat'));
   await carol.fill(tid('message-input'), 'Hello on a phone');
   await carol.press(tid('message-input'), 'Enter');
+  await messages(carol, 'general', 'Hello on a phone').first().waitFor();
   await carol.click(tid('tab-inspect'));
-  await inspectedFrames(carol, 'in', 'Hello on a phone').first().waitFor();
+  // The Inspector re-attached in the test before, mid-stream: Chromium keeps its LZ77 window
+  // across messages (no client_no_context_takeover), so the server cannot inflate this one and
+  // says why (RFC 7692 §7.1.1): the page shows that beside the DEFLATE bytes.
+  const frame = compressedIn.nth(before);
+  await frame.waitFor();
+  assert.equal(await frame.locator(tid('frame-rsv')).textContent(), '100');
+  assert.match(await frame.locator(tid('frame-inflate-error')).textContent(), /^not inflated: .*window/);
   const overflow = await carol.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `the Inspector scrolls sideways by ${overflow}px at 390px wide`);
   await carol.screenshot({ path: path.join(ARTIFACTS, 'inspector-narrow.png'), fullPage: true });

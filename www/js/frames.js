@@ -1,7 +1,8 @@
 // One frame drawn field by field, as the Inspector and the Lab both show it: byte 0 split into
 // FIN, RSV1–3 and the opcode, byte 1 into MASK and the 7-bit length, the extended length, the
 // masking key, the masked and unmasked payload side by side, and the problems the server's
-// explainer found. The input is the server's frame JSON (protocol/inspect.rs
+// explainer found; on a connection that agreed permessage-deflate, RSV1 as "compressed" (RFC 7692
+// §6) and the inflated message beside the DEFLATE bytes. The input is the server's frame JSON (protocol/inspect.rs
 // `FrameAnatomy::to_json`), the same for /inspect's `frame` events and /lab's reports.
 //
 // `frameItem(f, { check, testid })`: `check` (default true) also has the page recompute what it
@@ -29,13 +30,15 @@ export function frameItem(f, { check = true, testid = 'inspect-frame' } = {}) {
   const b1 = header.length >= 2 ? header[1] : (f.mask ? 0x80 : 0) | (Number(f.len7) & 0x7f);
   const problems = (Array.isArray(f.problems) ? f.problems : []).map(String);
   const disagreements = check ? selfCheck(f, b0, b1, dir) : [];
+  const deflated = isDeflated(f);
   const classes = ['frame', 'frame-' + dir];
+  if (deflated) classes.push('frame-compressed');
   if (control) classes.push('frame-control');
   if (f.between_fragments) classes.push('frame-interleaved');
   if (problems.length || disagreements.length) classes.push('frame-bad');
   return el('li', {
     class: classes.join(' '), 'data-testid': testid,
-    dataset: { dir, conn: f.conn ?? '', opcode, fin: f.fin ? 1 : 0, mask: f.mask ? 1 : 0, len7: f.len7 ?? '', message: f.message ?? '', fragment: f.fragment ?? '' },
+    dataset: { dir, conn: f.conn ?? '', opcode, fin: f.fin ? 1 : 0, compressed: deflated ? 1 : 0, mask: f.mask ? 1 : 0, len7: f.len7 ?? '', message: f.message ?? '', fragment: f.fragment ?? '' },
   },
   frameSummary(f, dir, opcode, control, problems.length + disagreements.length),
   el('div', { class: 'frame-body' },
@@ -44,7 +47,9 @@ export function frameItem(f, { check = true, testid = 'inspect-frame' } = {}) {
       el('div', { class: 'bytes' },
         byteBox('byte 0', b0, [
           field('FIN', bitsOf(b0, 7, 7), f.fin ? '1' : '0', 'frame-fin', 'fin', 'final fragment of a message'),
-          field('RSV1–3', bitsOf(b0, 6, 4), bitsOf(b0, 6, 4).join(''), 'frame-rsv', 'rsv', 'reserved for extensions: 0 unless one was negotiated (§5.2)'),
+          field('RSV1–3', bitsOf(b0, 6, 4), bitsOf(b0, 6, 4).join(''), 'frame-rsv', 'rsv', f.compressed
+            ? `RSV1 = 1: ${COMPRESSED}; RSV2, RSV3 stay 0`
+            : 'reserved for extensions: 0 unless one was negotiated (§5.2)'),
           field(`opcode 0x${opcode.toString(16)}`, bitsOf(b0, 3, 0), String(f.opcode_name ?? '?'), 'frame-opcode', 'opcode', 'what the payload is (§5.2, §11.8)'),
         ]),
         byteBox('byte 1', b1, [
@@ -57,9 +62,21 @@ export function frameItem(f, { check = true, testid = 'inspect-frame' } = {}) {
     payloadView(f, dir, opcode)));
 }
 
+/** What RSV1 = 1 means once permessage-deflate is agreed. */
+const COMPRESSED = 'compressed (permessage-deflate, RFC 7692 §6)';
+
+/**
+ * A frame of a compressed message: its first frame has RSV1 = 1 (`compressed`), its final one
+ * carries the whole message inflated (or why it could not be).
+ */
+function isDeflated(f) {
+  return f.compressed === true || typeof f.inflated_hex === 'string' || typeof f.inflate_error === 'string';
+}
+
 function frameSummary(f, dir, opcode, control, problemCount) {
-  const text = typeof f.payload_text === 'string' ? f.payload_text : null;
-  let preview = text !== null ? text : `${f.payload_len ?? 0} bytes of binary`;
+  const text = typeof f.inflated_text === 'string' ? f.inflated_text : isDeflated(f) ? null
+    : typeof f.payload_text === 'string' ? f.payload_text : null;
+  let preview = text !== null ? text : isDeflated(f) ? `${f.payload_len ?? 0} bytes of DEFLATE data` : `${f.payload_len ?? 0} bytes of binary`;
   if (opcode === 0x8) preview = closePayloadText(parseHex(f.payload_hex));
   if (preview.length > 90) preview = preview.slice(0, 90) + '…';
   const len = Number(f.payload_len) || 0;
@@ -70,9 +87,10 @@ function frameSummary(f, dir, opcode, control, problemCount) {
     el('span', { class: 'frame-where', 'data-testid': 'frame-where' }, whereText(f, control)),
     control && f.between_fragments ? el('span', { class: 'tag tag-interleaved', 'data-testid': 'frame-interleaved', title: '§5.4: control frames MAY be injected in the middle of a fragmented message' },
       `between fragments of message ${f.message}`) : null,
+    isDeflated(f) ? el('span', { class: 'tag tag-compressed', 'data-testid': 'frame-compressed-tag', title: COMPRESSED }, 'compressed') : null,
     problemCount ? el('span', { class: 'tag tag-bad' }, `${problemCount} problem${problemCount === 1 ? '' : 's'}`) : null,
     el('span', { class: 'frame-preview' }, preview),
-    el('span', { class: 'frame-meta' }, `${len} B`, f.truncated ? ' (cut)' : '', el('span', { class: 'frame-offset', title: 'offset of the header in this direction’s byte stream' }, ` @${f.offset ?? '?'}`)));
+    el('span', { class: 'frame-meta' }, `${len} B`, typeof f.inflated_len === 'number' ? ` → ${f.inflated_len} B inflated` : '', f.truncated ? ' (cut)' : '', el('span', { class: 'frame-offset', title: 'offset of the header in this direction’s byte stream' }, ` @${f.offset ?? '?'}`)));
 }
 
 function whereText(f, control) {
@@ -132,6 +150,10 @@ function frameFacts(f, header) {
     facts.push(fact('masking key', el('span', { class: 'muted', 'data-testid': 'frame-masking-key' }, 'none'), 'key'));
   }
   facts.push(fact('payload', el('span', { 'data-testid': 'frame-payload-len' }, `${len} byte${len === 1 ? '' : 's'}`), 'len'));
+  if (f.compressed) facts.push(fact('RSV1', el('span', { 'data-testid': 'frame-compressed' }, COMPRESSED), 'rsv'));
+  if (typeof f.inflated_len === 'number') {
+    facts.push(fact('message inflated', el('span', { 'data-testid': 'frame-inflated-len' }, `${f.inflated_len} byte${f.inflated_len === 1 ? '' : 's'}`), 'len'));
+  }
   return el('dl', { class: 'frame-facts' }, ...facts);
 }
 
@@ -192,18 +214,50 @@ function payloadView(f, dir, opcode) {
     text = asAscii(payload);
     textClass += ' binary';
   }
+  const deflated = isDeflated(f);
+  if (deflated && opcode !== 0x8) { // still DEFLATE data once unmasked: not text yet
+    text = asAscii(payload);
+    textClass = 'payload-text binary';
+  }
   const cut = f.truncated ? el('p', { class: 'payload-cut' }, `The first ${payload.length} of ${len} bytes are shown.`) : null;
+  const compressedNote = deflated ? ' · DEFLATE data' : '';
+  const inflated = deflated ? inflatedView(f) : [];
+  const classes = 'payload' + (deflated ? ' payload-deflated' : '');
   if (!f.mask) {
-    return el('div', { class: 'payload payload-plain' },
-      payloadColumn(dir === 'out' ? 'payload · not masked: a server never masks (§5.1)' : 'payload · NOT masked', payload, text, textClass, 'frame-payload'),
+    return el('div', { class: classes + ' payload-plain' },
+      payloadColumn((dir === 'out' ? 'payload · not masked: a server never masks (§5.1)' : 'payload · NOT masked') + compressedNote, payload, text, textClass, 'frame-payload'),
+      ...inflated,
       cut);
   }
-  return el('div', { class: 'payload payload-masked' },
+  return el('div', { class: classes + ' payload-masked' },
     payloadColumn('masked, as on the wire', wire, asAscii(wire), 'payload-text binary', 'frame-wire'),
     el('div', { class: 'xor', title: 'payload[i] = wire[i] XOR masking-key[i mod 4] (§5.3)' },
       el('span', { class: 'xor-sign', 'aria-hidden': 'true' }, '⊕'), el('span', { class: 'xor-key' }, String(f.masking_key_hex ?? '')), el('span', { 'aria-hidden': 'true' }, '→')),
-    payloadColumn('unmasked payload', payload, text, textClass, 'frame-payload'),
+    payloadColumn('unmasked payload' + compressedNote, payload, text, textClass, 'frame-payload'),
+    ...inflated,
     cut);
+}
+
+/**
+ * The compressed message inflated, beside its DEFLATE bytes (RFC 7692 §6.2: the payloads of all
+ * its frames, then 00 00 ff ff, inflated). Only its final frame has it; an earlier one says so.
+ */
+function inflatedView(f) {
+  if (typeof f.inflate_error === 'string') {
+    return [el('p', { class: 'payload-inflate-error', 'data-testid': 'frame-inflate-error' }, 'not inflated: ', ...rule(f.inflate_error))];
+  }
+  if (typeof f.inflated_hex !== 'string') {
+    return [el('p', { class: 'payload-cut' }, 'A compressed message: it is inflated on its final frame, once all of its DEFLATE data has arrived (RFC 7692 §6.2).')];
+  }
+  const bytes = parseHex(f.inflated_hex);
+  const total = Number(f.inflated_len) || bytes.length;
+  const isText = typeof f.inflated_text === 'string';
+  return [
+    el('div', { class: 'xor inflate', title: 'RFC 7692 §6.2: append 00 00 ff ff to the message’s payload, then inflate (DEFLATE, RFC 1951)' },
+      el('span', { class: 'xor-sign', 'aria-hidden': 'true' }, '⤳'), el('span', { class: 'xor-key' }, 'inflate'), el('span', { 'aria-hidden': 'true' }, '→')),
+    payloadColumn(`inflated message · ${total} byte${total === 1 ? '' : 's'}${bytes.length < total ? `, the first ${bytes.length} shown` : ''}`,
+      bytes, isText ? f.inflated_text : asAscii(bytes), isText ? 'payload-text' : 'payload-text binary', 'frame-inflated'),
+  ];
 }
 
 function payloadColumn(label, bytes, text, textClass, testid) {

@@ -216,13 +216,17 @@ export function mount(page) {
     $('hs-empty').hidden = true;
     $('hs-steps').hidden = false;
     httpHead($('hs-request'), hs.request, /^sec-websocket-key:/i);
-    httpHead($('hs-response'), hs.response, /^sec-websocket-accept:/i);
+    httpHead($('hs-response'), hs.response, /^sec-websocket-(accept|extensions):/i);
     $('hs-key').textContent = key;
     $('hs-concat').replaceChildren(...(concatenated.endsWith(GUID)
       ? [el('span', { class: 'hs-part-key' }, concatenated.slice(0, -GUID.length)), el('span', { class: 'hs-part-guid', title: 'the GUID from §1.3' }, GUID)]
       : [concatenated]));
     $('hs-sha1').textContent = String(hs.sha1_hex ?? '');
     $('hs-accept').textContent = String(hs.accept ?? '');
+    // permessage-deflate, if agreed: the parameters, each direction's window (RFC 7692 §5, §7.1).
+    const extensions = Array.isArray(hs.extensions) ? hs.extensions.map(String) : [];
+    $('hs-extensions-step').hidden = !extensions.length;
+    $('hs-extensions').replaceChildren(...extensions.map((line) => el('li', { 'data-testid': 'hs-extension' }, line)));
     verifyHandshake(hs, generation);
   }
 
