@@ -16,8 +16,9 @@
 //!    the apps (one presence `leave` each, with the count after it). New full outboxes found
 //!    while sending that presence go on the same list, worked off in the same loop: however
 //!    many clients stop reading at once, the stack stays as deep as for one.
-//! 2. **Nothing blocks the hub:** no socket write that can wait (outboxes only, `try_send`), no
-//!    thread creation (an idle connection's writer is started by the
+//! 2. **Nothing blocks the hub:** no socket write that can wait (`try_send` into an outbox, or,
+//!    to a connection with nothing queued and no writer running, one `send` with
+//!    `MSG_DONTWAIT` whose unsent rest is queued), no thread creation (an idle connection's writer is started by the
 //!    [`spawner`](super::spawner) thread), no parsing of client JSON (the reader thread does
 //!    that), no network round trip.
 
