@@ -72,6 +72,10 @@ pub fn mask(bytes: &mut [u8]) {
 pub struct Frame {
     /// FIN bit.
     pub fin: bool,
+    /// RSV1: the message is compressed (RFC 7692 §6), allowed only after [`FrameReader::allow_rsv1`].
+    pub rsv1: bool,
+    /// Bytes of the whole frame on the wire, header included.
+    pub wire_len: usize,
     /// The opcode.
     pub opcode: u8,
     /// Where its payload is in the reader's buffer (valid until the next `fill`).
@@ -86,6 +90,8 @@ pub struct FrameReader {
     end: usize,
     /// Bytes the frame at `start` needs in all, once its header is known.
     need: usize,
+    /// permessage-deflate was agreed: RSV1 is allowed (RFC 7692 §6).
+    rsv1_allowed: bool,
 }
 
 impl FrameReader {
@@ -98,7 +104,13 @@ impl FrameReader {
             start: 0,
             end: leftover.len(),
             need: 0,
+            rsv1_allowed: false,
         }
+    }
+
+    /// permessage-deflate was agreed: accept RSV1 on the first frame of a message (RFC 7692 §6).
+    pub fn allow_rsv1(&mut self) {
+        self.rsv1_allowed = true;
     }
 
     /// Reads once from `stream` into the buffer; returns what `read` returned.
@@ -127,7 +139,8 @@ impl FrameReader {
         if second & 0x80 != 0 {
             return Err(wrong("§5.1: the server masked a frame"));
         }
-        if first & 0x70 != 0 {
+        let allowed = if self.rsv1_allowed { 0x30 } else { 0x70 };
+        if first & allowed != 0 {
             return Err(wrong("§5.2: the server set RSV bits"));
         }
         let (header_len, payload_len) = match second & 0x7F {
@@ -155,6 +168,8 @@ impl FrameReader {
         self.start += total;
         Ok(Some(Frame {
             fin: first & 0x80 != 0,
+            rsv1: first & 0x40 != 0,
+            wire_len: total,
             opcode: first & 0x0F,
             payload,
         }))
@@ -182,7 +197,19 @@ pub struct Socket {
 /// Connects to `addr` and performs the opening handshake for `path` (§4.1), checking the 101
 /// and its `Sec-WebSocket-Accept` (§4.2.2, §1.3).
 pub fn open(addr: SocketAddr, path: &str, read_capacity: usize) -> io::Result<Socket> {
-    upgrade(TcpStream::connect(addr)?, addr, path, read_capacity)
+    upgrade(TcpStream::connect(addr)?, addr, path, "", read_capacity).map(|(socket, _)| socket)
+}
+
+/// [`open`] offering `Sec-WebSocket-Extensions: offer` (RFC 6455 §9.1); returns the socket and
+/// the server's `Sec-WebSocket-Extensions` answer (empty when it declined).
+pub fn open_offering(
+    addr: SocketAddr,
+    path: &str,
+    offer: &str,
+    read_capacity: usize,
+) -> io::Result<(Socket, String)> {
+    let extra = format!("Sec-WebSocket-Extensions: {offer}\r\n");
+    upgrade(TcpStream::connect(addr)?, addr, path, &extra, read_capacity)
 }
 
 /// [`open`] from the local address `source` (any port): one source address has only about
@@ -197,7 +224,7 @@ pub fn open_from(
     let socket = Socket2::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.bind(&SocketAddr::new(source, 0).into())?;
     socket.connect(&addr.into())?;
-    upgrade(socket.into(), addr, path, read_capacity)
+    upgrade(socket.into(), addr, path, "", read_capacity).map(|(socket, _)| socket)
 }
 
 /// The opening handshake's request for `path` (§4.1), and the `Sec-WebSocket-Accept` value
@@ -211,16 +238,22 @@ pub fn upgrade_request(addr: SocketAddr, path: &str) -> (String, String) {
     (request, derive_accept_key(key.as_bytes()))
 }
 
-/// The opening handshake on a connected stream.
+/// The opening handshake on a connected stream, with `extra` header lines (each ending in
+/// CRLF); returns the socket and the response's `Sec-WebSocket-Extensions`.
 fn upgrade(
     mut stream: TcpStream,
     addr: SocketAddr,
     path: &str,
+    extra: &str,
     read_capacity: usize,
-) -> io::Result<Socket> {
+) -> io::Result<(Socket, String)> {
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     let (request, accept) = upgrade_request(addr, path);
+    let request = match request.strip_suffix("\r\n") {
+        Some(head) if !extra.is_empty() => format!("{head}{extra}\r\n"),
+        _ => request,
+    };
     stream.write_all(request.as_bytes())?;
     let mut head = Vec::with_capacity(256);
     let mut chunk = [0u8; 1024];
@@ -238,10 +271,17 @@ fn upgrade(
         }
     };
     check_101(&head[..end], &accept, path)?;
-    Ok(Socket {
+    let extensions = String::from_utf8_lossy(&head[..end])
+        .split("\r\n")
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-extensions"))
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    let socket = Socket {
         reader: FrameReader::new(read_capacity, &head[end..]),
         stream,
-    })
+    };
+    Ok((socket, extensions))
 }
 
 /// §4.2.2 as a client sees it: status 101, and the accept key derived from our key.

@@ -351,6 +351,7 @@ fn run(settings: &Settings) -> io::Result<()> {
     let receivers_small = RECEIVERS_SMALL.min(receivers);
     let burst = settings.burst;
     let check_rounds = if settings.quick { 3 } else { 7 };
+    let deflate_messages = if settings.quick { 200 } else { 2_000 };
     let tap_runs = Cell::new(0usize);
     type Run<'a> = Box<dyn Fn(&Server) -> io::Result<Sample> + 'a>;
     let mut scenarios: Vec<(&str, usize, &[Kind], Run<'_>)> = vec![
@@ -400,6 +401,12 @@ fn run(settings: &Settings) -> io::Result<()> {
             settings.idle_reps,
             ALL,
             Box::new(move |s: &Server| scenarios::burst::run(s, burst)),
+        ),
+        (
+            "deflate-broadcast",
+            settings.reps,
+            WSMITH_ONLY, // neither peer has permessage-deflate: compared with --deflate off
+            Box::new(move |s: &Server| scenarios::deflate::run(s, deflate_messages)),
         ),
         (
             "tap",

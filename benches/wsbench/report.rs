@@ -364,6 +364,30 @@ const ROWS: &[Row] = &[
         )
     },
     Row {
+        second: Second::Figure("deflate_off_rate"),
+        ..up(
+            "deflate-broadcast 250, ~400-byte chat JSON: deliveries/s (2nd column: --deflate off)",
+            "deflate_rate",
+            Target::None,
+        )
+    },
+    Row {
+        second: Second::Figure("deflate_off_wire"),
+        ..down(
+            "deflate-broadcast: bytes on the wire per delivered message (2nd column: --deflate off)",
+            "deflate_wire",
+            Target::None,
+        )
+    },
+    Row {
+        second: Second::Figure("deflate_off_cpu_ns"),
+        ..down(
+            "deflate-broadcast: server CPU ns per delivery (2nd column: --deflate off)",
+            "deflate_cpu_ns",
+            Target::None,
+        )
+    },
+    Row {
         second: Second::Nothing,
         ..down(
             "tap check, nobody watching: ns per `Tap::is_active()` call from the bench",

@@ -58,6 +58,11 @@ impl Server {
     /// Starts a server of `kind` on a free loopback port and waits for its "listening" line;
     /// wsmith with `--max-connections max_connections` (the peers have no such cap).
     pub fn start(kind: Kind, max_connections: usize) -> io::Result<Self> {
+        Self::start_with(kind, max_connections, &[])
+    }
+
+    /// [`Server::start`] with `extra` flags for wsmith (e.g. `--deflate off`; the peers take none).
+    pub fn start_with(kind: Kind, max_connections: usize, extra: &[&str]) -> io::Result<Self> {
         let mut command = match kind {
             Kind::Wsmith => {
                 let mut command = Command::new(env!("CARGO_BIN_EXE_wsmith"));
@@ -65,6 +70,7 @@ impl Server {
                 command.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/www"));
                 command.args(["--log-level", "warn", "--max-connections"]);
                 command.arg(max_connections.to_string());
+                command.args(extra);
                 // For experiments only, e.g. WSBENCH_WSMITH_ARGS="--max-backlog 16".
                 if let Ok(extra) = std::env::var("WSBENCH_WSMITH_ARGS") {
                     command.args(extra.split_whitespace());

@@ -11,10 +11,12 @@
 //! | [`idle::run`] | 10,000 (and 50,000) open `/echo` connections, each echoing once more at the end | server RSS and kernel memory per connection, silent connections |
 //! | [`burst::run`] | 2,000 nonblocking connects at the same instant, all upgraded | slowest and median connect → 101, clients that waited for a SYN retry, kernel drop counters |
 //! | [`unmask::run`] | `apply_mask` against `memcpy` of the same buffer | GB/s |
+//! | [`deflate::run`] | 250 receivers offering permessage-deflate, ~400-byte chat JSON, once with compression and once on a second wsmith with `--deflate off` | deliveries/s, wire bytes per message, CPU per delivery |
 //! | [`tap::run`] | the Inspector's tap (wsmith only): `Tap::is_active()` against the same loop without it; echo-small with 1 of 64 connections watched, against nobody watching | ns per check, msgs/s, events/s |
 
 pub mod broadcast;
 pub mod burst;
+pub mod deflate;
 pub mod echo;
 pub mod handshakes;
 pub mod idle;
