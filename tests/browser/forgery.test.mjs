@@ -7,42 +7,10 @@
 //   cargo build --release && (cd tests/browser && npm ci) && node --test tests/browser/
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const STEP_MS = 10_000;
-const tid = (id) => `[data-testid="${id}"]`;
-
-function serverBinary() {
-  const candidates = [process.env.WSMITH_BIN && path.resolve(REPO, process.env.WSMITH_BIN),
-    path.join(REPO, 'target', 'release', 'wsmith'), path.join(REPO, 'target', 'debug', 'wsmith')].filter(Boolean);
-  const found = candidates.find((bin) => fs.existsSync(bin));
-  if (!found) throw new Error(`no wsmith binary (looked for ${candidates.join(', ')}): run cargo build --release`);
-  return found;
-}
-
-/** wsmith on a free loopback port; resolves with its process and port once it listens. */
-function startWsmith() {
-  const proc = spawn(serverBinary(), ['--addr', '127.0.0.1:0', '--www', path.join(REPO, 'www')],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('wsmith did not start within 15 s')), 15_000);
-    proc.once('exit', (code) => reject(new Error(`wsmith exited with ${code} before listening`)));
-    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-      const match = /^wsmith listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-      if (!match) return;
-      clearTimeout(timer);
-      resolve({ proc, port: Number(match[1]) });
-    });
-  });
-}
+import { CHROMIUM, STEP_MS, startServer, stopServer, tid } from './support.mjs';
 
 /** Another origin: a blank page on its own port, from which the attacks are run. */
 function startOtherOrigin() {
@@ -71,7 +39,7 @@ let context;
 
 before(async () => {
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  wsmith = await startWsmith();
+  wsmith = await startServer();
   other = await startOtherOrigin();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -83,11 +51,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   other?.close();
-  if (wsmith) {
-    const exited = new Promise((resolve) => wsmith.proc.once('exit', resolve));
-    process.kill(wsmith.proc.pid, 'SIGTERM');
-    await exited;
-  }
+  if (wsmith) await stopServer(wsmith);
 });
 
 /** From a page at `pageUrl`, a no-cors POST to /publish; returns the status and what was sent. */

@@ -10,89 +10,11 @@
 // Screenshots go to target/browser-artifacts/lab-*.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const WWW = path.join(REPO, 'www');
-const ARTIFACTS = path.join(REPO, 'target', 'browser-artifacts');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const LISTENING = /^wsmith listening on http:\/\/127\.0\.0\.1:(\d+)\s*$/;
-const STARTUP_MS = 15_000;
-const STEP_MS = 10_000; // any one wait in the page
-
-const tid = (id) => `[data-testid="${id}"]`;
-
-// ───────────────────────────── the server ─────────────────────────────
-
-function serverBinary() {
-  if (process.env.WSMITH_BIN) {
-    const bin = path.resolve(REPO, process.env.WSMITH_BIN);
-    if (!fs.existsSync(bin)) throw new Error(`WSMITH_BIN=${process.env.WSMITH_BIN} does not exist (resolved to ${bin})`);
-    return bin;
-  }
-  const release = path.join(REPO, 'target', 'release', 'wsmith');
-  const debug = path.join(REPO, 'target', 'debug', 'wsmith');
-  if (fs.existsSync(release)) return release;
-  if (fs.existsSync(debug)) return debug;
-  throw new Error(`no wsmith binary: run \`cargo build --release\` first, or set WSMITH_BIN (looked for ${release} and ${debug})`);
-}
-
-/** Starts wsmith on a free loopback port; resolves once it printed its listening line. */
-function startServer() {
-  const bin = serverBinary();
-  const proc = spawn(bin, ['--addr', '127.0.0.1:0', '--www', WWW], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output = [];
-  const remember = (stream) => (line) => {
-    output.push(`[${stream}] ${line}`);
-    if (output.length > 200) output.shift();
-  };
-  const tail = () => output.slice(-30).join('\n') || '(no output)';
-  readline.createInterface({ input: proc.stderr }).on('line', remember('stderr'));
-  const stdout = readline.createInterface({ input: proc.stdout });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`${bin} printed no listening line within ${STARTUP_MS} ms:\n${tail()}`));
-    }, STARTUP_MS);
-    proc.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${bin}: ${err.message}`));
-    });
-    proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${bin} exited (code ${code}, signal ${signal}) before listening:\n${tail()}`));
-    });
-    stdout.on('line', (line) => {
-      remember('stdout')(line);
-      const match = LISTENING.exec(line);
-      if (!match) return;
-      clearTimeout(timer);
-      resolve({ proc, base: `http://127.0.0.1:${match[1]}`, tail });
-    });
-  });
-}
-
-/** Stops the server by its pid: SIGTERM first, SIGKILL if it is still there after 5 s. */
-async function stopServer({ proc }) {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  process.kill(proc.pid, 'SIGTERM');
-  const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 5000));
-  if ((await Promise.race([exited, timeout])) === 'timeout') {
-    process.kill(proc.pid, 'SIGKILL');
-    await exited;
-  }
-}
+import {
+  ARTIFACTS, STEP_MS, bounded, closeChromium, launchChromium, requireChromium, startServer, stopServer, tid,
+} from './support.mjs';
 
 // ───────────────────────────── the browser ─────────────────────────────
 
@@ -124,19 +46,9 @@ async function sendToTheCore() {
 }
 
 before(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium) to run the browser tests`);
-  }
+  requireChromium();
   server = await startServer();
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsmith-chromium-lab-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 900 },
-    timeout: 30_000,
-  });
-  context.setDefaultTimeout(STEP_MS);
+  ({ context, userDataDir } = await launchChromium('wsmith-chromium-lab-', { width: 1280, height: 900 }));
   page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(err.message));
   await page.goto(server.base + '/#lab');
@@ -144,13 +56,9 @@ before(async () => {
   await page.locator(tid('lab-preset')).first().waitFor();
 });
 
-/** Cleanup must not hang the run either. */
-const bounded = (promise, ms) => Promise.race([promise.catch(() => {}), new Promise((r) => setTimeout(r, ms))]);
-
 after(async () => {
-  if (context) await bounded(context.close(), 10_000);
+  await closeChromium(context, userDataDir);
   if (server) await bounded(stopServer(server), 10_000);
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 });
 
 // ───────────────────────────── scenarios ─────────────────────────────

@@ -9,115 +9,20 @@
 // Screenshots go to target/browser-artifacts/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  ARTIFACTS, JOIN, LEAVE, STEP_MS, bounded, closeChromium, launchChromium, requireChromium, restartServer,
+  screenshot, startServer, stopServer, tid,
+} from './support.mjs';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const WWW = path.join(REPO, 'www');
-const ARTIFACTS = path.join(REPO, 'target', 'browser-artifacts');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const LISTENING = /^wsmith listening on http:\/\/127\.0\.0\.1:(\d+)\s*$/;
-const STARTUP_MS = 15_000;
-const STEP_MS = 10_000; // any one wait in the page
 const RECONNECT_MS = 30_000; // backoff tops out at 10 s, so two full rounds
 
-const JOIN = (n) => `새로운 유저 접속 [현재: ${n}명]`;
-const LEAVE = (n) => `유저 연결 해제 [현재: ${n}명]`;
-const tid = (id) => `[data-testid="${id}"]`;
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'; // RFC 6455 §1.3
 
 // ───────────────────────────── the server ─────────────────────────────
-
-function serverBinary() {
-  if (process.env.WSMITH_BIN) {
-    const bin = path.resolve(REPO, process.env.WSMITH_BIN);
-    if (!fs.existsSync(bin)) throw new Error(`WSMITH_BIN=${process.env.WSMITH_BIN} does not exist (resolved to ${bin})`);
-    return bin;
-  }
-  const release = path.join(REPO, 'target', 'release', 'wsmith');
-  const debug = path.join(REPO, 'target', 'debug', 'wsmith');
-  if (fs.existsSync(release)) return release;
-  if (fs.existsSync(debug)) return debug;
-  throw new Error(`no wsmith binary: run \`cargo build --release\` first, or set WSMITH_BIN (looked for ${release} and ${debug})`);
-}
-
-/**
- * Starts wsmith on `addr` and resolves once it printed `wsmith listening on http://127.0.0.1:PORT`.
- * Keeps the last lines of its output for error messages.
- */
-function startServer(addr) {
-  const bin = serverBinary();
-  const proc = spawn(bin, ['--addr', addr, '--www', WWW], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output = [];
-  const remember = (stream) => (line) => {
-    output.push(`[${stream}] ${line}`);
-    if (output.length > 200) output.shift();
-  };
-  const tail = () => output.slice(-30).join('\n') || '(no output)';
-  readline.createInterface({ input: proc.stderr }).on('line', remember('stderr'));
-  const stdout = readline.createInterface({ input: proc.stdout });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`${bin} printed no "wsmith listening on http://127.0.0.1:PORT" line on stdout within ${STARTUP_MS} ms:\n${tail()}`));
-    }, STARTUP_MS);
-    proc.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${bin}: ${err.message}`));
-    });
-    proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${bin} exited (code ${code}, signal ${signal}) before listening:\n${tail()}`));
-    });
-    stdout.on('line', (line) => {
-      remember('stdout')(line);
-      const match = LISTENING.exec(line);
-      if (!match) return;
-      clearTimeout(timer);
-      const port = Number(match[1]);
-      resolve({ proc, port, base: `http://127.0.0.1:${port}`, tail });
-    });
-  });
-}
-
-/** Restarts on the same port; the old socket may linger a moment, so try a few times. */
-async function restartServer(port) {
-  let lastError;
-  for (let attempt = 0; attempt < 10; attempt += 1) {
-    try {
-      return await startServer(`127.0.0.1:${port}`);
-    } catch (err) {
-      lastError = err;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  }
-  throw lastError;
-}
-
-/** Stops the server by its pid: `signal` first, SIGKILL if it is still there after 5 s. */
-async function stopServer(server, signal = 'SIGTERM') {
-  const { proc } = server;
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  process.kill(proc.pid, signal);
-  const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 5000));
-  if ((await Promise.race([exited, timeout])) === 'timeout') {
-    process.kill(proc.pid, 'SIGKILL');
-    await exited;
-  }
-}
 
 /** POST /publish/<channel> with a plain-text body (explicit Content-Length, one connection each). */
 function publish(channel, text) {
@@ -203,35 +108,15 @@ async function assertNoDuplicates(page) {
  */
 const front = (page) => page.bringToFront();
 
-async function screenshot(page, name) {
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  await front(page);
-  await page.screenshot({ path: path.join(ARTIFACTS, name) });
-}
-
 before(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium) to run the browser tests`);
-  }
+  requireChromium();
   server = await startServer('127.0.0.1:0');
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsmith-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 800 },
-    timeout: 30_000,
-  });
-  context.setDefaultTimeout(STEP_MS);
+  ({ context, userDataDir } = await launchChromium('wsmith-chromium-', { width: 1280, height: 800 }));
 });
 
-/** Cleanup must not hang the run either. */
-const bounded = (promise, ms) => Promise.race([promise.catch(() => {}), new Promise((r) => setTimeout(r, ms))]);
-
 after(async () => {
-  if (context) await bounded(context.close(), 10_000);
+  await closeChromium(context, userDataDir);
   if (server) await bounded(stopServer(server), 10_000);
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 });
 
 // ───────────────────────────── scenarios ─────────────────────────────

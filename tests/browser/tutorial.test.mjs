@@ -14,29 +14,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const ARTIFACTS = path.join(REPO, 'target', 'browser-artifacts');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const STARTUP_MS = 15_000;
-const STEP_MS = 10_000;
-const JOIN = (n) => `새로운 유저 접속 [현재: ${n}명]`;
-const LEAVE = (n) => `유저 연결 해제 [현재: ${n}명]`;
-
-function serverBinary() {
-  if (process.env.WSMITH_BIN) return path.resolve(REPO, process.env.WSMITH_BIN);
-  const release = path.join(REPO, 'target', 'release', 'wsmith');
-  const debug = path.join(REPO, 'target', 'debug', 'wsmith');
-  if (fs.existsSync(release)) return release;
-  if (fs.existsSync(debug)) return debug;
-  throw new Error(`no wsmith binary: run \`cargo build --release\` first, or set WSMITH_BIN`);
-}
+import { pathToFileURL } from 'node:url';
+import {
+  JOIN, LEAVE, REPO, STARTUP_MS, STEP_MS, closeChromium, launchChromium, screenshot as saveScreenshot, serverBinary,
+  stopServer as stop,
+} from './support.mjs';
 
 /**
  * Starts `wsmith tutorial NAME --addr 127.0.0.1:0 [--page-addr 127.0.0.1:0] ...extra` and resolves
@@ -70,18 +52,6 @@ function startTutorial(name, { pagePort = false, extra = [] } = {}) {
       }
     });
   });
-}
-
-async function stop(server) {
-  const { proc } = server;
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  process.kill(proc.pid, 'SIGTERM');
-  const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 5000));
-  if ((await Promise.race([exited, timeout])) === 'timeout') {
-    process.kill(proc.pid, 'SIGKILL');
-    await exited;
-  }
 }
 
 /** Runs `body` with a fresh tutorial server, stopped afterwards whatever happens. */
@@ -124,28 +94,14 @@ async function shows(page, selector, text) {
   await page.locator(`${selector} > *`).getByText(text, { exact: true }).first().waitFor({ timeout: STEP_MS });
 }
 
-async function screenshot(page, name) {
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  await page.bringToFront();
-  await page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
-}
+const screenshot = (page, name) => saveScreenshot(page, name, { fullPage: true });
 
 before(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium) to run the browser tests`);
-  }
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsmith-tutorial-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1000, height: 700 }, timeout: 30_000,
-  });
-  context.setDefaultTimeout(STEP_MS);
+  ({ context, userDataDir } = await launchChromium('wsmith-tutorial-chromium-', { width: 1000, height: 700 }));
 });
 
-const bounded = (promise, ms) => Promise.race([promise.catch(() => {}), new Promise((r) => setTimeout(r, ms))]);
-
 after(async () => {
-  if (context) await bounded(context.close(), 10_000);
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  await closeChromium(context, userDataDir);
   assert.deepEqual(pageErrors, [], 'no page threw');
 });
 
