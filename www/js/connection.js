@@ -17,6 +17,21 @@ export function describeClose(code, reason) {
   return `${code}` + (CLOSE_CODES[code] ? ` ${CLOSE_CODES[code]}` : '') + (reason ? `: ${reason}` : '');
 }
 
+/**
+ * A text message that is a JSON object, parsed; `null` for a binary message, text that is not
+ * JSON, or JSON that is not an object (the tabs whose endpoints answer in JSON ignore those).
+ */
+export function jsonObject(data) {
+  if (typeof data !== 'string') return null;
+  let msg;
+  try {
+    msg = JSON.parse(data);
+  } catch (_) {
+    return null;
+  }
+  return msg && typeof msg === 'object' ? msg : null;
+}
+
 /** `ws://host:port` or `wss://…`: the same server that served this page. */
 export const wsBase = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
 

@@ -10,7 +10,7 @@
 // tab's socket that carries a tap token can be watched.
 
 import { toHex } from './bytes.js';
-import { CLOSE_CODES, Connection, onAnyOpen, wsBase } from './connection.js';
+import { CLOSE_CODES, Connection, jsonObject, onAnyOpen, wsBase } from './connection.js';
 import { $, el, followBottom, timeEl } from './dom.js';
 import { fact, frameItem, rule } from './frames.js';
 
@@ -101,14 +101,8 @@ export function mount(page) {
   }
 
   function onInspectEvent(data) {
-    if (typeof data !== 'string') return;
-    let msg;
-    try {
-      msg = JSON.parse(data);
-    } catch (_) {
-      return;
-    }
-    if (!msg || typeof msg !== 'object') return;
+    const msg = jsonObject(data);
+    if (!msg) return;
     switch (msg.type) {
       case 'attached': return onAttached(msg);
       case 'frame':

@@ -11,7 +11,7 @@
 // breaking it".
 
 import { parseHex, toHex } from './bytes.js';
-import { Connection, wsBase } from './connection.js';
+import { Connection, jsonObject, wsBase } from './connection.js';
 import { $, el } from './dom.js';
 import { frameItem, rule } from './frames.js';
 
@@ -148,14 +148,8 @@ export function mount() {
   }
 
   function onMessage(data) {
-    if (typeof data !== 'string') return;
-    let msg;
-    try {
-      msg = JSON.parse(data);
-    } catch (_) {
-      return;
-    }
-    if (!msg || typeof msg !== 'object') return;
+    const msg = jsonObject(data);
+    if (!msg) return;
     if (msg.type === 'presets') return showPresets(msg);
     if (msg.type === 'report') return showReport(msg);
     if (msg.type === 'error') return showError(msg);
