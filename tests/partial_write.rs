@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -69,13 +69,7 @@ impl SlowClient {
 
     /// One read of at most `limit` bytes.
     fn read_some(&mut self, limit: usize) {
-        let mut chunk = vec![0; limit];
-        let n = self
-            .stream
-            .read(&mut chunk)
-            .expect("read from server (timed out?)");
-        assert!(n > 0, "server closed the connection");
-        self.buf.extend_from_slice(&chunk[..n]);
+        support::read_some(&mut self.stream, &mut self.buf, limit);
     }
 }
 

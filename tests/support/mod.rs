@@ -154,6 +154,17 @@ impl RawFrame {
     }
 }
 
+/// One read of at most `limit` bytes from `stream`, appended to `buf`; panics if it timed out
+/// or the server closed the connection.
+pub fn read_some(stream: &mut TcpStream, buf: &mut Vec<u8>, limit: usize) {
+    let mut chunk = vec![0; limit];
+    let n = stream
+        .read(&mut chunk)
+        .expect("read from server (timed out?)");
+    assert!(n > 0, "server closed the connection");
+    buf.extend_from_slice(&chunk[..n]);
+}
+
 /// A WebSocket client that writes whatever bytes a test builds, and reads frames back.
 pub struct RawClient {
     pub stream: TcpStream,
@@ -222,13 +233,7 @@ impl RawClient {
     }
 
     fn fill(&mut self) {
-        let mut chunk = [0u8; 65536];
-        let n = self
-            .stream
-            .read(&mut chunk)
-            .expect("read from server (timed out?)");
-        assert!(n > 0, "server closed the connection");
-        self.buf.extend_from_slice(&chunk[..n]);
+        read_some(&mut self.stream, &mut self.buf, 65536);
     }
 
     /// Writes bytes as they are.
