@@ -18,9 +18,9 @@
 //!    many clients stop reading at once, the stack stays as deep as for one.
 //! 2. **Nothing blocks the hub:** no socket write that can wait (`try_send` into an outbox, or,
 //!    to a connection with nothing queued and no writer running, one `send` with
-//!    `MSG_DONTWAIT` whose unsent rest is queued), no thread creation (an idle connection's writer is started by the
-//!    [`spawner`](super::spawner) thread), no parsing of client JSON (the reader thread does
-//!    that), no network round trip.
+//!    `MSG_DONTWAIT` whose unsent rest is queued), no thread creation (an idle connection's
+//!    writer is started by the [`spawner`](super::spawner) thread), no parsing of client JSON
+//!    (the reader thread does that), no network round trip.
 
 use std::collections::HashMap;
 use std::sync::Arc;
