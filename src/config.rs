@@ -1,7 +1,9 @@
 //! Every setting and limit of the server: its flag, default, unit, and what happens when it is
 //! exceeded. `wsmith --help` prints this table; README repeats it.
 
-use std::net::{IpAddr, SocketAddr};
+pub mod ip_prefix;
+
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use crate::app::tutorial::Tutorial;
 use crate::app::Endpoint;
 use crate::protocol::http::HeadLimits;
 use crate::protocol::Limits;
+use ip_prefix::IpPrefix;
 
 /// The server's configuration, built from command-line flags by [`Config::from_args`].
 #[derive(Debug, Clone)]
@@ -71,8 +74,9 @@ pub struct Config {
     /// to loopback or when any is given; another `Host` is answered 421 (DNS rebinding).
     pub allowed_hosts: Vec<String>,
     /// `--trusted-proxy` (repeatable): peers whose `Forwarded` / `X-Forwarded-For` name the
-    /// client. A request through one is "proxied": publishing it needs `--publish-token`.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// client, an address or a range (`10.0.0.0/8`, `fd00::/8`). A request through one is
+    /// "proxied": publishing it needs `--publish-token`.
+    pub trusted_proxies: Vec<IpPrefix>,
     /// `--rate-limit`: chat messages per second per connection (burst of twice that); excess
     /// gets an error event, and a client that keeps going is closed with 1008.
     pub rate_limit: u32,
@@ -167,7 +171,7 @@ FLAGS (default → what happens when exceeded):
     --publish-token TOKEN     none             POST /publish needs 'Authorization: Bearer TOKEN' (else loopback only)
     --allowed-origin ORIGIN   none             browser Origin allowed besides the server's own (repeatable; else 403)
     --allowed-host NAME       none             Host name (or NAME:PORT) served besides localhost, 127.0.0.1, [::1] (repeatable; else 421)
-    --trusted-proxy ADDR      none             peer IP whose Forwarded/X-Forwarded-For names the client (repeatable; else ignored)
+    --trusted-proxy ADDR[/LEN] none            peer IP or range (10.0.0.0/8, fd00::/8) whose Forwarded/X-Forwarded-For names the client (repeatable; else ignored)
     --rate-limit N            20               chat messages per second per client → error event, then close 1008
     --max-control-rate N      100              control frames per second per client → close 1008
     --lab-max-input BYTES     131072           /lab: more frame bytes in one experiment → error event (and the
@@ -275,7 +279,11 @@ impl Config {
                 "--publish-token" => config.publish_token = Some(value()?),
                 "--allowed-origin" => config.allowed_origins.push(value()?),
                 "--allowed-host" => config.allowed_hosts.push(value()?),
-                "--trusted-proxy" => config.trusted_proxies.push(parse(&flag, &value()?)?),
+                "--trusted-proxy" => {
+                    let text = value()?;
+                    let prefix = text.parse().map_err(|e| format!("{flag} {text}: {e}"))?;
+                    config.trusted_proxies.push(prefix);
+                }
                 "--rate-limit" => config.rate_limit = parse(&flag, &value()?)?,
                 "--max-control-rate" => config.max_control_rate = parse(&flag, &value()?)?,
                 "--page-addr" if config.tutorial.is_some() => {
@@ -426,7 +434,7 @@ mod tests {
     }
 
     #[test]
-    fn hosts_and_proxies_are_repeatable_and_proxies_are_addresses() {
+    fn hosts_and_proxies_are_repeatable_and_proxies_are_addresses_or_ranges() {
         let config = Config::from_args(args(&[
             "--allowed-host",
             "example.com",
@@ -436,19 +444,38 @@ mod tests {
             "127.0.0.1",
             "--trusted-proxy",
             "::1",
+            "--trusted-proxy",
+            "10.0.0.0/8",
+            "--trusted-proxy",
+            "fd00::/8",
         ]))
         .expect("valid flags");
         assert_eq!(
             config.allowed_hosts,
             ["example.com", "chat.example.com:8443"]
         );
-        let proxies: Vec<IpAddr> =
-            vec![[127, 0, 0, 1].into(), std::net::Ipv6Addr::LOCALHOST.into()];
-        assert_eq!(config.trusted_proxies, proxies);
-        for bad in ["localhost", "10.0.0.0/8", "1.2.3.4:80"] {
-            assert!(Config::from_args(args(&["--trusted-proxy", bad]))
-                .unwrap_err()
-                .contains("--trusted-proxy"));
+        let proxies: Vec<String> = config
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            proxies,
+            ["127.0.0.1/32", "::1/128", "10.0.0.0/8", "fd00::/8"]
+        );
+        for (bad, why) in [
+            ("localhost", "not an IP address"),
+            ("1.2.3.4:80", "not an IP address"),
+            ("10.0.0.0/33", "longer than the address's 32 bits"),
+            ("fd00::/129", "longer than the address's 128 bits"),
+            ("10.0.0.0/x", "not a number of bits"),
+            ("10.0.0.1/8", "written 10.0.0.0/8"),
+        ] {
+            let error = Config::from_args(args(&["--trusted-proxy", bad])).unwrap_err();
+            assert!(
+                error.starts_with(&format!("--trusted-proxy {bad}: ")) && error.contains(why),
+                "{bad}: {error}"
+            );
         }
     }
 

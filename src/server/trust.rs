@@ -15,7 +15,8 @@
 //!   from. `Sec-Fetch-Site: cross-site` is refused, and so is an `Origin` that an upgrade would
 //!   refuse (`handshake::is_allowed_origin`), with 403, whether a token is given or not.
 //! - **Behind a proxy, the client is who a trusted proxy says.** `Forwarded` /
-//!   `X-Forwarded-For` are believed only from a `--trusted-proxy` peer: the client is then the
+//!   `X-Forwarded-For` are believed only from a `--trusted-proxy` peer (an address or a range,
+//!   [`IpPrefix`]): the client is then the
 //!   nearest hop in the chain that is not itself a trusted proxy. Such a request is *proxied*:
 //!   it may have come from anywhere, so publishing it needs `--publish-token`. A request from
 //!   any other peer that carries a proxy's fields is refused a token-less publish as well: it
@@ -23,6 +24,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::config::ip_prefix::IpPrefix;
 use crate::config::Config;
 use crate::protocol::forwarded::{forwarded_for, is_forwarded};
 use crate::protocol::handshake::is_allowed_origin;
@@ -139,12 +141,8 @@ impl Client {
 }
 
 /// The client of a request that arrived from `peer` (see the module doc).
-pub fn client(peer: Option<SocketAddr>, head: &RequestHead, trusted: &[IpAddr]) -> Client {
-    let is_trusted = |ip: IpAddr| {
-        trusted
-            .iter()
-            .any(|t| t.to_canonical() == ip.to_canonical())
-    };
+pub fn client(peer: Option<SocketAddr>, head: &RequestHead, trusted: &[IpPrefix]) -> Client {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|range| range.contains(ip));
     let Some(peer) = peer.filter(|peer| is_trusted(peer.ip())) else {
         return Client::direct(peer);
     };
@@ -294,7 +292,7 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
-        let trusted = [ip("127.0.0.1"), ip("10.0.0.2")];
+        let trusted = [ip("127.0.0.1"), ip("10.0.0.2")].map(IpPrefix::from);
         let xff = head("X-Forwarded-For: 203.0.113.7\r\n");
         // An untrusted peer: the header is ignored.
         let direct = client(Some(addr("198.51.100.1:5000")), &xff, &trusted);
@@ -325,6 +323,25 @@ mod tests {
         // An IPv4-mapped peer is the same proxy.
         let mapped = client(Some(addr("[::ffff:127.0.0.1]:1")), &xff, &trusted);
         assert!(mapped.proxied);
+    }
+
+    #[test]
+    fn a_trusted_range_trusts_every_proxy_in_it() {
+        let trusted: [IpPrefix; 2] = ["10.0.0.0/8", "fd00::/8"].map(|r| r.parse().expect("range"));
+        // Two proxies of the range in a row: the client is the hop before them.
+        let chain = head("X-Forwarded-For: 198.51.100.9, 10.20.30.40\r\n");
+        let hop = client(Some(addr("10.0.0.1:5000")), &chain, &trusted);
+        assert_eq!(
+            (hop.addr, hop.proxied),
+            (Some(addr("198.51.100.9:0")), true)
+        );
+        let from_v6 = client(Some(addr("[fd12::7]:5000")), &chain, &trusted);
+        assert_eq!(from_v6.addr, Some(addr("198.51.100.9:0")));
+        // Just outside the range: the header is ignored.
+        let outside = client(Some(addr("11.0.0.1:5000")), &chain, &trusted);
+        assert_eq!(outside, Client::direct(Some(addr("11.0.0.1:5000"))));
+        let mapped = client(Some(addr("[::ffff:10.9.9.9]:1")), &chain, &trusted);
+        assert!(mapped.proxied, "an IPv4-mapped peer in the range");
     }
 
     #[test]
