@@ -29,6 +29,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, info, warn};
 
+use super::metrics::{metrics, HubTimer};
 use super::outbox::{Control, Frame, Outbox, Overflow, SendError};
 use super::tap::Tap;
 use crate::app::broadcast::Broadcast;
@@ -162,13 +163,17 @@ pub fn run(commands: &Receiver<Command>, config: &HubConfig) {
     // Everything already waiting is handled before the hub sleeps again, so consecutive
     // broadcasts can leave as one batch: one wake-up and one write per recipient, not one per
     // message.
+    // Each command is timed for `/metrics`; the round's batched broadcast counts in its last.
     while let Ok(command) = commands.recv() {
+        let mut timer = HubTimer::start();
         hub.handle(command);
         for command in commands.try_iter().take(DRAIN_COMMANDS) {
+            timer.lap();
             hub.handle(command);
         }
         hub.flush_broadcast();
         hub.drop_slow_consumers();
+        timer.lap();
     }
 }
 
@@ -514,6 +519,7 @@ impl Hub {
                 };
                 let reason = format!("slow consumer: {overflow}");
                 warn!("hub: closing client {id} with 1008: {reason}");
+                metrics().slow_consumer(overflow.unit);
                 client.outbox.control(Control::Close {
                     code: CloseCode::POLICY_VIOLATION,
                     reason,

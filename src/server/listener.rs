@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use log::{error, warn};
 
+use super::metrics::{metrics, Refusal};
 use super::{request, Shared};
 use crate::protocol::http::error_response;
 use crate::protocol::HandshakeError;
@@ -50,9 +51,16 @@ pub fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, port: Port) {
 }
 
 fn accept(stream: TcpStream, shared: &Arc<Shared>, port: Port) {
-    if shared.active.load(Ordering::SeqCst) >= shared.config.max_connections
-        || !shared.pool.has_room()
-    {
+    metrics().accepted();
+    let refusal = if shared.active.load(Ordering::SeqCst) >= shared.config.max_connections {
+        Some(Refusal::MaxConnections)
+    } else if !shared.pool.has_room() {
+        Some(Refusal::ThreadBudget)
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        metrics().refused(refusal);
         // Answered here, without a thread: a fresh socket's send buffer takes a short response.
         let _ = stream.set_nonblocking(true);
         let _ = (&stream).write_all(&error_response(&HandshakeError::TooManyConnections));
@@ -72,6 +80,7 @@ fn accept(stream: TcpStream, shared: &Arc<Shared>, port: Port) {
         }
     }));
     if let Err(e) = spawned {
+        metrics().refused(Refusal::ThreadStart);
         warn!("cannot start a thread for connection {id}: {e}");
     }
 }

@@ -19,9 +19,11 @@
 pub mod capacity;
 pub mod close_record;
 pub mod deflaters;
+pub mod exposition;
 pub mod health;
 pub mod hub;
 pub mod listener;
+pub mod metrics;
 pub mod outbox;
 pub mod peer;
 pub mod pool;
@@ -94,6 +96,11 @@ impl Shared {
     /// Open connections right now.
     pub fn active_connections(&self) -> usize {
         self.active.load(Ordering::SeqCst)
+    }
+
+    /// Commands waiting for the hub right now (its queue depth, for `/metrics`).
+    pub fn hub_queue_len(&self) -> usize {
+        self.hub.len()
     }
 }
 
@@ -176,6 +183,7 @@ impl Server {
             None => None,
         };
         let threads = capacity::ThreadBudget::of_this_process();
+        metrics::metrics().started();
         let shared = Arc::new(Shared {
             config,
             www_root,

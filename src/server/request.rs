@@ -11,9 +11,10 @@ use log::{debug, info};
 
 use super::hub::Command;
 use super::listener::Port;
+use super::metrics::{self, metrics};
 use super::tap::{HandshakeRecord, Tap, TapInfo};
 use super::trust::{self, Client};
-use super::{health, peer, static_files, Shared};
+use super::{exposition, health, peer, static_files, Shared};
 use crate::app::query;
 use crate::app::{ClientId, Endpoint};
 use crate::protocol::deflate::Params;
@@ -43,6 +44,7 @@ pub fn handle(stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: Port)
             tap,
             deflate,
         } = up;
+        let _open = metrics::endpoint(&endpoint).open();
         peer::serve(
             stream,
             response_101,
@@ -84,6 +86,7 @@ fn answer(
         Ok(None) => return None, // closed before sending a request
         Err(error) => {
             debug!("peer {id}: bad request head: {error}");
+            metrics().handshake_failed(error.status());
             let _ = stream.write_all(&error_response(&error));
             return None;
         }
@@ -94,7 +97,14 @@ fn answer(
     }
     if let Err(refusal) = trust::check_host(&head, &shared.config) {
         info!("peer {id}: refused, {} {}", refusal.status, refusal.reason);
+        if handshake::is_upgrade_request(&head) {
+            metrics().handshake_failed(refusal.status);
+        }
         let _ = stream.write_all(&refusal.response());
+        return None;
+    }
+    if let Some(answer) = exposition::answer(&head.method, head.path(), shared) {
+        let _ = stream.write_all(&answer);
         return None;
     }
     let client = trust::client(
@@ -105,6 +115,7 @@ fn answer(
     if port == Port::Page {
         let answer = if handshake::is_upgrade_request(&head) {
             info!("peer {id}: upgrade on the page port refused (the WebSocket is on --addr)");
+            metrics().handshake_failed(HandshakeError::NotFound.status());
             error_response(&HandshakeError::NotFound)
         } else {
             serve_static(&head, shared)
@@ -139,6 +150,7 @@ fn answer(
             }
             Err(error) => {
                 info!("peer {id}: handshake refused, {} {error}", error.status());
+                metrics().handshake_failed(error.status());
                 let _ = stream.write_all(&error_response(&error));
             }
         }

@@ -1,0 +1,719 @@
+//! The process's counters, for `GET /metrics` and `GET /metrics.json`
+//! ([`exposition`](super::exposition) writes them out).
+//!
+//! Every figure is a process-wide atomic in one static [`Metrics`], added to with
+//! `Ordering::Relaxed`: a count needs no ordering with anything else, only its own total. A
+//! counting point on a hot path (a read, a whole message, a write) is one relaxed `fetch_add`
+//! on a counter its thread already holds a `&'static` to: no lock, no allocation, no lookup.
+//! Per-endpoint counters are a fixed array indexed by [`EndpointKind`], each endpoint's on a
+//! cache line of its own, so readers of `/echo` and writers of `/broadcast` do not contend.
+//!
+//! Figures that already exist elsewhere (open TCP connections, the hub's queue, the pool's
+//! threads) are not counted twice: they are read when scraped ([`Live`]).
+//!
+//! **Adding a metric:** a field here, a counting point where it happens, and one
+//! [`Family`] in [`Metrics::families`]; the text format, the JSON view, the status tab's raw
+//! table and README's table follow from that list.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::close_record::ClosedBy;
+use super::exposition::{Family, Sample, Type, Value};
+use crate::app::Endpoint;
+use crate::protocol::CloseCode;
+
+/// The one registry of this process.
+static METRICS: Metrics = Metrics::new();
+
+/// The process's counters.
+pub fn metrics() -> &'static Metrics {
+    &METRICS
+}
+
+/// The counters of the endpoint a connection upgraded at: what its reader and writer count on.
+pub fn endpoint(endpoint: &Endpoint) -> &'static EndpointCounters {
+    METRICS.endpoint(EndpointKind::of(endpoint))
+}
+
+/// The endpoints, as the `endpoint` label names them; every tutorial's server is `tutorial`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointKind {
+    /// `/echo`.
+    Echo,
+    /// `/broadcast` and `/`.
+    Broadcast,
+    /// `/chat`.
+    Chat,
+    /// `/notifications`.
+    Notifications,
+    /// `/inspect`.
+    Inspect,
+    /// `/lab`.
+    Lab,
+    /// A seed tutorial's server (`wsmith tutorial NAME`).
+    Tutorial,
+}
+
+impl EndpointKind {
+    /// Every kind, in label order.
+    pub const ALL: [Self; 7] = [
+        Self::Echo,
+        Self::Broadcast,
+        Self::Chat,
+        Self::Notifications,
+        Self::Inspect,
+        Self::Lab,
+        Self::Tutorial,
+    ];
+
+    /// The kind of `endpoint`.
+    pub fn of(endpoint: &Endpoint) -> Self {
+        match endpoint {
+            Endpoint::Echo => Self::Echo,
+            Endpoint::Broadcast { .. } => Self::Broadcast,
+            Endpoint::Chat { .. } => Self::Chat,
+            Endpoint::Notifications => Self::Notifications,
+            Endpoint::Inspect => Self::Inspect,
+            Endpoint::Lab => Self::Lab,
+            Endpoint::Tutorial(_) => Self::Tutorial,
+        }
+    }
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Echo => "echo",
+            Self::Broadcast => "broadcast",
+            Self::Chat => "chat",
+            Self::Notifications => "notifications",
+            Self::Inspect => "inspect",
+            Self::Lab => "lab",
+            Self::Tutorial => "tutorial",
+        }
+    }
+}
+
+/// One endpoint's counters, on a cache line of their own.
+#[derive(Debug)]
+#[repr(align(64))]
+pub struct EndpointCounters {
+    open: AtomicI64,
+    upgrades: AtomicU64,
+    messages_received: AtomicU64,
+    bytes_received: AtomicU64,
+    messages_sent: AtomicU64,
+    bytes_sent: AtomicU64,
+}
+
+impl EndpointCounters {
+    const fn new() -> Self {
+        Self {
+            open: AtomicI64::new(0),
+            upgrades: AtomicU64::new(0),
+            messages_received: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
+            messages_sent: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+        }
+    }
+
+    /// A connection upgraded here: counted open until the guard is dropped (even by a panic).
+    pub fn open(&'static self) -> Open {
+        self.upgrades.fetch_add(1, Relaxed);
+        self.open.fetch_add(1, Relaxed);
+        Open(self)
+    }
+
+    /// The reader got `bytes` from the socket (frames after the handshake).
+    pub fn received_bytes(&self, bytes: usize) {
+        self.bytes_received.fetch_add(bytes as u64, Relaxed);
+    }
+
+    /// The reader has a whole message (§5.4: after its last fragment).
+    pub fn received_message(&self) {
+        self.messages_received.fetch_add(1, Relaxed);
+    }
+
+    /// `bytes` of frames went into the socket.
+    pub fn sent_bytes(&self, bytes: usize) {
+        self.bytes_sent.fetch_add(bytes as u64, Relaxed);
+    }
+
+    /// `messages` data messages were written whole.
+    pub fn sent_messages(&self, messages: usize) {
+        self.messages_sent.fetch_add(messages as u64, Relaxed);
+    }
+}
+
+/// A connection counted in [`EndpointCounters`]' open gauge while it lives.
+#[derive(Debug)]
+pub struct Open(&'static EndpointCounters);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Why the listener refused a connection (answered `503` without a thread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `--max-connections` connections were open.
+    MaxConnections,
+    /// No thread was parked and the thread budget (`vm.max_map_count`) was spent.
+    ThreadBudget,
+    /// The operating system refused a new thread.
+    ThreadStart,
+}
+
+impl Refusal {
+    const ALL: [Self; 3] = [Self::MaxConnections, Self::ThreadBudget, Self::ThreadStart];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::MaxConnections => "max_connections",
+            Self::ThreadBudget => "thread_budget",
+            Self::ThreadStart => "thread_start",
+        }
+    }
+}
+
+/// The per-connection limit that closed a client with 1008.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// `--rate-limit`: chat messages per second.
+    Chat,
+    /// `--max-control-rate`: Pings and Pongs per second (§10.4).
+    Control,
+}
+
+impl RateLimit {
+    const ALL: [Self; 2] = [Self::Chat, Self::Control];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Chat => "rate_limit",
+            Self::Control => "max_control_rate",
+        }
+    }
+}
+
+/// The statuses a failed opening handshake is answered with (`HandshakeError::status` and the
+/// request rules of [`trust`](super::trust)); any other is counted as `other`.
+const HANDSHAKE_STATUSES: [u16; 10] = [400, 403, 404, 405, 408, 421, 426, 431, 503, 505];
+/// Close codes counted one by one: §7.4.1's 1000 to 1015. §7.4.2's ranges are counted as
+/// ranges (`3xxx`: registered with IANA for libraries, `4xxx`: private use), the rest as `other`.
+const CLOSE_CODES: usize = 16;
+/// Slots of the close-code array: the sixteen, `3xxx`, `4xxx`, `other`.
+const CLOSE_SLOTS: usize = CLOSE_CODES + 3;
+const CLOSED_BY: [ClosedBy; 3] = [ClosedBy::Client, ClosedBy::Server, ClosedBy::Network];
+
+/// Upper bounds of the hub's command-duration buckets, in nanoseconds (5 µs to 250 ms).
+const HUB_BUCKETS_NS: [u64; 15] = [
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+];
+/// The same bounds in seconds, as the `le` labels say them.
+const HUB_BUCKETS_S: [f64; 15] = [
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+    0.01, 0.025, 0.05, 0.1, 0.25,
+];
+
+/// Every counter of the process (see the module doc).
+#[derive(Debug)]
+pub struct Metrics {
+    endpoints: [EndpointCounters; EndpointKind::ALL.len()],
+    accepted: AtomicU64,
+    refused: [AtomicU64; Refusal::ALL.len()],
+    /// By [`HANDSHAKE_STATUSES`], then `other`.
+    handshake_failures: [AtomicU64; HANDSHAKE_STATUSES.len() + 1],
+    /// By who closed (as [`CLOSED_BY`]), then by close-code slot.
+    closes: [[AtomicU64; CLOSE_SLOTS]; CLOSED_BY.len()],
+    slow_consumers: [AtomicU64; 2],
+    rate_limit_closes: [AtomicU64; RateLimit::ALL.len()],
+    /// Bytes in every outbox's data lane, the writers' batches in progress included.
+    outbox_bytes: AtomicI64,
+    /// Per [`HUB_BUCKETS_NS`] bucket (not cumulative), then the `+Inf` one.
+    hub_buckets: [AtomicU64; HUB_BUCKETS_NS.len() + 1],
+    hub_sum_ns: AtomicU64,
+    started: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Every counter at zero.
+    pub const fn new() -> Self {
+        Self {
+            endpoints: [const { EndpointCounters::new() }; EndpointKind::ALL.len()],
+            accepted: AtomicU64::new(0),
+            refused: [const { AtomicU64::new(0) }; Refusal::ALL.len()],
+            handshake_failures: [const { AtomicU64::new(0) }; HANDSHAKE_STATUSES.len() + 1],
+            closes: [const { [const { AtomicU64::new(0) }; CLOSE_SLOTS] }; CLOSED_BY.len()],
+            slow_consumers: [const { AtomicU64::new(0) }; 2],
+            rate_limit_closes: [const { AtomicU64::new(0) }; RateLimit::ALL.len()],
+            outbox_bytes: AtomicI64::new(0),
+            hub_buckets: [const { AtomicU64::new(0) }; HUB_BUCKETS_NS.len() + 1],
+            hub_sum_ns: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+        }
+    }
+
+    /// The counters of one endpoint.
+    pub fn endpoint(&self, kind: EndpointKind) -> &EndpointCounters {
+        // The array has one entry per kind, in `ALL`'s order.
+        &self.endpoints[kind as usize]
+    }
+
+    /// The server started now (the `wsmith_start_time_seconds` gauge).
+    pub fn started(&self) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.started.store(now, Relaxed);
+    }
+
+    /// The listener took a connection from the listen queue (refused ones included).
+    pub fn accepted(&self) {
+        self.accepted.fetch_add(1, Relaxed);
+    }
+
+    /// The listener refused a connection.
+    pub fn refused(&self, why: Refusal) {
+        self.refused[why as usize].fetch_add(1, Relaxed);
+    }
+
+    /// An opening handshake (or the request head before it) was answered with `status`.
+    pub fn handshake_failed(&self, status: u16) {
+        let slot = HANDSHAKE_STATUSES
+            .iter()
+            .position(|&s| s == status)
+            .unwrap_or(HANDSHAKE_STATUSES.len());
+        if let Some(counter) = self.handshake_failures.get(slot) {
+            counter.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// A connection ended: who sent the first Close, and its code (1006 for none, §7.1.5).
+    pub fn closed(&self, by: ClosedBy, code: CloseCode) {
+        let by = CLOSED_BY.iter().position(|&b| b == by).unwrap_or(0);
+        if let Some(counter) = self.closes.get(by).and_then(|c| c.get(close_slot(code))) {
+            counter.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The hub closed a slow consumer; `unit` is the backlog limit it went over
+    /// (`"messages"`: `--max-backlog`, `"bytes"`: `--max-backlog-bytes`).
+    pub fn slow_consumer(&self, unit: &str) {
+        let slot = usize::from(unit == "bytes");
+        self.slow_consumers[slot].fetch_add(1, Relaxed);
+    }
+
+    /// A client was closed with 1008 for going over `limit`.
+    pub fn rate_limit_close(&self, limit: RateLimit) {
+        self.rate_limit_closes[limit as usize].fetch_add(1, Relaxed);
+    }
+
+    /// `bytes` more are held in an outbox.
+    pub fn outbox_added(&self, bytes: usize) {
+        self.outbox_bytes.fetch_add(bytes as i64, Relaxed);
+    }
+
+    /// `bytes` left an outbox (written, dropped, or the outbox itself dropped).
+    pub fn outbox_removed(&self, bytes: usize) {
+        self.outbox_bytes.fetch_sub(bytes as i64, Relaxed);
+    }
+
+    /// The hub took `took` for one command.
+    pub fn hub_command(&self, took: Duration) {
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let slot = HUB_BUCKETS_NS
+            .iter()
+            .position(|&bound| ns <= bound)
+            .unwrap_or(HUB_BUCKETS_NS.len());
+        if let Some(bucket) = self.hub_buckets.get(slot) {
+            bucket.fetch_add(1, Relaxed);
+        }
+        self.hub_sum_ns.fetch_add(ns, Relaxed);
+    }
+
+    /// Every metric as its family: what `/metrics` and `/metrics.json` write, in this order.
+    pub fn families(&self, live: &Live) -> Vec<Family> {
+        let per_endpoint = |field: fn(&EndpointCounters) -> i64| -> Vec<Sample> {
+            EndpointKind::ALL
+                .iter()
+                .map(|&kind| {
+                    let value = field(self.endpoint(kind));
+                    Sample::labelled(&[("endpoint", kind.as_str())], Value::Int(value))
+                })
+                .collect()
+        };
+        let load = |counter: &AtomicU64| i64::try_from(counter.load(Relaxed)).unwrap_or(i64::MAX);
+        let int = |value: usize| Value::Int(i64::try_from(value).unwrap_or(i64::MAX));
+        vec![
+            Family::new(
+                "wsmith_start_time_seconds",
+                Type::Gauge,
+                "When the server started, in seconds since the Unix epoch.",
+                vec![Sample::plain(Value::Int(load(&self.started)))],
+            ),
+            Family::new(
+                "wsmith_connections_open",
+                Type::Gauge,
+                "WebSocket connections open now, by the endpoint they upgraded at.",
+                per_endpoint(|c| c.open.load(Relaxed).max(0)),
+            ),
+            Family::new(
+                "wsmith_tcp_connections",
+                Type::Gauge,
+                "TCP connections being served now (HTTP requests and WebSockets), counted against --max-connections.",
+                vec![Sample::plain(int(live.tcp_connections))],
+            ),
+            Family::new(
+                "wsmith_max_connections",
+                Type::Gauge,
+                "The --max-connections limit (lowered to what the kernel's limits allow).",
+                vec![Sample::plain(int(live.max_connections))],
+            ),
+            Family::new(
+                "wsmith_connections_accepted_total",
+                Type::Counter,
+                "TCP connections taken from the listen queue, refused ones included.",
+                vec![Sample::plain(Value::Int(load(&self.accepted)))],
+            ),
+            Family::new(
+                "wsmith_connections_refused_total",
+                Type::Counter,
+                "TCP connections the listener refused, by reason: --max-connections reached or the thread budget spent (both answered 503), or a thread that could not start.",
+                Refusal::ALL
+                    .iter()
+                    .map(|&why| {
+                        let value = load(&self.refused[why as usize]);
+                        Sample::labelled(&[("reason", why.as_str())], Value::Int(value))
+                    })
+                    .collect(),
+            ),
+            Family::new(
+                "wsmith_upgrades_total",
+                Type::Counter,
+                "Opening handshakes accepted (101 Switching Protocols), by endpoint.",
+                per_endpoint(|c| i64::try_from(c.upgrades.load(Relaxed)).unwrap_or(i64::MAX)),
+            ),
+            Family::new(
+                "wsmith_handshake_failures_total",
+                Type::Counter,
+                "Upgrade requests (or request heads) refused, by HTTP status; a status appears once counted.",
+                sparse(
+                    HANDSHAKE_STATUSES
+                        .iter()
+                        .map(u16::to_string)
+                        .chain(["other".to_owned()])
+                        .zip(&self.handshake_failures)
+                        .map(|(status, counter)| (vec![("status", status)], load(counter))),
+                ),
+            ),
+            Family::new(
+                "wsmith_messages_received_total",
+                Type::Counter,
+                "Whole messages read from clients (after their last fragment), by endpoint.",
+                per_endpoint(|c| i64::try_from(c.messages_received.load(Relaxed)).unwrap_or(i64::MAX)),
+            ),
+            Family::new(
+                "wsmith_messages_sent_total",
+                Type::Counter,
+                "Whole data messages written to clients, by endpoint: one broadcast to n clients is n.",
+                per_endpoint(|c| i64::try_from(c.messages_sent.load(Relaxed)).unwrap_or(i64::MAX)),
+            ),
+            Family::new(
+                "wsmith_received_bytes_total",
+                Type::Counter,
+                "Bytes read from WebSocket clients after the handshake (frame headers, masks, payloads), by endpoint.",
+                per_endpoint(|c| i64::try_from(c.bytes_received.load(Relaxed)).unwrap_or(i64::MAX)),
+            ),
+            Family::new(
+                "wsmith_sent_bytes_total",
+                Type::Counter,
+                "Bytes written to WebSocket clients after the handshake (frames as on the wire, compressed if so), by endpoint.",
+                per_endpoint(|c| i64::try_from(c.bytes_sent.load(Relaxed)).unwrap_or(i64::MAX)),
+            ),
+            Family::new(
+                "wsmith_closes_total",
+                Type::Counter,
+                "Connections ended, by who sent the first Close (network: none was exchanged) and its code (1006: no Close frame); a pair appears once counted.",
+                sparse(CLOSED_BY.iter().zip(&self.closes).flat_map(|(by, codes)| {
+                    codes.iter().enumerate().map(move |(slot, counter)| {
+                        let labels = vec![("by", closed_by(*by).to_owned()), ("code", slot_label(slot))];
+                        (labels, load(counter))
+                    })
+                })),
+            ),
+            Family::new(
+                "wsmith_slow_consumer_drops_total",
+                Type::Counter,
+                "Clients closed with 1008 because their outbox went over --max-backlog or --max-backlog-bytes.",
+                [("max_backlog", 0), ("max_backlog_bytes", 1)]
+                    .iter()
+                    .map(|&(limit, slot)| {
+                        let value = load(&self.slow_consumers[slot]);
+                        Sample::labelled(&[("limit", limit)], Value::Int(value))
+                    })
+                    .collect(),
+            ),
+            Family::new(
+                "wsmith_rate_limit_closes_total",
+                Type::Counter,
+                "Clients closed with 1008 for going over a per-connection rate: --rate-limit (chat) or --max-control-rate (Ping/Pong).",
+                RateLimit::ALL
+                    .iter()
+                    .map(|&limit| {
+                        let value = load(&self.rate_limit_closes[limit as usize]);
+                        Sample::labelled(&[("limit", limit.as_str())], Value::Int(value))
+                    })
+                    .collect(),
+            ),
+            Family::new(
+                "wsmith_outbox_bytes",
+                Type::Gauge,
+                "Bytes queued in every client's outbox or being written now.",
+                vec![Sample::plain(Value::Int(self.outbox_bytes.load(Relaxed).max(0)))],
+            ),
+            Family::new(
+                "wsmith_hub_queue_depth",
+                Type::Gauge,
+                "Commands waiting for the hub thread.",
+                vec![Sample::plain(int(live.hub_queue))],
+            ),
+            Family::new(
+                "wsmith_hub_command_duration_seconds",
+                Type::Histogram,
+                "Time the hub thread spent on one command, its fan-out included (a round's batched broadcast counts in its last command).",
+                vec![Sample::plain(Value::Histogram {
+                    bounds: &HUB_BUCKETS_S,
+                    counts: self.hub_buckets.iter().map(|b| b.load(Relaxed)).collect(),
+                    sum: self.hub_sum_ns.load(Relaxed) as f64 / 1e9,
+                })],
+            ),
+            Family::new(
+                "wsmith_threads",
+                Type::Gauge,
+                "Connection and writer threads of the pool: busy (serving a connection or writing) or parked (waiting to be reused).",
+                vec![
+                    Sample::labelled(&[("state", "busy")], int(live.threads.saturating_sub(live.parked_threads))),
+                    Sample::labelled(&[("state", "parked")], int(live.parked_threads)),
+                ],
+            ),
+        ]
+    }
+}
+
+/// What is read from the running server when it is scraped, not counted here.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Live {
+    /// TCP connections being served.
+    pub tcp_connections: usize,
+    /// `--max-connections` as in effect.
+    pub max_connections: usize,
+    /// Commands waiting in the hub's channel.
+    pub hub_queue: usize,
+    /// Pool threads alive, parked or busy.
+    pub threads: usize,
+    /// Pool threads parked.
+    pub parked_threads: usize,
+}
+
+/// The samples whose count is not zero: for label sets that are many and mostly unused.
+fn sparse(counts: impl Iterator<Item = (Vec<(&'static str, String)>, i64)>) -> Vec<Sample> {
+    counts
+        .filter(|(_, count)| *count > 0)
+        .map(|(labels, count)| Sample {
+            labels,
+            value: Value::Int(count),
+        })
+        .collect()
+}
+
+/// The slot of a close code in a row of the close array.
+fn close_slot(code: CloseCode) -> usize {
+    match code.0 {
+        n @ 1000..=1015 => usize::from(n - 1000),
+        3000..=3999 => CLOSE_CODES,
+        4000..=4999 => CLOSE_CODES + 1,
+        _ => CLOSE_CODES + 2,
+    }
+}
+
+/// The `code` label of a slot.
+fn slot_label(slot: usize) -> String {
+    match slot {
+        s if s < CLOSE_CODES => (1000 + s).to_string(),
+        s if s == CLOSE_CODES => "3xxx".into(),
+        s if s == CLOSE_CODES + 1 => "4xxx".into(),
+        _ => "other".into(),
+    }
+}
+
+fn closed_by(by: ClosedBy) -> &'static str {
+    match by {
+        ClosedBy::Client => "client",
+        ClosedBy::Server => "server",
+        ClosedBy::Network => "network",
+    }
+}
+
+/// Times the hub's commands, one lap per command: a lap's end is the next one's start, so a
+/// command costs one clock read.
+#[derive(Debug)]
+pub struct HubTimer {
+    since: Instant,
+}
+
+impl HubTimer {
+    /// Starts timing the first command of a round.
+    pub fn start() -> Self {
+        Self {
+            since: Instant::now(),
+        }
+    }
+
+    /// The command timed so far is done; the next one starts now.
+    pub fn lap(&mut self) {
+        let now = Instant::now();
+        METRICS.hub_command(now.saturating_duration_since(self.since));
+        self.since = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::exposition::write_text;
+
+    fn text(metrics: &Metrics) -> String {
+        write_text(&metrics.families(&Live::default()))
+    }
+
+    #[test]
+    fn endpoint_counters_count_and_the_open_gauge_follows_its_guard() {
+        static LOCAL: Metrics = Metrics::new();
+        let echo = LOCAL.endpoint(EndpointKind::Echo);
+        let open = echo.open();
+        echo.received_bytes(11);
+        echo.received_message();
+        echo.sent_bytes(7);
+        echo.sent_messages(1);
+        let during = text(&LOCAL);
+        assert!(
+            during.contains("wsmith_connections_open{endpoint=\"echo\"} 1\n"),
+            "{during}"
+        );
+        assert!(during.contains("wsmith_received_bytes_total{endpoint=\"echo\"} 11\n"));
+        assert!(during.contains("wsmith_sent_bytes_total{endpoint=\"echo\"} 7\n"));
+        assert!(during.contains("wsmith_messages_sent_total{endpoint=\"echo\"} 1\n"));
+        assert!(during.contains("wsmith_upgrades_total{endpoint=\"chat\"} 0\n"));
+        drop(open);
+        let after = text(&LOCAL);
+        assert!(
+            after.contains("wsmith_connections_open{endpoint=\"echo\"} 0\n"),
+            "{after}"
+        );
+        assert!(after.contains("wsmith_upgrades_total{endpoint=\"echo\"} 1\n"));
+    }
+
+    #[test]
+    fn close_codes_are_counted_one_by_one_or_by_their_range() {
+        let metrics = Metrics::new();
+        for code in [1000, 1000, 1015, 3000, 4999, 2999, 5000] {
+            metrics.closed(ClosedBy::Client, CloseCode(code));
+        }
+        metrics.closed(ClosedBy::Network, CloseCode::ABNORMAL_CLOSURE);
+        let text = text(&metrics);
+        for line in [
+            "wsmith_closes_total{by=\"client\",code=\"1000\"} 2\n",
+            "wsmith_closes_total{by=\"client\",code=\"1015\"} 1\n",
+            "wsmith_closes_total{by=\"client\",code=\"3xxx\"} 1\n",
+            "wsmith_closes_total{by=\"client\",code=\"4xxx\"} 1\n",
+            "wsmith_closes_total{by=\"client\",code=\"other\"} 2\n",
+            "wsmith_closes_total{by=\"network\",code=\"1006\"} 1\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        assert!(
+            !text.contains("by=\"server\""),
+            "no server closes were counted"
+        );
+    }
+
+    #[test]
+    fn handshake_failures_appear_by_status_once_counted() {
+        let metrics = Metrics::new();
+        assert!(!text(&metrics).contains("wsmith_handshake_failures_total{"));
+        metrics.handshake_failed(400);
+        metrics.handshake_failed(400);
+        metrics.handshake_failed(421);
+        metrics.handshake_failed(418);
+        let text = text(&metrics);
+        assert!(text.contains("wsmith_handshake_failures_total{status=\"400\"} 2\n"));
+        assert!(text.contains("wsmith_handshake_failures_total{status=\"421\"} 1\n"));
+        assert!(text.contains("wsmith_handshake_failures_total{status=\"other\"} 1\n"));
+        assert!(!text.contains("status=\"404\""));
+    }
+
+    #[test]
+    fn hub_durations_fall_in_the_first_bucket_at_or_above_them() {
+        let metrics = Metrics::new();
+        metrics.hub_command(Duration::from_nanos(5_000)); // at a bound: that bucket (le is ≤)
+        metrics.hub_command(Duration::from_nanos(5_001));
+        metrics.hub_command(Duration::from_secs(1)); // past the last bound: only +Inf
+        let text = text(&metrics);
+        for line in [
+            "wsmith_hub_command_duration_seconds_bucket{le=\"0.000005\"} 1\n",
+            "wsmith_hub_command_duration_seconds_bucket{le=\"0.00001\"} 2\n",
+            "wsmith_hub_command_duration_seconds_bucket{le=\"0.25\"} 2\n",
+            "wsmith_hub_command_duration_seconds_bucket{le=\"+Inf\"} 3\n",
+            "wsmith_hub_command_duration_seconds_count 3\n",
+            "wsmith_hub_command_duration_seconds_sum 1.000010001\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_bucket_bounds_agree_in_both_units() {
+        for (ns, s) in HUB_BUCKETS_NS.iter().zip(HUB_BUCKETS_S) {
+            assert_eq!(*ns, (s * 1e9).round() as u64);
+        }
+        assert!(HUB_BUCKETS_NS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn every_family_is_named_by_the_conventions() {
+        for family in Metrics::new().families(&Live::default()) {
+            let name = family.name;
+            assert!(name.starts_with("wsmith_"), "{name}");
+            assert_eq!(
+                family.kind == Type::Counter,
+                name.ends_with("_total"),
+                "{name}"
+            );
+            assert!(!family.help.is_empty(), "{name}");
+        }
+    }
+}

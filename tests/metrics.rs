@@ -1,0 +1,227 @@
+//! `GET /metrics` and `GET /metrics.json` against the real binary (its counters are
+//! process-wide, so each test runs its own `wsmith` process): clients on `/echo` and `/chat`
+//! send messages and close with a code, upgrades are refused, and each counter moves by
+//! exactly what happened.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use support::process::Wsmith;
+use support::{http_exchange, status_of, upgrade_request, wait_until, RawClient};
+
+/// How long a counter may take to catch up with what a client already saw.
+const SETTLE: Duration = Duration::from_secs(10);
+
+/// One scrape of `/metrics`: each sample line as `name{labels}` → value.
+fn scrape(addr: SocketAddr) -> BTreeMap<String, f64> {
+    let answer = http_exchange(addr, b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(status_of(&answer), 200, "{answer}");
+    assert!(
+        answer.contains("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+        "{answer}"
+    );
+    let (_, body) = answer.split_once("\r\n\r\n").expect("a body");
+    body.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .map(|line| {
+            let (key, value) = line.rsplit_once(' ').expect("name and value");
+            let value = value
+                .parse()
+                .unwrap_or_else(|_| panic!("a number in {line:?}"));
+            (key.to_owned(), value)
+        })
+        .collect()
+}
+
+/// The value of `key` (`name{labels}` as written), 0 when the sample is absent.
+fn value(samples: &BTreeMap<String, f64>, key: &str) -> f64 {
+    samples.get(key).copied().unwrap_or(0.0)
+}
+
+/// `/metrics.json`, parsed.
+fn scrape_json(addr: SocketAddr) -> serde_json::Value {
+    let answer = http_exchange(
+        addr,
+        b"GET /metrics.json HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    );
+    assert_eq!(status_of(&answer), 200, "{answer}");
+    assert!(
+        answer.contains("\r\nContent-Type: application/json\r\n"),
+        "{answer}"
+    );
+    let (_, body) = answer.split_once("\r\n\r\n").expect("a body");
+    serde_json::from_str(body).expect("JSON")
+}
+
+/// The JSON view's value of `name` with `labels`.
+fn json_value(view: &serde_json::Value, name: &str, labels: &[(&str, &str)]) -> f64 {
+    view[name]["samples"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|sample| labels.iter().all(|(k, v)| sample["labels"][k] == *v))
+        .and_then(|sample| sample["value"].as_f64())
+        .unwrap_or(0.0)
+}
+
+/// Polls `/metrics` until `key` has `expected`; fails with the last scrape after [`SETTLE`].
+fn wait_for(addr: SocketAddr, key: &str, expected: f64) -> BTreeMap<String, f64> {
+    let mut last = BTreeMap::new();
+    let mut seen = f64::NAN;
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(key, SETTLE, || {
+            last = scrape(addr);
+            seen = value(&last, key);
+            seen == expected
+        })
+    }));
+    assert!(waited.is_ok(), "{key}: {seen}, expected {expected}");
+    last
+}
+
+/// A Close frame's payload: the code, then the reason (§5.5.1).
+fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason.as_bytes());
+    payload
+}
+
+#[test]
+fn upgrades_open_connections_and_refused_handshakes_are_counted() {
+    let server = Wsmith::start(&[]);
+    let addr = server.addr;
+    let before = scrape(addr);
+    assert_eq!(
+        value(&before, "wsmith_connections_open{endpoint=\"echo\"}"),
+        0.0
+    );
+    assert!(
+        value(&before, "wsmith_start_time_seconds") > 1.7e9,
+        "{before:?}"
+    );
+
+    let mut echoes: Vec<RawClient> = (0..2).map(|_| RawClient::connect(addr, "/echo")).collect();
+    let mut chat = RawClient::connect(addr, "/chat?name=counted");
+    chat.next_event_of_type("welcome");
+    let open = scrape(addr);
+    assert_eq!(
+        value(&open, "wsmith_connections_open{endpoint=\"echo\"}"),
+        2.0
+    );
+    assert_eq!(
+        value(&open, "wsmith_connections_open{endpoint=\"chat\"}"),
+        1.0
+    );
+    assert_eq!(
+        value(&open, "wsmith_upgrades_total{endpoint=\"echo\"}"),
+        2.0
+    );
+    assert_eq!(
+        value(&open, "wsmith_upgrades_total{endpoint=\"chat\"}"),
+        1.0
+    );
+    assert_eq!(
+        value(&open, "wsmith_upgrades_total{endpoint=\"broadcast\"}"),
+        0.0
+    );
+
+    for client in &mut echoes {
+        client.send_frame(true, 0x8, &close_payload(1000, ""));
+        assert_eq!(client.expect_close().close_code(), Some(1000));
+        client.expect_eof();
+    }
+    chat.send_frame(true, 0x8, &close_payload(4000, "bye"));
+    assert_eq!(chat.expect_close().close_code(), Some(4000));
+    chat.expect_eof();
+
+    // Refused upgrades: no Sec-WebSocket-Key (400), and a path with no endpoint (404).
+    let no_key = "GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+                  Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    assert_eq!(status_of(&http_exchange(addr, no_key.as_bytes())), 400);
+    let nowhere = upgrade_request("/nowhere", "");
+    assert_eq!(status_of(&http_exchange(addr, nowhere.as_bytes())), 404);
+
+    wait_for(addr, "wsmith_connections_open{endpoint=\"echo\"}", 0.0);
+    let after = wait_for(addr, "wsmith_connections_open{endpoint=\"chat\"}", 0.0);
+    assert_eq!(
+        value(&after, "wsmith_handshake_failures_total{status=\"400\"}"),
+        1.0
+    );
+    assert_eq!(
+        value(&after, "wsmith_handshake_failures_total{status=\"404\"}"),
+        1.0
+    );
+    assert!(!after.contains_key("wsmith_handshake_failures_total{status=\"403\"}"));
+    // The chat's join and leave went through the hub, each timed.
+    let hub_count = "wsmith_hub_command_duration_seconds_count";
+    assert!(value(&after, hub_count) >= value(&before, hub_count) + 2.0);
+    assert_eq!(
+        value(
+            &after,
+            "wsmith_hub_command_duration_seconds_bucket{le=\"+Inf\"}"
+        ),
+        value(&after, hub_count)
+    );
+
+    // The JSON view is the same registry.
+    let view = scrape_json(addr);
+    assert_eq!(view["wsmith_upgrades_total"]["type"], "counter");
+    assert_eq!(
+        json_value(&view, "wsmith_upgrades_total", &[("endpoint", "echo")]),
+        2.0
+    );
+    assert_eq!(
+        json_value(
+            &view,
+            "wsmith_handshake_failures_total",
+            &[("status", "400")]
+        ),
+        1.0
+    );
+    let histogram = &view["wsmith_hub_command_duration_seconds"]["samples"][0];
+    assert_eq!(histogram["buckets"].as_array().map(Vec::len), Some(16));
+    assert_eq!(histogram["buckets"][15]["le"], "+Inf");
+}
+
+#[test]
+fn every_accepted_connection_is_counted_once() {
+    let server = Wsmith::start(&[]);
+    let accepted = "wsmith_connections_accepted_total";
+    let before = value(&scrape(server.addr), accepted);
+    assert!(before >= 1.0, "the scrape itself was accepted");
+    for _ in 0..3 {
+        let answer = http_exchange(server.addr, b"GET /healthz HTTP/1.1\r\n\r\n");
+        assert_eq!(status_of(&answer), 200);
+    }
+    // Three probes and this scrape.
+    assert_eq!(value(&scrape(server.addr), accepted), before + 4.0);
+}
+
+#[test]
+fn other_methods_get_405_and_head_gets_the_head() {
+    let server = Wsmith::start(&[]);
+    for path in ["/metrics", "/metrics.json"] {
+        let post = http_exchange(
+            server.addr,
+            format!("POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
+                .as_bytes(),
+        );
+        assert_eq!(status_of(&post), 405, "{post}");
+        assert!(post.contains("\r\nAllow: GET, HEAD\r\n"), "{post}");
+        let head = http_exchange(
+            server.addr,
+            format!("HEAD {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(status_of(&head), 200, "{head}");
+        assert!(head.ends_with("\r\n\r\n"), "no body: {head}");
+    }
+    // Like the page, the metrics answer only to this server's names (no DNS rebinding).
+    let rebound = http_exchange(
+        server.addr,
+        b"GET /metrics.json HTTP/1.1\r\nHost: evil.test:8080\r\n\r\n",
+    );
+    assert_eq!(status_of(&rebound), 421, "{rebound}");
+}
