@@ -29,9 +29,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, info, warn};
 
+use super::conn::lanes::{Control, Frame};
+use super::conn::outbox::{Outbox, Overflow, SendError};
+use super::conn::tap::Tap;
 use super::metrics::{metrics, HubTimer};
-use super::outbox::{Control, Frame, Outbox, Overflow, SendError};
-use super::tap::Tap;
 use crate::app::broadcast::Broadcast;
 use crate::app::chat::{Chat, ChatConfig, ChatQuery, Delivery};
 use crate::app::inspect::{Connections, Decision, InspectorCommand};

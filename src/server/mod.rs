@@ -18,22 +18,19 @@
 
 pub mod capacity;
 pub mod close_record;
+pub mod conn;
 pub mod deflaters;
 pub mod exposition;
 pub mod health;
 pub mod hub;
 pub mod listener;
 pub mod metrics;
-pub mod outbox;
-pub mod peer;
 pub mod pool;
 pub mod rate;
 pub mod request;
 pub mod spawner;
 pub mod static_files;
-pub mod tap;
 pub mod trust;
-pub mod writer;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
+use super::conn::peer;
+use super::conn::tap::{HandshakeRecord, Tap, TapInfo};
 use super::hub::Command;
 use super::listener::Port;
 use super::metrics::{self, metrics};
-use super::tap::{HandshakeRecord, Tap, TapInfo};
 use super::trust::{self, Client};
-use super::{exposition, health, peer, static_files, Shared};
+use super::{exposition, health, static_files, Shared};
 use crate::app::query;
 use crate::app::{ClientId, Endpoint};
 use crate::protocol::deflate::Params;

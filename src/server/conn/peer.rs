@@ -18,19 +18,16 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info, trace, warn};
 
-use super::close_record::CloseRecord;
-use super::deflaters::with_deflater;
-use super::hub::Command;
-use super::outbox::{outbox, Control, Frame, Outbox};
-use super::rate::{TokenBucket, WindowCounter};
+use super::lanes::{Control, Frame};
+use super::lock::lock;
+use super::outbox::{outbox, Outbox};
 use super::tap::Tap;
 use super::writer::WriterSlot;
-use super::Shared;
 use crate::app::chat::ChatError;
 use crate::app::lab::LabSession;
 use crate::app::{echo, ClientId, Endpoint, Input};
@@ -40,6 +37,11 @@ use crate::protocol::http::error_response;
 use crate::protocol::{
     CloseCode, CloseFrame, Connection, Event, FrameHeader, HandshakeError, Limits, Message, Opcode,
 };
+use crate::server::close_record::CloseRecord;
+use crate::server::deflaters::with_deflater;
+use crate::server::hub::Command;
+use crate::server::rate::{TokenBucket, WindowCounter};
+use crate::server::Shared;
 
 /// What a quiet connection reads into: a small array on the reader's stack, so a connection
 /// waiting for its client holds no read buffer at all.
@@ -536,10 +538,4 @@ fn resize_read_buffer(buf: &mut Vec<u8>, last_read: usize) {
     } else if last_read < READ_BUFFER_MIN && buf.len() > READ_BUFFER_MIN {
         *buf = vec![0u8; READ_BUFFER_MIN];
     }
-}
-
-/// Locks the connection's state machine; a panic in the other thread does not make its data
-/// unusable.
-pub(super) fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    conn.lock().unwrap_or_else(PoisonError::into_inner)
 }

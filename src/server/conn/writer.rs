@@ -1,9 +1,9 @@
-//! A connection's writer: drains the [`outbox`](super::outbox) into the socket, the control
+//! A connection's writer: drains the outbox's [lanes](super::lanes) into the socket, the control
 //! lane first, everything waiting gathered into one vectored write.
 //!
 //! The writer thread exists only while there is something to write. The first frame queued
 //! into an empty outbox starts one ([`WriterSlot::wake`], through the
-//! [`spawner`](super::spawner) thread, so the hub never creates a thread); when its lanes are
+//! [`spawner`](crate::server::spawner) thread, so the hub never creates a thread); when its lanes are
 //! empty it ends. Most frames never need one: the reader writes its replies itself
 //! ([`WriterSlot::write_now`]) and the hub's fan-out writes to an idle socket without waiting
 //! ([`WriterSlot::write_without_waiting`]); a writer starts only for what the socket's send
@@ -24,15 +24,15 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::select;
 use log::{debug, warn};
 
-use super::outbox::{Control, Frame, OutboxReceiver};
-use super::peer::lock;
-use super::pool::ThreadPool;
-use super::spawner::Spawner;
+use super::lanes::{Control, Frame, OutboxReceiver};
+use super::lock::lock;
 use super::tap::Tap;
 use crate::app::ClientId;
 use crate::protocol::connection::State;
 use crate::protocol::deflate::StatelessCompressor;
 use crate::protocol::Connection;
+use crate::server::pool::ThreadPool;
+use crate::server::spawner::Spawner;
 
 /// The writer's largest batch: frames gathered into one vectored write.
 const WRITE_BATCH_FRAMES: usize = 512;

@@ -5,7 +5,12 @@
 //!
 //! A tap attached mid-stream starts at the next frame boundary, which the reader learns from
 //! its state machine ([`FrameProgress`]); outgoing bytes are always written in whole frames.
+//!
+//! The watchers are other connections: a tap queues its events into their outboxes through
+//! [`EventSink`], so this file needs nothing of the outbox, and the writer, which shows every
+//! write on its connection's tap, sits above it.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,14 +19,19 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 
-use super::close_record::CloseRecord;
-use super::outbox::{Frame, Outbox};
 use crate::app::ClientId;
 use crate::protocol::deflate::Params;
 use crate::protocol::frame::{encode_frame, Opcode};
 use crate::protocol::handshake::ACCEPT_GUID;
 use crate::protocol::inspect::{FrameAnatomy, FrameSplitter};
 use crate::protocol::{FrameProgress, Role};
+use crate::server::close_record::CloseRecord;
+
+/// Where a tap queues its events for one watcher: the watching connection's outbox.
+pub trait EventSink: Send + fmt::Debug {
+    /// Queues one encoded Text frame without waiting; a watcher that is behind misses it.
+    fn offer(&self, frame: Arc<[u8]>);
+}
 
 /// The opening handshake of a tapped connection, kept to show it step by step (§4.2.2).
 #[derive(Debug, Clone)]
@@ -84,7 +94,7 @@ pub struct Tap {
 
 #[derive(Debug, Default)]
 struct TapState {
-    watchers: Vec<(ClientId, Outbox)>,
+    watchers: Vec<(ClientId, Box<dyn EventSink>)>,
     /// `None` until the first frame boundary after attaching (boxed: a connection nobody
     /// watches holds only the pointer).
     incoming: Option<Box<FrameSplitter>>,
@@ -113,7 +123,7 @@ impl Tap {
 
     /// `watcher` starts watching: it gets the `attached` event, then every frame from the next
     /// boundary on. Both happen under the tap's lock, so `attached` always comes first.
-    pub fn attach(&self, watcher: ClientId, outbox: Outbox) {
+    pub fn attach(&self, watcher: ClientId, outbox: impl EventSink + 'static) {
         let mut state = self.state();
         if state.watchers.is_empty() {
             state.incoming = None;
@@ -123,11 +133,8 @@ impl Tap {
         // Active before `attached` goes out: whatever the watcher sees after `attached` is
         // tapped. Frames wait for this lock, so none can precede `attached`.
         self.active.store(true, Ordering::Relaxed);
-        send(
-            std::slice::from_ref(&(watcher, outbox.clone())),
-            &self.attached_json(),
-        );
-        state.watchers.push((watcher, outbox));
+        outbox.offer(event_frame(&self.attached_json()));
+        state.watchers.push((watcher, Box::new(outbox)));
     }
 
     /// `watcher` stops watching.
@@ -212,14 +219,19 @@ impl Tap {
 }
 
 /// Queues `event` for every watcher without waiting; a watcher that is behind misses it.
-fn send(watchers: &[(ClientId, Outbox)], event: &Value) {
+fn send(watchers: &[(ClientId, Box<dyn EventSink>)], event: &Value) {
     if watchers.is_empty() {
         return;
     }
-    let frame: Arc<[u8]> = encode_frame(Opcode::Text, event.to_string().as_bytes()).into();
+    let frame = event_frame(event);
     for (_, outbox) in watchers {
-        let _ = outbox.try_send(Frame::Shared(Arc::clone(&frame).into()));
+        outbox.offer(Arc::clone(&frame));
     }
+}
+
+/// `event` as one Text frame, encoded once for every watcher.
+fn event_frame(event: &Value) -> Arc<[u8]> {
+    encode_frame(Opcode::Text, event.to_string().as_bytes()).into()
 }
 
 /// One explained frame as the Inspector's JSON: [`FrameAnatomy::to_json`] (the lab's too),
