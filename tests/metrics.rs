@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use support::process::Wsmith;
-use support::{http_exchange, status_of, upgrade_request, wait_until, RawClient};
+use support::{http_exchange, masked_frame, status_of, upgrade_request, wait_until, RawClient};
 
 /// How long a counter may take to catch up with what a client already saw.
 const SETTLE: Duration = Duration::from_secs(10);
@@ -187,6 +187,176 @@ fn upgrades_open_connections_and_refused_handshakes_are_counted() {
 }
 
 #[test]
+fn messages_bytes_and_closes_move_by_exactly_the_traffic() {
+    let server = Wsmith::start(&[]);
+    let addr = server.addr;
+    let before = scrape(addr);
+    assert_eq!(
+        value(&before, "wsmith_connections_open{endpoint=\"echo\"}"),
+        0.0
+    );
+    assert!(
+        value(&before, "wsmith_start_time_seconds") > 1.7e9,
+        "{before:?}"
+    );
+
+    // Two echo clients, three messages each: 11 bytes a frame in (2 header + 4 mask + 5), 7 out.
+    let mut echoes: Vec<RawClient> = (0..2).map(|_| RawClient::connect(addr, "/echo")).collect();
+    for client in &mut echoes {
+        for _ in 0..3 {
+            client.send_text("hello");
+            assert_eq!(client.read_text(), "hello");
+        }
+    }
+    // A chat client: two messages, each relayed back to it.
+    let mut chat = RawClient::connect(addr, "/chat?name=counted");
+    chat.next_event_of_type("welcome");
+    let chat_messages = [
+        r#"{"type":"message","text":"one"}"#,
+        r#"{"type":"message","text":"two"}"#,
+    ];
+    for text in chat_messages {
+        chat.send_text(text);
+        chat.next_event_of_type("message");
+    }
+    let open = scrape(addr);
+    assert_eq!(
+        value(&open, "wsmith_connections_open{endpoint=\"echo\"}"),
+        2.0
+    );
+    assert_eq!(
+        value(&open, "wsmith_connections_open{endpoint=\"chat\"}"),
+        1.0
+    );
+    assert_eq!(
+        value(&open, "wsmith_upgrades_total{endpoint=\"echo\"}"),
+        2.0
+    );
+    assert_eq!(
+        value(&open, "wsmith_upgrades_total{endpoint=\"chat\"}"),
+        1.0
+    );
+
+    // Close: the echo clients with 1000 (8 bytes in, the 4-byte echo of it out), the chat
+    // client with 4000 (an application's code, counted as 4xxx).
+    for client in &mut echoes {
+        client.send_frame(true, 0x8, &close_payload(1000, ""));
+        assert_eq!(client.expect_close().close_code(), Some(1000));
+        client.expect_eof();
+    }
+    let chat_close = close_payload(4000, "bye");
+    chat.send_frame(true, 0x8, &chat_close);
+    assert_eq!(chat.expect_close().close_code(), Some(4000));
+    chat.expect_eof();
+
+    // Refused upgrades: no Sec-WebSocket-Key (400), and a path with no endpoint (404).
+    let no_key = "GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+                  Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    assert_eq!(status_of(&http_exchange(addr, no_key.as_bytes())), 400);
+    let nowhere = upgrade_request("/nowhere", "");
+    assert_eq!(status_of(&http_exchange(addr, nowhere.as_bytes())), 404);
+
+    let after = wait_for(
+        addr,
+        "wsmith_closes_total{by=\"client\",code=\"4xxx\"}",
+        1.0,
+    );
+    let after = if value(&after, "wsmith_closes_total{by=\"client\",code=\"1000\"}") == 2.0 {
+        after
+    } else {
+        wait_for(
+            addr,
+            "wsmith_closes_total{by=\"client\",code=\"1000\"}",
+            2.0,
+        )
+    };
+    let chat_in: usize = chat_messages
+        .iter()
+        .map(|text| masked_frame(true, 0x1, text.as_bytes()).len())
+        .sum::<usize>()
+        + masked_frame(true, 0x8, &chat_close).len();
+    let expected = [
+        ("wsmith_connections_open{endpoint=\"echo\"}", 0.0),
+        ("wsmith_connections_open{endpoint=\"chat\"}", 0.0),
+        ("wsmith_messages_received_total{endpoint=\"echo\"}", 6.0),
+        ("wsmith_messages_sent_total{endpoint=\"echo\"}", 6.0),
+        (
+            "wsmith_received_bytes_total{endpoint=\"echo\"}",
+            2.0 * (3.0 * 11.0 + 8.0),
+        ),
+        (
+            "wsmith_sent_bytes_total{endpoint=\"echo\"}",
+            2.0 * (3.0 * 7.0 + 4.0),
+        ),
+        ("wsmith_messages_received_total{endpoint=\"chat\"}", 2.0),
+        (
+            "wsmith_received_bytes_total{endpoint=\"chat\"}",
+            chat_in as f64,
+        ),
+        ("wsmith_closes_total{by=\"client\",code=\"1000\"}", 2.0),
+        ("wsmith_closes_total{by=\"client\",code=\"4xxx\"}", 1.0),
+        ("wsmith_closes_total{by=\"server\",code=\"1000\"}", 0.0),
+        ("wsmith_handshake_failures_total{status=\"400\"}", 1.0),
+        ("wsmith_handshake_failures_total{status=\"404\"}", 1.0),
+        (
+            "wsmith_slow_consumer_drops_total{limit=\"max_backlog\"}",
+            0.0,
+        ),
+        ("wsmith_rate_limit_closes_total{limit=\"rate_limit\"}", 0.0),
+        (
+            "wsmith_connections_refused_total{reason=\"max_connections\"}",
+            0.0,
+        ),
+    ];
+    for (key, want) in expected {
+        assert_eq!(value(&after, key), want, "{key}");
+    }
+    // welcome, history, presence and the two messages at least, all counted as sent.
+    assert!(value(&after, "wsmith_messages_sent_total{endpoint=\"chat\"}") >= 4.0);
+    // The chat's join, messages and leave went through the hub, each timed.
+    let hub_count = "wsmith_hub_command_duration_seconds_count";
+    assert!(value(&after, hub_count) >= value(&before, hub_count) + 4.0);
+    assert_eq!(
+        value(
+            &after,
+            "wsmith_hub_command_duration_seconds_bucket{le=\"+Inf\"}"
+        ),
+        value(&after, hub_count)
+    );
+
+    // The JSON view is the same registry.
+    let view = scrape_json(addr);
+    assert_eq!(view["wsmith_closes_total"]["type"], "counter");
+    assert_eq!(
+        json_value(
+            &view,
+            "wsmith_messages_received_total",
+            &[("endpoint", "echo")]
+        ),
+        6.0
+    );
+    assert_eq!(
+        json_value(
+            &view,
+            "wsmith_closes_total",
+            &[("by", "client"), ("code", "4xxx")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        json_value(
+            &view,
+            "wsmith_handshake_failures_total",
+            &[("status", "400")]
+        ),
+        1.0
+    );
+    let histogram = &view["wsmith_hub_command_duration_seconds"]["samples"][0];
+    assert_eq!(histogram["buckets"].as_array().map(Vec::len), Some(16));
+    assert_eq!(histogram["buckets"][15]["le"], "+Inf");
+}
+
+#[test]
 fn every_accepted_connection_is_counted_once() {
     let server = Wsmith::start(&[]);
     let accepted = "wsmith_connections_accepted_total";
@@ -198,6 +368,40 @@ fn every_accepted_connection_is_counted_once() {
     }
     // Three probes and this scrape.
     assert_eq!(value(&scrape(server.addr), accepted), before + 4.0);
+}
+
+#[test]
+fn a_rate_limit_close_is_counted_with_its_1008() {
+    let server = Wsmith::start(&["--rate-limit", "1"]);
+    let mut chat = RawClient::connect(server.addr, "/chat?name=flood");
+    chat.next_event_of_type("welcome");
+    // A burst of 2 is allowed, then each message is a strike; the second strike closes.
+    for _ in 0..10 {
+        chat.send_text(r#"{"type":"message","text":"again"}"#);
+    }
+    let close = chat.expect_close();
+    assert_eq!(close.close_code(), Some(1008));
+    chat.send_frame(true, 0x8, &close.payload);
+    chat.expect_eof();
+    let after = wait_for(
+        server.addr,
+        "wsmith_closes_total{by=\"server\",code=\"1008\"}",
+        1.0,
+    );
+    assert_eq!(
+        value(
+            &after,
+            "wsmith_rate_limit_closes_total{limit=\"rate_limit\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &after,
+            "wsmith_rate_limit_closes_total{limit=\"max_control_rate\"}"
+        ),
+        0.0
+    );
 }
 
 #[test]

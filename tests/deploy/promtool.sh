@@ -49,6 +49,8 @@ content_type="$(curl -s -o "$WORK/metrics.txt" -w '%{content_type}' "$BASE/metri
 [ "$content_type" = "text/plain; version=0.0.4; charset=utf-8" ] || fail "Content-Type of /metrics: $content_type"
 # The traffic is in it (the counts themselves are checked exactly by tests/metrics.rs).
 grep -q '^wsmith_upgrades_total{endpoint="echo"} 2$' "$WORK/metrics.txt" || fail "2 echo upgrades not counted"
+grep -q '^wsmith_messages_received_total{endpoint="echo"} 3$' "$WORK/metrics.txt" || fail "3 echo messages not counted"
+grep -q '^wsmith_closes_total{by="client",code="4xxx"} 1$' "$WORK/metrics.txt" || fail "the 4000 close not counted"
 grep -q '^wsmith_handshake_failures_total{status="400"} 1$' "$WORK/metrics.txt" || fail "the 400 not counted"
 
 # promtool: exit status 0 and nothing said (a lint is printed, and fails here too).

@@ -19,6 +19,7 @@ use crate::protocol::deflate::StatelessCompressor;
 use crate::protocol::frame::HeaderBytes;
 use crate::protocol::CloseCode;
 use crate::server::deflaters::with_deflater;
+use crate::server::metrics::metrics;
 
 /// A data frame ready for the wire.
 #[derive(Debug, Clone)]
@@ -200,11 +201,20 @@ impl Queued {
     pub(super) fn add(&self, frame: &Frame) {
         self.messages.fetch_add(frame.messages(), Ordering::SeqCst);
         self.bytes.fetch_add(frame.len(), Ordering::SeqCst);
+        metrics().outbox_added(frame.len());
     }
 
     pub(super) fn sub(&self, frame: &Frame) {
         self.messages.fetch_sub(frame.messages(), Ordering::SeqCst);
         self.bytes.fetch_sub(frame.len(), Ordering::SeqCst);
+        metrics().outbox_removed(frame.len());
+    }
+}
+
+/// What is still queued when the outbox goes (its writer is gone) leaves `/metrics`' figure.
+impl Drop for Queued {
+    fn drop(&mut self) {
+        metrics().outbox_removed(*self.bytes.get_mut());
     }
 }
 

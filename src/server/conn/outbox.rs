@@ -148,7 +148,10 @@ impl Outbox {
     /// With the writer slot held: writes what the socket takes now, queues the rest.
     fn write_held(&self, frame: &Frame, bytes: &[u8]) -> Result<(), SendError> {
         let sent = match self.writer.write_without_waiting(bytes) {
-            Ok(written) if written == bytes.len() => Ok(()),
+            Ok(written) if written == bytes.len() => {
+                self.writer.counters().sent_messages(frame.messages());
+                Ok(())
+            }
             Ok(written) => frame.tail(written).map_or(Ok(()), |tail| self.push(tail)),
             Err(_) => {
                 self.writer.fail();

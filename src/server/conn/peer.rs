@@ -40,6 +40,7 @@ use crate::protocol::{
 use crate::server::close_record::CloseRecord;
 use crate::server::deflaters::with_deflater;
 use crate::server::hub::Command;
+use crate::server::metrics::{self, metrics, EndpointCounters, RateLimit};
 use crate::server::rate::{TokenBucket, WindowCounter};
 use crate::server::Shared;
 
@@ -67,6 +68,7 @@ pub fn serve(
 ) {
     let id = tap.info.conn;
     let config = &shared.config;
+    let counters = metrics::endpoint(&endpoint);
     // §10.4: each endpoint's own message-size limit, checked from the frame header (and, with
     // permessage-deflate, against the inflated bytes).
     let limits = config.limits_for(&endpoint);
@@ -94,7 +96,7 @@ pub fn serve(
             receiver,
             tap,
             config.close_timeout,
-            id,
+            (id, counters),
         )
     });
     let writer = Arc::clone(outbox.writer());
@@ -139,6 +141,7 @@ pub fn serve(
         echo_replies: Vec::new(),
         lab: LabSession::new(config.lab, config.limits, now),
         compressor,
+        counters,
     };
     // A bug in this connection's thread ends this connection only: Close 1011, and the hub
     // still hears that it left.
@@ -195,6 +198,7 @@ fn ended(
     shared: &Shared,
 ) {
     info!("peer {id}: {record}");
+    metrics().closed(record.by, record.code);
     // The writer's last frames (a Close reply) go out, and to the Inspector, before the record.
     drop(outbox);
     let config = &shared.config;
@@ -234,6 +238,8 @@ struct Reader<'a> {
     lab: LabSession,
     /// permessage-deflate for what this thread sends (echo replies), if negotiated.
     compressor: Option<StatelessCompressor>,
+    /// Its endpoint's `/metrics` counters.
+    counters: &'static EndpointCounters,
 }
 
 impl Reader<'_> {
@@ -314,6 +320,7 @@ impl Reader<'_> {
         if bytes.is_empty() {
             return None;
         }
+        self.counters.received_bytes(bytes.len());
         // Collect under the lock, act after it: acting may block on a full outbox.
         let (events, output, state, sent_close, progress) = {
             let mut conn = lock(&self.conn);
@@ -365,6 +372,7 @@ impl Reader<'_> {
         parts.extend(echoes.iter().flat_map(Frame::parts));
         parts.push(&last);
         if self.writer.write_now(&parts, finish) {
+            self.counters.sent_messages(echoes.len());
             return;
         }
         if !pongs.is_empty() {
@@ -386,7 +394,10 @@ impl Reader<'_> {
         let id = self.id;
         match event {
             Event::Frame { header, offset } => trace!("peer {id} ← {header} (at byte {offset})"),
-            Event::Message(message) => self.dispatch(message),
+            Event::Message(message) => {
+                self.counters.received_message();
+                self.dispatch(message);
+            }
             Event::Ping(payload) => {
                 debug!("peer {id}: ping of {} bytes, pong queued", payload.len());
                 self.count_control_frame();
@@ -457,6 +468,7 @@ impl Reader<'_> {
         self.rate_strikes += 1;
         let limit = self.shared.config.rate_limit;
         if self.rate_strikes > limit {
+            metrics().rate_limit_close(RateLimit::Chat);
             self.close_for_policy(format!("rate limit: over {limit} messages per second"));
         } else {
             let error = ChatError::RateLimited { limit }.to_event().to_json();
@@ -472,6 +484,7 @@ impl Reader<'_> {
     fn count_control_frame(&mut self) {
         if !self.closing_for_policy && !self.control_rate.count(Instant::now()) {
             let limit = self.shared.config.max_control_rate;
+            metrics().rate_limit_close(RateLimit::Control);
             self.close_for_policy(format!(
                 "§10.4 control frame flood: over {limit} per second"
             ));

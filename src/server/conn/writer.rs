@@ -31,6 +31,7 @@ use crate::app::ClientId;
 use crate::protocol::connection::State;
 use crate::protocol::deflate::StatelessCompressor;
 use crate::protocol::Connection;
+use crate::server::metrics::EndpointCounters;
 use crate::server::pool::ThreadPool;
 use crate::server::spawner::Spawner;
 
@@ -94,6 +95,8 @@ pub struct WriterSlot {
     tap: Arc<Tap>,
     close_timeout: Duration,
     id: ClientId,
+    /// Its endpoint's `/metrics` counters: bytes and whole messages written.
+    counters: &'static EndpointCounters,
     /// Frame bytes written since the handshake (positions for the Inspector).
     written: AtomicU64,
     /// permessage-deflate, if negotiated: shared frames go out compressed (RFC 7692 §6.1).
@@ -115,7 +118,7 @@ impl WriterSlot {
         outbox: OutboxReceiver,
         tap: Arc<Tap>,
         close_timeout: Duration,
-        id: ClientId,
+        (id, counters): (ClientId, &'static EndpointCounters),
     ) -> Arc<Self> {
         Arc::new(Self {
             stream,
@@ -126,6 +129,7 @@ impl WriterSlot {
             tap,
             close_timeout,
             id,
+            counters,
             written: AtomicU64::new(0),
             compressor: OnceLock::new(),
             running: AtomicBool::new(true),
@@ -213,6 +217,7 @@ impl WriterSlot {
             }
         };
         let sent = bytes.get(..written).unwrap_or_default();
+        self.counters.sent_bytes(written);
         let offset = self.written.fetch_add(written as u64, Ordering::SeqCst);
         if written > 0 && self.tap.is_active() {
             self.tap.outgoing(&[sent], offset);
@@ -397,7 +402,16 @@ impl WriterSlot {
             parts.extend(frame.wire_parts(compressor));
         }
         parts.push(&batch.last);
-        self.write_parts(parts)
+        self.write_parts(parts)?;
+        // Whole messages only: a tail finishes the message the fan-out began.
+        self.counters
+            .sent_messages(batch.data.iter().map(Frame::messages).sum());
+        Ok(())
+    }
+
+    /// Its endpoint's `/metrics` counters.
+    pub fn counters(&self) -> &'static EndpointCounters {
+        self.counters
     }
 
     /// Writes whole frames, showing them to the Inspector first if someone watches.
@@ -419,6 +433,7 @@ impl WriterSlot {
                 Err(e) => return Err(e),
             }
         }
+        self.counters.sent_bytes(written as usize);
         stream.flush()
     }
 }
