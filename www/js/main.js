@@ -13,6 +13,7 @@
 //                      connection (with bytes.js: hex and bit helpers)
 //   frames.js        — one frame drawn field by field: the Inspector's and the Lab's renderer
 //   lab.js           — /lab: build frames bit by bit, and see the server's core judge them
+//   status.js        — the server's /metrics.json, live: connections, rates, the hub, closes
 //
 // Adding a tab (say "lab"):
 //   1. js/lab.js exports `mount(page)`, called once after the page is parsed, and returns
@@ -39,9 +40,10 @@ import { mount as mountEcho } from './echo.js';
 import { mount as mountNotifications } from './notifications.js';
 import { mount as mountInspector } from './inspector.js';
 import { mount as mountLab } from './lab.js';
+import { mount as mountStatus } from './status.js';
 
 /** Every tab's `mount`, in the order of the tab buttons. */
-const TABS = [mountChat, mountEcho, mountNotifications, mountInspector, mountLab];
+const TABS = [mountChat, mountEcho, mountNotifications, mountInspector, mountLab, mountStatus];
 
 // ───────────────────────────── tabs ─────────────────────────────
 
