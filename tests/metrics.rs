@@ -429,3 +429,51 @@ fn other_methods_get_405_and_head_gets_the_head() {
     );
     assert_eq!(status_of(&rebound), 421, "{rebound}");
 }
+
+#[test]
+fn a_slow_consumer_drop_is_counted_and_its_outbox_bytes_are_given_back() {
+    let server = Wsmith::start(&["--max-backlog", "16", "--write-timeout", "1"]);
+    let addr = server.addr;
+    // A receiver that never reads, and a sender that does not get its own messages back.
+    let slow = RawClient::connect(addr, "/broadcast");
+    let mut sender = RawClient::connect(addr, "/broadcast?self=false");
+    let drops = "wsmith_slow_consumer_drops_total{limit=\"max_backlog\"}";
+    let payload = vec![0x5a; 64 * 1024];
+    let mut held = 0.0;
+    let mut dropped = false;
+    // The kernel's socket buffers fill first (a few MiB), then the outbox: at most 64 MiB sent.
+    for round in 0..1024 {
+        sender.send_frame(true, 0x2, &payload);
+        if round % 16 == 15 {
+            let now = scrape(addr);
+            held = f64::max(held, value(&now, "wsmith_outbox_bytes"));
+            if value(&now, drops) == 1.0 {
+                dropped = true;
+                break;
+            }
+        }
+    }
+    assert!(dropped, "the slow consumer was not dropped");
+    assert!(held > 0.0, "its outbox held bytes before it was dropped");
+    // Its Close (1008) goes out only if the writer gets to it: a writer stuck on the full socket
+    // gives up after --write-timeout and the end is a 1006 (no Close on the wire). Either way
+    // the connection's end is counted once, and what its outbox held is no longer counted.
+    let ended = |samples: &BTreeMap<String, f64>| {
+        value(samples, "wsmith_closes_total{by=\"server\",code=\"1008\"}")
+            + value(samples, "wsmith_closes_total{by=\"network\",code=\"1006\"}")
+    };
+    let mut after = BTreeMap::new();
+    wait_until("the slow consumer's end is counted", SETTLE, || {
+        after = scrape(addr);
+        ended(&after) == 1.0 && value(&after, "wsmith_outbox_bytes") == 0.0
+    });
+    assert_eq!(value(&after, drops), 1.0);
+    assert_eq!(
+        value(
+            &after,
+            "wsmith_slow_consumer_drops_total{limit=\"max_backlog_bytes\"}"
+        ),
+        0.0
+    );
+    drop(slow);
+}
