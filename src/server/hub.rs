@@ -6,7 +6,9 @@
 //! a reference to the same bytes. It never waits on a client: `try_send` into the client's
 //! bounded outbox, and an outbox over `--max-backlog` messages or `--max-backlog-bytes` bytes
 //! makes the client a slow consumer, closed with 1008 and removed (with presence updated),
-//! while everyone else keeps receiving every message in order.
+//! while everyone else keeps receiving every message in order. Broadcasts for the same
+//! recipients are written by a [`Sweep`], a chunk of recipients at a time between commands, so
+//! messages that arrive meanwhile leave in the same writes (one per recipient).
 //!
 //! # The hub's two rules
 //!
@@ -26,13 +28,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use log::{debug, info, warn};
 
 use super::conn::lanes::{Control, Frame};
 use super::conn::outbox::{Outbox, Overflow, SendError};
 use super::conn::tap::Tap;
 use super::metrics::{metrics, HubTimer};
+use super::sweep::Sweep;
 use crate::app::broadcast::Broadcast;
 use crate::app::chat::{Chat, ChatConfig, ChatQuery, Delivery};
 use crate::app::inspect::{Connections, Decision, InspectorCommand};
@@ -134,8 +137,8 @@ pub struct Hub {
     tutorial: Option<TutorialApp>,
     /// Which connection each Inspector watches.
     watching: HashMap<ClientId, ClientId>,
-    /// Broadcast frames gathered in this round (see [`run`]).
-    pending: Option<PendingBroadcast>,
+    /// Broadcast frames for the same recipients, being written (see [`run`]).
+    pending: Option<Sweep>,
     /// Slow consumers found by fan-out, not yet closed and removed (rule 1 of the module doc).
     slow: Vec<(ClientId, Overflow)>,
     max_backlog: usize,
@@ -163,32 +166,45 @@ pub fn run(commands: &Receiver<Command>, config: &HubConfig) {
     };
     // Everything already waiting is handled before the hub sleeps again, so consecutive
     // broadcasts can leave as one batch: one wake-up and one write per recipient, not one per
-    // message.
-    // Each command is timed for `/metrics`; the round's batched broadcast counts in its last.
-    while let Ok(command) = commands.recv() {
-        let mut timer = HubTimer::start();
-        hub.handle(command);
-        for command in commands.try_iter().take(DRAIN_COMMANDS) {
-            timer.lap();
+    // message. A broadcast is written a chunk of recipients at a time, with the commands that
+    // arrived in between taken after each chunk: the hub sleeps only when nothing is left to
+    // write.
+    // Each command is timed for `/metrics`, the chunk written after it counting in its time;
+    // chunks written while no command came are not commands and are not timed.
+    loop {
+        let command = if hub.pending.is_some() {
+            match commands.try_recv() {
+                Ok(command) => Some(command),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => break,
+            }
+        } else {
+            match commands.recv() {
+                Ok(command) => Some(command),
+                Err(_) => break,
+            }
+        };
+        let mut timer = command.is_some().then(HubTimer::start);
+        if let Some(command) = command {
             hub.handle(command);
+            for command in commands.try_iter().take(DRAIN_COMMANDS) {
+                timer.as_mut().map(HubTimer::lap);
+                hub.handle(command);
+            }
         }
-        hub.flush_broadcast();
+        hub.advance_broadcast(SWEEP_CHUNK);
         hub.drop_slow_consumers();
-        timer.lap();
+        timer.as_mut().map(HubTimer::lap);
     }
+    hub.flush_broadcast();
 }
 
 /// Commands handled between two flushes of the broadcast batch.
 const DRAIN_COMMANDS: usize = 256;
 /// The most bytes of broadcast frames gathered into one shared batch.
 const MAX_BATCH_BYTES: usize = 256 * 1024;
-
-/// Broadcast messages gathered for the same recipients, not yet queued.
-struct PendingBroadcast {
-    recipients: Vec<ClientId>,
-    frames: Vec<u8>,
-    messages: usize,
-}
+/// Recipients a broadcast sweep writes to between two looks at the commands.
+const SWEEP_CHUNK: usize = 16;
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -233,6 +249,8 @@ impl Hub {
                 self.tutorial_outputs(outputs);
             }
             Command::Shutdown => {
+                // What was broadcast before goes out before the Close.
+                self.flush_broadcast();
                 info!("hub: closing {} clients with 1001", self.clients.len());
                 for client in self.clients.values() {
                     client.outbox.control(Control::Close {
@@ -444,40 +462,46 @@ impl Hub {
         }
     }
 
-    /// Adds a broadcast frame to this round's batch, or starts a new batch when the recipients
-    /// differ or the batch is full.
+    /// Adds a broadcast frame to the sweep under way (see [`Sweep`]), or starts a new sweep
+    /// when the recipients differ or the sweep is full (after finishing the one under way).
     fn gather_broadcast(&mut self, recipients: Vec<ClientId>, frame: Vec<u8>) {
-        let room_for_it = |pending: &PendingBroadcast| {
-            pending.recipients == recipients
-                && pending.messages < self.max_backlog
-                && pending.frames.len() + frame.len() <= self.max_batch_bytes
+        let room_for_it = |sweep: &Sweep| {
+            sweep.recipients() == recipients
+                && sweep.messages() < self.max_backlog
+                && sweep.bytes() + frame.len() <= self.max_batch_bytes
         };
         match self.pending.as_mut() {
-            Some(pending) if room_for_it(pending) => {
-                pending.frames.extend_from_slice(&frame);
-                pending.messages += 1;
-            }
+            Some(sweep) if room_for_it(sweep) => sweep.push(&frame),
             _ => {
                 self.flush_broadcast();
-                self.pending = Some(PendingBroadcast {
-                    recipients,
-                    frames: frame,
-                    messages: 1,
-                });
+                self.pending = Some(Sweep::new(recipients, frame));
             }
         }
     }
 
-    /// Queues the gathered broadcast frames: one shared buffer for all their recipients.
-    fn flush_broadcast(&mut self) {
-        let Some(pending) = self.pending.take() else {
+    /// Writes the broadcast sweep under way to `writes` more recipients; drops it once
+    /// everyone has had everything.
+    fn advance_broadcast(&mut self, writes: usize) {
+        let Hub {
+            pending,
+            clients,
+            slow,
+            ..
+        } = self;
+        let Some(sweep) = pending.as_mut() else {
             return;
         };
-        let frame = match pending.messages {
-            1 => Frame::Shared(pending.frames.into()),
-            n => Frame::Batch(pending.frames.into(), n),
-        };
-        self.fan_out_frame(&pending.recipients, frame);
+        sweep.advance(writes, |id, frame| {
+            send_to(clients, slow, id, frame);
+        });
+        if sweep.is_done() {
+            *pending = None;
+        }
+    }
+
+    /// Finishes the broadcast sweep under way: everyone gets every frame gathered so far.
+    fn flush_broadcast(&mut self) {
+        self.advance_broadcast(usize::MAX);
     }
 
     /// Queues `frame` for each recipient without waiting; slow consumers are closed with 1008.
@@ -490,21 +514,8 @@ impl Hub {
     fn fan_out_frame(&mut self, recipients: &[ClientId], frame: Frame) {
         // Anything gathered earlier goes first: every client sees the hub's order.
         self.flush_broadcast();
-        for id in recipients {
-            let Some(client) = self.clients.get_mut(id) else {
-                continue;
-            };
-            if client.is_slow {
-                continue; // its queue is dropped with the Close
-            }
-            match client.outbox.try_send(frame.clone()) {
-                Ok(()) => {}
-                Err(SendError::Full(overflow)) => {
-                    client.is_slow = true;
-                    self.slow.push((*id, overflow));
-                }
-                Err(SendError::Gone) => {} // its Leave is on the way
-            }
+        for &id in recipients {
+            send_to(&mut self.clients, &mut self.slow, id, frame.clone());
         }
     }
 
@@ -535,6 +546,30 @@ impl Hub {
                 self.forget(id, &client);
             }
         }
+    }
+}
+
+/// Queues `frame` for client `id` without waiting; a full outbox puts it on the slow-consumer
+/// worklist `slow` (rule 1: never removed from here).
+fn send_to(
+    clients: &mut HashMap<ClientId, Client>,
+    slow: &mut Vec<(ClientId, Overflow)>,
+    id: ClientId,
+    frame: Frame,
+) {
+    let Some(client) = clients.get_mut(&id) else {
+        return;
+    };
+    if client.is_slow {
+        return; // its queue is dropped with the Close
+    }
+    match client.outbox.try_send(frame) {
+        Ok(()) => {}
+        Err(SendError::Full(overflow)) => {
+            client.is_slow = true;
+            slow.push((id, overflow));
+        }
+        Err(SendError::Gone) => {} // its Leave is on the way
     }
 }
 

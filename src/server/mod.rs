@@ -30,6 +30,7 @@ pub mod rate;
 pub mod request;
 pub mod spawner;
 pub mod static_files;
+pub mod sweep;
 pub mod trust;
 
 use std::io;
