@@ -280,9 +280,9 @@ export function mount(page) {
     $('status-endpoints').replaceChildren(...rows.map((row) =>
       el('tr', { 'data-testid': `status-endpoint-${row.endpoint}`, dataset: { open: row.open } },
         el('th', { scope: 'row' }, el('code', {}, '/' + row.endpoint)),
-        el('td', { class: 'metrics-bar-cell' },
-          el('span', { class: 'metrics-bar', style: `--share: ${row.open / most}`, 'aria-hidden': 'true' }),
-          el('span', { class: 'metrics-num', 'data-testid': `status-open-${row.endpoint}` }, whole.format(row.open))),
+        el('td', { class: 'metrics-bar-cell', 'aria-hidden': 'true' },
+          el('span', { class: 'metrics-bar', style: `--share: ${row.open / most}` })),
+        el('td', { class: 'metrics-num', 'data-testid': `status-open-${row.endpoint}` }, whole.format(row.open)),
         el('td', { class: 'metrics-num' }, `${short(row.inRate)}/s`),
         el('td', { class: 'metrics-num' }, `${short(row.outRate)}/s`))));
   }
