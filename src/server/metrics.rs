@@ -504,7 +504,7 @@ impl Metrics {
             Family::new(
                 "wsmith_hub_command_duration_seconds",
                 Type::Histogram,
-                "Time the hub thread spent on one command, its fan-out included (a round's batched broadcast counts in its last command).",
+                "Time the hub thread spent on one command, its fan-out included (a broadcast sweep's chunk counts in the command it follows; chunks written while no command came are not timed).",
                 vec![Sample::plain(Value::Histogram {
                     bounds: &HUB_BUCKETS_S,
                     counts: self.hub_buckets.iter().map(|b| b.load(Relaxed)).collect(),
