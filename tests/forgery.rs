@@ -256,3 +256,20 @@ fn client_address_comes_from_forwarded_for_only_through_a_trusted_proxy() {
         "X-Forwarded-For: 127.0.0.1\r\n"
     ));
 }
+
+#[test]
+fn a_trusted_proxy_range_covers_the_peer_and_one_just_outside_does_not() {
+    let remote = "X-Forwarded-For: 203.0.113.7\r\n";
+    // 127.0.0.0/8 holds the test's peer, 127.0.0.1: its X-Forwarded-For is believed.
+    let range =
+        TestServer::with(|c| c.trusted_proxies = vec!["127.0.0.0/8".parse().expect("range")]);
+    assert!(!inspector_may_list(&range, remote));
+    let answer = publish(range.addr, "localhost", "", "x");
+    assert_eq!(status_of(&answer), 403, "proxied: {answer}");
+    // 127.0.0.2/31 is 127.0.0.2 and 127.0.0.3: the peer is not in it, so the header is ignored
+    // and a plain publish from it is a direct loopback one.
+    let beside =
+        TestServer::with(|c| c.trusted_proxies = vec!["127.0.0.2/31".parse().expect("range")]);
+    assert!(inspector_may_list(&beside, remote));
+    assert_eq!(status_of(&publish(beside.addr, "localhost", "", "x")), 202);
+}
