@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{RawClient, TestServer};
+use support::{masked_frame, RawClient, TestServer};
 use tungstenite::Message;
 
 #[test]
@@ -47,4 +47,69 @@ fn close_handshake_echoes_the_code_and_closes_tcp() {
     let close = client.expect_close();
     assert_eq!(close.close_code(), Some(1000));
     client.expect_eof();
+}
+
+/// Bytes that differ from one position to the next, so a misplaced or unmasked byte shows.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+/// Payloads past 64 KiB are read straight into their message (no read buffer in between):
+/// a Binary one over several reads, a Text one, a fragmented one with a Ping between its
+/// fragments, each followed in the same write by a small message, come back verbatim.
+#[test]
+fn large_messages_read_straight_into_the_message_are_echoed_verbatim() {
+    let server = TestServer::start();
+    let mut client = RawClient::connect(server.addr, "/echo");
+
+    let binary = pattern(3 * 1024 * 1024 + 5);
+    let mut bytes = masked_frame(true, 0x2, &binary);
+    bytes.extend(masked_frame(true, 0x1, b"small after"));
+    client.send_raw(&bytes);
+    let echo = client.read_frame();
+    assert_eq!(
+        (echo.fin, echo.opcode, echo.payload.len()),
+        (true, 0x2, binary.len())
+    );
+    assert!(echo.payload == binary, "the binary echo differs");
+    assert_eq!(client.read_text(), "small after");
+
+    let text = "κόσμε 𝄞 ".repeat(20_000);
+    let mut bytes = masked_frame(true, 0x1, text.as_bytes());
+    bytes.extend(masked_frame(true, 0x2, &[9, 8, 7]));
+    client.send_raw(&bytes);
+    assert_eq!(client.read_text(), text);
+    let small = client.read_frame();
+    assert_eq!((small.opcode, small.payload), (0x2, vec![9, 8, 7]));
+
+    let fragments = pattern(300_001);
+    let (first, second) = fragments.split_at(100_003);
+    let mut bytes = masked_frame(false, 0x2, first);
+    bytes.extend(masked_frame(true, 0x9, b"in between"));
+    bytes.extend(masked_frame(true, 0x0, second));
+    client.send_raw(&bytes);
+    let pong = client.read_frame();
+    assert_eq!(
+        (pong.opcode, pong.payload.as_slice()),
+        (0xA, &b"in between"[..])
+    );
+    let echo = client.read_frame();
+    assert_eq!((echo.fin, echo.opcode), (true, 0x2));
+    assert!(echo.payload == fragments, "the reassembled echo differs");
+}
+
+/// Invalid UTF-8 deep inside a large Text frame read straight into its message: Close 1007
+/// (§8.1), and the server goes on serving others.
+#[test]
+fn invalid_utf8_deep_in_a_large_text_frame_closes_with_1007() {
+    let server = TestServer::start();
+    let mut client = RawClient::connect(server.addr, "/echo");
+    let mut payload = "é".repeat(300_000).into_bytes();
+    payload[500_001] = 0xff;
+    client.send_raw(&masked_frame(true, 0x1, &payload));
+    let close = client.expect_close();
+    assert_eq!(close.close_code(), Some(1007));
+    let mut other = RawClient::connect(server.addr, "/echo");
+    other.send_text("still here");
+    assert_eq!(other.read_text(), "still here");
 }

@@ -139,3 +139,24 @@ fn silent_chat_client_is_dropped_and_the_others_see_it_leave() {
     alice.send_frame(true, 0x8, &1000u16.to_be_bytes());
     assert_eq!(alice.expect_close().close_code(), Some(1000));
 }
+
+/// A client that pauses inside a large payload (read straight into its message) for longer
+/// than the interval is pinged; it cannot answer before its frame ends (§5.4: control frames
+/// go between frames), and the rest of the payload counts as an answer: the message is
+/// echoed.
+#[test]
+fn client_pausing_inside_a_large_payload_is_pinged_and_its_message_still_echoed() {
+    let server = server();
+    let mut client = RawClient::connect(server.addr, "/echo");
+    let payload: Vec<u8> = (0..200_000).map(|i| (i % 253) as u8).collect();
+    let frame = support::masked_frame(true, 0x2, &payload);
+    let (first, rest) = frame.split_at(100_000);
+    client.send_raw(first);
+    let ping = client.read_frame();
+    assert_eq!(ping.opcode, 0x9, "expected a keepalive Ping: {ping:?}");
+    client.send_raw(rest);
+    let echo = client.read_frame();
+    assert_eq!(echo.opcode, 0x2);
+    assert!(echo.payload == payload, "the echo differs");
+    client.send_frame(true, 0xA, &ping.payload);
+}

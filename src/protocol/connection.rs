@@ -7,6 +7,11 @@
 //! touches a socket, so the server, the `wsmith connect` client, the tests and the fuzzers all
 //! drive the same code.
 //!
+//! A large payload can skip the caller's read buffer: [`Connection::payload_expected`] says
+//! how many payload bytes the current data frame still has to come, and the caller appends
+//! them to the message itself ([`Connection::take_message_buffer`]), then gives it back
+//! ([`Connection::receive_payload`]); the bytes are unmasked and checked in place.
+//!
 //! ```text
 //!            send_close()                 peer's Close
 //!   Open ─────────────────▶ CloseSent ───────────────────▶ Closed
@@ -152,6 +157,8 @@ pub struct Connection {
     frame_offset: u64,
     /// `permessage-deflate`, if the handshake negotiated it (RFC 7692).
     compression: Option<Compression>,
+    /// The message buffer is lent ([`Connection::take_message_buffer`]): its length then.
+    lent: Option<usize>,
 }
 
 /// One connection's `permessage-deflate` state (RFC 7692): the agreed parameters, the one
@@ -202,6 +209,7 @@ impl Connection {
             frame_offset: 0,
             sent_close: None,
             compression: None,
+            lent: None,
         }
     }
 
@@ -297,6 +305,83 @@ impl Connection {
             self.received += used as u64;
             data = data.get(used..).unwrap_or_default();
         }
+    }
+
+    /// How many payload bytes of the current data frame are still to come (§5.2 "Payload
+    /// length"), when the caller may append them straight to the message with
+    /// [`Connection::take_message_buffer`]: inside an uncompressed data frame's payload. 0
+    /// otherwise; bytes then go through [`Connection::receive_data`].
+    pub fn payload_expected(&self) -> u64 {
+        match self.reading {
+            Reading::Data { header, done }
+                if self.state != State::Closed && !self.assembler.is_compressed() =>
+            {
+                header.payload_len - done
+            }
+            _ => 0,
+        }
+    }
+
+    /// Lends the message being received, so that the caller can append payload bytes to it as
+    /// they come off the wire (still masked: at most [`Connection::payload_expected`] of them
+    /// belong to this frame), instead of copying them in from a read buffer with
+    /// [`Connection::receive_data`]. Room for the rest of the frame is reserved; its length
+    /// was checked against the limits when its header arrived. Give the buffer back with
+    /// [`Connection::receive_payload`] before anything else is received.
+    pub fn take_message_buffer(&mut self) -> Vec<u8> {
+        let buffer = self.assembler.lend_buffer();
+        self.lent = Some(buffer.len());
+        buffer
+    }
+
+    /// Takes back the buffer [`Connection::take_message_buffer`] lent, with the bytes received
+    /// appended to it. They are processed as [`Connection::receive_data`] would process them:
+    /// unmasked in place (§5.3), checked as UTF-8 for a Text message (§8.1), the frame
+    /// finished once whole; bytes past the frame's payload are received as the stream that
+    /// follows it.
+    pub fn receive_payload(&mut self, mut buffer: Vec<u8>) {
+        let start = self.lent.take().unwrap_or(buffer.len()).min(buffer.len());
+        let appended = buffer.len() - start;
+        let (header, done) = match self.reading {
+            Reading::Data { header, done }
+                if self.state != State::Closed && !self.assembler.is_compressed() =>
+            {
+                (header, done)
+            }
+            _ => {
+                // Not inside a payload: the bytes are received like any others.
+                let bytes = buffer.split_off(start);
+                let _ = self.assembler.push_appended(buffer, start, None, 0);
+                self.receive_data(&bytes);
+                return;
+            }
+        };
+        let want = usize::try_from(header.payload_len - done).unwrap_or(usize::MAX);
+        let rest = if appended > want {
+            buffer.split_off(start + want)
+        } else {
+            Vec::new()
+        };
+        let take = appended.min(want);
+        let offset = usize::try_from(done % 4).unwrap_or(0);
+        if let Err(error) = self
+            .assembler
+            .push_appended(buffer, start, header.masking_key, offset)
+        {
+            self.fail(error);
+            return;
+        }
+        let done = done + take as u64;
+        if done == header.payload_len {
+            if let Err(error) = self.finish_data_frame(header) {
+                self.fail(error);
+                return;
+            }
+        } else {
+            self.reading = Reading::Data { header, done };
+        }
+        self.received += take as u64;
+        self.receive_data(&rest);
     }
 
     /// Processes bytes from the front of `data`; returns how many it used (at least one).
@@ -926,6 +1011,157 @@ mod tests {
             panic!("no frame event")
         };
         assert_eq!(header.to_string(), "FIN=1 RSV=000 Text MASK=1 len=2");
+    }
+
+    /// Feeds `stream` as the server's reader does: headers and small frames through
+    /// `receive_data` (at most `header_read` bytes at a time), payloads straight into the
+    /// message, `chunk` bytes per fill plus `overshoot` bytes past the frame when there are
+    /// any (a read is not bound to a frame).
+    fn receive_directly(
+        conn: &mut Connection,
+        stream: &[u8],
+        header_read: usize,
+        chunk: usize,
+        overshoot: usize,
+    ) {
+        let mut at = 0;
+        while at < stream.len() && conn.state() != State::Closed {
+            let expected = usize::try_from(conn.payload_expected()).unwrap_or(usize::MAX);
+            let end = if expected > 0 {
+                let take = expected.min(chunk);
+                let extra = if take == expected { overshoot } else { 0 };
+                (at + take + extra).min(stream.len())
+            } else {
+                (at + header_read).min(stream.len())
+            };
+            if expected > 0 {
+                let mut buffer = conn.take_message_buffer();
+                let before = buffer.len();
+                assert!(
+                    buffer.capacity() - before >= expected,
+                    "room for the rest of the frame is reserved"
+                );
+                buffer.extend_from_slice(&stream[at..end]);
+                conn.receive_payload(buffer);
+            } else {
+                conn.receive_data(&stream[at..end]);
+            }
+            at = end;
+        }
+    }
+
+    #[test]
+    fn payload_read_into_the_message_gives_the_same_events_and_output() {
+        let text: String = "κόσμε 𝄞 ".repeat(9_000);
+        let mut stream = masked(Opcode::Binary, true, &[5u8; 70_001]);
+        stream.extend(masked(Opcode::Text, false, &text.as_bytes()[..40_003]));
+        stream.extend(masked(Opcode::Ping, true, b"between"));
+        stream.extend(masked(
+            Opcode::Continuation,
+            true,
+            &text.as_bytes()[40_003..],
+        ));
+        stream.extend(masked(Opcode::Text, true, b"after"));
+        stream.extend(masked(Opcode::Close, true, b"\x03\xe8"));
+        let (mut whole, expected) = server_after(&stream);
+        let expected_output = whole.take_output();
+        assert_eq!(expected.len(), 5, "{expected:?}");
+        for (header_read, chunk, overshoot) in [
+            (512, 1 << 20, 0),
+            (512, 1 << 20, 300),
+            (1, 1, 0),
+            (7, 4_099, 3),
+            (3, 65_536, 9),
+        ] {
+            let mut conn = Connection::server(Limits::default());
+            receive_directly(&mut conn, &stream, header_read, chunk, overshoot);
+            let case = (header_read, chunk, overshoot);
+            assert_eq!(events(&mut conn), expected, "{case:?}");
+            assert_eq!(conn.take_output(), expected_output, "{case:?}");
+            assert_eq!(conn.bytes_received(), stream.len() as u64, "{case:?}");
+        }
+    }
+
+    #[test]
+    fn payload_expected_counts_down_a_data_frame_and_is_0_elsewhere() {
+        let mut conn = Connection::server(Limits::default());
+        assert_eq!(conn.payload_expected(), 0, "between frames");
+        let frame = masked(Opcode::Binary, true, &[1u8; 1_000]);
+        conn.receive_data(&frame[..8]);
+        assert_eq!(conn.payload_expected(), 1_000, "after the header");
+        conn.receive_data(&frame[8..108]);
+        assert_eq!(conn.payload_expected(), 900);
+        let mut buffer = conn.take_message_buffer();
+        assert_eq!(buffer.len(), 100, "the message so far, unmasked");
+        buffer.extend_from_slice(&frame[108..]);
+        conn.receive_payload(buffer);
+        assert_eq!(conn.payload_expected(), 0, "the frame is whole");
+        assert_eq!(
+            events(&mut conn),
+            vec![Event::Message(Message::Binary(vec![1u8; 1_000]))]
+        );
+        let ping = masked(Opcode::Ping, true, b"0123456789");
+        conn.receive_data(&ping[..8]);
+        assert_eq!(
+            conn.payload_expected(),
+            0,
+            "a control frame's payload is gathered"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_read_into_the_message_fails_with_1007() {
+        let mut payload = "é".repeat(50_000).into_bytes();
+        payload[77_777] = 0xff;
+        let stream = masked(Opcode::Text, true, &payload);
+        let mut conn = Connection::server(Limits::default());
+        receive_directly(&mut conn, &stream, 512, 1 << 20, 0);
+        let Some(Event::Failed { error, .. }) = events(&mut conn).pop() else {
+            panic!("expected a failure");
+        };
+        assert_eq!(error, ProtocolError::InvalidUtf8);
+        assert_eq!(error.close_code(), CloseCode::INVALID_DATA);
+        assert_eq!(conn.state(), State::Closed);
+        assert_eq!(conn.payload_expected(), 0, "nothing more is read into it");
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_refused_before_its_payload_is_read() {
+        let limits = Limits {
+            max_message_size: 100_000,
+            ..Limits::default()
+        };
+        let mut conn = Connection::server(limits);
+        let first = masked(Opcode::Binary, false, &[0u8; 60_000]);
+        let second = masked(Opcode::Continuation, true, &[0u8; 40_001]);
+        conn.receive_data(&first[..14]);
+        let mut buffer = conn.take_message_buffer();
+        buffer.extend_from_slice(&first[14..]);
+        conn.receive_payload(buffer);
+        conn.receive_data(&second[..14]);
+        assert_eq!(conn.payload_expected(), 0);
+        assert!(matches!(
+            events(&mut conn).pop(),
+            Some(Event::Failed {
+                error: ProtocolError::MessageTooBig {
+                    size: 100_001,
+                    limit: 100_000
+                },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn bytes_given_back_outside_a_payload_are_received_as_a_stream() {
+        let mut conn = Connection::server(Limits::default());
+        let mut buffer = conn.take_message_buffer();
+        buffer.extend_from_slice(&masked(Opcode::Text, true, b"Hello"));
+        conn.receive_payload(buffer);
+        assert_eq!(
+            events(&mut conn),
+            vec![Event::Message(Message::Text("Hello".into()))]
+        );
     }
 
     /// A server that agreed `permessage-deflate` with the RFC's defaults plus our

@@ -187,6 +187,43 @@ impl MessageAssembler {
         Ok(())
     }
 
+    /// Lends the message buffer so that the caller can append the current frame's payload
+    /// straight into it, saving the copy from a read buffer: the message so far, with room
+    /// reserved for the rest of the frame (its length was checked against the limit by
+    /// [`MessageAssembler::start_frame`]). Give it back with [`MessageAssembler::push_appended`].
+    pub fn lend_buffer(&mut self) -> Vec<u8> {
+        self.payload
+            .reserve(usize::try_from(self.frame_remaining).unwrap_or(0));
+        std::mem::take(&mut self.payload)
+    }
+
+    /// Takes back the buffer [`MessageAssembler::lend_buffer`] lent, with payload bytes of the
+    /// current frame appended after its first `start` bytes, still masked: they are unmasked
+    /// in place from payload position `offset` (§5.3) and checked as UTF-8 if this is a Text
+    /// message, as [`MessageAssembler::push`] does.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::InvalidUtf8`] at the first byte that cannot be valid UTF-8 (§8.1).
+    pub fn push_appended(
+        &mut self,
+        buffer: Vec<u8>,
+        start: usize,
+        masking_key: Option<[u8; 4]>,
+        offset: usize,
+    ) -> Result<(), ProtocolError> {
+        self.payload = buffer;
+        let new = self.payload.get_mut(start..).unwrap_or_default();
+        self.frame_remaining = self.frame_remaining.saturating_sub(new.len() as u64);
+        if let Some(key) = masking_key {
+            apply_mask(new, key, offset);
+        }
+        if self.kind == Some(Kind::Text) {
+            self.utf8.feed(new)?;
+        }
+        Ok(())
+    }
+
     /// Inflates payload bytes (already unmasked) of a compressed message's frame (RFC 7692
     /// §6.2), checking the inflated bytes as UTF-8 if this is a Text message.
     ///
