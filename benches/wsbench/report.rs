@@ -174,6 +174,11 @@ const ROWS: &[Row] = &[
         "broadcast_cpu_ns",
         Target::None,
     ),
+    up(
+        "broadcast 1000: messages per receiver read (diagnostic)",
+        "broadcast_per_read",
+        Target::None,
+    ),
     Row {
         over: Over::Sum,
         ..down(
@@ -195,6 +200,11 @@ const ROWS: &[Row] = &[
     down(
         "broadcast 250: server CPU per delivery (ns)",
         "broadcast250_cpu_ns",
+        Target::None,
+    ),
+    up(
+        "broadcast 250: messages per receiver read (diagnostic)",
+        "broadcast250_per_read",
         Target::None,
     ),
     Row {

@@ -64,6 +64,9 @@ impl Shared {
 /// What one receiver saw.
 struct Received {
     got: u64,
+    /// Reads that returned bytes (a diagnostic: how many messages one wake-up of a receiver
+    /// finds, which is most of a receiver's cost).
+    reads: u64,
     latency: Histogram,
 }
 
@@ -102,6 +105,7 @@ pub struct Keys {
     max: &'static str,
     lost: &'static str,
     cpu_ns: &'static str,
+    per_read: &'static str,
 }
 
 /// 1,000 receivers (the figure).
@@ -113,6 +117,7 @@ pub const KEYS_1000: Keys = Keys {
     max: "broadcast_max",
     lost: "broadcast_lost",
     cpu_ns: "broadcast_cpu_ns",
+    per_read: "broadcast_per_read",
 };
 
 /// 250 receivers.
@@ -124,6 +129,7 @@ pub const KEYS_250: Keys = Keys {
     max: "broadcast250_max",
     lost: "broadcast250_lost",
     cpu_ns: "broadcast250_cpu_ns",
+    per_read: "broadcast250_per_read",
 };
 
 /// `receivers` receivers, one sender, for the measured interval.
@@ -162,6 +168,7 @@ pub fn run(server: &Server, timing: &Timing, receivers: u32, keys: &Keys) -> io:
 
     let mut total = Received {
         got: 0,
+        reads: 0,
         latency: Histogram::default(),
     };
     let mut lost = 0;
@@ -171,6 +178,7 @@ pub fn run(server: &Server, timing: &Timing, receivers: u32, keys: &Keys) -> io:
             .map_err(|_| wrong("a receiver thread panicked"))??;
         lost += sent.saturating_sub(received.got);
         total.got += received.got;
+        total.reads += received.reads;
         total.latency.merge(&received.latency);
     }
     client::close(&mut sender)?;
@@ -187,6 +195,7 @@ pub fn run(server: &Server, timing: &Timing, receivers: u32, keys: &Keys) -> io:
             (keys.lost, lost as f64),
             // The server's CPU seconds over the metered interval, per delivery in it.
             (keys.cpu_ns, cpu.server * 1e9 / total.got.max(1) as f64),
+            (keys.per_read, total.got as f64 / total.reads.max(1) as f64),
         ],
         cpu: vec![(keys.label, cpu)],
     })
@@ -261,6 +270,7 @@ fn wait_for_delivery(shared: &Shared, sent: u64) {
 fn receive(mut socket: Socket, shared: &Shared) -> io::Result<Received> {
     let mut received = Received {
         got: 0,
+        reads: 0,
         latency: Histogram::default(),
     };
     let mut heard_probe = false;
@@ -268,6 +278,7 @@ fn receive(mut socket: Socket, shared: &Shared) -> io::Result<Received> {
         if socket.reader.fill(&socket.stream)? == 0 {
             return Ok(received); // dropped by the server: what is missing counts as lost
         }
+        received.reads += 1;
         let now = shared.now();
         while let Some(frame) = socket.reader.next_frame()? {
             if frame.opcode == CLOSE {
