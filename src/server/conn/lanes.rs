@@ -11,7 +11,7 @@
 //! never stuck behind data or dropped because the data lane is full.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 
 use crossbeam_channel::Receiver;
 
@@ -188,6 +188,17 @@ pub(super) struct Room {
     pub(super) writer_gone: AtomicBool,
 }
 
+impl Room {
+    /// Wakes a reader waiting for room. The lock is taken first: a reader checks the count
+    /// and starts waiting while it holds the lock, so the writer's change is either seen by
+    /// its check or its wait is already under way and gets this notification (no lost
+    /// wake-up that would leave it asleep for a whole `ROOM_POLL`).
+    pub(super) fn wake(&self) {
+        drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
+        self.freed.notify_all();
+    }
+}
+
 /// What the data lane holds, the writer's batch in progress included.
 #[derive(Debug, Default)]
 pub(super) struct Queued {
@@ -235,7 +246,7 @@ impl OutboxReceiver {
         for frame in frames {
             self.room.queued.sub(frame);
         }
-        self.room.freed.notify_all();
+        self.room.wake();
     }
 }
 
@@ -243,7 +254,7 @@ impl OutboxReceiver {
     /// TCP is closed: nothing queued from now on will be written.
     pub fn close(&self) {
         self.room.writer_gone.store(true, Ordering::SeqCst);
-        self.room.freed.notify_all();
+        self.room.wake();
     }
 }
 

@@ -211,7 +211,8 @@ impl Outbox {
             if self.room.writer_gone.load(Ordering::SeqCst) {
                 return Err(SendError::Gone);
             }
-            // Bounded wait: the writer's notification could race this check.
+            // The writer wakes us under the same lock (`Room::wake`), so no notification is
+            // missed; the bound is a safety net, not the way out.
             guard = match self.room.freed.wait_timeout(guard, ROOM_POLL) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
