@@ -86,12 +86,7 @@ fn run_tutorial(args: &[String]) -> ExitCode {
 /// Logging, the server, signals; runs until shut down.
 fn serve(config: Config) -> ExitCode {
     let tutorial = config.tutorial;
-    if let Err(e) = simple_logger::SimpleLogger::new()
-        .with_level(config.log_level)
-        .init()
-    {
-        eprintln!("wsmith: cannot start logging: {e}");
-    }
+    start_logging(config.log_level);
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(e) => {
@@ -136,12 +131,28 @@ fn serve(config: Config) -> ExitCode {
     if let Some(tutorial) = tutorial {
         let _ = write!(stdout, "{}", tutorial_banner(tutorial, &server));
     }
-    match server.run() {
+    let result = server.run();
+    log::logger().flush(); // the last lines, written before the process ends
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("wsmith: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `simple_logger` writes the lines, behind the `log` thread's queue
+/// ([`LogSink`](wsmith::server::log_sink::LogSink)): no thread waits for stderr.
+fn start_logging(level: log::LevelFilter) {
+    let logger = simple_logger::SimpleLogger::new().with_level(level);
+    let max_level = logger.max_level();
+    let installed = wsmith::server::log_sink::LogSink::start(Box::new(logger))
+        .map_err(|e| e.to_string())
+        .and_then(|sink| log::set_boxed_logger(Box::new(sink)).map_err(|e| e.to_string()));
+    match installed {
+        Ok(()) => log::set_max_level(max_level),
+        Err(e) => eprintln!("wsmith: cannot start logging: {e}"),
     }
 }
 

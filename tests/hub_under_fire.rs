@@ -8,6 +8,7 @@
 //! - Heavy JSON at `/chat` is refused from the frame header (1009) or answered with an error,
 //!   while another chat client's round trip stays short.
 //! - A policy close is queued and logged once.
+//! - stderr that nobody reads stalls nobody: lines are dropped and counted, not waited for.
 //!
 //! The tests run one at a time (they load the machine on purpose), each in a few seconds.
 
@@ -492,4 +493,62 @@ fn a_policy_close_is_queued_and_logged_once() {
     println!("policy closes logged: {rate:?} {control:?}");
     assert_eq!(rate.len(), 1, "{rate:#?}");
     assert_eq!(control.len(), 1, "{control:#?}");
+}
+
+/// stderr that nobody reads (a full pipe: a log collector that stopped, a terminal on hold).
+/// With every frame logged (`--log-level trace`), an echo client makes far more lines than
+/// the pipe and the log queue hold. Every round trip is still answered, the hub still relays
+/// a broadcast and welcomes a chat client, and once stderr is read again its next lines say how
+/// many were dropped; SIGTERM still ends the process.
+#[test]
+fn a_stderr_nobody_reads_stalls_nobody() {
+    let _serial = serial();
+    let mut server = Wsmith::start_with_stderr_unread(&["--log-level", "trace"]);
+    let mut echo = RawClient::connect(server.addr, "/echo");
+    // 12,000 messages: at least one trace line each, beside 8,192 queued and a 64 KiB pipe.
+    for batch in 0..120 {
+        for n in 0..100 {
+            echo.send_text(&format!("{batch}.{n}"));
+        }
+        for n in 0..100 {
+            assert_eq!(echo.read_text(), format!("{batch}.{n}"));
+        }
+    }
+    let mut sender = RawClient::connect(server.addr, "/broadcast");
+    let mut listener = RawClient::connect(server.addr, "/broadcast?self=false");
+    server_relays(&mut sender, &mut listener);
+    let mut chat = RawClient::connect(server.addr, "/chat?name=late");
+    assert_eq!(chat.next_event_of_type("welcome")["name"], "late");
+    server.read_stderr_from_now();
+    wait_until("the dropped-lines report", TIMEOUT, || {
+        server
+            .output()
+            .contains("log lines dropped: stderr did not keep up")
+    });
+    server.signal("TERM");
+    server.wait_for_exit(Duration::from_secs(10));
+}
+
+/// A broadcast from `sender` reaches `listener` (both on `/broadcast`), retried while the
+/// listener may still be joining.
+fn server_relays(sender: &mut RawClient, listener: &mut RawClient) {
+    for attempt in 0..50 {
+        sender.send_text(&format!("through the hub {attempt}"));
+        listener
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let mut buf = [0u8; 256];
+        if let Ok(n) = listener.stream.peek(&mut buf) {
+            if n > 0 {
+                listener
+                    .stream
+                    .set_read_timeout(Some(TIMEOUT))
+                    .expect("timeout");
+                assert!(listener.read_text().starts_with("through the hub"));
+                return;
+            }
+        }
+    }
+    panic!("no broadcast reached the listener");
 }

@@ -6,15 +6,16 @@
 //! | listener | `listener` (the caller's) | — | accepts, enforces `--max-connections`, hands the connection to a pooled thread |
 //! | connection | `conn` (pooled) | [`CONNECTION_STACK`] | reads the request head, serves HTTP or upgrades, then reads frames |
 //! | writer | `conn` (pooled) | [`CONNECTION_STACK`] | drains that connection's outbox into its socket; runs only while there is something to write |
+//! | hub | `hub` | 256 KiB | owns the registry and runs the apps |
+//! | spawner | `spawner` | 64 KiB | starts writer threads, so the hub never creates one |
+//! | timer | `notify` | 64 KiB | `--notify-every` ticks |
+//! | log | `log` | 64 KiB | writes the log lines every thread queues ([`log_sink`]), so that no thread waits for stderr |
 //!
 //! Connection and writer threads come from one [`pool`]: a thread whose job ended parks for
 //! [`pool::PARK_IDLE`] and runs the next connection or writer, so a short connection costs no
 //! thread creation; it is still one thread per live connection (two while it has writes
 //! queued), all counted against [`capacity::ThreadBudget`]. Log lines name the connection
 //! (`peer 17: …`), since a pooled thread cannot carry it in its name.
-//! | hub | `hub` | 256 KiB | owns the registry and runs the apps |
-//! | spawner | `spawner` | 64 KiB | starts writer threads, so the hub never creates one |
-//! | timer | `notify` | 64 KiB | `--notify-every` ticks |
 
 pub mod capacity;
 pub mod close_record;
@@ -24,6 +25,7 @@ pub mod exposition;
 pub mod health;
 pub mod hub;
 pub mod listener;
+pub mod log_sink;
 pub mod metrics;
 pub mod pool;
 pub mod rate;

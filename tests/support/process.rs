@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -19,6 +19,8 @@ pub struct Wsmith {
     /// child never blocks on a full pipe.
     output: Arc<Mutex<String>>,
     drains: Vec<JoinHandle<()>>,
+    /// stderr, held open and not read (see [`Wsmith::start_with_stderr_unread`]).
+    unread_stderr: Option<ChildStderr>,
 }
 
 impl Wsmith {
@@ -26,7 +28,25 @@ impl Wsmith {
         let www = concat!(env!("CARGO_MANIFEST_DIR"), "/www");
         let mut args = vec!["--addr", "127.0.0.1:0", "--www", www];
         args.extend(extra_args);
-        Self::spawn(&args)
+        Self::spawn(&args, true)
+    }
+
+    /// Like [`Wsmith::start`], but nobody reads its stderr (the log) until
+    /// [`Wsmith::read_stderr_from_now`]: the pipe fills after 64 KiB, like a terminal or a
+    /// log collector that stopped reading.
+    pub fn start_with_stderr_unread(extra_args: &[&str]) -> Self {
+        let www = concat!(env!("CARGO_MANIFEST_DIR"), "/www");
+        let mut args = vec!["--addr", "127.0.0.1:0", "--www", www];
+        args.extend(extra_args);
+        Self::spawn(&args, false)
+    }
+
+    /// Starts reading the stderr that [`Wsmith::start_with_stderr_unread`] held.
+    pub fn read_stderr_from_now(&mut self) {
+        if let Some(stderr) = self.unread_stderr.take() {
+            self.drains
+                .push(drain(stderr, Arc::clone(&self.output), None));
+        }
     }
 
     /// `wsmith tutorial NAME --addr 127.0.0.1:0 [--page-addr 127.0.0.1:0] EXTRA…`, from the
@@ -37,7 +57,7 @@ impl Wsmith {
             args.extend(["--page-addr", "127.0.0.1:0"]);
         }
         args.extend(extra_args);
-        let mut server = Self::spawn(&args);
+        let mut server = Self::spawn(&args, true);
         if has_page_port {
             let mut page = None;
             super::wait_until("the 'wsmith page on' line", Duration::from_secs(10), || {
@@ -54,7 +74,7 @@ impl Wsmith {
         server
     }
 
-    fn spawn(args: &[&str]) -> Self {
+    fn spawn(args: &[&str], read_stderr: bool) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wsmith"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(args)
@@ -67,16 +87,20 @@ impl Wsmith {
         let (found, listening) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
-        let drains = vec![
-            drain(stdout, Arc::clone(&output), Some(found)),
-            drain(stderr, Arc::clone(&output), None),
-        ];
+        let mut drains = vec![drain(stdout, Arc::clone(&output), Some(found))];
+        let mut unread_stderr = None;
+        if read_stderr {
+            drains.push(drain(stderr, Arc::clone(&output), None));
+        } else {
+            unread_stderr = Some(stderr);
+        }
         let mut server = Self {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             page: None,
             output,
             drains,
+            unread_stderr,
         };
         match listening.recv_timeout(Duration::from_secs(10)) {
             Ok(addr) => server.addr = addr,
