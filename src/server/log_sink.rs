@@ -239,6 +239,7 @@ mod tests {
         }
         assert_eq!(sink.dropped(), 500, "the queue holds {QUEUED_LINES} lines");
         set_blocked(&recorder, false);
+        sink.flush(); // the queue written out, so that "after" finds room
         line(&sink, "after");
         sink.flush();
         let lines = recorder.lines.lock().unwrap().clone();
