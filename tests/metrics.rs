@@ -82,6 +82,36 @@ fn wait_for(addr: SocketAddr, key: &str, expected: f64) -> BTreeMap<String, f64>
     last
 }
 
+/// The hub timed at least `commands` more commands from `before` to `after`, and its
+/// histogram's `+Inf` bucket holds them all (buckets are cumulative).
+fn assert_hub_timed(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>, commands: f64) {
+    let count = "wsmith_hub_command_duration_seconds_count";
+    assert!(value(after, count) >= value(before, count) + commands);
+    assert_eq!(
+        value(
+            after,
+            "wsmith_hub_command_duration_seconds_bucket{le=\"+Inf\"}"
+        ),
+        value(after, count)
+    );
+}
+
+/// The JSON view counted the one refused (400) upgrade, and shows the hub's histogram with its
+/// 16 buckets, the last `+Inf`.
+fn assert_json_view_has_one_400_and_the_histogram(view: &serde_json::Value) {
+    assert_eq!(
+        json_value(
+            view,
+            "wsmith_handshake_failures_total",
+            &[("status", "400")]
+        ),
+        1.0
+    );
+    let histogram = &view["wsmith_hub_command_duration_seconds"]["samples"][0];
+    assert_eq!(histogram["buckets"].as_array().map(Vec::len), Some(16));
+    assert_eq!(histogram["buckets"][15]["le"], "+Inf");
+}
+
 /// A Close frame's payload: the code, then the reason (§5.5.1).
 fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     let mut payload = code.to_be_bytes().to_vec();
@@ -156,15 +186,7 @@ fn upgrades_open_connections_and_refused_handshakes_are_counted() {
     );
     assert!(!after.contains_key("wsmith_handshake_failures_total{status=\"403\"}"));
     // The chat's join and leave went through the hub, each timed.
-    let hub_count = "wsmith_hub_command_duration_seconds_count";
-    assert!(value(&after, hub_count) >= value(&before, hub_count) + 2.0);
-    assert_eq!(
-        value(
-            &after,
-            "wsmith_hub_command_duration_seconds_bucket{le=\"+Inf\"}"
-        ),
-        value(&after, hub_count)
-    );
+    assert_hub_timed(&before, &after, 2.0);
 
     // The JSON view is the same registry.
     let view = scrape_json(addr);
@@ -173,17 +195,7 @@ fn upgrades_open_connections_and_refused_handshakes_are_counted() {
         json_value(&view, "wsmith_upgrades_total", &[("endpoint", "echo")]),
         2.0
     );
-    assert_eq!(
-        json_value(
-            &view,
-            "wsmith_handshake_failures_total",
-            &[("status", "400")]
-        ),
-        1.0
-    );
-    let histogram = &view["wsmith_hub_command_duration_seconds"]["samples"][0];
-    assert_eq!(histogram["buckets"].as_array().map(Vec::len), Some(16));
-    assert_eq!(histogram["buckets"][15]["le"], "+Inf");
+    assert_json_view_has_one_400_and_the_histogram(&view);
 }
 
 #[test]
@@ -314,15 +326,7 @@ fn messages_bytes_and_closes_move_by_exactly_the_traffic() {
     // welcome, history, presence and the two messages at least, all counted as sent.
     assert!(value(&after, "wsmith_messages_sent_total{endpoint=\"chat\"}") >= 4.0);
     // The chat's join, messages and leave went through the hub, each timed.
-    let hub_count = "wsmith_hub_command_duration_seconds_count";
-    assert!(value(&after, hub_count) >= value(&before, hub_count) + 4.0);
-    assert_eq!(
-        value(
-            &after,
-            "wsmith_hub_command_duration_seconds_bucket{le=\"+Inf\"}"
-        ),
-        value(&after, hub_count)
-    );
+    assert_hub_timed(&before, &after, 4.0);
 
     // The JSON view is the same registry.
     let view = scrape_json(addr);
@@ -343,17 +347,7 @@ fn messages_bytes_and_closes_move_by_exactly_the_traffic() {
         ),
         1.0
     );
-    assert_eq!(
-        json_value(
-            &view,
-            "wsmith_handshake_failures_total",
-            &[("status", "400")]
-        ),
-        1.0
-    );
-    let histogram = &view["wsmith_hub_command_duration_seconds"]["samples"][0];
-    assert_eq!(histogram["buckets"].as_array().map(Vec::len), Some(16));
-    assert_eq!(histogram["buckets"][15]["le"], "+Inf");
+    assert_json_view_has_one_400_and_the_histogram(&view);
 }
 
 #[test]
