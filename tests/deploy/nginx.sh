@@ -9,20 +9,10 @@
 # WSMITH_BIN picks the binary (default target/release/wsmith). Needs nginx, openssl, curl,
 # python3 and /usr/bin/chromium; .ci/run installs them. Uses loopback ports only.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BIN="${WSMITH_BIN:-$ROOT/target/release/wsmith}"
+source "$(dirname "$0")/common.sh"
 NGINX="${NGINX:-/usr/sbin/nginx}"
-for tool in "$BIN" "$NGINX"; do
-  [ -x "$tool" ] || { echo "nginx.sh: $tool is missing" >&2; exit 1; }
-done
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+require "$BIN" "$NGINX"
+AT_EXIT+=('[ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")"')
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 TLS_PORT="$(free_port)"
@@ -34,16 +24,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \
   -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 
 # wsmith on a free loopback port, trusting this nginx (as deploy/wsmith.service does).
-"$BIN" --addr 127.0.0.1:0 --www "$ROOT/www" --trusted-proxy 127.0.0.1 \
-  --publish-token "$TOKEN" --log-level info >"$WORK/wsmith.out" 2>"$WORK/wsmith.err" &
-PIDS+=($!)
-WS_PORT=""
-for _ in $(seq 1 100); do
-  WS_PORT="$(sed -n 's|^wsmith listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$WORK/wsmith.out")"
-  [ -n "$WS_PORT" ] && break
-  sleep 0.1
-done
-[ -n "$WS_PORT" ] || { echo "wsmith did not start:"; cat "$WORK/wsmith.err"; exit 1; }
+start_wsmith --trusted-proxy 127.0.0.1 --publish-token "$TOKEN" --log-level info
 
 # deploy/nginx.conf itself, with the example's names, paths and ports replaced.
 sed -e "s|server 127.0.0.1:8080;|server 127.0.0.1:$WS_PORT;|" \

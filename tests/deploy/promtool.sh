@@ -10,29 +10,12 @@
 # WSMITH_BIN picks the binary (default target/release/wsmith). Needs promtool (Debian's
 # `prometheus` package), curl and python3; .ci/run installs them. Uses loopback ports only.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BIN="${WSMITH_BIN:-$ROOT/target/release/wsmith}"
+source "$(dirname "$0")/common.sh"
 PROMTOOL="${PROMTOOL:-$(command -v promtool || echo /usr/bin/promtool)}"
-for tool in "$BIN" "$PROMTOOL"; do
-  [ -x "$tool" ] || { echo "promtool.sh: $tool is missing" >&2; exit 1; }
-done
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+require "$BIN" "$PROMTOOL"
 
-"$BIN" --addr 127.0.0.1:0 --www "$ROOT/www" --log-level warn >"$WORK/wsmith.out" 2>"$WORK/wsmith.err" &
-PIDS+=($!)
-PORT=""
-for _ in $(seq 1 100); do
-  PORT="$(sed -n 's|^wsmith listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$WORK/wsmith.out")"
-  [ -n "$PORT" ] && break
-  sleep 0.1
-done
-[ -n "$PORT" ] || { echo "wsmith did not start:"; cat "$WORK/wsmith.err"; exit 1; }
+start_wsmith --log-level warn
+PORT="$WS_PORT"
 BASE="http://127.0.0.1:$PORT"
 fail() { echo "FAIL: $*"; echo "--- wsmith"; tail -20 "$WORK/wsmith.err"; exit 1; }
 
