@@ -112,6 +112,21 @@ fn assert_json_view_has_one_400_and_the_histogram(view: &serde_json::Value) {
     assert_eq!(histogram["buckets"][15]["le"], "+Inf");
 }
 
+/// A fresh server and its first scrape: no echo connection open yet, and a start time.
+fn fresh_server() -> (Wsmith, BTreeMap<String, f64>) {
+    let server = Wsmith::start(&[]);
+    let before = scrape(server.addr);
+    assert_eq!(
+        value(&before, "wsmith_connections_open{endpoint=\"echo\"}"),
+        0.0
+    );
+    assert!(
+        value(&before, "wsmith_start_time_seconds") > 1.7e9,
+        "{before:?}"
+    );
+    (server, before)
+}
+
 /// A Close frame's payload: the code, then the reason (§5.5.1).
 fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     let mut payload = code.to_be_bytes().to_vec();
@@ -121,17 +136,8 @@ fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 
 #[test]
 fn upgrades_open_connections_and_refused_handshakes_are_counted() {
-    let server = Wsmith::start(&[]);
+    let (server, before) = fresh_server();
     let addr = server.addr;
-    let before = scrape(addr);
-    assert_eq!(
-        value(&before, "wsmith_connections_open{endpoint=\"echo\"}"),
-        0.0
-    );
-    assert!(
-        value(&before, "wsmith_start_time_seconds") > 1.7e9,
-        "{before:?}"
-    );
 
     let mut echoes: Vec<RawClient> = (0..2).map(|_| RawClient::connect(addr, "/echo")).collect();
     let mut chat = RawClient::connect(addr, "/chat?name=counted");
@@ -200,17 +206,8 @@ fn upgrades_open_connections_and_refused_handshakes_are_counted() {
 
 #[test]
 fn messages_bytes_and_closes_move_by_exactly_the_traffic() {
-    let server = Wsmith::start(&[]);
+    let (server, before) = fresh_server();
     let addr = server.addr;
-    let before = scrape(addr);
-    assert_eq!(
-        value(&before, "wsmith_connections_open{endpoint=\"echo\"}"),
-        0.0
-    );
-    assert!(
-        value(&before, "wsmith_start_time_seconds") > 1.7e9,
-        "{before:?}"
-    );
 
     // Two echo clients, three messages each: 11 bytes a frame in (2 header + 4 mask + 5), 7 out.
     let mut echoes: Vec<RawClient> = (0..2).map(|_| RawClient::connect(addr, "/echo")).collect();
