@@ -11,7 +11,9 @@
 //!
 //! Environment: `WSBENCH_REPS` (runs per scenario and server), `WSBENCH_SECS` (measured
 //! seconds per run), `WSBENCH_IDLE` (connections of the idle scenario), `WSBENCH_QUICK=1`.
-//! `idle-50k` runs in a full run (or when named), not in a quick one.
+//! `idle-50k` runs in a full run (or when named), not in a quick one. Where this machine's
+//! limits cannot hold 50,000 connections ([`limits`]), it runs as `idle-max`, at the most they
+//! allow, and the report says which setting 50,000 would need.
 //!
 //! How it works:
 //!
@@ -35,6 +37,7 @@
 
 mod client;
 mod fast_peer;
+mod limits;
 mod peer_server;
 mod procfs;
 mod report;
@@ -51,6 +54,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use limits::{Plan, SPARE_FILES};
 use report::{Counts, Results};
 use scenarios::{Sample, Timing};
 use servers::{Kind, Server};
@@ -63,8 +67,9 @@ struct Settings {
     timing: Timing,
     idle_connections: usize,
     idle_reps: usize,
-    /// Connections of `idle-50k`; `None` when it does not run (the reason is in `notes`).
-    idle_50k: Option<usize>,
+    /// Connections of `idle-50k` (or `idle-max`) and the limits behind them; `None` when it
+    /// does not run (the reason is in `notes`).
+    idle_50k: Option<Plan>,
     receivers: u32,
     /// Clients of the burst scenario.
     burst: usize,
@@ -82,8 +87,9 @@ const IDLE_50K: usize = 50_000;
 const RECEIVERS: u32 = 1_000;
 /// Receivers of the smaller broadcast scenario (issue 11's second figure).
 const RECEIVERS_SMALL: u32 = 250;
-/// File descriptors the bench needs beyond the connections of its largest scenario.
-const SPARE_FILES: u64 = 128;
+/// The names of the scenario of [`IDLE_50K`] connections: `idle-max` when this machine's limits
+/// allow fewer ([`limits`]). Either name on the command line selects it.
+const IDLE_50K_NAMES: [&str; 2] = ["idle-50k", "idle-max"];
 /// Set when the bench re-executed itself with a raised open-file limit.
 const RAISED: &str = "WSBENCH_NOFILE_RAISED";
 /// Scenarios run on every server, interleaved.
@@ -109,7 +115,7 @@ impl Settings {
             .cloned()
             .collect();
         let mut notes = Vec::new();
-        let idle_50k = if quick && !only.iter().any(|name| name == "idle-50k") {
+        let idle_50k = if quick && !only.iter().any(|name| IDLE_50K_NAMES.contains(&&**name)) {
             notes.push("idle-50k: not in a quick run (name it to run it)".to_owned());
             None
         } else {
@@ -118,7 +124,7 @@ impl Settings {
                  (2 MiB stacks, ~150 KiB touched each) would take ~7 GiB of a shared machine"
                     .to_owned(),
             );
-            Some(IDLE_50K)
+            Some(Plan::read(IDLE_50K))
         };
         Self {
             quick,
@@ -138,24 +144,30 @@ impl Settings {
     }
 
     fn selected(&self, scenario: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|name| name == scenario)
+        let same = |name: &str| {
+            name == scenario
+                || (IDLE_50K_NAMES.contains(&name) && IDLE_50K_NAMES.contains(&scenario))
+        };
+        self.only.is_empty() || self.only.iter().any(|name| same(name))
     }
 
-    /// Open files a server needs (they inherit this process's limit): two per connection of
-    /// the largest scenario (wsmith duplicates every socket for its writer thread, the peer
-    /// every `/broadcast` socket), plus room. The client needs half as many.
+    /// Open files each process needs (the servers inherit this process's limit), for the
+    /// largest scenario: one descriptor per connection in the bench and in each server, as
+    /// `/proc/<pid>/fd` shows (wsmith's reader and writer share one `Arc<TcpStream>`), plus
+    /// the reserves of [`limits::files_needed`]; the tungstenite peer two per `/broadcast`
+    /// client (it clones the socket for a writer thread).
     fn files_needed(&self) -> u64 {
-        let largest = (self.idle_connections)
+        let idle = (self.idle_connections)
             .max(self.idle_50k_if_selected())
-            .max(self.receivers as usize + 1)
             .max(self.burst);
-        2 * largest as u64 + SPARE_FILES
+        let broadcast = 2 * (u64::from(self.receivers) + 1) + SPARE_FILES;
+        limits::files_needed(idle as u64).max(broadcast)
     }
 
-    /// idle-50k's connection count if it is to run, else 0.
+    /// The connections idle-50k asks for if it is to run, else 0.
     fn idle_50k_if_selected(&self) -> usize {
-        match self.idle_50k {
-            Some(n) if self.selected("idle-50k") => n,
+        match &self.idle_50k {
+            Some(plan) if self.selected(IDLE_50K_NAMES[0]) => plan.wanted,
             _ => 0,
         }
     }
@@ -182,16 +194,15 @@ impl Settings {
                 ));
                 self.idle_connections = room;
             }
-            if self.idle_50k_if_selected() > room {
+            if soft < self.files_needed() {
                 self.notes.push(format!(
-                    "idle-50k: skipped: it needs {} open files per process, and the limit is \
-                     {soft} (hard {hard}) and could not be raised: raising the hard limit \
-                     takes CAP_SYS_RESOURCE, which even root may lack in a container; run \
+                    "the open-file limit is {soft} (hard {hard}), below the {} the largest \
+                     scenario needs, and could not be raised: raising the hard limit takes \
+                     CAP_SYS_RESOURCE, which even root may lack in a container; run \
                      `ulimit -n {}` first where that is allowed",
-                    self.idle_50k_if_selected() + SPARE_FILES as usize,
+                    self.files_needed(),
                     self.files_needed()
                 ));
-                self.idle_50k = None;
             }
         }
         // Each Rust thread maps its stack and its signal stack, each with a guard page: four
@@ -239,37 +250,53 @@ impl Drop for Raised {
 }
 
 impl Settings {
-    /// idle-50k needs a thread per connection in wsmith: `vm.max_map_count` for four
-    /// mappings per thread and `kernel.pid_max` for a process id per thread. Raises both when
-    /// this process may write `/proc/sys` (root), to be put back at the end; otherwise skips
-    /// idle-50k with the reason, printed and in the report.
-    fn raise_kernel_limits_for_idle_50k(&mut self) -> Raised {
+    /// Plans idle-50k on this machine's limits ([`limits`]). First raises the sysctls among
+    /// them (`vm.max_map_count`, `kernel.pid_max`, `kernel.threads-max`) that are short of what
+    /// the other limits allow, at most 50,000 connections, when this process may write
+    /// `/proc/sys` (root), to be put back at the end; then runs 50,000 if every limit allows
+    /// them, else `idle-max` at the most they allow. The plan's arithmetic goes in the notes.
+    fn fit_idle_50k(&mut self) -> Raised {
         let mut raised = Raised(Vec::new());
-        let connections = self.idle_50k_if_selected() as u64;
-        if connections == 0 {
+        let wanted = self.idle_50k_if_selected();
+        if wanted == 0 {
             return raised;
         }
-        let needs = [
-            ("vm/max_map_count", (4 * connections + 16_384).max(262_144)),
-            ("kernel/pid_max", (connections + 32_768).max(131_072)),
-        ];
-        for (path, wanted) in needs {
-            match procfs::raise_sysctl(path, wanted) {
+        // The most worth raising the sysctls for: what the limits no sysctl moves allow.
+        let target = Plan::read(wanted)
+            .bounds
+            .iter()
+            .filter(|bound| bound.sysctl.is_none())
+            .map(|bound| bound.allows)
+            .min()
+            .map_or(wanted, |allows| wanted.min(allows as usize));
+        for bound in Plan::read(target).bounds {
+            let Some(path) = bound.sysctl else {
+                continue;
+            };
+            if bound.allows >= target as u64 {
+                continue;
+            }
+            match procfs::raise_sysctl(path, bound.needs) {
                 Ok(None) => {}
                 Ok(Some(before)) => {
-                    eprintln!("wsbench: raised {path} from {before} to {wanted} for idle-50k");
+                    eprintln!(
+                        "wsbench: raised {path} from {before} to {} for {target} idle connections",
+                        bound.needs
+                    );
                     raised.0.push((path, before));
                 }
-                Err(e) => {
-                    self.notes.push(format!(
-                        "idle-50k: skipped: {e} (needs `sysctl {}={wanted}` as root)",
-                        path.replace('/', ".")
-                    ));
-                    self.idle_50k = None;
-                    break;
-                }
+                Err(e) => self.notes.push(format!(
+                    "{}: could not raise {}: {e} (needs `sysctl {}={}` as root)",
+                    IDLE_50K_NAMES[1],
+                    bound.setting,
+                    path.replace('/', "."),
+                    bound.needs
+                )),
             }
         }
+        let plan = Plan::read(wanted);
+        self.notes.push(plan.note());
+        self.idle_50k = Some(plan);
         raised
     }
 }
@@ -284,7 +311,7 @@ fn main() -> ExitCode {
     let mut settings = Settings::from_env(&args);
     raise_open_file_limit(&settings, &args);
     settings.fit_to_machine();
-    let _raised = settings.raise_kernel_limits_for_idle_50k();
+    let _raised = settings.fit_idle_50k();
     match run(&settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -346,7 +373,10 @@ fn run(settings: &Settings) -> io::Result<()> {
     let mut failures = Vec::new();
     let timing = &settings.timing;
     let idle = settings.idle_connections;
-    let idle_50k = settings.idle_50k;
+    let idle_50k = settings
+        .idle_50k
+        .as_ref()
+        .map(|plan| (plan.name(), plan.connections));
     let receivers = settings.receivers;
     let receivers_small = RECEIVERS_SMALL.min(receivers);
     let burst = settings.burst;
@@ -419,9 +449,9 @@ fn run(settings: &Settings) -> io::Result<()> {
             }),
         ),
     ];
-    if let Some(connections) = idle_50k {
+    if let Some((name, connections)) = idle_50k {
         scenarios.push((
-            "idle-50k",
+            name,
             1,
             NOT_TUNGSTENITE,
             Box::new(move |s: &Server| {
@@ -435,7 +465,11 @@ fn run(settings: &Settings) -> io::Result<()> {
         }
         for rep in 1..=*reps {
             for &kind in *kinds {
-                let cap = if *name == "idle-50k" { 60_000 } else { 20_000 };
+                let cap = if IDLE_50K_NAMES.contains(name) {
+                    60_000
+                } else {
+                    20_000
+                };
                 let server = Server::start(kind, cap)?;
                 match scenario(&server) {
                     Ok(sample) => {
@@ -521,7 +555,7 @@ fn render(
     let mut out = format!(
         "## wsbench: wsmith vs fastwebsockets 0.10 (tokio) and tungstenite 0.24 (threads)\n\n\
          Machine: {machine}. Reproduce: `{command}` ({:.0} s). Medians of {} runs per server \
-         (idle and burst: {}; idle-50k: 1), interleaved wsmith, fastwebsockets, tungstenite, \
+         (idle and burst: {}; {}: 1), interleaved wsmith, fastwebsockets, tungstenite, \
          wsmith…; {:.1} s measured per run after {:.1} s of warm-up. Best peer = the better \
          of the two peers in that row; ratio = wsmith / best peer. Idle: {} connections; its \
          kernel figure is machine-wide (/proc/meminfo Slab + KernelStack + PageTables), so it \
@@ -530,6 +564,7 @@ fn render(
         took.as_secs_f64(),
         settings.reps,
         settings.idle_reps,
+        settings.idle_50k.as_ref().map_or("idle-50k", Plan::name),
         settings.timing.measure.as_secs_f64(),
         settings.timing.warmup.as_secs_f64(),
         settings.idle_connections,
@@ -544,11 +579,21 @@ fn render(
     for failure in failures {
         out.push_str(&format!("**FAILED**: {failure}\n\n"));
     }
-    out.push_str(&results.table(&Counts {
-        idle: settings.idle_connections,
-        idle_50k: settings.idle_50k.unwrap_or(0),
-        burst: settings.burst,
-    }));
+    out.push_str(
+        &results.table(&Counts {
+            idle: settings.idle_connections,
+            idle_50k: settings
+                .idle_50k
+                .as_ref()
+                .map_or(0, |plan| plan.connections),
+            idle_50k_title: settings
+                .idle_50k
+                .as_ref()
+                .filter(|plan| plan.is_scaled())
+                .map(Plan::title),
+            burst: settings.burst,
+        }),
+    );
     let cpu = results.cpu_table();
     if !cpu.is_empty() {
         out.push_str("\nCPU while measuring, in cores kept busy (1.00 = one core), medians:\n\n");

@@ -278,3 +278,101 @@ pub fn restore_sysctl(path: &str, value: u64) {
         eprintln!("wsbench: could not restore {path} to {value}: {e}");
     }
 }
+
+/// The tightest cgroup `pids.max` over this process's cgroup and its ancestors, as
+/// `(pids.max, pids.current)` of that cgroup; `None` when no cgroup sets one ("max"), as in
+/// a container's root cgroup. Both hierarchies are read: v2 (`0::/path`) under
+/// `/sys/fs/cgroup` or `/sys/fs/cgroup/unified`, v1 (`N:pids:/path`) under
+/// `/sys/fs/cgroup/pids`. Every thread counts as one pid.
+pub fn cgroup_pids() -> Option<(u64, u64)> {
+    let cgroups = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let mut tightest: Option<(u64, u64)> = None;
+    for line in cgroups.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let roots: &[&str] = match controllers {
+            "" => &["/sys/fs/cgroup", "/sys/fs/cgroup/unified"],
+            list if list.split(',').any(|c| c == "pids") => &["/sys/fs/cgroup/pids"],
+            _ => continue,
+        };
+        for root in roots {
+            let mut dir = path.trim_end_matches('/');
+            loop {
+                let max = fs::read_to_string(format!("{root}{dir}/pids.max"))
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                let current = fs::read_to_string(format!("{root}{dir}/pids.current"))
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                if let (Some(max), Some(current)) = (max, current) {
+                    let room = |(max, current): (u64, u64)| max.saturating_sub(current);
+                    let tighter = match tightest {
+                        Some(t) => room((max, current)) < room(t),
+                        None => true,
+                    };
+                    if tighter {
+                        tightest = Some((max, current));
+                    }
+                }
+                match dir.rsplit_once('/') {
+                    Some((parent, _)) => dir = parent,
+                    None => break,
+                }
+            }
+        }
+    }
+    tightest
+}
+
+/// Threads running now on the whole machine (every process's; the fourth field of
+/// `/proc/loadavg`, "running/total").
+pub fn tasks_now() -> Option<u64> {
+    let loadavg = fs::read_to_string("/proc/loadavg").ok()?;
+    let field = loadavg.split_whitespace().nth(3)?;
+    field.split_once('/')?.1.parse().ok()
+}
+
+/// The ephemeral ports of one source address towards one server:
+/// `net.ipv4.ip_local_port_range`, counted inclusively.
+pub fn local_ports() -> Option<u64> {
+    let range = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut ends = range.split_whitespace().map(|end| end.parse::<u64>().ok());
+    let (low, high) = (ends.next()??, ends.next()??);
+    Some(high.saturating_sub(low) + 1)
+}
+
+/// Memory the kernel could still give out without swapping, in KiB (`MemAvailable`).
+pub fn mem_available_kib() -> Option<u64> {
+    let meminfo = fs::read_to_string("/proc/meminfo").ok()?;
+    first_number_after(&meminfo, "MemAvailable")
+}
+
+/// Whether this process runs as root (effective uid 0): root's threads are not counted
+/// against `RLIMIT_NPROC`, and root may write `/proc/sys`.
+pub fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("Uid:"))?;
+            line.split_whitespace().nth(2).map(|euid| euid == "0")
+        })
+        .unwrap_or(false)
+}
+
+/// The soft limit on processes (threads) of this process's user (`ulimit -u`), `None` when
+/// unlimited or unreadable.
+pub fn process_limit() -> Option<u64> {
+    let limits = fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max processes"))?;
+    line.trim_start_matches("Max processes")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}

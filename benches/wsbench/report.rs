@@ -40,12 +40,15 @@ pub enum Count {
 }
 
 /// The counts behind [`Count`], for this run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Counts {
     /// Connections of the idle scenario.
     pub idle: usize,
-    /// Connections of the idle-50k scenario.
+    /// Connections of the idle-50k scenario (fewer when it ran as idle-max).
     pub idle_50k: usize,
+    /// When this machine's limits held fewer than 50,000: what idle-max ran and why
+    /// ("idle-max: 17,000 connections (50,000 needs …)"), see `limits::Plan::title`.
+    pub idle_50k_title: Option<String>,
     /// Clients of the burst scenario.
     pub burst: usize,
 }
@@ -56,6 +59,18 @@ impl Counts {
             Count::Idle => self.idle,
             Count::Idle50k => self.idle_50k,
             Count::Burst => self.burst,
+        }
+    }
+
+    /// A row's figure as the table shows it: the idle-50k rows are idle-max rows when the
+    /// machine held fewer, and the row of the connections held says how many and why.
+    fn figure(&self, row: &Row) -> String {
+        match (&self.idle_50k_title, row.figure.strip_prefix("idle-50k")) {
+            (Some(title), Some(rest)) if matches!(row.target, Target::All(Count::Idle50k)) => {
+                format!("{title}{rest}")
+            }
+            (Some(_), Some(rest)) => format!("idle-max{rest}"),
+            _ => row.figure.to_owned(),
         }
     }
 }
@@ -512,9 +527,9 @@ impl Results {
             }
             let wsmith = self.value(Kind::Wsmith, row.key, row.over);
             let figure = if runs > 1 && row.over == Over::Median {
-                format!("{} [median of {runs}]", row.figure)
+                format!("{} [median of {runs}]", counts.figure(row))
             } else {
-                row.figure.to_owned()
+                counts.figure(row)
             };
             let ratio_of = |w: Option<f64>, p: Option<f64>| match (w, p) {
                 (Some(w), Some(p)) if p != 0.0 && row.over == Over::Median => Some(w / p),

@@ -21,7 +21,7 @@ use crate::servers::Server;
 /// §5.2 opcode of a Pong.
 const PONG: u8 = 0xA;
 /// Threads that open the connections.
-const OPENERS: usize = 4;
+pub const OPENERS: usize = 4;
 /// Time for the server to settle before the final reading.
 const SETTLE: Duration = Duration::from_secs(1);
 /// Readings are taken after each quarter of the connections, so that a server that fails
@@ -51,7 +51,8 @@ pub const KEYS: Keys = Keys {
     silent: "idle_silent",
 };
 
-/// `idle-50k`: 50,000 connections.
+/// `idle-50k`: 50,000 connections; or `idle-max`, as many as this machine's limits allow when
+/// they allow fewer (see `limits`), in the same rows.
 pub const KEYS_50K: Keys = Keys {
     rss: "idle50k_rss",
     kernel: "idle50k_kernel",

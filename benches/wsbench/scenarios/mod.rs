@@ -8,7 +8,7 @@
 //! | [`echo::large`] | 1 MiB and 16 MiB Binary messages, a window of 2 | MB/s |
 //! | [`broadcast::run`] | 1,000 (and 250) receivers, one sender, a window of 32 messages | deliveries/s, p50/p99/max latency, CPU per delivery, lost |
 //! | [`handshakes::run`] | connect, 101, Close, Close, TCP close; 1 and 4 client threads | cycles/s |
-//! | [`idle::run`] | 10,000 (and 50,000) open `/echo` connections, each echoing once more at the end | server RSS and kernel memory per connection, silent connections |
+//! | [`idle::run`] | 10,000 (and 50,000, or as many as the machine allows) open `/echo` connections, each echoing once more at the end | server RSS and kernel memory per connection, silent connections |
 //! | [`burst::run`] | 2,000 nonblocking connects at the same instant, all upgraded | slowest and median connect → 101, clients that waited for a SYN retry, kernel drop counters |
 //! | [`unmask::run`] | `apply_mask` against `memcpy` of the same buffer | GB/s |
 //! | [`deflate::run`] | 250 receivers offering permessage-deflate, ~400-byte chat JSON, once with compression and once on a second wsmith with `--deflate off` | deliveries/s, wire bytes per message, CPU per delivery |
