@@ -32,7 +32,7 @@ use super::lanes::{Control, Frame};
 use super::lock::lock;
 use super::outbox::{outbox, Outbox};
 use super::tap::Tap;
-use super::writer::WriterSlot;
+use super::writer::{WriteNow, WriterSlot};
 use crate::app::chat::ChatError;
 use crate::app::lab::LabSession;
 use crate::app::{echo, ClientId, Endpoint, Input};
@@ -315,7 +315,7 @@ impl Reader<'_> {
 
     /// The connection ended without the peer's Close: tell the writer to close TCP.
     fn ended(&self, record: CloseRecord) -> CloseRecord {
-        if !self.writer.write_now(&[], true) {
+        if self.writer.write_now(&[], true) == WriteNow::Busy {
             self.outbox.control(Control::Finish);
         }
         record
@@ -447,9 +447,11 @@ impl Reader<'_> {
         let mut parts: Vec<&[u8]> = vec![&pongs];
         parts.extend(echoes.iter().flat_map(Frame::parts));
         parts.push(&last);
-        if self.writer.write_now(&parts, finish) {
-            self.counters.sent_messages(echoes.len());
-            return;
+        match self.writer.write_now(&parts, finish) {
+            WriteNow::Written => return self.counters.sent_messages(echoes.len()),
+            // Nothing is counted as sent; the reader sees TCP closed and leaves.
+            WriteNow::Failed => return,
+            WriteNow::Busy => {}
         }
         if !pongs.is_empty() {
             self.outbox.control(Control::Bytes(pongs));

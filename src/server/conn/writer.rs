@@ -80,6 +80,17 @@ struct Batch {
     last: Vec<u8>,
 }
 
+/// What [`WriterSlot::write_now`] did with the caller's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteNow {
+    /// All written.
+    Written,
+    /// The write failed and TCP is closed: the reader sees it and leaves.
+    Failed,
+    /// A writer runs or something is queued: the caller queues them behind it.
+    Busy,
+}
+
 /// Everything a writer thread needs, shared by the writers a connection starts over its life.
 pub struct WriterSlot {
     /// The socket, shared with the reader (one descriptor per connection).
@@ -162,14 +173,14 @@ impl WriterSlot {
     }
 
     /// Writes `parts` from the calling thread (the reader) when no writer runs and nothing is
-    /// queued, so wire order holds; with `last`, TCP is closed afterwards. Returns `false` when
-    /// the caller must queue them instead.
+    /// queued, so wire order holds; with `last`, TCP is closed afterwards. Says whether they
+    /// were written, failed (TCP is then closed), or must be queued instead.
     ///
     /// This saves a thread wake-up per echo round trip, and a writer thread per short-lived
     /// connection (its Close reply goes out from the reader).
-    pub fn write_now(self: &Arc<Self>, parts: &[&[u8]], last: bool) -> bool {
+    pub fn write_now(self: &Arc<Self>, parts: &[&[u8]], last: bool) -> WriteNow {
         if !self.take_idle() {
-            return false;
+            return WriteNow::Busy;
         }
         let written = self.write_parts(parts.to_vec());
         if written.is_err() || last {
@@ -177,7 +188,13 @@ impl WriterSlot {
         } else {
             self.release();
         }
-        true
+        match written {
+            Ok(()) => WriteNow::Written,
+            Err(e) => {
+                debug!("peer {}: write failed: {e}", self.id);
+                WriteNow::Failed
+            }
+        }
     }
 
     /// Whether shared frames go to this connection as the hub encoded them (no
