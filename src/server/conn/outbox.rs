@@ -153,8 +153,8 @@ impl Outbox {
                 Ok(())
             }
             Ok(written) => frame.tail(written).map_or(Ok(()), |tail| self.push(tail)),
-            Err(_) => {
-                self.writer.fail();
+            Err(e) => {
+                self.writer.fail(&e);
                 return Err(SendError::Gone);
             }
         };

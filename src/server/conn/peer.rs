@@ -322,12 +322,17 @@ impl Reader<'_> {
     }
 
     /// The record for a connection that ended without the peer's Close frame: ours, if we had
-    /// sent one (the peer never answered), else a 1006.
+    /// sent one (the peer never answered) or meant to and a failed write stopped it (a slow
+    /// consumer that never read again), else a 1006.
     fn vanished(&self, what: &str) -> CloseRecord {
-        match lock(&self.conn).sent_close() {
-            Some(sent) => CloseRecord::server_close_unanswered(
-                sent,
-                &format!("the client never answered ({what})"),
+        if let Some(sent) = lock(&self.conn).sent_close() {
+            let answer = format!("the client never answered ({what})");
+            return CloseRecord::server_close_unanswered(sent, &answer);
+        }
+        match self.writer.unsent_close() {
+            Some(meant) => CloseRecord::server_close_unanswered(
+                &meant,
+                &format!("its Close could not be written: the client stopped reading ({what})"),
             ),
             None => CloseRecord::abnormal(what),
         }

@@ -30,7 +30,7 @@ use super::tap::Tap;
 use crate::app::ClientId;
 use crate::protocol::connection::State;
 use crate::protocol::deflate::StatelessCompressor;
-use crate::protocol::Connection;
+use crate::protocol::{CloseFrame, Connection};
 use crate::server::metrics::EndpointCounters;
 use crate::server::pool::ThreadPool;
 use crate::server::spawner::Spawner;
@@ -114,6 +114,8 @@ pub struct WriterSlot {
     compressor: OnceLock<StatelessCompressor>,
     /// A writer thread runs, or the reader holds the socket (for the 101).
     running: AtomicBool,
+    /// A write failed (the socket stayed full for `--write-timeout`, or broke).
+    write_failed: AtomicBool,
     /// TCP is closed: nothing more is written, no writer starts.
     finished: Mutex<bool>,
     finished_changed: Condvar,
@@ -144,6 +146,7 @@ impl WriterSlot {
             written: AtomicU64::new(0),
             compressor: OnceLock::new(),
             running: AtomicBool::new(true),
+            write_failed: AtomicBool::new(false),
             finished: Mutex::new(false),
             finished_changed: Condvar::new(),
         })
@@ -191,7 +194,7 @@ impl WriterSlot {
         match written {
             Ok(()) => WriteNow::Written,
             Err(e) => {
-                debug!("peer {}: write failed: {e}", self.id);
+                self.write_failed(&e);
                 WriteNow::Failed
             }
         }
@@ -243,9 +246,36 @@ impl WriterSlot {
     }
 
     /// A write with the slot held failed: closes TCP; the reader sees it and leaves.
-    pub fn fail(&self) {
-        debug!("peer {}: write failed", self.id);
+    pub fn fail(&self, error: &io::Error) {
+        self.write_failed(error);
         self.finish();
+    }
+
+    /// Notes that a write failed, before TCP is closed, for [`WriterSlot::unsent_close`].
+    fn write_failed(&self, error: &io::Error) {
+        debug!("peer {}: write failed: {error}", self.id);
+        self.write_failed.store(true, Ordering::SeqCst);
+    }
+
+    /// The Close the hub asked for (a slow consumer, a shutdown) that never went out because a
+    /// write failed first, typically a client that stopped reading: the writer was still stuck
+    /// on the full socket when it came, and gave up after `--write-timeout`. The reader's
+    /// record then tells what the server did (1008, "slow consumer: ...") rather than a bare
+    /// 1006. Called once the connection is over; nothing is written after it.
+    pub fn unsent_close(&self) -> Option<CloseFrame> {
+        if !self.write_failed.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.outbox
+            .control
+            .try_iter()
+            .find_map(|control| match control {
+                Control::Close { code, reason, .. } => Some(CloseFrame {
+                    code: Some(code),
+                    reason,
+                }),
+                _ => None,
+            })
     }
 
     /// Something was queued: unless a writer runs, take the slot and have the spawner thread
@@ -342,7 +372,7 @@ impl WriterSlot {
             // --max-backlog-bytes, so what a slow reader pins stays bounded.
             self.outbox.done_with(&batch.data);
             if let Err(e) = written {
-                debug!("peer {}: write failed: {e}", self.id);
+                self.write_failed(&e);
                 next = Next::CloseTcp;
             }
         }
