@@ -220,12 +220,13 @@ impl Settings {
                 ));
             }
         }
-        // wsmith runs two threads per connection; every thread takes a process id.
+        // An idle wsmith connection runs one thread (its reader; a writer starts only for what
+        // the socket could not take); every thread takes a process id.
         let pid_max = fs::read_to_string("/proc/sys/kernel/pid_max")
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok());
         if let Some(pid_max) = pid_max {
-            let room = pid_max.saturating_sub(4_096) / 2;
+            let room = pid_max.saturating_sub(4_096);
             if room < self.idle_connections {
                 self.notes.push(format!(
                     "idle: {room} connections instead of {} (kernel.pid_max {pid_max})",
