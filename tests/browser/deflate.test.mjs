@@ -12,31 +12,19 @@
 // package; CHROMIUM_PATH overrides): if it is missing the run fails, it is never skipped.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  STEP_MS, bounded, closeChromium, launchChromium, requireChromium, startServer, stopServer,
-} from './support.mjs';
+import { STEP_MS, startSession } from './support.mjs';
 
 // ───────────────────────────── the browser ─────────────────────────────
 
-let server;
-let context;
-let userDataDir;
+let session; // the server, Chromium and the page errors (support.mjs, startSession)
 let page;
-const pageErrors = [];
 
 before(async () => {
-  requireChromium();
-  server = await startServer();
-  ({ context, userDataDir } = await launchChromium('wsmith-chromium-deflate-', { width: 1280, height: 900 }));
-  page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  await page.goto(server.base + '/');
+  session = await startSession('wsmith-chromium-deflate-', { width: 1280, height: 900 });
+  page = await session.open('/');
 });
 
-after(async () => {
-  await closeChromium(context, userDataDir);
-  if (server) await bounded(stopServer(server), 10_000);
-});
+after(() => session?.close());
 
 /**
  * In the page: opens a sender and a receiver on `endpoint` (the receiver with a tap token, and
@@ -152,5 +140,5 @@ test('broadcast: Chromium negotiates permessage-deflate; a long message arrives 
 });
 
 test('the page threw no uncaught errors', () => {
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(session.pageErrors, []);
 });

@@ -149,6 +149,54 @@ export async function closeChromium(context, userDataDir) {
   if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 }
 
+// ───────────────────────────── the session ─────────────────────────────
+
+/**
+ * What a test file's `before` sets up and its `after` takes down: a wsmith server (unless
+ * `{ server: false }`: the tutorials start their own), Chromium (launchChromium), and the
+ * uncaught errors of its pages, which the tests assert there were none of. Resolves with
+ * `{ server, context, pageErrors, watch, open, close }`:
+ *
+ * - `server` is startServer's; a test that restarts the server puts the new one here, for close();
+ * - `context` opens pages whose errors are not watched (status.test.mjs's load);
+ * - `pageErrors` gets `"URL: message"` for each uncaught error in a watched page;
+ * - `watch(page)` watches a page opened otherwise (a popup); `open(url)` opens a watched one at
+ *   `url`, a path being taken from the server (`'/#lab'`);
+ * - `close()` closes Chromium, then stops the server, each bounded.
+ *
+ * If Chromium does not start, the server is stopped before the error is passed on.
+ */
+export async function startSession(prefix, viewport, { server: withServer = true } = {}) {
+  requireChromium();
+  const server = withServer ? await startServer() : undefined;
+  let browser;
+  try {
+    browser = await launchChromium(prefix, viewport);
+  } catch (err) {
+    if (server) await bounded(stopServer(server), 10_000);
+    throw err;
+  }
+  const session = {
+    server,
+    context: browser.context,
+    pageErrors: [],
+    watch(page) {
+      page.on('pageerror', (err) => session.pageErrors.push(`${page.url()}: ${err.message}`));
+      return page;
+    },
+    async open(url) {
+      const page = session.watch(await session.context.newPage());
+      await page.goto(new URL(url, session.server?.base).href);
+      return page;
+    },
+    async close() {
+      await closeChromium(session.context, browser.userDataDir);
+      if (session.server) await bounded(stopServer(session.server), 10_000);
+    },
+  };
+  return session;
+}
+
 /** Brings `page` to the front and saves a screenshot as target/browser-artifacts/`name`. */
 export async function screenshot(page, name, options = {}) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
