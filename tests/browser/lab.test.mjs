@@ -12,17 +12,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  ARTIFACTS, STEP_MS, bounded, closeChromium, launchChromium, requireChromium, startServer, stopServer, tid,
-} from './support.mjs';
+import { ARTIFACTS, startSession, tid } from './support.mjs';
 
 // ───────────────────────────── the browser ─────────────────────────────
 
-let server;
-let context;
-let userDataDir;
+let session; // the server, Chromium and the page errors (support.mjs, startSession)
 let page;
-const pageErrors = [];
 
 const frameCard = (i) => page.locator(tid('lab-frame')).nth(i);
 
@@ -46,20 +41,13 @@ async function sendToTheCore() {
 }
 
 before(async () => {
-  requireChromium();
-  server = await startServer();
-  ({ context, userDataDir } = await launchChromium('wsmith-chromium-lab-', { width: 1280, height: 900 }));
-  page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  await page.goto(server.base + '/#lab');
+  session = await startSession('wsmith-chromium-lab-', { width: 1280, height: 900 });
+  page = await session.open('/#lab');
   await page.locator(`${tid('status-lab')}[data-state="open"]`).waitFor();
   await page.locator(tid('lab-preset')).first().waitFor();
 });
 
-after(async () => {
-  await closeChromium(context, userDataDir);
-  if (server) await bounded(stopServer(server), 10_000);
-});
+after(() => session?.close());
 
 // ───────────────────────────── scenarios ─────────────────────────────
 
@@ -144,5 +132,5 @@ test('one click on a preset sends it, and the core gives the RFC’s answer', { 
   await page.locator(tid('lab-message')).filter({ hasText: '“Hello”' }).waitFor();
   await page.locator(`${tid('lab-rfc')}[data-agrees="true"]`).waitFor();
   await screenshot('lab-preset.png');
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(session.pageErrors, []);
 });
