@@ -6,31 +6,21 @@
 //   cargo build --release && (cd tests/browser && npm ci) && node --test tests/browser/
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeChromium, launchChromium, requireChromium, screenshot, startServer, stopServer, tid } from './support.mjs';
+import { screenshot, startSession, tid } from './support.mjs';
 
 const BROADCASTERS = 20;
 const ECHOES = 4;
 
-let server;
-let context;
-let userDataDir;
+let session; // the server, Chromium and the page errors (support.mjs, startSession)
 let page;
 let load;
-const pageErrors = [];
 
 before(async () => {
-  requireChromium();
-  server = await startServer();
-  ({ context, userDataDir } = await launchChromium('wsmith-chromium-status-', { width: 1280, height: 1000 }));
-  page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  await page.goto(server.base + '/#status');
+  session = await startSession('wsmith-chromium-status-', { width: 1280, height: 1000 });
+  page = await session.open('/#status');
 });
 
-after(async () => {
-  await closeChromium(context, userDataDir);
-  if (server) await stopServer(server);
-});
+after(() => session?.close());
 
 /** A figure's `data-value`, as a number. */
 const figure = (id) => page.locator(tid(id)).getAttribute('data-value').then(Number);
@@ -44,8 +34,8 @@ test('the status tab follows the server under load: connections, rates, the hub,
 
   // The load: a page of the same origin (so the upgrades' Origin is the server's own) whose
   // clients broadcast to each other and echo, every 50 ms, until told to stop.
-  load = await context.newPage();
-  await load.goto(server.base + '/healthz');
+  load = await session.context.newPage();
+  await load.goto(session.server.base + '/healthz');
   await load.evaluate(([base, broadcasters, echoes]) => {
     const ws = base.replace('http://', 'ws://');
     const open = (path) => new Promise((resolve, reject) => {
@@ -67,7 +57,7 @@ test('the status tab follows the server under load: connections, rates, the hub,
       }, 50);
       return sockets.length;
     });
-  }, [server.base, BROADCASTERS, ECHOES]);
+  }, [session.server.base, BROADCASTERS, ECHOES]);
 
   // Connections per endpoint: the page's own /echo and /notifications count too.
   await until((n) => Number(document.querySelector('[data-testid="status-open-broadcast"]')?.textContent) === n, BROADCASTERS);
@@ -121,5 +111,5 @@ test('the status tab follows the server under load: connections, rates, the hub,
     for (const socket of window.clients) socket.close(1000);
   });
   await until(() => Number(document.querySelector('[data-testid="status-open-broadcast"]')?.textContent) === 0);
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(session.pageErrors, []);
 });
