@@ -14,8 +14,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  ARTIFACTS, JOIN, LEAVE, STEP_MS, bounded, closeChromium, launchChromium, requireChromium, restartServer,
-  screenshot, startServer, stopServer, tid,
+  ARTIFACTS, JOIN, LEAVE, STEP_MS, restartServer, screenshot, startSession, stopServer, tid,
 } from './support.mjs';
 
 const RECONNECT_MS = 30_000; // backoff tops out at 10 s, so two full rounds
@@ -29,7 +28,7 @@ function publish(channel, text) {
   const body = Buffer.from(text, 'utf8');
   return new Promise((resolve, reject) => {
     const req = http.request({
-      host: '127.0.0.1', port: server.port, method: 'POST', path: `/publish/${encodeURIComponent(channel)}`,
+      host: '127.0.0.1', port: session.server.port, method: 'POST', path: `/publish/${encodeURIComponent(channel)}`,
       agent: false, timeout: 5000,
       headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length },
     }, (res) => {
@@ -46,19 +45,9 @@ function publish(channel, text) {
 
 // ───────────────────────────── the browser ─────────────────────────────
 
-let server;
-let context;
-let userDataDir;
+let session; // the server, Chromium and the page errors (support.mjs, startSession)
 let alice;
 let bob;
-const pageErrors = [];
-
-async function openPage() {
-  const page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
-  await page.goto(server.base + '/');
-  return page;
-}
 
 async function join(page, name, { withEnter = false } = {}) {
   await page.fill(tid('name-input'), name);
@@ -109,27 +98,22 @@ async function assertNoDuplicates(page) {
 const front = (page) => page.bringToFront();
 
 before(async () => {
-  requireChromium();
-  server = await startServer('127.0.0.1:0');
-  ({ context, userDataDir } = await launchChromium('wsmith-chromium-', { width: 1280, height: 800 }));
+  session = await startSession('wsmith-chromium-', { width: 1280, height: 800 });
 });
 
-after(async () => {
-  await closeChromium(context, userDataDir);
-  if (server) await bounded(stopServer(server), 10_000);
-});
+after(() => session?.close());
 
 // ───────────────────────────── scenarios ─────────────────────────────
 
 test('two pages join by name and each sees the second join with the count', { timeout: 60_000 }, async () => {
-  alice = await openPage();
+  alice = await session.open('/');
   assert.equal(await alice.title(), 'wsmith — live WebSocket demo');
   await waitState(alice, 'echo', 'open');
   await waitState(alice, 'notifications', 'open');
   await join(alice, 'alice');
   await alice.locator(tid('user-count')).filter({ hasText: /^1$/ }).waitFor();
 
-  bob = await openPage();
+  bob = await session.open('/');
   await join(bob, 'bob', { withEnter: true });
 
   await presenceLines(alice, JOIN(2)).first().waitFor();
@@ -262,14 +246,15 @@ test('narrow screens: the chat still fits', { timeout: 30_000 }, async () => {
 });
 
 test('server restart on the same port: the page reconnects, no message twice', { timeout: 90_000 }, async () => {
-  const port = server.port;
-  await stopServer(server, 'SIGKILL');
+  const port = session.server.port;
+  await stopServer(session.server, 'SIGKILL');
   for (const page of [alice, bob]) {
     for (const socket of ['chat', 'echo', 'notifications']) await waitState(page, socket, 'closed');
   }
   await screenshot(alice, 'chat-disconnected.png');
 
-  server = await restartServer(port);
+  // In the session, so that its close() stops this one.
+  session.server = await restartServer(port);
   for (const page of [alice, bob]) {
     for (const socket of ['chat', 'echo', 'notifications']) await waitState(page, socket, 'open', RECONNECT_MS);
   }
@@ -345,7 +330,7 @@ async function assertBefore(frame, later) {
 }
 
 test('inspector: this page’s /chat handshake, step by step, checks out in Node', { timeout: 60_000 }, async () => {
-  carol = await openPage();
+  carol = await session.open('/');
   await join(carol, 'carol');
   // Keyboard: the Inspector is the tab after Notifications.
   await carol.focus(tid('tab-notifications'));
@@ -493,7 +478,7 @@ function rawFrame(opcode, text, { fin = true, mask = true } = {}) {
 /** A raw TCP client that upgrades at `target` and keeps the socket open. */
 function rawUpgrade(target) {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(server.port, '127.0.0.1');
+    const socket = net.connect(session.server.port, '127.0.0.1');
     socket.setTimeout(STEP_MS, () => socket.destroy(new Error('raw client timed out')));
     let head = '';
     socket.on('error', reject); // after the upgrade: the server may reset it, which is the point
@@ -505,7 +490,7 @@ function rawUpgrade(target) {
       if (!head.startsWith('HTTP/1.1 101')) reject(new Error(`upgrade refused: ${head}`));
       else resolve(socket);
     });
-    socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
+    socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${session.server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
       + `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
   });
 }
@@ -619,12 +604,12 @@ test('narrow screens: the Inspector still fits', { timeout: 30_000 }, async () =
 });
 
 test('the page threw no uncaught errors', () => {
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(session.pageErrors, []);
 });
 
 test('Chromium negotiates permessage-deflate and a compressed echo comes back intact', { timeout: 60_000 }, async () => {
-  const page = await context.newPage();
-  await page.goto(server.base + '/');
+  const page = await session.context.newPage();
+  await page.goto(session.server.base + '/');
   const result = await page.evaluate(async () => {
     const ws = new WebSocket(`ws://${location.host}/echo`);
     const next = () => new Promise((resolve, reject) => {
