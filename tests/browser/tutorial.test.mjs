@@ -16,8 +16,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import {
-  JOIN, LEAVE, REPO, STARTUP_MS, STEP_MS, closeChromium, launchChromium, screenshot as saveScreenshot, serverBinary,
-  stopServer as stop,
+  JOIN, LEAVE, REPO, STARTUP_MS, STEP_MS, screenshot as saveScreenshot, serverBinary, startSession, stopServer as stop,
 } from './support.mjs';
 
 /**
@@ -74,16 +73,10 @@ async function consoleShows(server, text) {
   assert.fail(`the console never showed ${JSON.stringify(text)}:\n${server.console()}`);
 }
 
-let context;
-let userDataDir;
-const pageErrors = [];
+let session; // Chromium and the page errors (support.mjs, startSession); each test starts its server
 
-async function open(url) {
-  const page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
-  await page.goto(url);
-  return page;
-}
+/** A new page at `url`, its uncaught errors collected. */
+const open = (url) => session.open(url);
 
 /** The texts of the children of `selector`, in order. */
 const texts = (page, selector) => page.locator(`${selector} > *`).allTextContents();
@@ -97,12 +90,13 @@ async function shows(page, selector, text) {
 const screenshot = (page, name) => saveScreenshot(page, name, { fullPage: true });
 
 before(async () => {
-  ({ context, userDataDir } = await launchChromium('wsmith-tutorial-chromium-', { width: 1000, height: 700 }));
+  session = await startSession('wsmith-tutorial-chromium-', { width: 1000, height: 700 }, { server: false });
 });
 
 after(async () => {
-  await closeChromium(context, userDataDir);
-  assert.deepEqual(pageErrors, [], 'no page threw');
+  if (!session) return; // before failed, and said so
+  await session.close();
+  assert.deepEqual(session.pageErrors, [], 'no page threw');
 });
 
 // ───────────────────────────── seed 000 ─────────────────────────────
@@ -242,8 +236,8 @@ test('hello-chat: 전송 sends Hello, counts on join and leave, names reach ever
     await shows(b, '#messages', '철수: 안녕하세요');
 
     // The Inspector, from the page's link, watches a's connection.
-    const [inspector] = await Promise.all([context.waitForEvent('page'), a.click('#inspectorLink')]);
-    inspector.on('pageerror', (err) => pageErrors.push(`${inspector.url()}: ${err.message}`));
+    const [inspector] = await Promise.all([session.context.waitForEvent('page'), a.click('#inspectorLink')]);
+    session.watch(inspector);
     await inspector.locator('#status').getByText(/^watching connection #\d+/).waitFor();
 
     await b.close();
