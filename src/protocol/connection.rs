@@ -155,8 +155,9 @@ pub struct Connection {
     sent_close: Option<CloseFrame>,
     /// Where the frame being read started.
     frame_offset: u64,
-    /// `permessage-deflate`, if the handshake negotiated it (RFC 7692).
-    compression: Option<Compression>,
+    /// `permessage-deflate`, if the handshake negotiated it (RFC 7692). Boxed: its inflater
+    /// and deflater are about half of this struct, and most connections never negotiate it.
+    compression: Option<Box<Compression>>,
     /// The message buffer is lent ([`Connection::take_message_buffer`]): its length then.
     lent: Option<usize>,
 }
@@ -222,12 +223,12 @@ impl Connection {
             Role::Server => Role::Client,
             Role::Client => Role::Server,
         };
-        self.compression = Some(Compression {
+        self.compression = Some(Box::new(Compression {
             params,
             threshold,
             inflater: Inflater::new(params.no_context_takeover(peer)),
             deflater: None,
-        });
+        }));
         self
     }
 

@@ -49,7 +49,7 @@ pub fn handle(stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: Port)
         peer::serve(
             stream,
             response_101,
-            &leftover,
+            leftover,
             endpoint,
             tap,
             deflate,
@@ -244,12 +244,14 @@ fn tap_for(
     peer: Option<SocketAddr>,
 ) -> Arc<Tap> {
     let token = query::first(head.query(), "tap").filter(|t| !t.is_empty());
-    let handshake = token.as_ref().map(|_| HandshakeRecord {
-        request: String::from_utf8_lossy(raw_head).into_owned(),
-        key: upgrade.key.clone(),
-        accept: upgrade.accept.clone(),
-        response: String::from_utf8_lossy(response).into_owned(),
-        deflate: upgrade.deflate,
+    let handshake = token.as_ref().map(|_| {
+        Box::new(HandshakeRecord {
+            request: String::from_utf8_lossy(raw_head).into_owned(),
+            key: upgrade.key.clone(),
+            accept: upgrade.accept.clone(),
+            response: String::from_utf8_lossy(response).into_owned(),
+            deflate: upgrade.deflate,
+        })
     });
     Tap::new(TapInfo {
         conn: id,

@@ -68,15 +68,44 @@ const PAYLOAD_READ_MAX: u64 = 1024 * 1024;
 /// `response_101` is the handshake's answer: it is the writer's first output, queued before the
 /// client is registered with the hub, so nothing the hub sends can precede it and nothing sent
 /// after the client sees it can miss the client. `leftover` are bytes read past the request head.
+///
+/// The reader then waits on this frame for as long as the client is quiet: what is set up once
+/// ([`open`]), what a read sets off ([`Reader::receive`]) and how the connection ends
+/// ([`Reader::end`]) run in frames of their own, so that the stack an idle connection keeps
+/// touched stays within two pages (the thread's TLS, and one page of frames).
 pub fn serve(
     stream: TcpStream,
     response_101: Vec<u8>,
-    leftover: &[u8],
+    leftover: Vec<u8>,
     endpoint: Endpoint,
     tap: Arc<Tap>,
     deflate: Option<Params>,
     shared: &Arc<Shared>,
 ) {
+    // Bound by reference, so that the reader is not copied out of what `open` returned: this
+    // frame holds one Reader.
+    let mut opened = open(stream, response_101, endpoint, tap, deflate, shared);
+    let Some((reader, stream)) = opened.as_mut() else {
+        return;
+    };
+    // A bug in this connection's thread ends this connection only: Close 1011, and the hub
+    // still hears that it left.
+    let ran = catch_unwind(AssertUnwindSafe(|| reader.run(stream, leftover)));
+    reader.end(ran);
+}
+
+/// Sets up an upgraded connection: its state machine, outbox and writer slot; registers it with
+/// the hub and writes the 101 (then dropped: an idle connection does not keep it). `None` when
+/// the connection is over already.
+#[inline(never)]
+fn open<'a>(
+    stream: TcpStream,
+    response_101: Vec<u8>,
+    endpoint: Endpoint,
+    tap: Arc<Tap>,
+    deflate: Option<Params>,
+    shared: &'a Arc<Shared>,
+) -> Option<(Reader<'a>, Arc<TcpStream>)> {
     let id = tap.info.conn;
     let config = &shared.config;
     let counters = metrics::endpoint(&endpoint);
@@ -94,7 +123,7 @@ pub fn serve(
     if let Err(e) = stream.set_write_timeout(Some(config.write_timeout)) {
         warn!("peer {id}: cannot set a write timeout: {e}");
         let _ = (&stream).write_all(&error_response(&HandshakeError::TooManyConnections));
-        return;
+        return None;
     }
     // The reader and the writer share the one socket: `&TcpStream` reads and writes.
     let stream = Arc::new(stream);
@@ -132,36 +161,32 @@ pub fn serve(
             reason: "gone before the 101".into(),
         });
         writer.wait_finished(Duration::ZERO);
-        return;
+        return None;
     }
-    let conn_for_panic = Arc::clone(&conn);
     let now = Instant::now();
-    let mut reader = Reader {
+    // Only `/lab` has a lab session: other connections do not carry one.
+    let lab = (endpoint == Endpoint::Lab)
+        .then(|| Box::new(LabSession::new(config.lab, config.limits, now)));
+    let reader = Reader {
         id,
         endpoint,
         conn,
-        outbox: outbox.clone(),
-        tap: Arc::clone(&tap),
+        outbox,
+        tap,
         shared,
         awaiting_pong: false,
         chat_rate: TokenBucket::new(config.rate_limit, now),
         rate_strikes: 0,
         control_rate: WindowCounter::new(config.max_control_rate, now),
         closing_for_policy: false,
-        writer: Arc::clone(&writer),
+        writer,
         echo_replies: Vec::new(),
-        lab: LabSession::new(config.lab, config.limits, now),
+        lab,
         compressor,
         counters,
         payload_expected: 0,
     };
-    // A bug in this connection's thread ends this connection only: Close 1011, and the hub
-    // still hears that it left.
-    let record = match catch_unwind(AssertUnwindSafe(|| reader.run(&stream, leftover))) {
-        Ok(record) => record,
-        Err(_) => panicked(id, &conn_for_panic, &outbox),
-    };
-    ended(id, record, outbox, &writer, &tap, shared);
+    Some((reader, stream))
 }
 
 /// The connection's state machine, built in a frame of its own: it is large, and the reader's
@@ -198,32 +223,6 @@ fn panicked(id: ClientId, conn: &Mutex<Connection>, outbox: &Outbox) -> CloseRec
     CloseRecord::server_close_unanswered(&sent, "the connection's thread panicked")
 }
 
-/// The connection is over: its last frames go out, then its record to the log, the Inspector
-/// and the hub.
-#[inline(never)]
-fn ended(
-    id: ClientId,
-    record: CloseRecord,
-    outbox: Outbox,
-    writer: &WriterSlot,
-    tap: &Tap,
-    shared: &Shared,
-) {
-    info!("peer {id}: {record}");
-    metrics().closed(record.by, record.code);
-    // The writer's last frames (a Close reply) go out, and to the Inspector, before the record.
-    drop(outbox);
-    let config = &shared.config;
-    writer.wait_finished(config.close_timeout + config.write_timeout);
-    if tap.is_active() {
-        tap.closed(&record);
-    }
-    shared.hub_send(Command::Leave {
-        id,
-        reason: record.to_string(),
-    });
-}
-
 /// The reading half of a connection.
 struct Reader<'a> {
     id: ClientId,
@@ -246,8 +245,8 @@ struct Reader<'a> {
     writer: Arc<WriterSlot>,
     /// Echo replies produced by the read being handled.
     echo_replies: Vec<Frame>,
-    /// `/lab`'s command rate and limits.
-    lab: LabSession,
+    /// `/lab`'s command rate and limits; `None` on every other endpoint.
+    lab: Option<Box<LabSession>>,
     /// permessage-deflate for what this thread sends (echo replies), if negotiated.
     compressor: Option<StatelessCompressor>,
     /// Its endpoint's `/metrics` counters.
@@ -258,20 +257,35 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// The connection is over: its last frames go out, then its record to the log, the
+    /// Inspector and the hub.
+    /// `ran` is the reader's record, or `Err` if the reader panicked.
+    #[inline(never)]
+    fn end(&self, ran: std::thread::Result<CloseRecord>) {
+        let id = self.id;
+        let record = ran.unwrap_or_else(|_| panicked(id, &self.conn, &self.outbox));
+        info!("peer {id}: {record}");
+        metrics().closed(record.by, record.code);
+        // The writer's last frames (a Close reply) go out, and to the Inspector, before the
+        // record.
+        let config = &self.shared.config;
+        self.writer
+            .wait_finished(config.close_timeout + config.write_timeout);
+        if self.tap.is_active() {
+            self.tap.closed(&record);
+        }
+        self.shared.hub_send(Command::Leave {
+            id,
+            reason: record.to_string(),
+        });
+    }
+
     /// Reads until the connection ends. Not inlined: its frame is what an idle connection
     /// keeps on the stack, so it holds only the quiet array and what the loop needs.
     #[inline(never)]
-    fn run(&mut self, mut stream: &TcpStream, leftover: &[u8]) -> CloseRecord {
-        let ping_interval = self.shared.config.ping_interval;
-        let timeout = (!ping_interval.is_zero()).then_some(ping_interval);
-        if let Err(e) = stream.set_read_timeout(timeout) {
-            return self.ended(CloseRecord::abnormal(format!(
-                "cannot set a read timeout: {e}"
-            )));
-        }
-        lock(&self.conn).observe_frames(log::log_enabled!(log::Level::Trace));
-        if let Some(record) = self.receive(leftover) {
-            return record;
+    fn run(&mut self, mut stream: &TcpStream, leftover: Vec<u8>) -> CloseRecord {
+        if let Some(record) = self.start(stream, leftover) {
+            return *record;
         }
         // Empty while the connection is quiet: reads go to `quiet`, and only a read that fills
         // it (bytes are streaming in) brings the heap buffer back.
@@ -293,7 +307,7 @@ impl Reader<'_> {
                 })
             };
             match read {
-                Ok((0, _)) => return self.ended(self.vanished("TCP closed before a close frame")),
+                Ok((0, _)) => return self.read_failed(None),
                 Ok((_, Some(record))) => return record,
                 Ok((n, None)) => {
                     self.awaiting_pong = false;
@@ -304,16 +318,45 @@ impl Reader<'_> {
                 }
                 Err(e) if is_timeout(&e) => {
                     if let Some(record) = self.keepalive() {
-                        return record;
+                        return *record;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return self.ended(self.vanished(&format!("read failed: {e}"))),
+                Err(e) => return self.read_failed(Some(e)),
             }
         }
     }
 
+    /// The record when the socket closed (`None`) or a read failed. Out of [`Reader::run`]'s
+    /// frame, as are the records that [`Reader::start`] and [`Reader::keepalive`] box: that
+    /// frame is what an idle connection keeps on the stack.
+    #[cold]
+    #[inline(never)]
+    fn read_failed(&self, error: Option<io::Error>) -> CloseRecord {
+        let record = match error {
+            None => self.vanished("TCP closed before a close frame"),
+            Some(e) => self.vanished(&format!("read failed: {e}")),
+        };
+        self.ended(record)
+    }
+
+    /// What the reader does once, before its loop: the read timeout (the ping interval), and
+    /// the bytes that came with the request head. Returns the record if the connection is over.
+    #[inline(never)]
+    fn start(&mut self, stream: &TcpStream, leftover: Vec<u8>) -> Option<Box<CloseRecord>> {
+        let ping_interval = self.shared.config.ping_interval;
+        let timeout = (!ping_interval.is_zero()).then_some(ping_interval);
+        if let Err(e) = stream.set_read_timeout(timeout) {
+            return Some(Box::new(self.ended(CloseRecord::abnormal(format!(
+                "cannot set a read timeout: {e}"
+            )))));
+        }
+        lock(&self.conn).observe_frames(log::log_enabled!(log::Level::Trace));
+        self.receive(&leftover).map(Box::new)
+    }
+
     /// The connection ended without the peer's Close: tell the writer to close TCP.
+    #[inline(never)]
     fn ended(&self, record: CloseRecord) -> CloseRecord {
         if self.writer.write_now(&[], true) == WriteNow::Busy {
             self.outbox.control(Control::Finish);
@@ -324,6 +367,8 @@ impl Reader<'_> {
     /// The record for a connection that ended without the peer's Close frame: ours, if we had
     /// sent one (the peer never answered) or meant to and a failed write stopped it (a slow
     /// consumer that never read again), else a 1006.
+    #[cold]
+    #[inline(never)]
     fn vanished(&self, what: &str) -> CloseRecord {
         if let Some(sent) = lock(&self.conn).sent_close() {
             let answer = format!("the client never answered ({what})");
@@ -339,7 +384,9 @@ impl Reader<'_> {
     }
 
     /// Runs `bytes` through the state machine and acts on what happened. Returns the record
-    /// once the connection is over.
+    /// once the connection is over. Not inlined: its callees go no deeper into the stack than
+    /// they must (see [`serve`]).
+    #[inline(never)]
     fn receive(&mut self, bytes: &[u8]) -> Option<CloseRecord> {
         if bytes.is_empty() {
             return None;
@@ -423,41 +470,73 @@ impl Reader<'_> {
             payload_expected,
         } = received;
         self.payload_expected = payload_expected;
-        // Pongs first: control frames have priority over the data these events produce.
         let open = state != State::Closed;
+        let record = self.handle_all(events, sent_close.as_ref());
+        // Pongs first: control frames have priority over the data these events produce. The
+        // last bytes (a Close reply) go after every reply the events produced.
         let (pongs, last) = if open {
             (output, Vec::new())
         } else {
             (Vec::new(), output)
         };
+        self.send_replies(pongs, last, !open);
+        (!open).then(|| record.map_or_else(|| CloseRecord::abnormal("closed"), |record| *record))
+    }
+
+    /// Handles the events of one read in order; returns the record of the last one that ended
+    /// the connection. Not inlined: its frame is gone when the replies are written. (Records
+    /// are boxed on the way: these frames are on the reader's stack, and a record is rare.)
+    #[inline(never)]
+    fn handle_all(
+        &mut self,
+        events: Vec<Event>,
+        sent_close: Option<&CloseFrame>,
+    ) -> Option<Box<CloseRecord>> {
         let mut record = None;
         for event in events {
-            if let Some(ended) = self.handle(event, sent_close.as_ref()) {
+            if let Some(ended) = self.handle(event, sent_close) {
                 record = Some(ended);
             }
         }
-        // The last bytes (a Close reply) go after every reply the events produced.
-        self.send_replies(pongs, last, !open);
-        (!open).then(|| record.unwrap_or_else(|| CloseRecord::abnormal("closed")))
+        record
     }
 
     /// Sends what one read produced, in wire order: Pongs, echo replies, then (when `finish`)
     /// the last bytes before TCP is closed. Written right here in one vectored write when the
     /// writer is idle; queued for it otherwise.
+    #[inline(never)]
     fn send_replies(&mut self, pongs: Vec<u8>, last: Vec<u8>, finish: bool) {
         let echoes = std::mem::take(&mut self.echo_replies);
         if pongs.is_empty() && echoes.is_empty() && last.is_empty() && !finish {
             return;
         }
-        let mut parts: Vec<&[u8]> = vec![&pongs];
-        parts.extend(echoes.iter().flat_map(Frame::parts));
-        parts.push(&last);
-        match self.writer.write_now(&parts, finish) {
+        match self.write_replies(&pongs, &echoes, &last, finish) {
             WriteNow::Written => return self.counters.sent_messages(echoes.len()),
             // Nothing is counted as sent; the reader sees TCP closed and leaves.
             WriteNow::Failed => return,
             WriteNow::Busy => {}
         }
+        self.queue_replies(pongs, echoes, last, finish);
+    }
+
+    /// [`Reader::send_replies`] when the writer is idle: one vectored write from this thread.
+    /// [`WriteNow::Busy`] if the writer was busy, and nothing was written.
+    #[inline(never)]
+    fn write_replies(&self, pongs: &[u8], echoes: &[Frame], last: &[u8], finish: bool) -> WriteNow {
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(2 + 2 * echoes.len());
+        parts.push(pongs);
+        for echo in echoes {
+            let [header, payload] = echo.parts();
+            parts.push(header);
+            parts.push(payload);
+        }
+        parts.push(last);
+        self.writer.write_now(&parts, finish)
+    }
+
+    /// [`Reader::send_replies`] when the writer is busy: queued for it, in the same order.
+    #[inline(never)]
+    fn queue_replies(&self, pongs: Vec<u8>, echoes: Vec<Frame>, last: Vec<u8>, finish: bool) {
         if !pongs.is_empty() {
             self.outbox.control(Control::Bytes(pongs));
         }
@@ -473,7 +552,12 @@ impl Reader<'_> {
         }
     }
 
-    fn handle(&mut self, event: Event, sent_close: Option<&CloseFrame>) -> Option<CloseRecord> {
+    #[inline(never)]
+    fn handle(
+        &mut self,
+        event: Event,
+        sent_close: Option<&CloseFrame>,
+    ) -> Option<Box<CloseRecord>> {
         let id = self.id;
         match event {
             Event::Frame { header, offset } => trace!("peer {id} ← {header} (at byte {offset})"),
@@ -489,9 +573,11 @@ impl Reader<'_> {
                 debug!("peer {id}: pong of {} bytes", payload.len());
                 self.count_control_frame();
             }
-            Event::Closed(close) => return Some(CloseRecord::handshake(&close, sent_close)),
+            Event::Closed(close) => {
+                return Some(Box::new(CloseRecord::handshake(&close, sent_close)))
+            }
             Event::Failed { error, offset } => {
-                return Some(CloseRecord::protocol_error(&error, offset))
+                return Some(Box::new(CloseRecord::protocol_error(&error, offset)))
             }
         }
         None
@@ -499,43 +585,62 @@ impl Reader<'_> {
 
     /// A whole message: echo replies here, everything else goes to the hub, typed by its app
     /// on this thread ([`Input::from_message`]), so the hub never parses client bytes.
+    #[inline(never)]
     fn dispatch(&mut self, message: Message) {
-        let id = self.id;
         if self.endpoint == Endpoint::Echo {
-            self.inject_fault(&message);
-            let reply = echo::reply(message);
-            let opcode = reply.opcode();
-            // RFC 7692 §6.1: compressed on this thread, RSV1 on the (only) frame.
-            let compressed = self.compressor.and_then(|compressor| {
-                with_deflater(&compressor, |deflater| {
-                    compressor.compress(deflater, reply.as_bytes())
-                })
-            });
-            let (rsv1, payload) = match compressed {
-                Some(bytes) => (true, bytes),
-                None => (false, reply.into_bytes()),
-            };
-            let header = FrameHeader {
-                rsv1,
-                ..FrameHeader::new(opcode, payload.len() as u64)
-            };
-            self.echo_replies
-                .push(Frame::Owned(header.encode(), payload));
-            return;
+            self.echo(message);
+        } else if self.lab.is_some() {
+            self.lab(&message);
+        } else {
+            self.send_to_hub(message);
         }
-        // The lab's bytes go to a core of its own, not to this socket or the hub.
-        if self.endpoint == Endpoint::Lab {
-            let reply = self.lab.reply(&message, Instant::now());
-            let header = FrameHeader::new(Opcode::Text, reply.len() as u64).encode();
-            self.echo_replies
-                .push(Frame::Owned(header, reply.into_bytes()));
+    }
+
+    /// `/echo`: the reply, for [`Reader::send_replies`]. Each endpoint's work is a call of its
+    /// own, so that the stack the first echo touches is only the echo's.
+    #[inline(never)]
+    fn echo(&mut self, message: Message) {
+        self.inject_fault(&message);
+        let reply = echo::reply(message);
+        let opcode = reply.opcode();
+        // RFC 7692 §6.1: compressed on this thread, RSV1 on the (only) frame.
+        let compressed = match &self.compressor {
+            Some(compressor) => compress(compressor, reply.as_bytes()),
+            None => None,
+        };
+        let (rsv1, payload) = match compressed {
+            Some(bytes) => (true, bytes),
+            None => (false, reply.into_bytes()),
+        };
+        let header = FrameHeader {
+            rsv1,
+            ..FrameHeader::new(opcode, payload.len() as u64)
+        };
+        self.echo_replies
+            .push(Frame::Owned(header.encode(), payload));
+    }
+
+    /// `/lab`: the lab's bytes go to a core of its own, not to this socket or the hub.
+    #[inline(never)]
+    fn lab(&mut self, message: &Message) {
+        let Some(lab) = self.lab.as_mut() else {
             return;
-        }
+        };
+        let reply = lab.reply(message, Instant::now());
+        let header = FrameHeader::new(Opcode::Text, reply.len() as u64).encode();
+        self.echo_replies
+            .push(Frame::Owned(header, reply.into_bytes()));
+    }
+
+    /// Every other endpoint: the message goes to the hub, typed by its app.
+    #[inline(never)]
+    fn send_to_hub(&mut self, message: Message) {
         if matches!(self.endpoint, Endpoint::Chat { .. }) && !self.within_chat_rate() {
             return;
         }
         let input = Input::from_message(&self.endpoint, message);
-        self.shared.hub_send(Command::Message { id, input });
+        self.shared
+            .hub_send(Command::Message { id: self.id, input });
     }
 
     /// `--rate-limit`: excess chat messages get an error event; a client that keeps sending
@@ -589,6 +694,7 @@ impl Reader<'_> {
     }
 
     /// Test builds can make this thread panic on purpose (`Config::panic_on_text`).
+    #[inline(never)]
     fn inject_fault(&self, message: &Message) {
         if let (Some(trigger), Message::Text(text)) = (&self.shared.config.panic_on_text, message) {
             if trigger == text {
@@ -598,12 +704,13 @@ impl Reader<'_> {
     }
 
     /// The read timed out: the client has been silent for a ping interval.
-    fn keepalive(&mut self) -> Option<CloseRecord> {
+    #[inline(never)]
+    fn keepalive(&mut self) -> Option<Box<CloseRecord>> {
         if self.awaiting_pong {
             let interval = self.shared.config.ping_interval;
-            return Some(self.ended(CloseRecord::abnormal(format!(
+            return Some(Box::new(self.ended(CloseRecord::abnormal(format!(
                 "ping timeout: no answer within {interval:?} of a ping"
-            ))));
+            )))));
         }
         let output = {
             let mut conn = lock(&self.conn);
@@ -616,6 +723,12 @@ impl Reader<'_> {
         }
         None
     }
+}
+
+/// An echo reply compressed (RFC 7692 §6.1), or `None` when it is sent as it is.
+#[inline(never)]
+fn compress(compressor: &StatelessCompressor, bytes: &[u8]) -> Option<Vec<u8>> {
+    with_deflater(compressor, |deflater| compressor.compress(deflater, bytes))
 }
 
 /// What one read made happen, collected under the state machine's lock.

@@ -77,8 +77,9 @@ pub struct TapInfo {
     pub peer: Option<SocketAddr>,
     /// The `tap=` token from its URL: whoever knows it may watch.
     pub token: Option<String>,
-    /// Its handshake, recorded only when it carried a token.
-    pub handshake: Option<HandshakeRecord>,
+    /// Its handshake, recorded only when it carried a token; boxed, so that a connection
+    /// nobody may watch does not carry its room.
+    pub handshake: Option<Box<HandshakeRecord>>,
     /// The `permessage-deflate` parameters agreed, if any: frames are shown inflated.
     pub deflate: Option<Params>,
 }
@@ -213,7 +214,7 @@ impl Tap {
             "conn": self.info.conn,
             "endpoint": self.info.endpoint,
             "peer": self.info.peer.map(|p| p.to_string()),
-            "handshake": self.info.handshake.as_ref().map(HandshakeRecord::to_json),
+            "handshake": self.info.handshake.as_deref().map(HandshakeRecord::to_json),
         })
     }
 }
