@@ -278,12 +278,22 @@ pub fn reason_phrase(status: u16) -> &'static str {
 /// Content-Length header field in any response with a status code of 1xx (Informational) or
 /// 204 (No Content)" (RFC 9110 §8.6). That is why the 101 of §4.2.2 has none.
 pub fn response_head(status: u16, headers: &[(&str, &str)], content_length: usize) -> Vec<u8> {
-    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+    use std::fmt::Write as _;
+    // One allocation, sized up front: the status line and `Content-Length` take at most 64
+    // bytes besides the reason phrase, each field its name, value and 4 more.
+    let reason = reason_phrase(status);
+    let fields: usize = headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 4)
+        .sum();
+    let mut head = String::with_capacity(64 + reason.len() + fields);
+    // Writing to a String cannot fail.
+    let _ = write!(head, "HTTP/1.1 {status} {reason}\r\n");
     for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        let _ = write!(head, "{name}: {value}\r\n");
     }
     if !(100..200).contains(&status) && status != 204 {
-        head.push_str(&format!("Content-Length: {content_length}\r\n"));
+        let _ = write!(head, "Content-Length: {content_length}\r\n");
     }
     head.push_str("\r\n");
     head.into_bytes()

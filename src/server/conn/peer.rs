@@ -778,3 +778,58 @@ fn resize_read_buffer(buf: &mut Vec<u8>, last_read: usize) {
         *buf = vec![0u8; READ_BUFFER_MIN];
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read buffer after each of `reads` (bytes per read), as [`Reader::run`] sizes it.
+    fn after(reads: &[usize]) -> Vec<usize> {
+        let mut buf: Vec<u8> = Vec::new();
+        reads
+            .iter()
+            .map(|&n| {
+                resize_read_buffer(&mut buf, n);
+                buf.capacity()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_quiet_connection_holds_no_read_buffer() {
+        // Small reads go to the quiet array: no heap buffer at all.
+        assert_eq!(after(&[1, 32, QUIET_READ - 1]), [0, 0, 0]);
+        // A read that fills the quiet array starts the buffer at its smallest size...
+        assert_eq!(after(&[QUIET_READ]), [READ_BUFFER_MIN]);
+        // ...and the first read that would have fit the quiet array gives it all back.
+        assert_eq!(after(&[QUIET_READ, 100]), [READ_BUFFER_MIN, 0]);
+    }
+
+    #[test]
+    fn a_streaming_connection_grows_its_buffer_to_the_bound_and_gives_it_back() {
+        let mut reads = vec![QUIET_READ];
+        let mut size = READ_BUFFER_MIN;
+        while size < READ_BUFFER_MAX {
+            reads.push(size); // each read fills the buffer: it doubles
+            size *= 2;
+        }
+        reads.push(READ_BUFFER_MAX); // full at the bound: it stays there
+        reads.push(READ_BUFFER_MIN - 1); // a short read: back to the smallest size
+        reads.push(10); // quiet again: nothing kept
+        let sizes = after(&reads);
+        assert_eq!(sizes.iter().max(), Some(&READ_BUFFER_MAX));
+        assert_eq!(
+            sizes.get(sizes.len() - 3..),
+            Some(&[READ_BUFFER_MAX, READ_BUFFER_MIN, 0][..])
+        );
+    }
+
+    #[test]
+    fn what_an_idle_connection_keeps_stays_small() {
+        // The state machine is shared by the reader and the writer (Arc<Mutex<_>>), one per
+        // connection: its permessage-deflate state is boxed, and it stays under 400 bytes.
+        assert!(std::mem::size_of::<Connection>() < 400);
+        // The reader's frame holds one Reader for the connection's life (see `serve`).
+        assert!(std::mem::size_of::<Reader<'static>>() < 320);
+    }
+}
