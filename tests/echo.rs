@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::io::Write;
+
 use support::{masked_frame, RawClient, TestServer};
 use tungstenite::Message;
 
@@ -96,6 +98,58 @@ fn large_messages_read_straight_into_the_message_are_echoed_verbatim() {
     let echo = client.read_frame();
     assert_eq!((echo.fin, echo.opcode), (true, 0x2));
     assert!(echo.payload == fragments, "the reassembled echo differs");
+}
+
+/// Replies larger than the socket's buffers, while the client is still sending: three 6 MiB
+/// messages back to back, with a Ping and a small message after the first, all come back
+/// whole and in order (the Pong may come anywhere between frames, §5.5.3).
+#[test]
+fn replies_larger_than_the_send_buffer_come_back_in_order_while_the_client_sends() {
+    let server = TestServer::start();
+    let mut client = RawClient::connect(server.addr, "/echo");
+    let messages: Vec<Vec<u8>> = (0..3)
+        .map(|i| {
+            let mut payload = pattern(6 * 1024 * 1024 + i);
+            payload[0] = i as u8;
+            payload
+        })
+        .collect();
+    let mut bytes = masked_frame(true, 0x2, &messages[0]);
+    bytes.extend(masked_frame(true, 0x9, b"after the first"));
+    bytes.extend(masked_frame(true, 0x1, b"small"));
+    for payload in &messages[1..] {
+        bytes.extend(masked_frame(true, 0x2, payload));
+    }
+    let mut sender = client.stream.try_clone().expect("clone");
+    std::thread::scope(|scope| {
+        // Sends while this thread reads, so neither side's buffers need to hold it all.
+        scope.spawn(move || sender.write_all(&bytes).expect("send"));
+        let mut data = Vec::new();
+        let mut pongs = 0;
+        while data.len() < 4 {
+            let frame = client.read_frame();
+            match frame.opcode {
+                0xA => {
+                    assert_eq!(frame.payload, b"after the first");
+                    pongs += 1;
+                }
+                _ => data.push(frame),
+            }
+        }
+        assert_eq!(pongs, 1);
+        assert!(
+            data[0].opcode == 0x2 && data[0].payload == messages[0],
+            "first"
+        );
+        assert_eq!(
+            (data[1].opcode, data[1].payload.as_slice()),
+            (0x1, &b"small"[..])
+        );
+        for (echo, payload) in data[2..].iter().zip(&messages[1..]) {
+            assert!(echo.fin && echo.opcode == 0x2, "{}", echo.opcode);
+            assert!(echo.payload == *payload, "a later echo differs");
+        }
+    });
 }
 
 /// Invalid UTF-8 deep inside a large Text frame read straight into its message: Close 1007
