@@ -186,6 +186,9 @@ impl WriterSlot {
             return WriteNow::Busy;
         }
         let written = self.write_parts(parts.to_vec());
+        if let Err(e) = &written {
+            self.write_failed(e);
+        }
         if written.is_err() || last {
             self.finish();
         } else {
@@ -193,10 +196,7 @@ impl WriterSlot {
         }
         match written {
             Ok(()) => WriteNow::Written,
-            Err(e) => {
-                self.write_failed(&e);
-                WriteNow::Failed
-            }
+            Err(_) => WriteNow::Failed,
         }
     }
 
