@@ -10,10 +10,10 @@
 //! Pings and the Close handshake; the writer always empties it first, so a control frame is
 //! never stuck behind data or dropped because the data lane is full.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
-
-use crossbeam_channel::Receiver;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Instant;
 
 use crate::protocol::deflate::StatelessCompressor;
 use crate::protocol::frame::HeaderBytes;
@@ -176,26 +176,61 @@ pub enum Control {
     },
 }
 
-/// Lets a reader that waits for room in the data lane sleep until the writer drains it. Shared
-/// by the two ends: the [`Outbox`](super::outbox::Outbox) counts frames in and waits on it; the
-/// [`OutboxReceiver`] counts them off and wakes it.
+/// The two lanes, under one lock (the [`Room`]'s). Each is a queue that allocates as frames
+/// arrive and gives its slots back when the writer goes idle, so an idle connection holds none.
+#[derive(Debug, Default)]
+pub(super) struct Lanes {
+    pub(super) data: VecDeque<Frame>,
+    pub(super) control: VecDeque<Control>,
+    /// The reader waits in [`Outbox::send`](super::outbox::Outbox::send) for room.
+    pub(super) reader_waits: bool,
+    /// The writer waits for the reader's last instruction after our Close.
+    writer_waits: bool,
+}
+
+/// What the two ends of an outbox share: the lanes, their counts, and the two waits on them.
+///
+/// The lock is held only to push or pop frames, never across a write or another lock, so the
+/// hub, which queues under it, waits at most for a few pointer moves (its rule: nothing
+/// blocks it). The reader waits on `freed` for room in the data lane; the writer, after our
+/// Close, waits on `control_queued` for the reader to see the peer's. A wait is announced in
+/// [`Lanes`] under the lock, so the other side signals only when someone waits (a signal costs
+/// a system call) and never misses one: it looks at the flag under the same lock.
 #[derive(Debug, Default)]
 pub(super) struct Room {
     pub(super) queued: Queued,
-    pub(super) lock: Mutex<()>,
+    pub(super) lanes: Mutex<Lanes>,
     pub(super) freed: Condvar,
+    control_queued: Condvar,
     /// The writer has stopped: nobody will make room again.
     pub(super) writer_gone: AtomicBool,
 }
 
 impl Room {
-    /// Wakes a reader waiting for room. The lock is taken first: a reader checks the count
-    /// and starts waiting while it holds the lock, so the writer's change is either seen by
-    /// its check or its wait is already under way and gets this notification (no lost
-    /// wake-up that would leave it asleep for a whole `ROOM_POLL`).
+    /// Locks the lanes; a panic elsewhere does not make them unusable.
+    pub(super) fn lanes(&self) -> MutexGuard<'_, Lanes> {
+        self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the reader if it waits for room.
     pub(super) fn wake(&self) {
-        drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
-        self.freed.notify_all();
+        if self.lanes().reader_waits {
+            self.freed.notify_all();
+        }
+    }
+
+    /// Queues a data frame behind the others.
+    pub(super) fn push_data(&self, frame: Frame) {
+        self.lanes().data.push_back(frame);
+    }
+
+    /// Queues a control instruction, waking the writer if it waits for one.
+    pub(super) fn push_control(&self, control: Control) {
+        let mut lanes = self.lanes();
+        lanes.control.push_back(control);
+        if lanes.writer_waits {
+            self.control_queued.notify_one();
+        }
     }
 }
 
@@ -232,14 +267,95 @@ impl Drop for Queued {
 /// The receiving side, owned by the writer thread.
 #[derive(Debug)]
 pub struct OutboxReceiver {
-    /// Data frames.
-    pub data: Receiver<Frame>,
-    /// Control instructions, emptied first.
-    pub control: Receiver<Control>,
     pub(super) room: Arc<Room>,
 }
 
 impl OutboxReceiver {
+    /// Whether anything waits in either lane.
+    pub fn has_work(&self) -> bool {
+        let lanes = self.room.lanes();
+        !lanes.control.is_empty() || !lanes.data.is_empty()
+    }
+
+    /// The next control instruction, if any.
+    pub fn try_control(&self) -> Option<Control> {
+        self.room.lanes().control.pop_front()
+    }
+
+    /// The next thing to write: a control instruction if one waits (they go first), else the
+    /// first data frame.
+    pub fn try_next(&self) -> Option<Result<Control, Frame>> {
+        let mut lanes = self.room.lanes();
+        match lanes.control.pop_front() {
+            Some(control) => Some(Ok(control)),
+            None => lanes.data.pop_front().map(Err),
+        }
+    }
+
+    /// Moves up to `limit` queued data frames to the end of `into`.
+    pub fn take_data(&self, limit: usize, into: &mut Vec<Frame>) {
+        let mut lanes = self.room.lanes();
+        let n = limit.min(lanes.data.len());
+        into.extend(lanes.data.drain(..n));
+    }
+
+    /// The writer goes idle if nothing waits: it gives the lanes' slots back (an idle
+    /// connection holds none) and calls `idle` under the lock, so that nothing is queued
+    /// between its last look and `idle` (which gives the writer slot back). Says whether it
+    /// went idle.
+    pub fn idle_if_empty(&self, idle: impl FnOnce()) -> bool {
+        let mut lanes = self.room.lanes();
+        if !lanes.control.is_empty() || !lanes.data.is_empty() {
+            return false;
+        }
+        lanes.data = VecDeque::new();
+        lanes.control = VecDeque::new();
+        idle();
+        true
+    }
+
+    /// Waits until the reader queues `Finish` or `Final` (it has the peer's Close, or gave
+    /// up), at most until `deadline`; other instructions are dropped (after our Close nothing
+    /// more is written, §5.5.1).
+    pub fn await_last(&self, deadline: Instant) {
+        let mut lanes = self.room.lanes();
+        loop {
+            while let Some(control) = lanes.control.pop_front() {
+                if matches!(control, Control::Finish | Control::Final(_)) {
+                    return;
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            lanes.writer_waits = true;
+            lanes = match self.room.control_queued.wait_timeout(lanes, deadline - now) {
+                Ok((lanes, _)) => lanes,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+            lanes.writer_waits = false;
+        }
+    }
+
+    /// The first Close the hub asked for that is still queued (see
+    /// [`WriterSlot::unsent_close`](super::writer::WriterSlot::unsent_close)).
+    pub fn queued_close(&self) -> Option<(CloseCode, String)> {
+        self.room
+            .lanes()
+            .control
+            .iter()
+            .find_map(|control| match control {
+                Control::Close { code, reason, .. } => Some((*code, reason.clone())),
+                _ => None,
+            })
+    }
+
+    /// Takes every queued data frame (a Close that discards them).
+    pub fn take_all_data(&self) -> Vec<Frame> {
+        self.room.lanes().data.drain(..).collect()
+    }
+
     /// The writer is done with `frames` (written, or dropped unwritten): count them off and
     /// wake a reader waiting for room.
     pub fn done_with(&self, frames: &[Frame]) {
@@ -248,9 +364,7 @@ impl OutboxReceiver {
         }
         self.room.wake();
     }
-}
 
-impl OutboxReceiver {
     /// TCP is closed: nothing queued from now on will be written.
     pub fn close(&self) {
         self.room.writer_gone.store(true, Ordering::SeqCst);
@@ -261,5 +375,71 @@ impl OutboxReceiver {
 impl Drop for OutboxReceiver {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn receiver() -> OutboxReceiver {
+        OutboxReceiver {
+            room: Arc::new(Room::default()),
+        }
+    }
+
+    fn frame(bytes: &[u8]) -> Frame {
+        Frame::Shared(bytes.to_vec().into())
+    }
+
+    #[test]
+    fn control_goes_first_and_data_keeps_its_order() {
+        let outbox = receiver();
+        outbox.room.push_data(frame(b"one"));
+        outbox.room.push_data(frame(b"two"));
+        outbox.room.push_control(Control::Bytes(b"pong".to_vec()));
+        assert!(matches!(outbox.try_next(), Some(Ok(Control::Bytes(b))) if b == b"pong"));
+        let mut data = Vec::new();
+        outbox.take_data(8, &mut data);
+        let bytes: Vec<&[u8]> = data.iter().map(|f| f.parts()[0]).collect();
+        assert_eq!(bytes, [&b"one"[..], b"two"]);
+        assert!(outbox.try_next().is_none());
+    }
+
+    #[test]
+    fn an_idle_writer_gives_the_lanes_slots_back_but_never_with_work_waiting() {
+        let outbox = receiver();
+        outbox.room.push_data(frame(b"x"));
+        let mut went_idle = false;
+        assert!(!outbox.idle_if_empty(|| went_idle = true));
+        assert!(!went_idle, "work was waiting");
+        assert!(outbox.try_next().is_some());
+        assert!(outbox.idle_if_empty(|| went_idle = true));
+        assert!(went_idle);
+        let lanes = outbox.room.lanes();
+        assert_eq!((lanes.data.capacity(), lanes.control.capacity()), (0, 0));
+    }
+
+    #[test]
+    fn after_our_close_the_writer_waits_for_the_readers_last_word_or_the_deadline() {
+        let outbox = receiver();
+        let room = Arc::clone(&outbox.room);
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            room.push_control(Control::Bytes(b"late pong".to_vec()));
+            room.push_control(Control::Finish);
+        });
+        let started = Instant::now();
+        outbox.await_last(started + Duration::from_secs(10));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "woken by Finish"
+        );
+        reader.join().expect("reader");
+        let started = Instant::now();
+        outbox.await_last(started + Duration::from_millis(100));
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(100), "{waited:?}");
     }
 }

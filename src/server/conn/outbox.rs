@@ -8,10 +8,8 @@
 //! [`Outbox::send`].
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
-
-use crossbeam_channel::Sender;
 
 use super::lanes::{Control, Frame, OutboxReceiver, Room};
 use super::tap::EventSink;
@@ -67,13 +65,10 @@ impl std::fmt::Display for Overflow {
 
 /// The sending side of one connection's outbox, held by the hub and the reader.
 ///
-/// The data lane is a linked list that allocates as frames arrive, so an idle connection holds
-/// no slots; the `--max-backlog` and `--max-backlog-bytes` bounds are counted here instead of
-/// preallocated.
+/// The lanes allocate as frames arrive, so an idle connection holds no slots; the
+/// `--max-backlog` and `--max-backlog-bytes` bounds are counted here instead of preallocated.
 #[derive(Clone)]
 pub struct Outbox {
-    data: Sender<Frame>,
-    control: Sender<Control>,
     room: Arc<Room>,
     max_backlog: usize,
     max_backlog_bytes: usize,
@@ -97,19 +92,11 @@ pub fn outbox(
     max_backlog_bytes: usize,
     writer: impl FnOnce(OutboxReceiver) -> Arc<WriterSlot>,
 ) -> Outbox {
-    let (data_tx, data_rx) = crossbeam_channel::unbounded();
-    // Fed only by the reader (whose control frames are rate-limited) and by at most one Close
-    // from the hub.
-    let (control_tx, control_rx) = crossbeam_channel::unbounded();
     let room = Arc::new(Room::default());
     let receiver = OutboxReceiver {
-        data: data_rx,
-        control: control_rx,
         room: Arc::clone(&room),
     };
     Outbox {
-        data: data_tx,
-        control: control_tx,
         room,
         max_backlog,
         max_backlog_bytes,
@@ -187,10 +174,7 @@ impl Outbox {
             return Err(SendError::Gone);
         }
         self.room.queued.add(&frame);
-        self.data.send(frame).map_err(|rejected| {
-            self.room.queued.sub(&rejected.0);
-            SendError::Gone
-        })?;
+        self.room.push_data(frame);
         self.writer.wake();
         Ok(())
     }
@@ -202,32 +186,31 @@ impl Outbox {
     ///
     /// [`SendError::Gone`] when the writer has stopped.
     pub fn send(&self, frame: Frame) -> Result<(), SendError> {
-        let mut guard = self
-            .room
-            .lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut lanes = self.room.lanes();
         while self.overflow(&frame).is_some() {
             if self.room.writer_gone.load(Ordering::SeqCst) {
                 return Err(SendError::Gone);
             }
-            // The writer wakes us under the same lock (`Room::wake`), so no notification is
-            // missed; the bound is a safety net, not the way out.
-            guard = match self.room.freed.wait_timeout(guard, ROOM_POLL) {
-                Ok((guard, _)) => guard,
+            // The writer looks for this flag under the same lock (`Room::wake`), so no
+            // notification is missed; the bound is a safety net, not the way out.
+            lanes.reader_waits = true;
+            lanes = match self.room.freed.wait_timeout(lanes, ROOM_POLL) {
+                Ok((lanes, _)) => lanes,
                 Err(poisoned) => poisoned.into_inner().0,
             };
+            lanes.reader_waits = false;
         }
-        drop(guard);
+        drop(lanes);
         self.push(frame)
     }
 
     /// Queues a control instruction; it goes out before any queued data.
     pub fn control(&self, control: Control) {
-        // A stopped writer needs no more instructions.
-        if self.control.send(control).is_ok() {
-            self.writer.wake();
-        }
+        // Fed only by the reader (whose control frames are rate-limited) and by at most one
+        // Close from the hub. After TCP is closed it is kept for `WriterSlot::unsent_close`,
+        // and no writer starts for it.
+        self.room.push_control(control);
+        self.writer.wake();
     }
 
     /// The connection's writer slot.

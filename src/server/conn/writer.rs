@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::select;
 use log::{debug, warn};
 
 use super::lanes::{Control, Frame, OutboxReceiver};
@@ -37,10 +36,6 @@ use crate::server::spawner::Spawner;
 
 /// The writer's largest batch: frames gathered into one vectored write.
 const WRITE_BATCH_FRAMES: usize = 512;
-/// How long a writer thread waits for more work before it ends: not at all. While it runs it
-/// holds the slot, so every frame for its connection would wake it; once it is gone the
-/// fan-out writes straight to the socket again, and only a full send buffer starts a writer.
-const LINGER: Duration = Duration::ZERO;
 
 /// `send(2)`'s flag for one write that fails with `EWOULDBLOCK` instead of waiting for room in
 /// the send buffer; Linux's value (`<bits/socket.h>`).
@@ -172,7 +167,7 @@ impl WriterSlot {
     }
 
     fn has_work(&self) -> bool {
-        !self.outbox.control.is_empty() || !self.outbox.data.is_empty()
+        self.outbox.has_work()
     }
 
     /// Writes `parts` from the calling thread (the reader) when no writer runs and nothing is
@@ -266,16 +261,10 @@ impl WriterSlot {
         if !self.write_failed.load(Ordering::SeqCst) {
             return None;
         }
-        self.outbox
-            .control
-            .try_iter()
-            .find_map(|control| match control {
-                Control::Close { code, reason, .. } => Some(CloseFrame {
-                    code: Some(code),
-                    reason,
-                }),
-                _ => None,
-            })
+        self.outbox.queued_close().map(|(code, reason)| CloseFrame {
+            code: Some(code),
+            reason,
+        })
     }
 
     /// Something was queued: unless a writer runs, take the slot and have the spawner thread
@@ -334,26 +323,22 @@ impl WriterSlot {
         let mut next = Next::KeepWriting;
         while next == Next::KeepWriting {
             let mut batch = Batch::default();
-            select! {
-                recv(self.outbox.control) -> control => match control {
-                    Ok(control) => next = self.take_control(control, &mut batch),
-                    Err(_) => next = Next::CloseTcp,
-                },
-                recv(self.outbox.data) -> frame => match frame {
-                    Ok(frame) => batch.data.push(frame),
-                    Err(_) => next = Next::CloseTcp,
-                },
-                default(LINGER) => {
-                    // Idle: give the slot back, unless work arrived as we did.
-                    self.running.store(false, Ordering::SeqCst);
-                    if !self.has_work() || self.running.swap(true, Ordering::SeqCst) {
+            match self.outbox.try_next() {
+                Some(Ok(control)) => next = self.take_control(control, &mut batch),
+                Some(Err(frame)) => batch.data.push(frame),
+                None => {
+                    // Idle: give the slot back, unless work arrived as we looked.
+                    if self
+                        .outbox
+                        .idle_if_empty(|| self.running.store(false, Ordering::SeqCst))
+                    {
                         return;
                     }
                     continue;
-                },
+                }
             }
             while next == Next::KeepWriting {
-                let Ok(control) = self.outbox.control.try_recv() else {
+                let Some(control) = self.outbox.try_control() else {
                     break;
                 };
                 next = self.take_control(control, &mut batch);
@@ -366,7 +351,7 @@ impl WriterSlot {
                 usize::MAX
             };
             let room = limit.saturating_sub(batch.data.len());
-            batch.data.extend(self.outbox.data.try_iter().take(room));
+            self.outbox.take_data(room, &mut batch.data);
             let written = self.write(&batch);
             // Counted off only now: a batch stuck in a slow write still counts against
             // --max-backlog-bytes, so what a slow reader pins stays bounded.
@@ -401,7 +386,7 @@ impl WriterSlot {
             } => {
                 if discard_queued {
                     let mut dropped = std::mem::take(&mut batch.data);
-                    dropped.extend(self.outbox.data.try_iter());
+                    dropped.extend(self.outbox.take_all_data());
                     // A frame already begun on the wire is finished: the Close must start a
                     // frame of its own (§5.2).
                     if dropped.first().is_some_and(Frame::is_tail) {
@@ -424,14 +409,7 @@ impl WriterSlot {
     /// After our Close: wait until the reader has the peer's Close (it sends `Finish` or
     /// `Final`), or the close timeout passes (§7.1.1: then close TCP anyway).
     fn await_peer_close(&self) {
-        let deadline = Instant::now() + self.close_timeout;
-        loop {
-            match self.outbox.control.recv_deadline(deadline) {
-                Ok(Control::Finish | Control::Final(_)) => return,
-                Ok(_) => {}
-                Err(_) => return,
-            }
-        }
+        self.outbox.await_last(Instant::now() + self.close_timeout);
     }
 
     /// Writes the batch with as few system calls as possible: one vectored write when it fits.
