@@ -49,8 +49,7 @@ pub fn forwarded_for(head: &RequestHead) -> Option<Vec<Option<IpAddr>>> {
 /// `X-Real-IP`, `Via`): it says it was forwarded, whoever sent it.
 pub fn is_forwarded(head: &RequestHead) -> bool {
     FORWARDING_FIELDS.iter().any(|name| {
-        head.headers
-            .iter()
+        head.fields()
             .any(|(field, _)| field.eq_ignore_ascii_case(name))
     })
 }

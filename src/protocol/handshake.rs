@@ -83,8 +83,7 @@ pub fn accept_key(key: &str) -> String {
 /// This decides whether a request is a WebSocket attempt (answered by [`check_request`] and,
 /// on failure, an error response) or plain HTTP (static files).
 pub fn is_upgrade_request(head: &RequestHead) -> bool {
-    head.headers
-        .iter()
+    head.fields()
         .any(|(name, _)| name.eq_ignore_ascii_case("upgrade"))
 }
 
@@ -142,7 +141,7 @@ pub fn check_request(
     head: &RequestHead,
     supported_protocols: &[&str],
 ) -> Result<Upgrade, HandshakeError> {
-    if head.method != "GET" {
+    if head.method() != "GET" {
         return Err(HandshakeError::MethodNotGet);
     }
     if head.minor_version < 1 {
@@ -721,14 +720,7 @@ mod tests {
             "Sec-WebSocket-Key",
             "Sec-WebSocket-Key: 4 @1  46546xW%0l 1 5\nSec-WebSocket-Version: 8",
         );
-        let head = RequestHead {
-            headers: head
-                .headers
-                .into_iter()
-                .filter(|(name, value)| name != "Sec-WebSocket-Version" || value != b"13")
-                .collect(),
-            ..head
-        };
+        let head = head.without("Sec-WebSocket-Version", b"13");
         assert_eq!(
             check_request(&head, &[]),
             Err(HandshakeError::UnsupportedVersion)
@@ -854,7 +846,7 @@ mod tests {
             &["chat", "superchat"],
         );
         let head = parse(&bytes);
-        assert_eq!(head.target, "/chat?room=a");
+        assert_eq!(head.target(), "/chat?room=a");
         let upgrade = check_request(&head, &["superchat"]).expect("valid upgrade");
         assert_eq!(upgrade.key, key);
         assert_eq!(upgrade.host, "localhost:8080");

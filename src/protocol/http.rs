@@ -45,27 +45,103 @@ impl Default for HeadLimits {
 }
 
 /// An HTTP/1.x request line and its header fields, owned (the client's handshake, §4.1).
+///
+/// The head is kept as it arrived, in one buffer, and every part of it is a range of that
+/// buffer: reading a handshake allocates twice (the bytes and the table of fields), not once
+/// per name and value. A connection thread that then waits for its client keeps what it freed
+/// in its allocator's per-thread cache, so fewer, larger allocations leave less behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
-    /// The method, such as `GET`; case-sensitive (RFC 9110 §9.1).
-    pub method: String,
-    /// The raw request-target as sent, such as `/chat?room=a` (still percent-encoded).
-    pub target: String,
+    /// The head's bytes, from the request line to the blank line that ends it.
+    bytes: Box<[u8]>,
+    method: Span,
+    target: Span,
     /// The minor version: `1` for HTTP/1.1, `0` for HTTP/1.0.
     pub minor_version: u8,
-    /// The header fields in the order received: name as sent, value as raw bytes.
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// Each field's name and value (as sent, without the surrounding whitespace httparse
+    /// strips), in the order received.
+    fields: Box<[(Span, Span)]>,
+}
+
+/// Where a part of the head is in its buffer: `start..end` as `u32`, half a `Range<usize>`
+/// (the head limit is far below 4 GiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// The span of `part`, a slice of `head` (as httparse returns them), or `None` if it is
+    /// not inside it: then the head is refused rather than misread.
+    fn of(part: &[u8], head: &[u8]) -> Option<Self> {
+        let start = (part.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
+        let end = start.checked_add(part.len())?;
+        (end <= head.len()).then_some(Self {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })
+    }
 }
 
 impl RequestHead {
+    fn bytes_of(&self, span: Span) -> &[u8] {
+        self.bytes
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// httparse checked these to be tokens or visible ASCII, so they are UTF-8; a part that
+    /// were not would read as empty.
+    fn str_of(&self, span: Span) -> &str {
+        std::str::from_utf8(self.bytes_of(span)).unwrap_or_default()
+    }
+
+    /// The head as received, request line and fields, up to and with the blank line.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The method, such as `GET`; case-sensitive (RFC 9110 §9.1).
+    pub fn method(&self) -> &str {
+        self.str_of(self.method)
+    }
+
+    /// The raw request-target as sent, such as `/chat?room=a` (still percent-encoded).
+    pub fn target(&self) -> &str {
+        self.str_of(self.target)
+    }
+
+    /// The header fields in the order received: name as sent, value as raw bytes.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.fields
+            .iter()
+            .map(|&(name, value)| (self.str_of(name), self.bytes_of(value)))
+    }
+
+    /// The same head without its fields called `name` (compared case-insensitively) whose
+    /// value is `value`: for tests that take one field away from an example.
+    #[cfg(test)]
+    pub(crate) fn without(mut self, name: &str, value: &[u8]) -> Self {
+        let kept: Vec<(Span, Span)> = self
+            .fields
+            .iter()
+            .copied()
+            .filter(|&(n, v)| {
+                !(self.str_of(n).eq_ignore_ascii_case(name) && self.bytes_of(v) == value)
+            })
+            .collect();
+        self.fields = kept.into_boxed_slice();
+        self
+    }
+
     /// The value of the first header field called `name` (compared case-insensitively, as
     /// "field names are case-insensitive", RFC 9110 §5.1), trimmed of spaces and tabs.
     ///
     /// Returns `None` if there is no such field or the first one's value is not valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         let (_, value) = self
-            .headers
-            .iter()
+            .fields()
             .find(|(field, _)| field.eq_ignore_ascii_case(name))?;
         std::str::from_utf8(value).ok().map(trim_whitespace)
     }
@@ -74,8 +150,7 @@ impl RequestHead {
     /// UTF-8 are skipped. A field may be sent on several lines (RFC 9110 §5.3), so callers that
     /// read a list, like `Connection` or `Sec-WebSocket-Protocol` (§4.1), must read them all.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
-        self.headers
-            .iter()
+        self.fields()
             .filter(move |(field, _)| field.eq_ignore_ascii_case(name))
             .filter_map(|(_, value)| std::str::from_utf8(value).ok())
             .map(trim_whitespace)
@@ -91,15 +166,16 @@ impl RequestHead {
 
     /// The path of the request-target: everything before the first `?`.
     pub fn path(&self) -> &str {
-        match self.target.split_once('?') {
+        let target = self.target();
+        match target.split_once('?') {
             Some((path, _)) => path,
-            None => &self.target,
+            None => target,
         }
     }
 
     /// The query of the request-target: everything after the first `?`, if there is one.
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, query)| query)
+        self.target().split_once('?').map(|(_, query)| query)
     }
 }
 
@@ -145,7 +221,7 @@ pub fn parse_request_head(
         Ok(httparse::Status::Partial) => Ok(None),
         Ok(httparse::Status::Complete(len)) if len > limits.max_head_bytes => Err(too_large),
         Ok(httparse::Status::Complete(len)) => {
-            let head = to_owned_head(&request)?;
+            let head = to_owned_head(&request, buf.get(..len).unwrap_or_default())?;
             check_message_length(&head)?;
             Ok(Some((head, len)))
         }
@@ -169,8 +245,7 @@ pub fn parse_request_head(
 ///   its lines and list elements, is the same `1*DIGIT` (§6.3 item 5, RFC 9110 §8.6).
 fn check_message_length(head: &RequestHead) -> Result<(), HandshakeError> {
     let has = |name: &str| {
-        head.headers
-            .iter()
+        head.fields()
             .any(|(field, _)| field.eq_ignore_ascii_case(name))
     };
     let has_length = has("Content-Length");
@@ -181,7 +256,7 @@ fn check_message_length(head: &RequestHead) -> Result<(), HandshakeError> {
         return Ok(());
     }
     let mut values = Vec::new();
-    for (field, raw) in &head.headers {
+    for (field, raw) in head.fields() {
         if !field.eq_ignore_ascii_case("Content-Length") {
             continue;
         }
@@ -213,20 +288,29 @@ pub fn split_host_port(authority: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Copies a complete httparse request out of the receive buffer.
-fn to_owned_head(request: &httparse::Request<'_, '_>) -> Result<RequestHead, HandshakeError> {
-    // httparse fills all three on `Complete`; a missing one would be its bug, not the peer's,
-    // but a malformed-request answer is still better than a panic.
+/// Copies a complete request head, `bytes`, out of the receive buffer, with where httparse
+/// found each of its parts.
+fn to_owned_head(
+    request: &httparse::Request<'_, '_>,
+    bytes: &[u8],
+) -> Result<RequestHead, HandshakeError> {
+    // httparse fills all three on `Complete`, with slices of `bytes`; otherwise it would be its
+    // bug, not the peer's, but a malformed-request answer is still better than a panic.
     let missing = HandshakeError::MalformedRequest("incomplete request line");
+    let span = |part: &[u8]| Span::of(part, bytes).ok_or(missing.clone());
+    let method = span(request.method.ok_or(missing.clone())?.as_bytes())?;
+    let target = span(request.path.ok_or(missing.clone())?.as_bytes())?;
+    let fields = request
+        .headers
+        .iter()
+        .map(|header| Ok((span(header.name.as_bytes())?, span(header.value)?)))
+        .collect::<Result<Box<[_]>, HandshakeError>>()?;
     Ok(RequestHead {
-        method: request.method.ok_or(missing.clone())?.to_owned(),
-        target: request.path.ok_or(missing.clone())?.to_owned(),
+        bytes: bytes.into(),
+        method,
+        target,
         minor_version: request.version.ok_or(missing)?,
-        headers: request
-            .headers
-            .iter()
-            .map(|header| (header.name.to_owned(), header.value.to_vec()))
-            .collect(),
+        fields,
     })
 }
 
@@ -356,10 +440,16 @@ mod tests {
     fn whole_head_is_parsed_with_its_length() {
         let (head, len) = parse(EXAMPLE).expect("valid").expect("complete");
         assert_eq!(len, EXAMPLE.len());
-        assert_eq!(head.method, "GET");
-        assert_eq!(head.target, "/chat?room=a");
+        assert_eq!(head.method(), "GET");
+        assert_eq!(head.target(), "/chat?room=a");
         assert_eq!(head.minor_version, 1);
-        assert_eq!(head.headers.len(), 5);
+        assert_eq!(head.fields().count(), 5);
+        assert_eq!(head.as_bytes(), EXAMPLE);
+        assert_eq!(
+            head.fields().nth(1),
+            Some(("Upgrade", &b"websocket"[..])),
+            "names as sent, values without the whitespace around them"
+        );
         assert_eq!(head.path(), "/chat");
         assert_eq!(head.query(), Some("room=a"));
     }

@@ -78,11 +78,7 @@ fn answer(
     port: Port,
 ) -> Option<Upgraded> {
     let _ = stream.set_nodelay(true);
-    let RequestRead {
-        head,
-        raw_head,
-        leftover,
-    } = match read_head(&mut stream, shared) {
+    let RequestRead { head, leftover } = match read_head(&mut stream, shared) {
         Ok(Some(read)) => read,
         Ok(None) => return None, // closed before sending a request
         Err(error) => {
@@ -92,7 +88,7 @@ fn answer(
             return None;
         }
     };
-    if let Some(answer) = health::answer(&head.method, head.path(), shared.is_shutting_down()) {
+    if let Some(answer) = health::answer(head.method(), head.path(), shared.is_shutting_down()) {
         let _ = stream.write_all(&answer);
         return None;
     }
@@ -104,7 +100,7 @@ fn answer(
         let _ = stream.write_all(&refusal.response());
         return None;
     }
-    if let Some(answer) = exposition::answer(&head.method, head.path(), shared) {
+    if let Some(answer) = exposition::answer(head.method(), head.path(), shared) {
         let _ = stream.write_all(&answer);
         return None;
     }
@@ -131,15 +127,7 @@ fn answer(
                     endpoint.name()
                 );
                 let response = handshake::response_101(&upgrade);
-                let tap = tap_for(
-                    id,
-                    &head,
-                    &raw_head,
-                    &upgrade,
-                    &response,
-                    &endpoint,
-                    client.addr,
-                );
+                let tap = tap_for(id, &head, &upgrade, &response, &endpoint, client.addr);
                 return Some(Upgraded {
                     stream,
                     response_101: response,
@@ -176,14 +164,12 @@ fn serve_static(head: &RequestHead, shared: &Shared) -> Vec<u8> {
         }
         _ => &shared.www_root,
     };
-    static_files::serve(root, &head.method, head.path())
+    static_files::serve(root, head.method(), head.path())
 }
 
 /// A request head as read from the socket.
 struct RequestRead {
     head: RequestHead,
-    /// Its bytes, for the Inspector's handshake view.
-    raw_head: Vec<u8>,
     /// Bytes read past the head: a body, or the first frames.
     leftover: Vec<u8>,
 }
@@ -221,12 +207,8 @@ fn read_head(
             Err(_) => return Ok(None),
         }
         if let Some((head, len)) = parse_request_head(&buf, limits)? {
-            let leftover = buf.split_off(len.min(buf.len()));
-            return Ok(Some(RequestRead {
-                head,
-                raw_head: buf,
-                leftover,
-            }));
+            let leftover = buf.get(len..).unwrap_or_default().to_vec();
+            return Ok(Some(RequestRead { head, leftover }));
         }
     }
 }
@@ -237,7 +219,6 @@ fn read_head(
 fn tap_for(
     id: ClientId,
     head: &RequestHead,
-    raw_head: &[u8],
     upgrade: &Upgrade,
     response: &[u8],
     endpoint: &Endpoint,
@@ -246,7 +227,7 @@ fn tap_for(
     let token = query::first(head.query(), "tap").filter(|t| !t.is_empty());
     let handshake = token.as_ref().map(|_| {
         Box::new(HandshakeRecord {
-            request: String::from_utf8_lossy(raw_head).into_owned(),
+            request: String::from_utf8_lossy(head.as_bytes()).into_owned(),
             key: upgrade.key.clone(),
             accept: upgrade.accept.clone(),
             response: String::from_utf8_lossy(response).into_owned(),
@@ -309,7 +290,7 @@ fn publish(
             format!("{text}\n").as_bytes(),
         )
     };
-    if head.method != "POST" {
+    if head.method() != "POST" {
         return response(
             405,
             &[("Allow", "POST"), ("Connection", "close")],
