@@ -37,7 +37,7 @@ use sha1::{Digest, Sha1};
 use super::deflate::{self, Negotiation, NegotiationError, Params};
 use super::error::HandshakeError;
 use super::extensions::{self, ExtensionSyntaxError};
-use super::http::{describe, response_head, split_list, RequestHead};
+use super::http::{describe, response_head_of, split_list, RequestHead};
 
 /// The GUID appended to the client's key before hashing: a "Globally Unique Identifier (GUID,
 /// \[RFC4122\]) ... in string form, which is unlikely to be used by network endpoints that do
@@ -204,9 +204,11 @@ fn only_one<T>(mut items: impl Iterator<Item = T>) -> Option<T> {
 /// Whether `key` is "a base64-encoded value that, when decoded, is 16 bytes in length"
 /// (§4.2.1 item 5).
 fn is_valid_key(key: &str) -> bool {
+    // Room for one byte more than a nonce: a longer key fails to decode into it.
+    let mut nonce = [0u8; KEY_NONCE_LEN + 1];
     BASE64
-        .decode(key)
-        .is_ok_and(|nonce| nonce.len() == KEY_NONCE_LEN)
+        .decode_slice(key, &mut nonce)
+        .is_ok_and(|len| len == KEY_NONCE_LEN)
 }
 
 /// The server's answer to an accepted upgrade (§4.2.2 item 5).
@@ -216,19 +218,20 @@ fn is_valid_key(key: &str) -> bool {
 /// `Connection: Upgrade`, `Sec-WebSocket-Accept` and, if one was chosen,
 /// `Sec-WebSocket-Protocol`. There is no body: the next byte on the wire is a WebSocket frame.
 pub fn response_101(upgrade: &Upgrade) -> Vec<u8> {
-    let mut headers = vec![
-        ("Upgrade", "websocket"),
-        ("Connection", "Upgrade"),
-        ("Sec-WebSocket-Accept", upgrade.accept.as_str()),
-    ];
-    if let Some(protocol) = &upgrade.protocol {
-        headers.push(("Sec-WebSocket-Protocol", protocol.as_str()));
-    }
     let extensions = upgrade.deflate.map(|params| params.to_string());
-    if let Some(extensions) = &extensions {
-        headers.push(("Sec-WebSocket-Extensions", extensions.as_str()));
-    }
-    response_head(101, &headers, 0)
+    let fields = [
+        Some(("Upgrade", "websocket")),
+        Some(("Connection", "Upgrade")),
+        Some(("Sec-WebSocket-Accept", upgrade.accept.as_str())),
+        upgrade
+            .protocol
+            .as_deref()
+            .map(|protocol| ("Sec-WebSocket-Protocol", protocol)),
+        extensions
+            .as_deref()
+            .map(|extensions| ("Sec-WebSocket-Extensions", extensions)),
+    ];
+    response_head_of(101, fields.into_iter().flatten(), 0)
 }
 
 /// Applies the origin policy (§10.2, §4.2.2 item 4).

@@ -300,17 +300,16 @@ fn to_owned_head(
     let span = |part: &[u8]| Span::of(part, bytes).ok_or(missing.clone());
     let method = span(request.method.ok_or(missing.clone())?.as_bytes())?;
     let target = span(request.path.ok_or(missing.clone())?.as_bytes())?;
-    let fields = request
-        .headers
-        .iter()
-        .map(|header| Ok((span(header.name.as_bytes())?, span(header.value)?)))
-        .collect::<Result<Box<[_]>, HandshakeError>>()?;
+    let mut fields = Vec::with_capacity(request.headers.len());
+    for header in request.headers.iter() {
+        fields.push((span(header.name.as_bytes())?, span(header.value)?));
+    }
     Ok(RequestHead {
         bytes: bytes.into(),
         method,
         target,
         minor_version: request.version.ok_or(missing)?,
-        fields,
+        fields: fields.into_boxed_slice(),
     })
 }
 
@@ -362,12 +361,21 @@ pub fn reason_phrase(status: u16) -> &'static str {
 /// Content-Length header field in any response with a status code of 1xx (Informational) or
 /// 204 (No Content)" (RFC 9110 §8.6). That is why the 101 of §4.2.2 has none.
 pub fn response_head(status: u16, headers: &[(&str, &str)], content_length: usize) -> Vec<u8> {
+    response_head_of(status, headers.iter().copied(), content_length)
+}
+
+/// [`response_head`] of fields from an iterator (walked twice: to size, then to write).
+pub(crate) fn response_head_of<'a>(
+    status: u16,
+    headers: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    content_length: usize,
+) -> Vec<u8> {
     use std::fmt::Write as _;
     // One allocation, sized up front: the status line and `Content-Length` take at most 64
     // bytes besides the reason phrase, each field its name, value and 4 more.
     let reason = reason_phrase(status);
     let fields: usize = headers
-        .iter()
+        .clone()
         .map(|(name, value)| name.len() + value.len() + 4)
         .sum();
     let mut head = String::with_capacity(64 + reason.len() + fields);
