@@ -88,18 +88,19 @@ pub fn is_upgrade_request(head: &RequestHead) -> bool {
 }
 
 /// A client's upgrade request that passed [`check_request`]: what the server needs to answer it.
+/// Its fields are read from the request's head, which it borrows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upgrade {
+pub struct Upgrade<'h> {
     /// The client's `Sec-WebSocket-Key`, as sent minus surrounding whitespace (§4.2.1 item 5).
-    pub key: String,
+    pub key: &'h str,
     /// [`accept_key`] of `key`, for `Sec-WebSocket-Accept` (§4.2.2 item 5.4).
     pub accept: String,
     /// The subprotocol the server chose from the client's list (§4.2.2 item 4, /subprotocol/).
-    pub protocol: Option<String>,
+    pub protocol: Option<&'h str>,
     /// The `Origin` header field: sent by browsers, usually absent otherwise (§4.2.1 item 7).
-    pub origin: Option<String>,
+    pub origin: Option<&'h str>,
     /// The `Host` header field: "the server's authority" (§4.2.1 item 2).
-    pub host: String,
+    pub host: &'h str,
     /// The `permessage-deflate` parameters agreed by [`negotiate_extensions`], if any
     /// (§4.2.2 item 5.6, /extensions/; RFC 7692 §5).
     pub deflate: Option<Params>,
@@ -137,10 +138,10 @@ pub struct Upgrade {
 ///
 /// The [`HandshakeError`] of the first failed check above; [`super::http::error_response`]
 /// turns it into the answer.
-pub fn check_request(
-    head: &RequestHead,
+pub fn check_request<'h>(
+    head: &'h RequestHead,
     supported_protocols: &[&str],
-) -> Result<Upgrade, HandshakeError> {
+) -> Result<Upgrade<'h>, HandshakeError> {
     if head.method() != "GET" {
         return Err(HandshakeError::MethodNotGet);
     }
@@ -168,11 +169,11 @@ pub fn check_request(
         .header_tokens("sec-websocket-protocol")
         .find(|offered| supported_protocols.contains(offered));
     Ok(Upgrade {
-        key: key.to_owned(),
+        key,
         accept: accept_key(key),
-        protocol: protocol.map(str::to_owned),
-        origin: head.header("origin").map(str::to_owned),
-        host: host.to_owned(),
+        protocol,
+        origin: head.header("origin"),
+        host,
         deflate: None,
     })
 }
@@ -217,7 +218,7 @@ fn is_valid_key(key: &str) -> bool {
 /// an HTTP Status-Line, with the status code 101" (§1.3), then `Upgrade: websocket`,
 /// `Connection: Upgrade`, `Sec-WebSocket-Accept` and, if one was chosen,
 /// `Sec-WebSocket-Protocol`. There is no body: the next byte on the wire is a WebSocket frame.
-pub fn response_101(upgrade: &Upgrade) -> Vec<u8> {
+pub fn response_101(upgrade: &Upgrade<'_>) -> Vec<u8> {
     let extensions = upgrade.deflate.map(|params| params.to_string());
     let fields = [
         Some(("Upgrade", "websocket")),
@@ -225,7 +226,6 @@ pub fn response_101(upgrade: &Upgrade) -> Vec<u8> {
         Some(("Sec-WebSocket-Accept", upgrade.accept.as_str())),
         upgrade
             .protocol
-            .as_deref()
             .map(|protocol| ("Sec-WebSocket-Protocol", protocol)),
         extensions
             .as_deref()
@@ -249,9 +249,9 @@ pub fn response_101(upgrade: &Upgrade) -> Vec<u8> {
 /// [`HandshakeError::ForbiddenOrigin`] (403) for any other origin: "If the server does not wish
 /// to accept this connection, it MUST return an appropriate HTTP error code (e.g., 403
 /// Forbidden)" (§4.2.2 item 4).
-pub fn check_origin(upgrade: &Upgrade, allowed: &[String]) -> Result<(), HandshakeError> {
-    match &upgrade.origin {
-        Some(origin) if !is_allowed_origin(origin, &upgrade.host, allowed) => {
+pub fn check_origin(upgrade: &Upgrade<'_>, allowed: &[String]) -> Result<(), HandshakeError> {
+    match upgrade.origin {
+        Some(origin) if !is_allowed_origin(origin, upgrade.host, allowed) => {
             Err(HandshakeError::ForbiddenOrigin)
         }
         _ => Ok(()),
@@ -563,11 +563,12 @@ mod tests {
 
     #[test]
     fn rfc_example_request_is_answered_with_the_rfc_example_101() {
-        let upgrade = check_request(&example_with("", ""), &["chat"]).expect("valid upgrade");
+        let head = example_with("", "");
+        let upgrade = check_request(&head, &["chat"]).expect("valid upgrade");
         assert_eq!(upgrade.key, "dGhlIHNhbXBsZSBub25jZQ==");
         assert_eq!(upgrade.host, "server.example.com");
-        assert_eq!(upgrade.origin.as_deref(), Some("http://example.com"));
-        assert_eq!(upgrade.protocol.as_deref(), Some("chat"));
+        assert_eq!(upgrade.origin, Some("http://example.com"));
+        assert_eq!(upgrade.protocol, Some("chat"));
         assert_eq!(
             String::from_utf8(response_101(&upgrade)).expect("ascii"),
             EXAMPLE_101
@@ -576,7 +577,8 @@ mod tests {
 
     #[test]
     fn response_without_a_chosen_protocol_names_none() {
-        let upgrade = check_request(&example_with("", ""), &[]).expect("valid upgrade");
+        let head = example_with("", "");
+        let upgrade = check_request(&head, &[]).expect("valid upgrade");
         assert_eq!(upgrade.protocol, None);
         let text = String::from_utf8(response_101(&upgrade)).expect("ascii");
         assert!(!text.contains("Sec-WebSocket-Protocol"), "{text}");
@@ -670,7 +672,8 @@ mod tests {
             ),
         ];
         for (name, prefix, lines, expected) in cases {
-            let result = check_request(&example_with(prefix, lines), &["chat"]);
+            let head = example_with(prefix, lines);
+            let result = check_request(&head, &["chat"]);
             assert_eq!(result.as_ref(), Err(expected), "{name}");
         }
     }
@@ -700,7 +703,8 @@ mod tests {
             ("no Upgrade", "Upgrade", "", 400),
         ];
         for (name, prefix, lines, status) in cases {
-            let err = check_request(&example_with(prefix, lines), &[]).expect_err(name);
+            let head = example_with(prefix, lines);
+            let err = check_request(&head, &[]).expect_err(name);
             assert_eq!(err.status(), status, "{name}");
         }
     }
@@ -740,7 +744,8 @@ mod tests {
             ("Upgrade", "Upgrade: h2c, websocket"),
         ];
         for (prefix, lines) in cases {
-            let result = check_request(&example_with(prefix, lines), &[]);
+            let head = example_with(prefix, lines);
+            let result = check_request(&head, &[]);
             assert!(result.is_ok(), "{lines:?}: {result:?}");
         }
     }
@@ -771,11 +776,7 @@ mod tests {
         for (lines, supported, expected) in cases {
             let head = example_with("Sec-WebSocket-Protocol", lines);
             let upgrade = check_request(&head, supported).expect("valid upgrade");
-            assert_eq!(
-                upgrade.protocol.as_deref(),
-                *expected,
-                "{lines:?} with {supported:?}"
-            );
+            assert_eq!(upgrade.protocol, *expected, "{lines:?} with {supported:?}");
         }
     }
 
@@ -788,12 +789,12 @@ mod tests {
 
     #[test]
     fn origin_policy_allows_programs_the_own_host_and_the_list() {
-        let upgrade = |origin: Option<&str>| Upgrade {
-            key: String::new(),
+        let upgrade = |origin| Upgrade {
+            key: "",
             accept: String::new(),
             protocol: None,
-            origin: origin.map(str::to_owned),
-            host: "localhost:8080".to_owned(),
+            origin,
+            host: "localhost:8080",
             deflate: None,
         };
         let listed = vec!["https://Example.com".to_owned()];
@@ -823,7 +824,8 @@ mod tests {
 
     #[test]
     fn rfc_example_origin_is_forbidden_unless_listed() {
-        let upgrade = check_request(&example_with("", ""), &[]).expect("valid upgrade");
+        let head = example_with("", "");
+        let upgrade = check_request(&head, &[]).expect("valid upgrade");
         assert_eq!(
             check_origin(&upgrade, &[]),
             Err(HandshakeError::ForbiddenOrigin)
@@ -853,7 +855,7 @@ mod tests {
         let upgrade = check_request(&head, &["superchat"]).expect("valid upgrade");
         assert_eq!(upgrade.key, key);
         assert_eq!(upgrade.host, "localhost:8080");
-        assert_eq!(upgrade.protocol.as_deref(), Some("superchat"));
+        assert_eq!(upgrade.protocol, Some("superchat"));
         assert_eq!(upgrade.origin, None);
     }
 

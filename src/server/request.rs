@@ -219,7 +219,7 @@ fn read_head(
 fn tap_for(
     id: ClientId,
     head: &RequestHead,
-    upgrade: &Upgrade,
+    upgrade: &Upgrade<'_>,
     response: &[u8],
     endpoint: &Endpoint,
     peer: Option<SocketAddr>,
@@ -228,7 +228,7 @@ fn tap_for(
     let handshake = token.as_ref().map(|_| {
         Box::new(HandshakeRecord {
             request: String::from_utf8_lossy(head.as_bytes()).into_owned(),
-            key: upgrade.key.clone(),
+            key: upgrade.key.to_owned(),
             accept: upgrade.accept.clone(),
             response: String::from_utf8_lossy(response).into_owned(),
             deflate: upgrade.deflate,
@@ -245,10 +245,10 @@ fn tap_for(
 }
 
 /// §4.2.1: is this an upgrade we accept, and to which endpoint?
-fn check_upgrade(
-    head: &RequestHead,
+fn check_upgrade<'h>(
+    head: &'h RequestHead,
     shared: &Shared,
-) -> Result<(Upgrade, Endpoint), HandshakeError> {
+) -> Result<(Upgrade<'h>, Endpoint), HandshakeError> {
     let mut upgrade = handshake::check_request(head, &[])?;
     let endpoint = match shared.config.tutorial {
         Some(tutorial) => Endpoint::route_tutorial(tutorial, head.path()),
