@@ -188,6 +188,13 @@ pub(super) struct Lanes {
     writer_waits: bool,
 }
 
+impl Lanes {
+    /// Whether neither lane holds anything.
+    fn is_empty(&self) -> bool {
+        self.control.is_empty() && self.data.is_empty()
+    }
+}
+
 /// What the two ends of an outbox share: the lanes, their counts, and the two waits on them.
 ///
 /// The lock is held only to push or pop frames, never across a write or another lock, so the
@@ -273,8 +280,7 @@ pub struct OutboxReceiver {
 impl OutboxReceiver {
     /// Whether anything waits in either lane.
     pub fn has_work(&self) -> bool {
-        let lanes = self.room.lanes();
-        !lanes.control.is_empty() || !lanes.data.is_empty()
+        !self.room.lanes().is_empty()
     }
 
     /// The next control instruction, if any.
@@ -305,7 +311,7 @@ impl OutboxReceiver {
     /// went idle.
     pub fn idle_if_empty(&self, idle: impl FnOnce()) -> bool {
         let mut lanes = self.room.lanes();
-        if !lanes.control.is_empty() || !lanes.data.is_empty() {
+        if !lanes.is_empty() {
             return false;
         }
         lanes.data = VecDeque::new();
