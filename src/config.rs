@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::app::lab::LabLimits;
 use crate::app::tutorial::Tutorial;
-use crate::app::Endpoint;
+use crate::app::SessionConfig;
 use crate::protocol::http::HeadLimits;
 use crate::protocol::Limits;
 use ip_prefix::IpPrefix;
@@ -314,19 +314,14 @@ impl Config {
 }
 
 impl Config {
-    /// The protocol limits of a connection at `endpoint`, chosen at the upgrade: endpoints that
-    /// take JSON commands get `--max-chat-message-size` (frames too), so a large message is
-    /// refused from its frame header before any of it is read (§10.4).
-    pub fn limits_for(&self, endpoint: &Endpoint) -> Limits {
-        match endpoint {
-            // A tutorial's server is Node's `ws`, whose limit is large too.
-            Endpoint::Echo | Endpoint::Broadcast { .. } | Endpoint::Tutorial(_) => self.limits,
-            Endpoint::Lab => self.lab.connection_limits(self.limits),
-            Endpoint::Chat { .. } | Endpoint::Inspect | Endpoint::Notifications => Limits {
-                max_frame_size: self.limits.max_frame_size.min(self.max_chat_message_size),
-                max_message_size: self.limits.max_message_size.min(self.max_chat_message_size),
-                ..self.limits
-            },
+    /// What each connection's [`Session`](crate::app::Session) and its protocol limits
+    /// ([`Endpoint::limits`]) take from the configuration.
+    pub fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            rate_limit: self.rate_limit,
+            lab: self.lab,
+            limits: self.limits,
+            max_json_message: self.max_chat_message_size,
         }
     }
 }
@@ -355,6 +350,7 @@ fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::Endpoint;
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -422,16 +418,18 @@ mod tests {
     #[test]
     fn json_endpoints_get_the_chat_message_size_and_the_others_the_large_one() {
         let config = Config::from_args(args(&["--max-chat-message-size", "1000"])).expect("ok");
-        let chat = config.limits_for(&Endpoint::Chat { query: None });
+        let limits = |config: &Config, path| {
+            let endpoint = Endpoint::route(path, None).expect("an endpoint");
+            endpoint.limits(&config.session_config())
+        };
+        let chat = limits(&config, "/chat");
         assert_eq!((chat.max_frame_size, chat.max_message_size), (1000, 1000));
-        assert_eq!(config.limits_for(&Endpoint::Inspect), chat);
-        assert_eq!(config.limits_for(&Endpoint::Echo), config.limits);
-        let broadcast = config.limits_for(&Endpoint::Broadcast { include_self: true });
-        assert_eq!(broadcast.max_message_size, 64 << 20);
+        assert_eq!(limits(&config, "/inspect"), chat);
+        assert_eq!(limits(&config, "/echo"), config.limits);
+        assert_eq!(limits(&config, "/broadcast").max_message_size, 64 << 20);
         // The smaller of the two wins: --max-message-size still caps every endpoint.
         let small = Config::from_args(args(&["--max-message-size", "10"])).expect("ok");
-        let chat = small.limits_for(&Endpoint::Chat { query: None });
-        assert_eq!(chat.max_message_size, 10);
+        assert_eq!(limits(&small, "/chat").max_message_size, 10);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::ClientId;
+use super::seam::{App, Context, Output, Reading, Session};
+use super::{ClientId, Endpoint, Input};
+use crate::protocol::Message;
 
 /// Who is on the broadcast endpoint.
 #[derive(Debug, Default)]
@@ -46,6 +48,45 @@ impl Broadcast {
     /// Whether nobody is on the endpoint.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
+    }
+}
+
+impl App for Broadcast {
+    fn join(&mut self, _cx: &Context<'_>, id: ClientId, endpoint: &Endpoint) -> Vec<Output> {
+        let include_self = !matches!(
+            endpoint,
+            Endpoint::Broadcast {
+                include_self: false
+            }
+        );
+        self.join(id, include_self);
+        Vec::new()
+    }
+
+    fn message(&mut self, _cx: &Context<'_>, id: ClientId, input: Input) -> Vec<Output> {
+        let Input::Broadcast(message) = input else {
+            return Vec::new();
+        };
+        // Verbatim: the same opcode and bytes, encoded once for everyone.
+        vec![Output::Relay {
+            to: self.recipients(id),
+            message,
+        }]
+    }
+
+    fn leave(&mut self, _cx: &Context<'_>, id: ClientId) -> Vec<Output> {
+        self.leave(id);
+        Vec::new()
+    }
+}
+
+/// One `/broadcast` connection: every message goes to the hub as it is.
+#[derive(Debug, Default)]
+pub struct BroadcastSession;
+
+impl Session for BroadcastSession {
+    fn read(&mut self, message: Message) -> Reading {
+        Reading::Hub(Input::Broadcast(message))
     }
 }
 

@@ -11,12 +11,15 @@
 //! The server answers with `attached`, then `frame` and `close` events, `detached`,
 //! `connections` or `error` (see README, "Inspector").
 //!
-//! The access rules live here ([`InspectorCommand::decide`]); the hub only carries out the
-//! [`Decision`] (attaching the tap is server work).
+//! The access rules live here ([`InspectorCommand::decide`]); the server only carries out the
+//! [`Output::Watch`] and [`Output::Unwatch`] they lead to (attaching the tap is server work).
 
 use serde::Deserialize;
+use serde_json::json;
 
-use super::{quote, ClientId, Endpoint};
+use super::seam::{App, Context, Directory, Output, Reading, Session};
+use super::{quote, ClientId, Endpoint, Input};
+use crate::protocol::Message;
 
 /// Which connection to watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,19 +77,6 @@ impl InspectorCommand {
     }
 }
 
-/// What the Inspector's rules need to know about the connections; the hub answers from its
-/// registry.
-pub trait Connections {
-    /// The endpoint `id` is connected at, if it is connected.
-    fn endpoint(&self, id: ClientId) -> Option<&Endpoint>;
-    /// Whether `id` connected from a loopback address.
-    fn is_loopback(&self, id: ClientId) -> bool;
-    /// Every connection whose URL carried `tap=token`.
-    fn carrying_token(&self, token: &str) -> Vec<ClientId>;
-    /// Every connection.
-    fn ids(&self) -> Vec<ClientId>;
-}
-
 /// What the hub does for an allowed command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -114,7 +104,7 @@ impl InspectorCommand {
     pub fn decide(
         self,
         inspector: ClientId,
-        connections: &impl Connections,
+        connections: &(impl Directory + ?Sized),
     ) -> Result<Decision, String> {
         let from_loopback = connections.is_loopback(inspector);
         let is_inspector = |id| connections.endpoint(id) == Some(&Endpoint::Inspect);
@@ -158,14 +148,72 @@ impl InspectorCommand {
     }
 }
 
+/// The Inspector on the hub: its commands' rules, and the `connections` list.
+#[derive(Debug, Default)]
+pub struct Inspector;
+
+impl App for Inspector {
+    fn message(&mut self, cx: &Context<'_>, id: ClientId, input: Input) -> Vec<Output> {
+        let Input::Inspect(command) = input else {
+            return Vec::new();
+        };
+        match command.and_then(|command| command.decide(id, cx.directory)) {
+            Ok(Decision::Watch(target)) => vec![Output::Watch {
+                inspector: id,
+                target,
+            }],
+            Ok(Decision::Unwatch) => vec![Output::Unwatch { inspector: id }],
+            Ok(Decision::List(ids)) => vec![Output::text_to(id, list(&ids, cx.directory))],
+            Err(message) => {
+                let error = json!({"type": "error", "message": message});
+                vec![Output::text_to(id, error.to_string())]
+            }
+        }
+    }
+}
+
+/// The `connections` answer: each connection's id, endpoint, address and whether it is tapped
+/// or watched.
+fn list(ids: &[ClientId], directory: &dyn Directory) -> String {
+    let connections: Vec<_> = ids
+        .iter()
+        .filter_map(|&id| directory.describe(id).map(|info| (id, info)))
+        .map(|(id, info)| {
+            json!({"conn": id, "endpoint": info.endpoint,
+                   "peer": info.peer.map(|p| p.to_string()),
+                   "tapped": info.tapped, "watched": info.watched})
+        })
+        .collect();
+    json!({"type": "connections", "connections": connections}).to_string()
+}
+
+/// Reads an Inspector's message: JSON text, parsed on its own thread.
+pub fn read_command(message: &Message) -> Result<InspectorCommand, String> {
+    match message {
+        Message::Text(text) => InspectorCommand::parse(text),
+        Message::Binary(_) => Err("inspector commands are JSON text".into()),
+    }
+}
+
+/// One `/inspect` connection: its commands are parsed here, then carried out on the hub.
+#[derive(Debug, Default)]
+pub struct InspectorSession;
+
+impl Session for InspectorSession {
+    fn read(&mut self, message: Message) -> Reading {
+        Reading::Hub(Input::Inspect(read_command(&message)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::seam::ConnectionInfo;
 
     /// Connections as (id, endpoint, from loopback, tap token).
     struct Fake(Vec<(ClientId, Endpoint, bool, Option<&'static str>)>);
 
-    impl Connections for Fake {
+    impl Directory for Fake {
         fn endpoint(&self, id: ClientId) -> Option<&Endpoint> {
             self.0.iter().find(|c| c.0 == id).map(|c| &c.1)
         }
@@ -181,6 +229,15 @@ mod tests {
         }
         fn ids(&self) -> Vec<ClientId> {
             self.0.iter().map(|c| c.0).collect()
+        }
+        fn describe(&self, id: ClientId) -> Option<ConnectionInfo> {
+            let c = self.0.iter().find(|c| c.0 == id)?;
+            Some(ConnectionInfo {
+                endpoint: c.1.name(),
+                peer: None,
+                tapped: c.3.is_some(),
+                watched: false,
+            })
         }
     }
 
@@ -258,6 +315,53 @@ mod tests {
     #[test]
     fn unwatch_is_always_allowed() {
         assert_eq!(decide(2, InspectorCommand::Unwatch), Ok(Decision::Unwatch));
+    }
+
+    #[test]
+    fn the_app_answers_a_list_and_an_error_to_the_inspector_alone() {
+        let directory = server();
+        let cx = Context {
+            now_ms: 0,
+            directory: &directory,
+        };
+        let outputs = Inspector.message(&cx, 1, Input::Inspect(Ok(InspectorCommand::List)));
+        let [Output::Send { to, message }] = outputs.as_slice() else {
+            panic!("one answer expected: {outputs:?}");
+        };
+        assert_eq!(to.as_slice(), [1]);
+        let Message::Text(text) = message else {
+            panic!("a text answer expected");
+        };
+        assert!(text.starts_with(r#"{"connections":[{"conn":3,"#), "{text}");
+        let refused = Inspector.message(&cx, 2, Input::Inspect(Ok(InspectorCommand::List)));
+        assert_eq!(
+            refused,
+            [Output::text_to(
+                2,
+                r#"{"message":"listing connections is allowed from loopback only","type":"error"}"#
+            )]
+        );
+        let watch = InspectorCommand::Watch(Target::Conn(4));
+        assert_eq!(
+            Inspector.message(&cx, 1, Input::Inspect(Ok(watch))),
+            [Output::Watch {
+                inspector: 1,
+                target: 4
+            }]
+        );
+    }
+
+    #[test]
+    fn the_session_parses_text_and_refuses_binary() {
+        let watch = Message::Text(r#"{"type":"watch","conn":3}"#.into());
+        assert_eq!(
+            InspectorSession.read(watch),
+            Reading::Hub(Input::Inspect(Ok(InspectorCommand::Watch(Target::Conn(3)))))
+        );
+        assert!(matches!(
+            InspectorSession.read(Message::Binary(vec![])),
+            Reading::Hub(Input::Inspect(Err(_)))
+        ));
     }
 
     #[test]

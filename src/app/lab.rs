@@ -19,10 +19,17 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::seam::{App, Reading, Session};
 use crate::protocol::inspect::parse_hex;
 use crate::protocol::lab::presets::{find, presets};
 use crate::protocol::lab::{limits_json, run, Experiment};
 use crate::protocol::{Limits, Message};
+
+/// The lab on the hub: nothing, every experiment is its learner's alone ([`LabSession`]).
+#[derive(Debug, Default)]
+pub struct Lab;
+
+impl App for Lab {}
 
 /// The lab's own limits, so that it cannot be used to load the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +104,13 @@ pub struct LabSession {
     server: Limits,
     window_start: Instant,
     commands: u32,
+}
+
+impl Session for LabSession {
+    /// Runs the experiment on the connection's own thread; the report goes back to it alone.
+    fn read(&mut self, message: Message) -> Reading {
+        Reading::Reply(Message::Text(self.reply(&message, Instant::now())))
+    }
 }
 
 impl LabSession {

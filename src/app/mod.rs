@@ -10,20 +10,27 @@
 //! | any path, under `wsmith tutorial NAME` | [`tutorial`] | the server of a seed tutorial |
 //! | `/lab` | [`lab`] | the frame lab: bytes you built, judged by a fresh protocol core; answered on the connection's own thread |
 //!
-//! A client's message reaches its app as an [`Input`], typed on the connection's own reader
-//! thread ([`Input::from_message`]): the hub never parses client bytes.
+//! Every app meets the server at one seam ([`seam`]): an [`App`] on the hub thread, which owns
+//! the app's shared state and answers with [`Output`]s, and a [`Session`] on each connection's
+//! reader thread, which reads the client's messages first (parsing, rate limits, replies), so
+//! that the hub never parses a client's bytes. [`endpoint`] routes a path to its app.
 
 pub mod broadcast;
 pub mod chat;
 pub mod echo;
+pub mod endpoint;
 pub mod input;
 pub mod inspect;
 pub mod lab;
 pub mod notifications;
 pub mod query;
+pub mod rate;
+pub mod seam;
 pub mod tutorial;
 
+pub use endpoint::{paths, Endpoint, SessionConfig, NAMES};
 pub use input::Input;
+pub use seam::{App, Context, Directory, Output, Published, Reading, Recipients, Session};
 
 /// The id the server gave a connection; unique while the server runs. Every app, the hub, the
 /// Inspector and the logs name a client by it.
@@ -40,95 +47,35 @@ pub(crate) fn quote(text: &str) -> String {
     }
 }
 
-/// The WebSocket endpoint a client upgraded at, with what its URL asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
-    /// `/echo`.
-    Echo,
-    /// `/broadcast` or a bare `/`; `?self=false` leaves the sender out of its own relays.
-    Broadcast {
-        /// Whether the sender receives its own messages.
-        include_self: bool,
-    },
-    /// `/chat`, with its raw query (`?name=…&resume=…`).
-    Chat {
-        /// The query string, parsed by [`chat::ChatQuery::parse`] in the hub.
-        query: Option<String>,
-    },
-    /// `/notifications`.
-    Notifications,
-    /// `/inspect`.
-    Inspect,
-    /// Any other path while `wsmith tutorial NAME` runs ([`Endpoint::route_tutorial`]).
-    Tutorial(tutorial::Tutorial),
-    /// `/lab`: answered by the connection's reader, never the hub ([`lab`]).
-    Lab,
+/// What the hub's apps take from the server's configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct AppsConfig {
+    /// `--history`: messages kept per chat channel.
+    pub history: usize,
+    /// This run of the server (its start time in ms): chat's `epoch`.
+    pub epoch: u64,
+    /// `wsmith tutorial NAME`: the tutorial whose server runs, if one does.
+    pub tutorial: Option<tutorial::Tutorial>,
 }
 
-impl Endpoint {
-    /// The endpoint at `path`, if there is one.
-    pub fn route(path: &str, query: Option<&str>) -> Option<Self> {
-        match path {
-            "/echo" => Some(Self::Echo),
-            "/" | "/broadcast" => Some(Self::Broadcast {
-                include_self: !query::has(query, "self", "false"),
-            }),
-            "/chat" => Some(Self::Chat {
-                query: query.map(str::to_owned),
-            }),
-            "/notifications" => Some(Self::Notifications),
-            "/inspect" => Some(Self::Inspect),
-            "/lab" => Some(Self::Lab),
-            _ => None,
-        }
-    }
-
-    /// The endpoint at `path` while `tutorial` runs: the tutorial's `new WebSocket(url)` may
-    /// name any path (Node's `ws` server takes them all); `/inspect` stays the Inspector.
-    pub fn route_tutorial(tutorial: tutorial::Tutorial, path: &str) -> Self {
-        match path {
-            "/inspect" => Self::Inspect,
-            _ => Self::Tutorial(tutorial),
-        }
-    }
-
-    /// The endpoint's name for logs.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Echo => "echo",
-            Self::Broadcast { .. } => "broadcast",
-            Self::Chat { .. } => "chat",
-            Self::Notifications => "notifications",
-            Self::Inspect => "inspect",
-            Self::Tutorial(tutorial) => tutorial.name(),
-            Self::Lab => "lab",
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_route_to_their_endpoints() {
-        assert_eq!(Endpoint::route("/echo", None), Some(Endpoint::Echo));
-        assert_eq!(
-            Endpoint::route("/", None),
-            Some(Endpoint::Broadcast { include_self: true })
-        );
-        assert_eq!(
-            Endpoint::route("/broadcast", Some("self=false")),
-            Some(Endpoint::Broadcast {
-                include_self: false
-            })
-        );
-        assert_eq!(
-            Endpoint::route("/chat", Some("name=a")),
-            Some(Endpoint::Chat {
-                query: Some("name=a".into())
-            })
-        );
-        assert_eq!(Endpoint::route("/nope", None), None);
-    }
+/// The hub's apps, one per entry of [`NAMES`], in that order ([`Endpoint::index`]).
+pub fn apps(config: &AppsConfig) -> Vec<Box<dyn App>> {
+    let chat = chat::Chat::new(chat::ChatConfig {
+        history_limit: config.history,
+        epoch: config.epoch,
+        ..chat::ChatConfig::default()
+    });
+    let apps: [Box<dyn App>; NAMES.len()] = [
+        Box::new(echo::Echo),
+        Box::new(broadcast::Broadcast::new()),
+        Box::new(chat),
+        Box::new(notifications::Notifications::new()),
+        Box::new(inspect::Inspector),
+        Box::new(lab::Lab),
+        match config.tutorial {
+            Some(tutorial) => Box::new(tutorial::TutorialApp::new(tutorial)),
+            None => Box::new(tutorial::NoTutorial),
+        },
+    ];
+    apps.into()
 }

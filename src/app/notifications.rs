@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::ClientId;
+use super::seam::{App, Context, Output, Published, Reading, Recipients, Session};
+use super::{ClientId, Endpoint};
+use crate::protocol::Message;
 
 /// The channel whose publishes also reach `/notifications` clients.
 pub const CHANNEL: &str = "notifications";
@@ -71,6 +73,58 @@ impl Notifications {
     /// The text of the periodic notification.
     pub fn periodic_text(&self) -> String {
         format!("This is a real-time notification (#{})", self.seq + 1)
+    }
+}
+
+impl Notifications {
+    /// The next notification with `text`, to everyone listening.
+    fn push(&mut self, text: &str, now_ms: u64) -> Output {
+        Output::Send {
+            to: Recipients::Many(self.recipients()),
+            message: Message::Text(self.notify(text, now_ms)),
+        }
+    }
+}
+
+impl App for Notifications {
+    fn join(&mut self, _cx: &Context<'_>, id: ClientId, _endpoint: &Endpoint) -> Vec<Output> {
+        self.join(id);
+        Vec::new()
+    }
+
+    fn leave(&mut self, _cx: &Context<'_>, id: ClientId) -> Vec<Output> {
+        self.leave(id);
+        Vec::new()
+    }
+
+    fn timer(&mut self, cx: &Context<'_>) -> Vec<Output> {
+        let text = self.periodic_text();
+        vec![self.push(&text, cx.now_ms)]
+    }
+
+    /// A publish to [`CHANNEL`] reaches `/notifications` too.
+    fn publish(
+        &mut self,
+        cx: &Context<'_>,
+        channel: &str,
+        text: &str,
+    ) -> Option<Result<Published, String>> {
+        (channel == CHANNEL).then(|| {
+            Ok(Published {
+                recipients: self.members.len(),
+                outputs: vec![self.push(text, cx.now_ms)],
+            })
+        })
+    }
+}
+
+/// One `/notifications` connection: the server pushes; what the client sends is ignored.
+#[derive(Debug, Default)]
+pub struct NotificationsSession;
+
+impl Session for NotificationsSession {
+    fn read(&mut self, _message: Message) -> Reading {
+        Reading::Nothing
     }
 }
 

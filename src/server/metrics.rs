@@ -5,7 +5,8 @@
 //! `Ordering::Relaxed`: a count needs no ordering with anything else, only its own total. A
 //! counting point on a hot path (a read, a whole message, a write) is one relaxed `fetch_add`
 //! on a counter its thread already holds a `&'static` to: no lock, no allocation, no lookup.
-//! Per-endpoint counters are a fixed array indexed by [`EndpointKind`], each endpoint's on a
+//! Per-endpoint counters are a fixed array indexed by [`Endpoint::index`] (the apps' own list of
+//! endpoints, [`NAMES`]), each endpoint's on a
 //! cache line of its own, so readers of `/echo` and writers of `/broadcast` do not contend.
 //!
 //! Figures that already exist elsewhere (open TCP connections, the hub's queue, the pool's
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::close_record::ClosedBy;
 use super::exposition::{Family, Sample, Type, Value};
-use crate::app::Endpoint;
+use crate::app::{Endpoint, NAMES};
 use crate::protocol::CloseCode;
 
 /// The one registry of this process.
@@ -33,65 +34,7 @@ pub fn metrics() -> &'static Metrics {
 
 /// The counters of the endpoint a connection upgraded at: what its reader and writer count on.
 pub fn endpoint(endpoint: &Endpoint) -> &'static EndpointCounters {
-    METRICS.endpoint(EndpointKind::of(endpoint))
-}
-
-/// The endpoints, as the `endpoint` label names them; every tutorial's server is `tutorial`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndpointKind {
-    /// `/echo`.
-    Echo,
-    /// `/broadcast` and `/`.
-    Broadcast,
-    /// `/chat`.
-    Chat,
-    /// `/notifications`.
-    Notifications,
-    /// `/inspect`.
-    Inspect,
-    /// `/lab`.
-    Lab,
-    /// A seed tutorial's server (`wsmith tutorial NAME`).
-    Tutorial,
-}
-
-impl EndpointKind {
-    /// Every kind, in label order.
-    pub const ALL: [Self; 7] = [
-        Self::Echo,
-        Self::Broadcast,
-        Self::Chat,
-        Self::Notifications,
-        Self::Inspect,
-        Self::Lab,
-        Self::Tutorial,
-    ];
-
-    /// The kind of `endpoint`.
-    pub fn of(endpoint: &Endpoint) -> Self {
-        match endpoint {
-            Endpoint::Echo => Self::Echo,
-            Endpoint::Broadcast { .. } => Self::Broadcast,
-            Endpoint::Chat { .. } => Self::Chat,
-            Endpoint::Notifications => Self::Notifications,
-            Endpoint::Inspect => Self::Inspect,
-            Endpoint::Lab => Self::Lab,
-            Endpoint::Tutorial(_) => Self::Tutorial,
-        }
-    }
-
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Echo => "echo",
-            Self::Broadcast => "broadcast",
-            Self::Chat => "chat",
-            Self::Notifications => "notifications",
-            Self::Inspect => "inspect",
-            Self::Lab => "lab",
-            Self::Tutorial => "tutorial",
-        }
-    }
+    METRICS.endpoint(endpoint.index())
 }
 
 /// One endpoint's counters, on a cache line of their own.
@@ -182,18 +125,18 @@ impl Refusal {
 /// The per-connection limit that closed a client with 1008.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateLimit {
-    /// `--rate-limit`: chat messages per second.
-    Chat,
+    /// `--rate-limit`: messages per second (the chat's).
+    Messages,
     /// `--max-control-rate`: Pings and Pongs per second (§10.4).
     Control,
 }
 
 impl RateLimit {
-    const ALL: [Self; 2] = [Self::Chat, Self::Control];
+    const ALL: [Self; 2] = [Self::Messages, Self::Control];
 
     fn as_str(self) -> &'static str {
         match self {
-            Self::Chat => "rate_limit",
+            Self::Messages => "rate_limit",
             Self::Control => "max_control_rate",
         }
     }
@@ -236,7 +179,7 @@ const HUB_BUCKETS_S: [f64; 15] = [
 /// Every counter of the process (see the module doc).
 #[derive(Debug)]
 pub struct Metrics {
-    endpoints: [EndpointCounters; EndpointKind::ALL.len()],
+    endpoints: [EndpointCounters; NAMES.len()],
     accepted: AtomicU64,
     refused: [AtomicU64; Refusal::ALL.len()],
     /// By [`HANDSHAKE_STATUSES`], then `other`.
@@ -263,7 +206,7 @@ impl Metrics {
     /// Every counter at zero.
     pub const fn new() -> Self {
         Self {
-            endpoints: [const { EndpointCounters::new() }; EndpointKind::ALL.len()],
+            endpoints: [const { EndpointCounters::new() }; NAMES.len()],
             accepted: AtomicU64::new(0),
             refused: [const { AtomicU64::new(0) }; Refusal::ALL.len()],
             handshake_failures: [const { AtomicU64::new(0) }; HANDSHAKE_STATUSES.len() + 1],
@@ -278,9 +221,11 @@ impl Metrics {
     }
 
     /// The counters of one endpoint.
-    pub fn endpoint(&self, kind: EndpointKind) -> &EndpointCounters {
-        // The array has one entry per kind, in `ALL`'s order.
-        &self.endpoints[kind as usize]
+    pub fn endpoint(&self, index: usize) -> &EndpointCounters {
+        // One entry per name of `NAMES`, and `Endpoint::index` is always one of them.
+        self.endpoints
+            .get(index)
+            .expect("bug: an endpoint index outside app::NAMES")
     }
 
     /// The server started now (the `wsmith_start_time_seconds` gauge).
@@ -358,11 +303,11 @@ impl Metrics {
     /// Every metric as its family: what `/metrics` and `/metrics.json` write, in this order.
     pub fn families(&self, live: &Live) -> Vec<Family> {
         let per_endpoint = |field: fn(&EndpointCounters) -> i64| -> Vec<Sample> {
-            EndpointKind::ALL
+            self.endpoints
                 .iter()
-                .map(|&kind| {
-                    let value = field(self.endpoint(kind));
-                    Sample::labelled(&[("endpoint", kind.as_str())], Value::Int(value))
+                .zip(NAMES)
+                .map(|(counters, name)| {
+                    Sample::labelled(&[("endpoint", name)], Value::Int(field(counters)))
                 })
                 .collect()
         };
@@ -613,7 +558,7 @@ mod tests {
     #[test]
     fn endpoint_counters_count_and_the_open_gauge_follows_its_guard() {
         static LOCAL: Metrics = Metrics::new();
-        let echo = LOCAL.endpoint(EndpointKind::Echo);
+        let echo = LOCAL.endpoint(Endpoint::Echo.index());
         let open = echo.open();
         echo.received_bytes(11);
         echo.received_message();

@@ -28,11 +28,9 @@ pub mod listener;
 pub mod log_sink;
 pub mod metrics;
 pub mod pool;
-pub mod rate;
 pub mod request;
 pub mod spawner;
 pub mod static_files;
-pub mod sweep;
 pub mod trust;
 
 use std::io;

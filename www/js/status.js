@@ -11,7 +11,10 @@ import { CLOSE_CODES } from './connection.js';
 
 const PERIOD_MS = 1000;
 const HISTORY = 60; // readings kept per chart: one minute
-const ENDPOINTS = ['echo', 'broadcast', 'chat', 'notifications', 'inspect', 'lab', 'tutorial'];
+/** The endpoints the server has, in its own order: the `endpoint` labels of its counters. */
+const endpoints = (view) => samples(view, 'wsmith_connections_open').map((sample) => sample.labels.endpoint);
+/** Shown even while nothing happens on them: the endpoints the page itself talks to. */
+const ALWAYS_SHOWN = ['echo', 'broadcast', 'chat', 'notifications'];
 
 // ───────────────────────────── reading the JSON view ─────────────────────────────
 
@@ -270,12 +273,12 @@ export function mount(page) {
   }
 
   function showConnections(view, r) {
-    const rows = ENDPOINTS.map((endpoint) => {
+    const rows = endpoints(view).map((endpoint) => {
       const open = value(view, 'wsmith_connections_open', { endpoint });
       const inRate = r('wsmith_messages_received_total', { endpoint });
       const outRate = r('wsmith_messages_sent_total', { endpoint });
       return { endpoint, open, inRate, outRate };
-    }).filter((row) => row.open || row.inRate || row.outRate || ['echo', 'broadcast', 'chat', 'notifications'].includes(row.endpoint));
+    }).filter((row) => row.open || row.inRate || row.outRate || ALWAYS_SHOWN.includes(row.endpoint));
     const most = Math.max(1, ...rows.map((row) => row.open));
     $('status-endpoints').replaceChildren(...rows.map((row) =>
       el('tr', { 'data-testid': `status-endpoint-${row.endpoint}`, dataset: { open: row.open } },

@@ -54,6 +54,7 @@
 mod channels;
 mod commands;
 mod names;
+mod seam;
 #[cfg(test)]
 mod test_support;
 mod wire;
@@ -64,9 +65,11 @@ use channels::{validate_channel, Channel};
 use commands::validate_text;
 pub use commands::{max_command_bytes, ChatError, ChatQuery, ClientCommand};
 use names::{name_key, validate_name};
+pub use seam::{read_command, ChatSession};
 use wire::presence_text;
 pub use wire::{ChatMessage, PresenceEvent, ServerEvent};
 
+pub use crate::app::seam::Recipients;
 pub use crate::app::ClientId;
 
 /// The channel every client joins on connect and plain text goes to.
@@ -107,25 +110,6 @@ impl Default for ChatConfig {
             max_channels_per_client: 32,
             max_channels: 1000,
             epoch: 0,
-        }
-    }
-}
-
-/// Who receives a [`Delivery`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recipients {
-    /// A single client: a reply, a replay or an error.
-    One(ClientId),
-    /// Several clients, in ascending id order, never empty.
-    Many(Vec<ClientId>),
-}
-
-impl Recipients {
-    /// The recipients' ids as a slice, whichever variant this is.
-    pub fn as_slice(&self) -> &[ClientId] {
-        match self {
-            Recipients::One(id) => std::slice::from_ref(id),
-            Recipients::Many(ids) => ids,
         }
     }
 }

@@ -10,7 +10,7 @@
 //! | `json-relay` | 004, "자바스크립트 웹 소켓을 활용한 채팅 기능" | [`seed_004`] |
 //!
 //! Each is an app like the others: it never sees a frame. The connection's reader turns a
-//! whole message into an [`Input`] ([`Input::read`], through [`crate::app::Input::from_message`];
+//! whole message into an [`Input`] ([`Input::read`], through its [`TutorialSession`];
 //! the JSON of `channels`, `hello-chat` and `json-relay` is parsed there, off the hub), the hub
 //! hands it to [`TutorialApp::receive`] and fans out the [`Output`]s. Where the tutorial's server is fragile (its `JSON.parse` throws on
 //! bad input and takes the process down) ours answers the sender with one error line and keeps
@@ -27,7 +27,8 @@ use std::collections::BTreeMap;
 
 pub use catalog::Tutorial;
 
-use super::ClientId;
+use super::seam::{self, App, Context, Reading, Recipients, Session};
+use super::{ClientId, Endpoint};
 use crate::protocol::Message;
 
 /// A client's message as the tutorial's server reads it, parsed on the connection's thread.
@@ -259,6 +260,63 @@ impl TutorialApp {
     }
 }
 
+/// The tutorial's outputs as the hub's.
+fn to_hub(outputs: Vec<Output>) -> Vec<seam::Output> {
+    outputs
+        .into_iter()
+        .map(|output| match output {
+            Output::Send { to, message } => seam::Output::Send {
+                to: Recipients::Many(to),
+                message,
+            },
+            Output::Console(line) => seam::Output::Console(line),
+        })
+        .collect()
+}
+
+impl App for TutorialApp {
+    fn join(&mut self, _cx: &Context<'_>, id: ClientId, _endpoint: &Endpoint) -> Vec<seam::Output> {
+        to_hub(self.connect(id))
+    }
+
+    fn message(
+        &mut self,
+        _cx: &Context<'_>,
+        id: ClientId,
+        input: super::Input,
+    ) -> Vec<seam::Output> {
+        match input {
+            super::Input::Tutorial(input) => to_hub(self.receive(id, input)),
+            _ => Vec::new(),
+        }
+    }
+
+    fn leave(&mut self, _cx: &Context<'_>, id: ClientId) -> Vec<seam::Output> {
+        to_hub(self.disconnect(id))
+    }
+
+    fn timer(&mut self, _cx: &Context<'_>) -> Vec<seam::Output> {
+        to_hub(self.tick())
+    }
+}
+
+/// The tutorial endpoint when no tutorial runs: nobody can reach it.
+#[derive(Debug, Default)]
+pub struct NoTutorial;
+
+impl App for NoTutorial {}
+
+/// One connection to a tutorial's server: its message read as that server reads it, on the
+/// connection's own thread ([`Input::read`]).
+#[derive(Debug, Clone, Copy)]
+pub struct TutorialSession(pub Tutorial);
+
+impl Session for TutorialSession {
+    fn read(&mut self, message: Message) -> Reading {
+        Reading::Hub(super::Input::Tutorial(Input::read(self.0, message)))
+    }
+}
+
 /// `${message}` in the tutorials' template strings: a Text message as it is, a Binary one as
 /// UTF-8 (Node's `Buffer` → string), invalid bytes shown as U+FFFD.
 pub fn as_text(message: &Message) -> std::borrow::Cow<'_, str> {
@@ -318,17 +376,15 @@ pub(crate) mod tests {
 
     #[test]
     fn the_reader_seam_types_a_tutorial_message_for_its_tutorial() {
-        let endpoint = crate::app::Endpoint::Tutorial(Tutorial::Channels);
-        let input = crate::app::Input::from_message(&endpoint, Message::Text("{bad".into()));
+        let input = TutorialSession(Tutorial::Channels).read(Message::Text("{bad".into()));
         assert!(matches!(
             input,
-            crate::app::Input::Tutorial(Input::Invalid { .. })
+            Reading::Hub(crate::app::Input::Tutorial(Input::Invalid { .. }))
         ));
-        let endpoint = crate::app::Endpoint::Tutorial(Tutorial::Relay);
         let binary = Message::Binary(vec![1, 2]);
         assert_eq!(
-            crate::app::Input::from_message(&endpoint, binary.clone()),
-            crate::app::Input::Tutorial(Input::Message(binary))
+            TutorialSession(Tutorial::Relay).read(binary.clone()),
+            Reading::Hub(crate::app::Input::Tutorial(Input::Message(binary)))
         );
     }
 

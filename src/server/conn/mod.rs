@@ -14,8 +14,14 @@
 //! of this file reads their sources and fails on an import that goes up). Read them bottom up.
 //!
 //! ```text
-//!  peer     the reader: runs the connection, sends replies, talks to the hub; `serve` builds
-//!    │      the outbox and the writer slot of a new connection
+//!  peer     `serve`: sets a new connection up (its state machine, outbox, writer slot),
+//!    │      registers it with the hub, runs its reader, ends it with its close record
+//!  replies  what the reader writes back itself: Pongs, its session's replies, its last frame
+//!    │
+//!  events   what the reader does with each event: a message to its session (reply, hub,
+//!    │      policy close), control frames against their rate
+//!  reader   the Reader: the read loop, the state machine fed, keepalive Pings
+//!    │
 //!  outbox   the sending end: `try_send` (the hub's, never waits), `send` (the reader's, waits
 //!    │      for room), `control`; the backlog limits; it holds the WriterSlot it wakes
 //!  writer   WriterSlot and the writer thread: the socket, who may write now, the lanes
@@ -37,22 +43,28 @@
 //! the spawner, close records, rate limits, the shared compressors) it names as
 //! `crate::server::…`, so `super::` in these files always means a file of this folder.
 
+mod events;
 pub mod lanes;
 pub mod lock;
 pub mod outbox;
 pub mod peer;
+mod reader;
+mod replies;
 pub mod tap;
 pub mod writer;
 
 #[cfg(test)]
 mod tests {
     /// The files of this folder, bottom first, as the module doc draws them.
-    const LAYERS: [(&str, &str); 6] = [
+    const LAYERS: [(&str, &str); 9] = [
         ("lock", include_str!("lock.rs")),
         ("lanes", include_str!("lanes.rs")),
         ("tap", include_str!("tap.rs")),
         ("writer", include_str!("writer.rs")),
         ("outbox", include_str!("outbox.rs")),
+        ("reader", include_str!("reader.rs")),
+        ("events", include_str!("events.rs")),
+        ("replies", include_str!("replies.rs")),
         ("peer", include_str!("peer.rs")),
     ];
 
@@ -131,7 +143,7 @@ mod tests {
     fn every_file_of_the_folder_has_a_layer() {
         let declared: Vec<&str> = include_str!("mod.rs")
             .lines()
-            .filter_map(|line| line.strip_prefix("pub mod "))
+            .filter_map(|line| line.strip_prefix("pub mod ").or(line.strip_prefix("mod ")))
             .filter_map(|rest| rest.strip_suffix(';'))
             .collect();
         let mut layered: Vec<&str> = LAYERS.iter().map(|(file, _)| *file).collect();

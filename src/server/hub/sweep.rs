@@ -15,7 +15,7 @@
 
 use crate::app::ClientId;
 
-use super::conn::lanes::Frame;
+use crate::server::conn::lanes::Frame;
 
 /// Broadcast frames for the same recipients, and how far each recipient has had them.
 #[derive(Debug)]

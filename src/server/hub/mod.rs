@@ -1,6 +1,15 @@
-//! The hub thread: the one owner of who is connected, on which endpoint, with what name and
-//! subscriptions. Connection threads send it [`Command`]s over a crossbeam channel; it runs the
-//! apps and fans their output out.
+//! The hub thread: the one owner of who is connected and on which endpoint. Connection
+//! threads send it [`Command`]s over a crossbeam channel; it hands each to the app of the
+//! client's endpoint ([`App`](crate::app::App), routed by [`Endpoint::index`], never by name)
+//! and carries out what the app answers: each message encoded once and fanned out, an
+//! Inspector's tap attached or detached.
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | [`Command`], the loop ([`run`]), routing to the apps, fan-out, slow consumers |
+//! | `registry.rs` | who is connected; what the apps may ask of it; what the hub needs of an outbox |
+//! | `sweep.rs` | broadcast frames for the same recipients, written a chunk of recipients at a time |
+//! | `tests.rs` | the hub driven with fake outboxes: order, slow consumers, sweeps, shutdown |
 //!
 //! Fan-out encodes each outgoing frame **once** into an `Arc<[u8]>` and hands every recipient
 //! a reference to the same bytes. It never waits on a client: `try_send` into the client's
@@ -24,38 +33,38 @@
 //!    writer is started by the [`spawner`](super::spawner) thread), no parsing of client JSON
 //!    (the reader thread does that), no network round trip.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
-use log::{debug, info, warn};
-
-use super::conn::lanes::{Control, Frame};
-use super::conn::outbox::{Outbox, Overflow, SendError};
-use super::conn::tap::Tap;
-use super::metrics::{metrics, HubTimer};
-use super::sweep::Sweep;
-use crate::app::broadcast::Broadcast;
-use crate::app::chat::{Chat, ChatConfig, ChatQuery, Delivery};
-use crate::app::inspect::{Connections, Decision, InspectorCommand};
-use crate::app::notifications::{self, Notifications};
-use crate::app::tutorial::{Output, Tutorial, TutorialApp};
-use crate::app::Input;
-use crate::app::{ClientId, Endpoint};
-use crate::protocol::frame::encode_frame;
-use crate::protocol::{CloseCode, Opcode};
+use log::{debug, error, info, warn};
 use serde_json::json;
 
-/// What connection threads, the HTTP side and timers ask of the hub.
+use crate::app::{self, App, AppsConfig, ClientId, Context, Endpoint, Input, Output};
+use crate::protocol::frame::encode_frame;
+use crate::protocol::{CloseCode, Message};
+use crate::server::conn::lanes::{Control, Frame};
+use crate::server::conn::outbox::{Outbox, Overflow, SendError};
+use crate::server::conn::tap::Tap;
+use crate::server::metrics::{metrics, HubTimer};
+use registry::{Client, Mailbox, Registry};
+use sweep::Sweep;
+
+mod registry;
+pub mod sweep;
+#[cfg(test)]
+mod tests;
+
+/// What connection threads, the HTTP side and timers ask of the hub. `O` is the clients'
+/// outbox (a fake in the hub's unit tests).
 #[derive(Debug)]
-pub enum Command {
+pub enum Command<O = Outbox> {
     /// A client upgraded at `endpoint`; its frames go to `outbox`.
     Join {
-        /// Where it connected.
+        /// Where it connected, with what its URL asked for.
         endpoint: Endpoint,
         /// Its outbox.
-        outbox: Outbox,
+        outbox: O,
         /// Its Inspector tap, which also says who it is (id, address, `tap=` token).
         tap: Arc<Tap>,
     },
@@ -66,8 +75,8 @@ pub enum Command {
         /// How it ended, for the log.
         reason: String,
     },
-    /// A whole message from a client, already typed by its reader thread
-    /// ([`Input::from_message`]): the hub never parses a client's bytes.
+    /// A whole message from a client, already read by its [`Session`](crate::app::Session)
+    /// on its reader thread: the hub never parses a client's bytes.
     Message {
         /// The sender.
         id: ClientId,
@@ -76,7 +85,7 @@ pub enum Command {
     },
     /// `POST /publish/<channel>`: deliver `text`; the reply is the number of recipients.
     Publish {
-        /// The chat channel.
+        /// The channel.
         channel: String,
         /// The body.
         text: String,
@@ -94,49 +103,38 @@ pub enum Command {
     },
 }
 
-/// A registered client.
-struct Client {
-    endpoint: Endpoint,
-    outbox: Outbox,
-    tap: Arc<Tap>,
-    /// On the slow-consumer worklist: nothing more is queued for it.
-    is_slow: bool,
-}
-
 /// What the hub needs to know of the configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct HubConfig {
-    /// `--history`.
-    pub history: usize,
+    /// What the apps take from it.
+    pub apps: AppsConfig,
     /// `--max-backlog`: the most messages in one broadcast batch.
     pub max_backlog: usize,
     /// `--max-backlog-bytes`: the most bytes in one broadcast batch (with [`MAX_BATCH_BYTES`]).
     pub max_backlog_bytes: usize,
-    /// `wsmith tutorial NAME`: the tutorial's app, if one runs.
-    pub tutorial: Option<Tutorial>,
 }
 
 impl From<&crate::config::Config> for HubConfig {
     fn from(config: &crate::config::Config) -> Self {
         Self {
-            history: config.history,
+            apps: AppsConfig {
+                history: config.history,
+                epoch: now_ms(),
+                tutorial: config.tutorial,
+            },
             max_backlog: config.max_backlog,
             max_backlog_bytes: config.max_backlog_bytes,
-            tutorial: config.tutorial,
         }
     }
 }
 
 /// The hub's state. Runs on one thread; see [`run`].
-pub struct Hub {
-    clients: HashMap<ClientId, Client>,
-    broadcast: Broadcast,
-    chat: Chat,
-    notifications: Notifications,
-    /// The server of `wsmith tutorial NAME`, if that is what runs.
-    tutorial: Option<TutorialApp>,
+pub struct Hub<O: Mailbox = Outbox> {
+    clients: Registry<O>,
+    /// One app per endpoint, in the order of [`app::NAMES`] ([`Endpoint::index`]).
+    apps: Vec<Box<dyn App>>,
     /// Which connection each Inspector watches.
-    watching: HashMap<ClientId, ClientId>,
+    watching: std::collections::HashMap<ClientId, ClientId>,
     /// Broadcast frames for the same recipients, being written (see [`run`]).
     pending: Option<Sweep>,
     /// Slow consumers found by fan-out, not yet closed and removed (rule 1 of the module doc).
@@ -147,23 +145,7 @@ pub struct Hub {
 
 /// Runs the hub until every sender of `commands` is gone.
 pub fn run(commands: &Receiver<Command>, config: &HubConfig) {
-    let chat = Chat::new(ChatConfig {
-        history_limit: config.history,
-        epoch: now_ms(),
-        ..ChatConfig::default()
-    });
-    let mut hub = Hub {
-        clients: HashMap::new(),
-        broadcast: Broadcast::new(),
-        chat,
-        notifications: Notifications::new(),
-        tutorial: config.tutorial.map(TutorialApp::new),
-        watching: HashMap::new(),
-        pending: None,
-        slow: Vec::new(),
-        max_backlog: config.max_backlog,
-        max_batch_bytes: MAX_BATCH_BYTES.min(config.max_backlog_bytes),
-    };
+    let mut hub = Hub::new(config);
     // Everything already waiting is handled before the hub sleeps again, so consecutive
     // broadcasts can leave as one batch: one wake-up and one write per recipient, not one per
     // message. A broadcast is written a chunk of recipients at a time, with the commands that
@@ -212,14 +194,27 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-impl Hub {
+impl<O: Mailbox> Hub<O> {
+    /// A hub with nobody connected, running the apps `config` asks for.
+    fn new(config: &HubConfig) -> Self {
+        Self {
+            clients: Registry::new(),
+            apps: app::apps(&config.apps),
+            watching: std::collections::HashMap::new(),
+            pending: None,
+            slow: Vec::new(),
+            max_backlog: config.max_backlog,
+            max_batch_bytes: MAX_BATCH_BYTES.min(config.max_backlog_bytes),
+        }
+    }
+
     /// Runs one command to the end: its output queued, the slow consumers it found removed.
-    fn handle(&mut self, command: Command) {
+    fn handle(&mut self, command: Command<O>) {
         self.run_command(command);
         self.drop_slow_consumers();
     }
 
-    fn run_command(&mut self, command: Command) {
+    fn run_command(&mut self, command: Command<O>) {
         match command {
             Command::Join {
                 endpoint,
@@ -241,12 +236,8 @@ impl Hub {
                 let _ = reply.send(self.publish(&channel, &text));
             }
             Command::Notify => {
-                let text = self.notifications.periodic_text();
-                let json = self.notifications.notify(&text, now_ms());
-                let recipients = self.notifications.recipients();
-                self.fan_out(&recipients, text_frame(&json));
-                let outputs = self.tutorial.as_mut().map(TutorialApp::tick);
-                self.tutorial_outputs(outputs);
+                let outputs = self.each_app(|app, cx| app.timer(cx));
+                self.carry_out(outputs);
             }
             Command::Shutdown => {
                 // What was broadcast before goes out before the Close.
@@ -266,137 +257,125 @@ impl Hub {
         }
     }
 
-    fn join(&mut self, endpoint: Endpoint, outbox: Outbox, tap: Arc<Tap>) {
+    fn join(&mut self, endpoint: Endpoint, outbox: O, tap: Arc<Tap>) {
         let id = tap.info.conn;
         debug!("hub: client {id} joined {}", endpoint.name());
+        let index = endpoint.index();
         self.clients.insert(
             id,
             Client {
-                endpoint: endpoint.clone(),
+                endpoint,
                 outbox,
                 tap,
                 is_slow: false,
             },
         );
-        match endpoint {
-            Endpoint::Echo | Endpoint::Inspect | Endpoint::Lab => {}
-            Endpoint::Broadcast { include_self } => self.broadcast.join(id, include_self),
-            Endpoint::Chat { query } => {
-                let deliveries =
-                    self.chat
-                        .connect(id, ChatQuery::parse(query.as_deref()), now_ms());
-                self.deliver(deliveries);
-            }
-            Endpoint::Notifications => self.notifications.join(id),
-            Endpoint::Tutorial(_) => {
-                let outputs = self.tutorial.as_mut().map(|app| app.connect(id));
-                self.tutorial_outputs(outputs);
-            }
-        }
+        let outputs = self.call(index, |app, cx, clients| {
+            let endpoint = clients.get(&id).map(|c| &c.endpoint);
+            endpoint.map_or_else(Vec::new, |endpoint| app.join(cx, id, endpoint))
+        });
+        self.carry_out(outputs);
     }
 
-    /// Forgets `id` everywhere, telling chat clients about it.
+    /// Forgets `id` everywhere, telling its app.
     fn remove(&mut self, id: ClientId) {
         if let Some(client) = self.clients.remove(&id) {
             self.forget(id, &client);
         }
     }
 
-    /// Tells the apps that `id`, already out of the registry, is gone.
-    fn forget(&mut self, id: ClientId, client: &Client) {
+    /// Tells the app that `id`, already out of the registry, is gone.
+    fn forget(&mut self, id: ClientId, client: &Client<O>) {
         self.forget_watches(id, client);
-        match &client.endpoint {
-            Endpoint::Echo | Endpoint::Inspect | Endpoint::Lab => {}
-            Endpoint::Broadcast { .. } => self.broadcast.leave(id),
-            Endpoint::Chat { .. } => {
-                let deliveries = self.chat.disconnect(id);
-                self.deliver(deliveries);
-            }
-            Endpoint::Notifications => self.notifications.leave(id),
-            Endpoint::Tutorial(_) => {
-                let outputs = self.tutorial.as_mut().map(|app| app.disconnect(id));
-                self.tutorial_outputs(outputs);
-            }
-        }
+        let outputs = self.call(client.endpoint.index(), |app, cx, _| app.leave(cx, id));
+        self.carry_out(outputs);
     }
 
     fn message(&mut self, id: ClientId, input: Input) {
-        let Some(client) = self.clients.get(&id) else {
+        let Some(index) = self.clients.get(&id).map(|c| c.endpoint.index()) else {
             return;
         };
-        match input {
-            Input::Broadcast(message) => {
-                // Verbatim: the same opcode and bytes, encoded once for everyone.
-                let frame = encode_frame(message.opcode(), message.as_bytes());
-                let recipients = self.broadcast.recipients(id);
-                self.gather_broadcast(recipients, frame);
-            }
-            Input::Chat(command) => {
-                let deliveries = self.chat.receive(id, command, now_ms());
-                self.deliver(deliveries);
-            }
-            Input::Inspect(command) => {
-                if let Err(message) = command.and_then(|command| self.inspect(id, command)) {
-                    self.send_json(id, &json!({"type": "error", "message": message}));
-                }
-            }
-            Input::Tutorial(input) => {
-                let outputs = self.tutorial.as_mut().map(|app| app.receive(id, input));
-                self.tutorial_outputs(outputs);
-            }
-            Input::Ignored => {
-                debug!(
-                    "hub: ignoring a message from client {id} on {}",
-                    client.endpoint.name()
-                );
-            }
-        }
+        let outputs = self.call(index, |app, cx, _| app.message(cx, id, input));
+        self.carry_out(outputs);
     }
 
+    /// `POST /publish`: every app that publishes on `channel` does, in the order of the
+    /// apps; the first refusal is the answer (the chat, first, checks the channel and text).
     fn publish(&mut self, channel: &str, text: &str) -> Result<usize, String> {
-        let now = now_ms();
-        let (deliveries, mut recipients) = self.chat.publish(channel, text, now)?;
-        self.deliver(deliveries);
-        if channel == notifications::CHANNEL {
-            let json = self.notifications.notify(text, now);
-            let listeners = self.notifications.recipients();
-            recipients += listeners.len();
-            self.fan_out(&listeners, text_frame(&json));
+        let mut recipients = 0;
+        let mut outputs = Vec::new();
+        let mut handled = false;
+        for published in
+            self.each_app(|app, cx| app.publish(cx, channel, text).into_iter().collect())
+        {
+            let published = published?;
+            handled = true;
+            recipients += published.recipients;
+            outputs.extend(published.outputs);
         }
+        if !handled {
+            return Err(format!("no endpoint publishes to {channel:?}"));
+        }
+        self.carry_out(outputs);
         Ok(recipients)
     }
 
-    /// Runs an Inspector's command: the rules are the app's ([`InspectorCommand::decide`]);
-    /// the hub attaches the tap and answers.
-    fn inspect(&mut self, inspector: ClientId, command: InspectorCommand) -> Result<(), String> {
-        match command.decide(inspector, &self.clients)? {
-            Decision::Watch(target) => {
-                self.unwatch(inspector);
-                if let (Some(client), Some(watcher)) =
-                    (self.clients.get(&target), self.clients.get(&inspector))
-                {
-                    client.tap.attach(inspector, watcher.outbox.clone());
-                }
-                self.watching.insert(inspector, target);
-            }
-            Decision::Unwatch => self.unwatch(inspector),
-            Decision::List(ids) => {
-                let connections: Vec<_> = ids
-                    .iter()
-                    .filter_map(|id| self.clients.get(id).map(|c| (id, c)))
-                    .map(|(&id, c)| {
-                        json!({"conn": id, "endpoint": c.endpoint.name(),
-                               "peer": c.tap.info.peer.map(|p| p.to_string()),
-                               "tapped": c.tap.info.token.is_some(), "watched": c.tap.is_active()})
-                    })
-                    .collect();
-                self.send_json(
-                    inspector,
-                    &json!({"type": "connections", "connections": connections}),
-                );
+    /// Calls the app at `index` with the hub's clock and registry.
+    fn call<T: Default>(
+        &mut self,
+        index: usize,
+        f: impl FnOnce(&mut dyn App, &Context<'_>, &Registry<O>) -> T,
+    ) -> T {
+        let cx = Context {
+            now_ms: now_ms(),
+            directory: &self.clients,
+        };
+        match self.apps.get_mut(index) {
+            Some(app) => f(app.as_mut(), &cx, &self.clients),
+            None => {
+                error!("bug: no app at endpoint index {index}");
+                T::default()
             }
         }
-        Ok(())
+    }
+
+    /// Calls every app in turn, collecting what each returns.
+    fn each_app<T>(&mut self, mut f: impl FnMut(&mut dyn App, &Context<'_>) -> Vec<T>) -> Vec<T> {
+        let cx = Context {
+            now_ms: now_ms(),
+            directory: &self.clients,
+        };
+        self.apps
+            .iter_mut()
+            .flat_map(|app| f(app.as_mut(), &cx))
+            .collect()
+    }
+
+    /// Does what an app asked, in order.
+    fn carry_out(&mut self, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::Send { to, message } => self.fan_out(to.as_slice(), encode(&message)),
+                Output::Relay { to, message } => {
+                    let frame = encode_frame(message.opcode(), message.as_bytes());
+                    self.gather_broadcast(to, frame);
+                }
+                Output::Watch { inspector, target } => self.watch(inspector, target),
+                Output::Unwatch { inspector } => self.unwatch(inspector),
+                Output::Console(line) => info!(target: "tutorial", "{line}"),
+            }
+        }
+    }
+
+    /// `inspector` watches `target` from now on, and nothing it watched before.
+    fn watch(&mut self, inspector: ClientId, target: ClientId) {
+        self.unwatch(inspector);
+        if let (Some(client), Some(watcher)) =
+            (self.clients.get(&target), self.clients.get(&inspector))
+        {
+            client.tap.attach(inspector, watcher.outbox.clone());
+        }
+        self.watching.insert(inspector, target);
     }
 
     /// `inspector` stops watching whatever it watched.
@@ -413,7 +392,7 @@ impl Hub {
     }
 
     /// `id` left: it no longer watches, and whoever watched it is told.
-    fn forget_watches(&mut self, id: ClientId, client: &Client) {
+    fn forget_watches(&mut self, id: ClientId, client: &Client<O>) {
         if let Some(target) = self.watching.remove(&id) {
             if let Some(watched) = self.clients.get(&target) {
                 watched.tap.detach(id);
@@ -437,29 +416,7 @@ impl Hub {
 
     /// One JSON event to one client.
     fn send_json(&mut self, id: ClientId, event: &serde_json::Value) {
-        self.fan_out(&[id], text_frame(&event.to_string()));
-    }
-
-    /// Sends each chat delivery: serialized and encoded once, shared by its recipients.
-    fn deliver(&mut self, deliveries: Vec<Delivery>) {
-        for delivery in deliveries {
-            let frame = text_frame(&delivery.event.to_json());
-            self.fan_out(delivery.to.as_slice(), frame);
-        }
-    }
-
-    /// Does what the tutorial's server asked: each message encoded once for its recipients,
-    /// each console line logged (where the tutorial's `console.log` prints).
-    fn tutorial_outputs(&mut self, outputs: Option<Vec<Output>>) {
-        for output in outputs.unwrap_or_default() {
-            match output {
-                Output::Send { to, message } => {
-                    let frame = encode_frame(message.opcode(), message.as_bytes());
-                    self.fan_out(&to, frame.into());
-                }
-                Output::Console(line) => info!(target: "tutorial", "{line}"),
-            }
-        }
+        self.fan_out(&[id], encode(&Message::Text(event.to_string())));
     }
 
     /// Adds a broadcast frame to the sweep under way (see [`Sweep`]), or starts a new sweep
@@ -538,7 +495,7 @@ impl Hub {
                     discard_queued: true,
                 });
             }
-            let removed: Vec<(ClientId, Client)> = slow
+            let removed: Vec<(ClientId, Client<O>)> = slow
                 .iter()
                 .filter_map(|(id, _)| Some((*id, self.clients.remove(id)?)))
                 .collect();
@@ -551,8 +508,8 @@ impl Hub {
 
 /// Queues `frame` for client `id` without waiting; a full outbox puts it on the slow-consumer
 /// worklist `slow` (rule 1: never removed from here).
-fn send_to(
-    clients: &mut HashMap<ClientId, Client>,
+fn send_to<O: Mailbox>(
+    clients: &mut Registry<O>,
     slow: &mut Vec<(ClientId, Overflow)>,
     id: ClientId,
     frame: Frame,
@@ -573,30 +530,7 @@ fn send_to(
     }
 }
 
-/// What the Inspector's rules ask about the registry.
-impl Connections for HashMap<ClientId, Client> {
-    fn endpoint(&self, id: ClientId) -> Option<&Endpoint> {
-        self.get(&id).map(|c| &c.endpoint)
-    }
-
-    fn is_loopback(&self, id: ClientId) -> bool {
-        self.get(&id)
-            .is_some_and(|c| c.tap.info.peer.is_some_and(|p| p.ip().is_loopback()))
-    }
-
-    fn carrying_token(&self, token: &str) -> Vec<ClientId> {
-        self.iter()
-            .filter(|(_, c)| c.tap.info.token.as_deref() == Some(token))
-            .map(|(&id, _)| id)
-            .collect()
-    }
-
-    fn ids(&self) -> Vec<ClientId> {
-        self.keys().copied().collect()
-    }
-}
-
-/// One Text frame, encoded once, to be shared.
-fn text_frame(text: &str) -> Arc<[u8]> {
-    encode_frame(Opcode::Text, text.as_bytes()).into()
+/// One message, encoded once, to be shared.
+fn encode(message: &Message) -> Arc<[u8]> {
+    encode_frame(message.opcode(), message.as_bytes()).into()
 }

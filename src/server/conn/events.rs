@@ -1,0 +1,106 @@
+//! What a connection's reader does with each event of the protocol state machine: a whole
+//! message goes to the endpoint's [`Session`](crate::app::Session) first, on this thread, and
+//! from there back to the client, on to the hub, or to a policy close; control frames are
+//! counted against `--max-control-rate` (§10.4).
+
+use std::time::Instant;
+
+use log::{debug, info, trace};
+
+use super::lanes::Control;
+use super::reader::Reader;
+use crate::app::Reading;
+use crate::protocol::{CloseCode, CloseFrame, Event, Message};
+use crate::server::close_record::CloseRecord;
+use crate::server::hub::Command;
+use crate::server::metrics::{metrics, RateLimit};
+
+impl Reader<'_> {
+    #[inline(never)]
+    pub(super) fn handle(
+        &mut self,
+        event: Event,
+        sent_close: Option<&CloseFrame>,
+    ) -> Option<Box<CloseRecord>> {
+        let id = self.id;
+        match event {
+            Event::Frame { header, offset } => trace!("peer {id} ← {header} (at byte {offset})"),
+            Event::Message(message) => {
+                self.counters.received_message();
+                self.dispatch(message);
+            }
+            Event::Ping(payload) => {
+                debug!("peer {id}: ping of {} bytes, pong queued", payload.len());
+                self.count_control_frame();
+            }
+            Event::Pong(payload) => {
+                debug!("peer {id}: pong of {} bytes", payload.len());
+                self.count_control_frame();
+            }
+            Event::Closed(close) => {
+                return Some(Box::new(CloseRecord::handshake(&close, sent_close)))
+            }
+            Event::Failed { error, offset } => {
+                return Some(Box::new(CloseRecord::protocol_error(&error, offset)))
+            }
+        }
+        None
+    }
+
+    /// A whole message: its session reads it first, on this thread ([`Session::read`]), and
+    /// answers it here, hands the hub what its app needs, or asks for a policy close. What
+    /// the client sends after a policy close is dropped.
+    #[inline(never)]
+    pub(super) fn dispatch(&mut self, message: Message) {
+        if self.closing_for_policy {
+            return;
+        }
+        self.inject_fault(&message);
+        match self.session.read(message) {
+            Reading::Reply(reply) => self.reply(reply),
+            Reading::Hub(input) => self
+                .shared
+                .hub_send(Command::Message { id: self.id, input }),
+            Reading::Close(reason) => {
+                metrics().rate_limit_close(RateLimit::Messages);
+                self.close_for_policy(reason);
+            }
+            Reading::Nothing => {}
+        }
+    }
+
+    /// `--max-control-rate`: a Ping/Pong flood is closed with 1008.
+    pub(super) fn count_control_frame(&mut self) {
+        if !self.closing_for_policy && !self.control_rate.count(Instant::now()) {
+            let limit = self.shared.config.max_control_rate;
+            metrics().rate_limit_close(RateLimit::Control);
+            self.close_for_policy(format!(
+                "§10.4 control frame flood: over {limit} per second"
+            ));
+        }
+    }
+
+    /// Starts the close handshake with 1008, once: every excess frame that follows would
+    /// otherwise queue (and log) another Close.
+    pub(super) fn close_for_policy(&mut self, reason: String) {
+        if std::mem::replace(&mut self.closing_for_policy, true) {
+            return;
+        }
+        info!("peer {}: closing with 1008: {reason}", self.id);
+        self.outbox.control(Control::Close {
+            code: CloseCode::POLICY_VIOLATION,
+            reason,
+            discard_queued: false,
+        });
+    }
+
+    /// Test builds can make this thread panic on purpose (`Config::panic_on_text`).
+    #[inline(never)]
+    pub(super) fn inject_fault(&self, message: &Message) {
+        if let (Some(trigger), Message::Text(text)) = (&self.shared.config.panic_on_text, message) {
+            if trigger == text {
+                panic!("fault injection: {trigger:?} received");
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! What a connection's reader writes back itself: Pongs, its session's replies (an echo, a
+//! lab report, an error), and its last frame, in wire order, in one vectored write when the
+//! writer is idle, or queued for it.
+
+use super::lanes::{Control, Frame};
+use super::reader::Reader;
+use super::writer::WriteNow;
+use crate::protocol::deflate::StatelessCompressor;
+use crate::protocol::{FrameHeader, Message};
+use crate::server::deflaters::with_deflater;
+
+impl Reader<'_> {
+    /// A reply to this client, for [`Reader::send_replies`]: compressed on this thread when
+    /// permessage-deflate was agreed (RFC 7692 §6.1: RSV1 on its only frame).
+    #[inline(never)]
+    pub(super) fn reply(&mut self, reply: Message) {
+        let opcode = reply.opcode();
+        let compressed = match &self.compressor {
+            Some(compressor) => compress(compressor, reply.as_bytes()),
+            None => None,
+        };
+        let (rsv1, payload) = match compressed {
+            Some(bytes) => (true, bytes),
+            None => (false, reply.into_bytes()),
+        };
+        let header = FrameHeader {
+            rsv1,
+            ..FrameHeader::new(opcode, payload.len() as u64)
+        };
+        self.replies.push(Frame::Owned(header.encode(), payload));
+    }
+
+    /// Sends what one read produced, in wire order: Pongs, echo replies, then (when `finish`)
+    /// the last bytes before TCP is closed. Written right here in one vectored write when the
+    /// writer is idle; queued for it otherwise.
+    #[inline(never)]
+    pub(super) fn send_replies(&mut self, pongs: Vec<u8>, last: Vec<u8>, finish: bool) {
+        let echoes = std::mem::take(&mut self.replies);
+        if pongs.is_empty() && echoes.is_empty() && last.is_empty() && !finish {
+            return;
+        }
+        match self.write_replies(&pongs, &echoes, &last, finish) {
+            WriteNow::Written => return self.counters.sent_messages(echoes.len()),
+            // Nothing is counted as sent; the reader sees TCP closed and leaves.
+            WriteNow::Failed => return,
+            WriteNow::Busy => {}
+        }
+        self.queue_replies(pongs, echoes, last, finish);
+    }
+
+    /// [`Reader::send_replies`] when the writer is idle: one vectored write from this thread.
+    /// [`WriteNow::Busy`] if the writer was busy, and nothing was written.
+    #[inline(never)]
+    pub(super) fn write_replies(
+        &self,
+        pongs: &[u8],
+        echoes: &[Frame],
+        last: &[u8],
+        finish: bool,
+    ) -> WriteNow {
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(2 + 2 * echoes.len());
+        parts.push(pongs);
+        for echo in echoes {
+            let [header, payload] = echo.parts();
+            parts.push(header);
+            parts.push(payload);
+        }
+        parts.push(last);
+        self.writer.write_now(&parts, finish)
+    }
+
+    /// [`Reader::send_replies`] when the writer is busy: queued for it, in the same order.
+    #[inline(never)]
+    pub(super) fn queue_replies(
+        &self,
+        pongs: Vec<u8>,
+        echoes: Vec<Frame>,
+        last: Vec<u8>,
+        finish: bool,
+    ) {
+        if !pongs.is_empty() {
+            self.outbox.control(Control::Bytes(pongs));
+        }
+        for frame in echoes {
+            let _ = self.outbox.send(frame);
+        }
+        if finish {
+            self.outbox.control(if last.is_empty() {
+                Control::Finish
+            } else {
+                Control::Final(last)
+            });
+        }
+    }
+}
+
+/// An echo reply compressed (RFC 7692 §6.1), or `None` when it is sent as it is.
+#[inline(never)]
+fn compress(compressor: &StatelessCompressor, bytes: &[u8]) -> Option<Vec<u8>> {
+    with_deflater(compressor, |deflater| compressor.compress(deflater, bytes))
+}
