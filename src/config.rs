@@ -97,8 +97,9 @@ pub struct Config {
     pub deflate: bool,
     /// `--deflate-threshold`: messages shorter than this many bytes are sent uncompressed.
     pub deflate_threshold: usize,
-    /// Fault injection for tests: a `/echo` Text message equal to this makes the connection's
-    /// thread panic. Not settable from the command line.
+    /// Fault injection for tests: a Text message equal to this makes the connection's thread
+    /// panic. Not settable from the command line; only in builds with the `test-hooks` feature.
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub panic_on_text: Option<String>,
 }
@@ -135,6 +136,7 @@ impl Default for Config {
             lab: LabLimits::default(),
             deflate: true,
             deflate_threshold: crate::protocol::deflate::DEFAULT_THRESHOLD,
+            #[cfg(feature = "test-hooks")]
             panic_on_text: None,
         }
     }

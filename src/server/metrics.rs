@@ -558,7 +558,7 @@ mod tests {
     #[test]
     fn endpoint_counters_count_and_the_open_gauge_follows_its_guard() {
         static LOCAL: Metrics = Metrics::new();
-        let echo = LOCAL.endpoint(Endpoint::Echo.index());
+        let echo = LOCAL.endpoint(Endpoint::route("/echo", None).map_or(0, |e| e.index()));
         let open = echo.open();
         echo.received_bytes(11);
         echo.received_message();

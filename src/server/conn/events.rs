@@ -55,6 +55,7 @@ impl Reader<'_> {
         if self.closing_for_policy {
             return;
         }
+        #[cfg(feature = "test-hooks")]
         self.inject_fault(&message);
         match self.session.read(message) {
             Reading::Reply(reply) => self.reply(reply),
@@ -96,6 +97,7 @@ impl Reader<'_> {
 
     /// Test builds can make this thread panic on purpose (`Config::panic_on_text`).
     #[inline(never)]
+    #[cfg(feature = "test-hooks")]
     pub(super) fn inject_fault(&self, message: &Message) {
         if let (Some(trigger), Message::Text(text)) = (&self.shared.config.panic_on_text, message) {
             if trigger == text {

@@ -96,7 +96,8 @@ pub enum Command<O = Outbox> {
     Notify,
     /// Graceful shutdown: send Close 1001 to everyone.
     Shutdown,
-    /// A question for tests and the benchmark: how many clients are connected.
+    /// A question for tests: how many clients are connected.
+    #[cfg(feature = "test-hooks")]
     Count {
         /// Where the answer goes.
         reply: Sender<usize>,
@@ -251,6 +252,7 @@ impl<O: Mailbox> Hub<O> {
                     });
                 }
             }
+            #[cfg(feature = "test-hooks")]
             Command::Count { reply } => {
                 let _ = reply.send(self.clients.len());
             }
