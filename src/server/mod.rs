@@ -248,12 +248,12 @@ impl Server {
             Some(page_listener) => {
                 let shared = Arc::clone(&self.shared);
                 Some(spawn_named("page-listener".into(), 64 * 1024, move || {
-                    listener::accept_loop(&page_listener, &shared, listener::Port::Page);
+                    listener::accept_loop(&page_listener, &shared, request::Port::Page);
                 })?)
             }
             None => None,
         };
-        listener::accept_loop(&self.listener, &self.shared, listener::Port::Main);
+        listener::accept_loop(&self.listener, &self.shared, request::Port::Main);
         drop(self.listener);
         if let Some(pages) = pages {
             let _ = pages.join();
