@@ -26,6 +26,7 @@ pub mod health;
 pub mod hub;
 pub mod listener;
 pub mod log_sink;
+pub mod metric_family;
 pub mod metrics;
 pub mod pool;
 pub mod rate;
