@@ -9,9 +9,14 @@
 //! WSMITH_GRAPH=1 cargo test --test layers -- --nocapture   and every import, file by file
 //! ```
 //!
+//! It is a test of its own, not a `#[cfg(test)]` module of `lib.rs`: it reads `src/` as files,
+//! as a reader does, and `lib.rs` holds no logic.
+//!
 //! `#[cfg(test)]` code is held to the layers and the fences like any code (a test may import
 //! anything of its own layer or below); it is left out of the circles, since a test module
-//! importing a file that imports its own is not a circle of the library.
+//! importing a file that imports its own is not a circle of the library. So is a `pub use`
+//! whose name the file itself never uses (a `mod.rs` passing a name on): importers are
+//! followed through it to the file that defines the item.
 
 mod checker;
 mod graph;
