@@ -1,6 +1,6 @@
 //! `GET /metrics` in the Prometheus text exposition format (version 0.0.4), and `GET
 //! /metrics.json`, the same families as JSON for the page's status tab: one list of
-//! [`Family`] values ([`Metrics::families`](super::metrics::Metrics::families)), two writers.
+//! [`Family`] values ([`metric_family`](super::metric_family)) ([`Metrics::families`](super::metrics::Metrics::families)), two writers.
 //!
 //! The text format, written by hand (it is small, and a crate would pull in more than it
 //! writes): per family a `# HELP` line (backslash and line feed escaped) and a `# TYPE` line,
@@ -22,6 +22,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Map, Value as Json};
 
+use super::metric_family::{Family, Value};
 use super::metrics::{metrics, Live};
 use super::Shared;
 use crate::protocol::http::{response, response_head};
@@ -32,99 +33,6 @@ pub const METRICS: &str = "/metrics";
 pub const METRICS_JSON: &str = "/metrics.json";
 /// The text format's content type (what Prometheus asks for in `Accept`).
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// A metric's type, as `# TYPE` says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Type {
-    /// Only goes up (until the process restarts); its name ends in `_total`.
-    Counter,
-    /// Goes up and down: a figure now.
-    Gauge,
-    /// Observations counted into buckets by upper bound, with their sum and count.
-    Histogram,
-}
-
-impl Type {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Counter => "counter",
-            Self::Gauge => "gauge",
-            Self::Histogram => "histogram",
-        }
-    }
-}
-
-/// A sample's value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// A count or a whole-number gauge.
-    Int(i64),
-    /// A histogram: per-bucket counts (not cumulative) for each upper bound in `bounds`, then
-    /// one more for the observations above them all; and the sum of the observations.
-    Histogram {
-        /// Upper bounds, ascending.
-        bounds: &'static [f64],
-        /// `bounds.len() + 1` counts.
-        counts: Vec<u64>,
-        /// Sum of every observation.
-        sum: f64,
-    },
-}
-
-/// One sample of a family: its labels and value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    /// Label names and values, in order.
-    pub labels: Vec<(&'static str, String)>,
-    /// The value.
-    pub value: Value,
-}
-
-impl Sample {
-    /// A sample without labels.
-    pub fn plain(value: Value) -> Self {
-        Self {
-            labels: Vec::new(),
-            value,
-        }
-    }
-
-    /// A sample with `labels`.
-    pub fn labelled(labels: &[(&'static str, &str)], value: Value) -> Self {
-        Self {
-            labels: labels
-                .iter()
-                .map(|&(name, value)| (name, value.to_owned()))
-                .collect(),
-            value,
-        }
-    }
-}
-
-/// One metric: its name, type, help text and samples.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Family {
-    /// `wsmith_…`, with its unit and, for a counter, `_total`.
-    pub name: &'static str,
-    /// Its type.
-    pub kind: Type,
-    /// One sentence on what it counts.
-    pub help: &'static str,
-    /// Its samples (none yet is allowed: the family is still described).
-    pub samples: Vec<Sample>,
-}
-
-impl Family {
-    /// A family.
-    pub fn new(name: &'static str, kind: Type, help: &'static str, samples: Vec<Sample>) -> Self {
-        Self {
-            name,
-            kind,
-            help,
-            samples,
-        }
-    }
-}
 
 /// The answer to a request for `path`, if it is `/metrics` or `/metrics.json`; `None` for any
 /// other path.
@@ -310,6 +218,7 @@ pub fn to_json(families: &[Family]) -> Json {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::metric_family::{Sample, Type};
 
     const BOUNDS: [f64; 3] = [0.001, 0.5, 1.0];
 

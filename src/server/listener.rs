@@ -11,7 +11,8 @@ use std::time::Duration;
 use log::{error, warn};
 
 use super::metrics::{metrics, Refusal};
-use super::{request, Shared};
+use super::request::{self, Port};
+use super::Shared;
 use crate::protocol::http::error_response;
 use crate::protocol::HandshakeError;
 
@@ -22,15 +23,6 @@ impl Drop for Active {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-/// What a listening socket serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Port {
-    /// Everything: static files, `POST /publish`, WebSocket upgrades.
-    Main,
-    /// Static files only: a tutorial's page port (`--page-addr`), as its Express server was.
-    Page,
 }
 
 /// Accepts connections until a shutdown begins.

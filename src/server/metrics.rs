@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::close_record::ClosedBy;
-use super::exposition::{Family, Sample, Type, Value};
+use super::metric_family::{Family, Sample, Type, Value};
 use crate::app::{Endpoint, NAMES};
 use crate::protocol::CloseCode;
 

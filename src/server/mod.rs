@@ -26,6 +26,7 @@ pub mod health;
 pub mod hub;
 pub mod listener;
 pub mod log_sink;
+pub mod metric_family;
 pub mod metrics;
 pub mod pool;
 pub mod request;
@@ -246,12 +247,12 @@ impl Server {
             Some(page_listener) => {
                 let shared = Arc::clone(&self.shared);
                 Some(spawn_named("page-listener".into(), 64 * 1024, move || {
-                    listener::accept_loop(&page_listener, &shared, listener::Port::Page);
+                    listener::accept_loop(&page_listener, &shared, request::Port::Page);
                 })?)
             }
             None => None,
         };
-        listener::accept_loop(&self.listener, &self.shared, listener::Port::Main);
+        listener::accept_loop(&self.listener, &self.shared, request::Port::Main);
         drop(self.listener);
         if let Some(pages) = pages {
             let _ = pages.join();

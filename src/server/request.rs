@@ -12,7 +12,6 @@ use log::{debug, info};
 use super::conn::peer;
 use super::conn::tap::{HandshakeRecord, Tap, TapInfo};
 use super::hub::Command;
-use super::listener::Port;
 use super::metrics::{self, metrics};
 use super::trust::{self, Client};
 use super::{exposition, health, static_files, Shared};
@@ -29,6 +28,15 @@ pub const MAX_PUBLISH_BODY: usize = 64 * 1024;
 const HEAD_READ: usize = 2048;
 /// How long `POST /publish` waits for the hub's answer.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a listening socket serves: the routes [`handle`] offers on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// Everything: static files, `POST /publish`, WebSocket upgrades.
+    Main,
+    /// Static files only: a tutorial's page port (`--page-addr`), as its Express server was.
+    Page,
+}
 
 /// Serves one connection from its first byte to its last.
 ///
