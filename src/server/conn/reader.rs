@@ -138,8 +138,9 @@ impl Reader<'_> {
                 let into_quiet = buf.is_empty() || after_payload;
                 let target: &mut [u8] = if into_quiet { &mut quiet } else { &mut buf };
                 stream.read(target).map(|n| {
-                    let record = self.receive(target.get(..n).unwrap_or_default());
-                    (n, record)
+                    // `Read::read` returns at most the buffer's length.
+                    let read = target.get(..n).expect("bug: read more than the buffer holds");
+                    (n, self.receive(read))
                 })
             };
             match read {
@@ -284,7 +285,8 @@ impl Reader<'_> {
             let mut conn = lock(&self.conn);
             // A watch that began during the read sees the bytes as they came, masked.
             let tapped = self.tap.is_active().then(|| {
-                let bytes = buffer.get(start..).unwrap_or_default().to_vec();
+                // `start` is the buffer's length before the read appended to it.
+                let bytes = buffer.get(start..).expect("bug: the buffer shrank").to_vec();
                 (bytes, conn.frame_progress(), conn.bytes_received())
             });
             conn.receive_payload(buffer);
