@@ -464,8 +464,16 @@ fn run(settings: &Settings) -> io::Result<()> {
         if !settings.selected(name) {
             continue;
         }
+        // The baseline runs right after wsmith, wherever wsmith runs.
+        let kinds: Vec<Kind> = kinds
+            .iter()
+            .flat_map(|&kind| match kind {
+                Kind::Wsmith if Kind::baseline().is_some() => vec![kind, Kind::Baseline],
+                _ => vec![kind],
+            })
+            .collect();
         for rep in 1..=*reps {
-            for &kind in *kinds {
+            for &kind in &kinds {
                 let cap = if IDLE_50K_NAMES.contains(name) {
                     60_000
                 } else {
@@ -595,6 +603,13 @@ fn render(
             burst: settings.burst,
         }),
     );
+    let baseline = results.baseline_table();
+    if !baseline.is_empty() {
+        out.push_str(
+            "\nwsmith against the baseline binary (WSBENCH_BASELINE), same run, medians:\n\n",
+        );
+        out.push_str(&baseline);
+    }
     let cpu = results.cpu_table();
     if !cpu.is_empty() {
         out.push_str("\nCPU while measuring, in cores kept busy (1.00 = one core), medians:\n\n");

@@ -583,6 +583,36 @@ impl Results {
         out
     }
 
+    /// Every figure of wsmith beside the same figure of the baseline binary, with their ratio
+    /// (empty when no baseline ran).
+    pub fn baseline_table(&self) -> String {
+        let mut out = String::new();
+        for row in ROWS {
+            let (Some(new), Some(old)) = (
+                self.value(Kind::Wsmith, row.key, row.over),
+                self.value(Kind::Baseline, row.key, row.over),
+            ) else {
+                continue;
+            };
+            let ratio = if old != 0.0 {
+                format!("{:.2}×", new / old)
+            } else {
+                "—".into()
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {ratio} |",
+                row.figure,
+                number(Some(new)),
+                number(Some(old))
+            );
+        }
+        if out.is_empty() {
+            return out;
+        }
+        format!("| figure | wsmith | baseline | wsmith / baseline |\n|---|---:|---:|---:|\n{out}")
+    }
+
     /// The better of the peers that have the figure; `None` for counts (sums, minimums,
     /// maximums), where no ratio is taken.
     fn best_peer(

@@ -9,6 +9,9 @@
 //!   [`crate::fast_peer`]): tokio, hyper, a task per connection.
 //! - **tungstenite**: this bench binary re-executed as `--peer-server` (see
 //!   [`crate::peer_server`]): a thread per connection.
+//! - **baseline**: with `WSBENCH_BASELINE=/path/to/an/older/wsmith`, that binary, started as
+//!   wsmith is and run right after it in every scenario wsmith runs, so a change is measured
+//!   old against new in the same run.
 //!
 //! The peers' code lives only in the bench binary: the wsmith binary has no tokio in it.
 //! All inherit this process's open-file limit, which `main` raised first. A fresh process is
@@ -27,6 +30,8 @@ pub enum Kind {
     Fast,
     /// The thread-per-connection reference: tungstenite.
     Tungstenite,
+    /// Another wsmith binary (`WSBENCH_BASELINE`), for old-against-new in one run.
+    Baseline,
 }
 
 impl Kind {
@@ -39,7 +44,13 @@ impl Kind {
             Self::Wsmith => "wsmith",
             Self::Fast => "fastwebsockets",
             Self::Tungstenite => "tungstenite",
+            Self::Baseline => "baseline",
         }
+    }
+
+    /// The binary of [`Kind::Baseline`], if `WSBENCH_BASELINE` names one.
+    pub fn baseline() -> Option<std::path::PathBuf> {
+        std::env::var_os("WSBENCH_BASELINE").map(Into::into)
     }
 }
 
@@ -64,8 +75,13 @@ impl Server {
     /// [`Server::start`] with `extra` flags for wsmith (e.g. `--deflate off`; the peers take none).
     pub fn start_with(kind: Kind, max_connections: usize, extra: &[&str]) -> io::Result<Self> {
         let mut command = match kind {
-            Kind::Wsmith => {
-                let mut command = Command::new(env!("CARGO_BIN_EXE_wsmith"));
+            Kind::Wsmith | Kind::Baseline => {
+                let binary = match kind {
+                    Kind::Baseline => Kind::baseline()
+                        .ok_or_else(|| io::Error::other("WSBENCH_BASELINE is not set"))?,
+                    _ => env!("CARGO_BIN_EXE_wsmith").into(),
+                };
+                let mut command = Command::new(binary);
                 command.args(["--addr", "127.0.0.1:0", "--www"]);
                 command.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/www"));
                 command.args(["--log-level", "warn", "--max-connections"]);
