@@ -142,6 +142,10 @@ pub struct Hub<O: Mailbox = Outbox> {
     slow: Vec<(ClientId, Overflow)>,
     max_backlog: usize,
     max_batch_bytes: usize,
+    /// After [`Command::Shutdown`]: everyone has been asked to close with 1001, and nothing new
+    /// is relayed (a leave's presence, a late message), so no client closing for the shutdown
+    /// can become a slow consumer.
+    shutting_down: bool,
 }
 
 /// Runs the hub until every sender of `commands` is gone.
@@ -206,6 +210,7 @@ impl<O: Mailbox> Hub<O> {
             slow: Vec::new(),
             max_backlog: config.max_backlog,
             max_batch_bytes: MAX_BATCH_BYTES.min(config.max_backlog_bytes),
+            shutting_down: false,
         }
     }
 
@@ -234,7 +239,12 @@ impl<O: Mailbox> Hub<O> {
                 text,
                 reply,
             } => {
-                let _ = reply.send(self.publish(&channel, &text));
+                let answer = if self.shutting_down {
+                    Err("the server is shutting down".into())
+                } else {
+                    self.publish(&channel, &text)
+                };
+                let _ = reply.send(answer);
             }
             Command::Notify => {
                 let outputs = self.each_app(|app, cx| app.timer(cx));
@@ -243,13 +253,10 @@ impl<O: Mailbox> Hub<O> {
             Command::Shutdown => {
                 // What was broadcast before goes out before the Close.
                 self.flush_broadcast();
+                self.shutting_down = true;
                 info!("hub: closing {} clients with 1001", self.clients.len());
                 for client in self.clients.values() {
-                    client.outbox.control(Control::Close {
-                        code: CloseCode::GOING_AWAY,
-                        reason: "server shutting down".into(),
-                        discard_queued: false,
-                    });
+                    client.outbox.control(going_away());
                 }
             }
             #[cfg(feature = "test-hooks")]
@@ -261,6 +268,11 @@ impl<O: Mailbox> Hub<O> {
 
     fn join(&mut self, endpoint: Endpoint, outbox: O, tap: Arc<Tap>) {
         let id = tap.info.conn;
+        if self.shutting_down {
+            // Upgraded as the server began to shut down: closed like everyone else.
+            outbox.control(going_away());
+            return;
+        }
         debug!("hub: client {id} joined {}", endpoint.name());
         let index = endpoint.index();
         self.clients.insert(
@@ -353,8 +365,11 @@ impl<O: Mailbox> Hub<O> {
             .collect()
     }
 
-    /// Does what an app asked, in order.
+    /// Does what an app asked, in order. Once the server shuts down, nothing more is sent.
     fn carry_out(&mut self, outputs: Vec<Output>) {
+        if self.shutting_down {
+            return;
+        }
         for output in outputs {
             match output {
                 Output::Send { to, message } => self.fan_out(to.as_slice(), encode(&message)),
@@ -469,8 +484,12 @@ impl<O: Mailbox> Hub<O> {
     }
 
     /// Queues `frame` for each recipient without waiting; a full outbox goes on the
-    /// slow-consumer worklist (never removed from here: rule 1).
+    /// slow-consumer worklist (never removed from here: rule 1). Nothing once the server
+    /// shuts down.
     fn fan_out_frame(&mut self, recipients: &[ClientId], frame: Frame) {
+        if self.shutting_down {
+            return;
+        }
         // Anything gathered earlier goes first: every client sees the hub's order.
         self.flush_broadcast();
         for &id in recipients {
@@ -529,6 +548,15 @@ fn send_to<O: Mailbox>(
             slow.push((id, overflow));
         }
         Err(SendError::Gone) => {} // its Leave is on the way
+    }
+}
+
+/// The Close every client gets when the server shuts down.
+fn going_away() -> Control {
+    Control::Close {
+        code: CloseCode::GOING_AWAY,
+        reason: "server shutting down".into(),
+        discard_queued: false,
     }
 }
 

@@ -239,6 +239,35 @@ fn shutdown_sends_what_was_broadcast_before_the_close() {
 }
 
 #[test]
+fn after_shutdown_nothing_new_is_relayed_and_nobody_becomes_a_slow_consumer() {
+    let mut hub = hub();
+    let a = join(&mut hub, 1, "/chat", 100);
+    // Room for what it has been sent so far, and no more.
+    let b = join(&mut hub, 2, "/chat", 3);
+    let before = a.texts().len();
+    hub.handle(Command::Shutdown);
+    // b leaves: its presence is not sent; a late message is not relayed; a late join is
+    // closed at once; a publish is refused.
+    hub.handle(Command::Leave {
+        id: 2,
+        reason: "closed".into(),
+    });
+    say(&mut hub, 1, "late");
+    let late = join(&mut hub, 3, "/broadcast", 100);
+    let (reply, answer) = crossbeam_channel::bounded(1);
+    hub.handle(Command::Publish {
+        channel: "general".into(),
+        text: "late".into(),
+        reply,
+    });
+    assert_eq!(a.texts().len(), before);
+    assert_eq!(a.closes(), [(CloseCode::GOING_AWAY, false)]);
+    assert_eq!(b.closes(), [(CloseCode::GOING_AWAY, false)]);
+    assert_eq!(late.closes(), [(CloseCode::GOING_AWAY, false)]);
+    assert!(matches!(answer.recv(), Ok(Err(_))));
+}
+
+#[test]
 fn a_message_goes_to_its_senders_app_only() {
     let mut hub = hub();
     let broadcast = join(&mut hub, 1, "/broadcast", 100);
