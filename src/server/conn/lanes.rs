@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use crate::protocol::deflate::StatelessCompressor;
@@ -20,6 +20,7 @@ use crate::protocol::frame::HeaderBytes;
 use crate::protocol::CloseCode;
 use crate::server::deflaters::with_deflater;
 use crate::server::metrics::metrics;
+use crate::sync::{lock, wait_timeout};
 
 /// A data frame ready for the wire.
 #[derive(Debug, Clone)]
@@ -216,7 +217,7 @@ pub(super) struct Room {
 impl Room {
     /// Locks the lanes; a panic elsewhere does not make them unusable.
     pub(super) fn lanes(&self) -> MutexGuard<'_, Lanes> {
-        self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.lanes)
     }
 
     /// Wakes the reader if it waits for room.
@@ -336,10 +337,7 @@ impl OutboxReceiver {
                 return;
             }
             lanes.writer_waits = true;
-            lanes = match self.room.control_queued.wait_timeout(lanes, deadline - now) {
-                Ok((lanes, _)) => lanes,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            lanes = wait_timeout(&self.room.control_queued, lanes, deadline - now);
             lanes.writer_waits = false;
         }
     }

@@ -23,11 +23,9 @@
 //!  tap      the Inspector's tap: bytes in and out explained, queued to the watchers
 //!    │      through EventSink (which Outbox implements)
 //!  lanes    what travels (Frame, SharedBytes, Control), the backlog count, the receiving end
-//!    │
-//!  lock     the lock on the one Connection that the reader and the writer share
 //! ```
 //!
-//! `lock`, `lanes` and `tap` import no file of this folder. The outbox and the writer are one
+//! `lanes` and `tap` import no file of this folder. The outbox and the writer are one
 //! abstraction with two ends: the writer owns the receiving end and the socket; the outbox,
 //! the sending end, wakes the writer and writes to an idle socket through the writer's slot,
 //! so it sits above it. The tap sits below the writer, which shows it every write, and reaches
@@ -38,7 +36,6 @@
 //! `crate::server::…`, so `super::` in these files always means a file of this folder.
 
 pub mod lanes;
-pub mod lock;
 pub mod outbox;
 pub mod peer;
 pub mod tap;
@@ -47,8 +44,7 @@ pub mod writer;
 #[cfg(test)]
 mod tests {
     /// The files of this folder, bottom first, as the module doc draws them.
-    const LAYERS: [(&str, &str); 6] = [
-        ("lock", include_str!("lock.rs")),
+    const LAYERS: [(&str, &str); 5] = [
         ("lanes", include_str!("lanes.rs")),
         ("tap", include_str!("tap.rs")),
         ("writer", include_str!("writer.rs")),

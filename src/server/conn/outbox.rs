@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::lanes::{Control, Frame, OutboxReceiver, Room};
 use super::tap::EventSink;
 use super::writer::WriterSlot;
+use crate::sync::wait_timeout;
 
 /// How long a reader waiting for room sleeps between checks.
 const ROOM_POLL: Duration = Duration::from_millis(50);
@@ -194,10 +195,7 @@ impl Outbox {
             // The writer looks for this flag under the same lock (`Room::wake`), so no
             // notification is missed; the bound is a safety net, not the way out.
             lanes.reader_waits = true;
-            lanes = match self.room.freed.wait_timeout(lanes, ROOM_POLL) {
-                Ok((lanes, _)) => lanes,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            lanes = wait_timeout(&self.room.freed, lanes, ROOM_POLL);
             lanes.reader_waits = false;
         }
         drop(lanes);

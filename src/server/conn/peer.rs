@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, trace, warn};
 
 use super::lanes::{Control, Frame};
-use super::lock::lock;
 use super::outbox::{outbox, Outbox};
 use super::tap::Tap;
 use super::writer::{WriteNow, WriterSlot};
@@ -48,6 +47,7 @@ use crate::server::hub::Command;
 use crate::server::metrics::{self, metrics, EndpointCounters, RateLimit};
 use crate::server::rate::{TokenBucket, WindowCounter};
 use crate::server::Shared;
+use crate::sync::lock;
 
 /// What a quiet connection reads into: a small array on the reader's stack, so a connection
 /// waiting for its client holds no read buffer at all.

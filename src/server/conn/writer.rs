@@ -18,13 +18,12 @@
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
 use super::lanes::{Control, Frame, OutboxReceiver};
-use super::lock::lock;
 use super::tap::Tap;
 use crate::app::ClientId;
 use crate::protocol::connection::State;
@@ -33,6 +32,7 @@ use crate::protocol::{CloseFrame, Connection};
 use crate::server::metrics::EndpointCounters;
 use crate::server::pool::ThreadPool;
 use crate::server::spawner::Spawner;
+use crate::sync::{lock, wait_timeout};
 
 /// The writer's largest batch: frames gathered into one vectored write.
 const WRITE_BATCH_FRAMES: usize = 512;
@@ -295,7 +295,7 @@ impl WriterSlot {
     }
 
     fn is_finished(&self) -> bool {
-        *self.finished.lock().unwrap_or_else(PoisonError::into_inner)
+        *lock(&self.finished)
     }
 
     /// Closes TCP for good and tells [`WriterSlot::wait_finished`] and a reader waiting for
@@ -303,18 +303,22 @@ impl WriterSlot {
     fn finish(&self) {
         let _ = self.stream.shutdown(Shutdown::Both);
         self.outbox.close();
-        *self.finished.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        *lock(&self.finished) = true;
         self.finished_changed.notify_all();
     }
 
     /// Waits until the writer has closed TCP (after the reader's last frames), at most
     /// `timeout`; then closes it anyway.
     pub fn wait_finished(&self, timeout: Duration) {
-        let guard = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = self
-            .finished_changed
-            .wait_timeout_while(guard, timeout, |finished| !*finished)
-            .map_err(PoisonError::into_inner);
+        let deadline = Instant::now() + timeout;
+        let mut finished = lock(&self.finished);
+        while !*finished {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            finished = wait_timeout(&self.finished_changed, finished, left);
+        }
+        drop(finished);
         self.finish();
     }
 
