@@ -38,13 +38,15 @@
 pub mod lanes;
 pub mod outbox;
 pub mod peer;
+pub mod slot;
 pub mod tap;
 pub mod writer;
 
 #[cfg(test)]
 mod tests {
     /// The files of this folder, bottom first, as the module doc draws them.
-    const LAYERS: [(&str, &str); 5] = [
+    const LAYERS: [(&str, &str); 6] = [
+        ("slot", include_str!("slot.rs")),
         ("lanes", include_str!("lanes.rs")),
         ("tap", include_str!("tap.rs")),
         ("writer", include_str!("writer.rs")),

@@ -8,10 +8,11 @@
 //! [`Outbox::send`].
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
-use super::lanes::{Control, Frame, OutboxReceiver, Room};
+use super::lanes::{Control, Frame, Lanes, OutboxReceiver, Room};
+use super::slot::Holder;
 use super::tap::EventSink;
 use super::writer::WriterSlot;
 use crate::sync::wait_timeout;
@@ -118,7 +119,10 @@ impl Outbox {
     /// [`SendError::Full`] when the frame would take the backlog over either limit,
     /// [`SendError::Gone`] when the writer has stopped.
     pub fn try_send(&self, frame: Frame) -> Result<(), SendError> {
-        if self.room.writer_gone.load(Ordering::SeqCst) {
+        // One lock: the slot's state and the lanes are looked at, and the frame queued or the
+        // slot taken, in one step.
+        let mut lanes = self.room.lanes();
+        if lanes.slot.is_finished() {
             return Err(SendError::Gone);
         }
         if let Some(overflow) = self.overflow(&frame) {
@@ -126,11 +130,14 @@ impl Outbox {
         }
         if let Some(bytes) = frame.shared() {
             // A connection that compresses gets the deflated form, made by its writer thread.
-            if self.backlog() == 0 && self.writer.sends_plain() && self.writer.take_idle() {
+            let empty = lanes.is_empty();
+            let idle = self.backlog() == 0 && self.writer.sends_plain();
+            if idle && lanes.slot.take(Holder::FanOut, empty) {
+                drop(lanes);
                 return self.write_held(&frame, bytes);
             }
         }
-        self.push(frame)
+        self.queue(lanes, frame)
     }
 
     /// With the writer slot held: writes what the socket takes now, queues the rest.
@@ -171,12 +178,22 @@ impl Outbox {
     }
 
     fn push(&self, frame: Frame) -> Result<(), SendError> {
-        if self.room.writer_gone.load(Ordering::SeqCst) {
+        let lanes = self.room.lanes();
+        if lanes.slot.is_finished() {
             return Err(SendError::Gone);
         }
+        self.queue(lanes, frame)
+    }
+
+    /// Counts `frame` in and queues it, under the lock the caller took; starts a writer after
+    /// unlocking if nobody writes.
+    fn queue(&self, mut lanes: MutexGuard<'_, Lanes>, frame: Frame) -> Result<(), SendError> {
         self.room.queued.add(&frame);
-        self.room.push_data(frame);
-        self.writer.wake();
+        let start = lanes.push_data(frame);
+        drop(lanes);
+        if start {
+            self.writer.start();
+        }
         Ok(())
     }
 
@@ -189,7 +206,7 @@ impl Outbox {
     pub fn send(&self, frame: Frame) -> Result<(), SendError> {
         let mut lanes = self.room.lanes();
         while self.overflow(&frame).is_some() {
-            if self.room.writer_gone.load(Ordering::SeqCst) {
+            if lanes.slot.is_finished() {
                 return Err(SendError::Gone);
             }
             // The writer looks for this flag under the same lock (`Room::wake`), so no
@@ -207,8 +224,9 @@ impl Outbox {
         // Fed only by the reader (whose control frames are rate-limited) and by at most one
         // Close from the hub. After TCP is closed it is kept for `WriterSlot::unsent_close`,
         // and no writer starts for it.
-        self.room.push_control(control);
-        self.writer.wake();
+        if self.room.push_control(control) {
+            self.writer.start();
+        }
     }
 
     /// The connection's writer slot.
