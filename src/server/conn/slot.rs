@@ -7,7 +7,7 @@
 //! one of them writes at a time, and nobody writes past a queued frame: a thread may write
 //! directly only when the slot is [`Idle`](SlotState::Idle) *and* the lanes are empty.
 //!
-//! The state lives in [`Lanes`](super::lanes::Lanes), under the lanes' lock, so each
+//! The state lives with the [lanes](super::lanes), under their lock, so each
 //! transition sees the lanes as they are and changes both in one step: a frame queued and the
 //! decision to start a writer for it, or the writer's last look at the lanes and its giving the
 //! slot back. The lock is held for the transition only, never across a write or another lock;
