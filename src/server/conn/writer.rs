@@ -148,7 +148,8 @@ impl WriterSlot {
         let _ = self.compressor.set(compressor);
     }
 
-    /// Writes bytes directly while the caller holds the slot (the reader's 101).
+    /// Writes bytes directly while the caller holds the slot (the reader's 101), waiting for
+    /// room up to `--write-timeout`.
     pub fn write_held(&self, bytes: &[u8]) -> io::Result<()> {
         (&*self.stream).write_all(bytes)
     }
@@ -257,8 +258,8 @@ impl WriterSlot {
         }
     }
 
-    /// A transition gave the slot to a new writer ([`Writing`](super::slot::SlotState)): the
-    /// spawner thread starts it.
+    /// A transition gave the slot to a new writer
+    /// ([`Writing`](super::slot::SlotState::Writing)): the spawner thread starts it.
     pub(super) fn start(self: &Arc<Self>) {
         let slot = Arc::clone(self);
         if self
@@ -271,7 +272,7 @@ impl WriterSlot {
         }
     }
 
-    /// On the spawner thread: starts the writer thread whose slot [`WriterSlot::wake`] took.
+    /// On the spawner thread: starts the writer thread the slot was given to.
     fn start_writer(self: Arc<Self>) {
         let slot = Arc::clone(&self);
         if let Err(e) = self.pool.run(Box::new(move || slot.run())) {
