@@ -39,3 +39,4 @@ pub mod client;
 pub mod config;
 pub mod protocol;
 pub mod server;
+mod sync;

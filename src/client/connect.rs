@@ -24,11 +24,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::random::Entropy;
-use super::session::{self, lock, Ending, Reader, Session};
+use super::session::{self, Ending, Reader, Session};
 use super::{Error, WsUrl};
 use crate::protocol::deflate::{Params, DEFAULT_THRESHOLD};
 use crate::protocol::handshake::{self, ClientHandshakeError, KEY_NONCE_LEN};
 use crate::protocol::{CloseCode, CloseFrame, Connection, Limits};
+use crate::sync::lock;
 
 /// The help text of `wsmith connect`.
 pub const USAGE: &str = "\

@@ -18,13 +18,14 @@
 
 use std::io::{self, BufRead, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Error;
 use crate::protocol::connection::{Role, State};
 use crate::protocol::inspect::{FrameAnatomy, FrameSplitter};
 use crate::protocol::{CloseCode, CloseFrame, Connection, Event, Message, ProtocolError};
+use crate::sync::lock;
 
 /// After the close handshake, how long the client waits for the server to close TCP (§7.1.1).
 pub const TCP_CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -59,12 +60,6 @@ pub enum Ending {
     Closed(CloseFrame),
     /// The server broke a rule; we sent a Close with the rule's code (§7.1.7).
     Failed(ProtocolError),
-}
-
-/// Locks the session; a panicked thread leaves it usable (the state machine stays consistent
-/// between calls).
-pub fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
-    session.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Session {

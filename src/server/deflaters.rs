@@ -6,9 +6,10 @@
 //! about 275 KiB per connection thread (measured). Lent from here, compressors are made
 //! once, at most [`KEPT`] are kept, and connection threads hold none between messages.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use crate::protocol::deflate::{Deflater, StatelessCompressor};
+use crate::sync::lock;
 
 /// Compressors kept for lending; more are made when more threads compress at once, and
 /// dropped after use.
@@ -21,7 +22,7 @@ static IDLE: Mutex<Vec<(u8, Deflater)>> = Mutex::new(Vec::new());
 /// as good as new after every message), then keeps it for the next caller.
 pub fn with_deflater<R>(compressor: &StatelessCompressor, f: impl FnOnce(&mut Deflater) -> R) -> R {
     let lent = {
-        let mut idle = IDLE.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut idle = lock(&IDLE);
         let found = idle
             .iter()
             .position(|(bits, _)| *bits == compressor.window_bits);
@@ -29,7 +30,7 @@ pub fn with_deflater<R>(compressor: &StatelessCompressor, f: impl FnOnce(&mut De
     };
     let mut deflater = lent.unwrap_or_else(|| compressor.new_deflater());
     let result = f(&mut deflater);
-    let mut idle = IDLE.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut idle = lock(&IDLE);
     if idle.len() < KEPT {
         idle.push((compressor.window_bits, deflater));
     }

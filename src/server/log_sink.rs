@@ -148,6 +148,7 @@ fn write_lines(queue: &Receiver<Entry>, shared: &Shared) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::{lock, wait_timeout};
     use std::sync::{Condvar, Mutex};
 
     /// A logger that records lines and, while `blocked`, makes its caller wait: stderr
@@ -171,20 +172,13 @@ mod tests {
         fn log(&self, record: &Record<'_>) {
             let recorder = &self.0;
             recorder.entered.fetch_add(1, Ordering::SeqCst);
-            let mut blocked = recorder.blocked.lock().unwrap_or_else(|e| e.into_inner());
+            let mut blocked = lock(&recorder.blocked);
             while *blocked {
-                blocked = recorder
-                    .unblocked
-                    .wait(blocked)
-                    .unwrap_or_else(|e| e.into_inner());
+                blocked = wait_timeout(&recorder.unblocked, blocked, Duration::from_secs(1));
             }
             drop(blocked);
             let line = format!("{} {}", record.level(), record.args());
-            recorder
-                .lines
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(line);
+            lock(&recorder.lines).push(line);
         }
         fn flush(&self) {}
     }
@@ -200,7 +194,7 @@ mod tests {
     }
 
     fn set_blocked(recorder: &Recorder, value: bool) {
-        *recorder.blocked.lock().unwrap_or_else(|e| e.into_inner()) = value;
+        *lock(&recorder.blocked) = value;
         recorder.unblocked.notify_all();
     }
 

@@ -3,8 +3,8 @@
 //!
 //! Creating a thread maps a stack and a signal stack, can take a millisecond on a loaded
 //! machine, and can fail; the hub must do none of that (its rule: nothing blocks it). Waking an
-//! idle writer is therefore two steps: the waker takes the connection's writer slot with an
-//! atomic swap (see [`WriterSlot::wake`](super::conn::writer::WriterSlot::wake)), then hands the
+//! idle writer is therefore two steps: the waker takes the connection's writer slot under its
+//! outbox's lock (see [`SlotState::wake`](super::conn::slot::SlotState::wake)), then hands the
 //! start to this thread over a channel. The channel is unbounded but holds at most one request
 //! per connection, since only the waker that took the slot sends one.
 

@@ -9,17 +9,23 @@
 //! large `--max-message-size` could never be delivered.) The **control** lane carries Pongs,
 //! Pings and the Close handshake; the writer always empties it first, so a control frame is
 //! never stuck behind data or dropped because the data lane is full.
+//!
+//! The [writer slot](super::slot)'s state lives here too, under the same lock, so that queuing
+//! a frame and deciding who writes it are one step.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
+
+use super::slot::SlotState;
 
 use crate::protocol::deflate::StatelessCompressor;
 use crate::protocol::frame::HeaderBytes;
 use crate::protocol::CloseCode;
 use crate::server::deflaters::with_deflater;
 use crate::server::metrics::metrics;
+use crate::sync::{lock, wait_timeout};
 
 /// A data frame ready for the wire.
 #[derive(Debug, Clone)]
@@ -176,12 +182,15 @@ pub enum Control {
     },
 }
 
-/// The two lanes, under one lock (the [`Room`]'s). Each is a queue that allocates as frames
-/// arrive and gives its slots back when the writer goes idle, so an idle connection holds none.
+/// The two lanes and the writer slot, under one lock (the [`Room`]'s). Each lane is a queue
+/// that allocates as frames arrive and gives its slots back when the writer goes idle, so an
+/// idle connection holds none.
 #[derive(Debug, Default)]
 pub(super) struct Lanes {
     pub(super) data: VecDeque<Frame>,
     pub(super) control: VecDeque<Control>,
+    /// Who may write to the socket now.
+    pub(super) slot: SlotState,
     /// The reader waits in [`Outbox::send`](super::outbox::Outbox::send) for room.
     pub(super) reader_waits: bool,
     /// The writer waits for the reader's last instruction after our Close.
@@ -190,33 +199,44 @@ pub(super) struct Lanes {
 
 impl Lanes {
     /// Whether neither lane holds anything.
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.control.is_empty() && self.data.is_empty()
+    }
+
+    /// Queues a data frame behind the others. Returns whether a writer must be started for it
+    /// ([`SlotState::wake`]).
+    #[must_use = "a writer must be started when this says so"]
+    pub(super) fn push_data(&mut self, frame: Frame) -> bool {
+        self.data.push_back(frame);
+        self.slot.wake()
     }
 }
 
-/// What the two ends of an outbox share: the lanes, their counts, and the two waits on them.
+/// What the two ends of an outbox share: the lanes and the writer slot, their counts, and the
+/// waits on them.
 ///
-/// The lock is held only to push or pop frames, never across a write or another lock, so the
-/// hub, which queues under it, waits at most for a few pointer moves (its rule: nothing
-/// blocks it). The reader waits on `freed` for room in the data lane; the writer, after our
-/// Close, waits on `control_queued` for the reader to see the peer's. A wait is announced in
-/// [`Lanes`] under the lock, so the other side signals only when someone waits (a signal costs
-/// a system call) and never misses one: it looks at the flag under the same lock.
+/// The lock is held only to push or pop frames and to move the slot from one state to the
+/// next, never across a write or another lock, so the hub, which queues under it, waits at
+/// most for a few pointer moves (its rule: nothing blocks it). The reader waits on `freed` for
+/// room in the data lane; the writer, after our Close, waits on `control_queued` for the
+/// reader to see the peer's. A wait is announced in [`Lanes`] under the lock, so the other
+/// side signals only when someone waits (a signal costs a system call) and never misses one:
+/// it looks at the flag under the same lock. The reader's last wait, for TCP to be closed, is
+/// on `finished` (signalled once per connection).
 #[derive(Debug, Default)]
 pub(super) struct Room {
     pub(super) queued: Queued,
     pub(super) lanes: Mutex<Lanes>,
     pub(super) freed: Condvar,
     control_queued: Condvar,
-    /// The writer has stopped: nobody will make room again.
-    pub(super) writer_gone: AtomicBool,
+    /// The slot became [`SlotState::Finished`].
+    pub(super) finished: Condvar,
 }
 
 impl Room {
     /// Locks the lanes; a panic elsewhere does not make them unusable.
     pub(super) fn lanes(&self) -> MutexGuard<'_, Lanes> {
-        self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.lanes)
     }
 
     /// Wakes the reader if it waits for room.
@@ -226,18 +246,24 @@ impl Room {
         }
     }
 
-    /// Queues a data frame behind the others.
-    pub(super) fn push_data(&self, frame: Frame) {
-        self.lanes().data.push_back(frame);
+    /// Runs one transition of the writer slot, given whether the lanes are empty, under the
+    /// lock; returns what it says.
+    pub(super) fn slot<R>(&self, transition: impl FnOnce(&mut SlotState, bool) -> R) -> R {
+        let mut lanes = self.lanes();
+        let empty = lanes.is_empty();
+        transition(&mut lanes.slot, empty)
     }
 
-    /// Queues a control instruction, waking the writer if it waits for one.
-    pub(super) fn push_control(&self, control: Control) {
+    /// Queues a control instruction, waking the writer if it waits for one. Returns whether a
+    /// writer must be started for it ([`SlotState::wake`]).
+    #[must_use = "a writer must be started when this says so"]
+    pub(super) fn push_control(&self, control: Control) -> bool {
         let mut lanes = self.lanes();
         lanes.control.push_back(control);
         if lanes.writer_waits {
             self.control_queued.notify_one();
         }
+        lanes.slot.wake()
     }
 }
 
@@ -278,11 +304,6 @@ pub struct OutboxReceiver {
 }
 
 impl OutboxReceiver {
-    /// Whether anything waits in either lane.
-    pub fn has_work(&self) -> bool {
-        !self.room.lanes().is_empty()
-    }
-
     /// The next control instruction, if any.
     pub fn try_control(&self) -> Option<Control> {
         self.room.lanes().control.pop_front()
@@ -305,26 +326,29 @@ impl OutboxReceiver {
         into.extend(lanes.data.drain(..n));
     }
 
-    /// The writer goes idle if nothing waits: it gives the lanes' slots back (an idle
-    /// connection holds none) and calls `idle` under the lock, so that nothing is queued
-    /// between its last look and `idle` (which gives the writer slot back). Says whether it
-    /// went idle.
-    pub fn idle_if_empty(&self, idle: impl FnOnce()) -> bool {
+    /// The writer found nothing to write: if the lanes are still empty, it gives their slots
+    /// back (an idle connection holds none) and the writer slot with them, in one step under
+    /// the lock ([`SlotState::idle`]), so nothing can be queued between its last look and its
+    /// going. Says whether the writer stops.
+    pub fn idle_if_empty(&self) -> bool {
         let mut lanes = self.room.lanes();
-        if !lanes.is_empty() {
+        let empty = lanes.is_empty();
+        if !lanes.slot.idle(empty) {
             return false;
         }
-        lanes.data = VecDeque::new();
-        lanes.control = VecDeque::new();
-        idle();
+        if empty {
+            lanes.data = VecDeque::new();
+            lanes.control = VecDeque::new();
+        }
         true
     }
 
-    /// Waits until the reader queues `Finish` or `Final` (it has the peer's Close, or gave
-    /// up), at most until `deadline`; other instructions are dropped (after our Close nothing
-    /// more is written, §5.5.1).
+    /// Our Close is written ([`SlotState::CloseSent`]): waits until the reader queues `Finish`
+    /// or `Final` (it has the peer's Close, or gave up), at most until `deadline`; other
+    /// instructions are dropped (after our Close nothing more is written, §5.5.1).
     pub fn await_last(&self, deadline: Instant) {
         let mut lanes = self.room.lanes();
+        lanes.slot.close_sent(deadline);
         loop {
             while let Some(control) = lanes.control.pop_front() {
                 if matches!(control, Control::Finish | Control::Final(_)) {
@@ -336,25 +360,22 @@ impl OutboxReceiver {
                 return;
             }
             lanes.writer_waits = true;
-            lanes = match self.room.control_queued.wait_timeout(lanes, deadline - now) {
-                Ok((lanes, _)) => lanes,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            lanes = wait_timeout(&self.room.control_queued, lanes, deadline - now);
             lanes.writer_waits = false;
         }
     }
 
-    /// The first Close the hub asked for that is still queued (see
-    /// [`WriterSlot::unsent_close`](super::writer::WriterSlot::unsent_close)).
-    pub fn queued_close(&self) -> Option<(CloseCode, String)> {
-        self.room
-            .lanes()
-            .control
-            .iter()
-            .find_map(|control| match control {
-                Control::Close { code, reason, .. } => Some((*code, reason.clone())),
-                _ => None,
-            })
+    /// The first Close the hub asked for that is still queued, if a failed write closed TCP
+    /// (see [`WriterSlot::unsent_close`](super::writer::WriterSlot::unsent_close)).
+    pub fn unsent_close(&self) -> Option<(CloseCode, String)> {
+        let lanes = self.room.lanes();
+        if !lanes.slot.has_write_failed() {
+            return None;
+        }
+        lanes.control.iter().find_map(|control| match control {
+            Control::Close { code, reason, .. } => Some((*code, reason.clone())),
+            _ => None,
+        })
     }
 
     /// Takes every queued data frame (a Close that discards them).
@@ -371,16 +392,18 @@ impl OutboxReceiver {
         self.room.wake();
     }
 
-    /// TCP is closed: nothing queued from now on will be written.
-    pub fn close(&self) {
-        self.room.writer_gone.store(true, Ordering::SeqCst);
+    /// TCP is closed ([`SlotState::finish`]), after a failed write if `write_failed`: nothing
+    /// queued from now on will be written. Wakes a reader waiting for room or for the end.
+    pub fn finish(&self, write_failed: bool) {
+        self.room.lanes().slot.finish(write_failed);
         self.room.wake();
+        self.room.finished.notify_all();
     }
 }
 
 impl Drop for OutboxReceiver {
     fn drop(&mut self) {
-        self.close();
+        self.finish(false);
     }
 }
 
@@ -402,9 +425,10 @@ mod tests {
     #[test]
     fn control_goes_first_and_data_keeps_its_order() {
         let outbox = receiver();
-        outbox.room.push_data(frame(b"one"));
-        outbox.room.push_data(frame(b"two"));
-        outbox.room.push_control(Control::Bytes(b"pong".to_vec()));
+        // The reader holds the slot: no writer is started, it is the test's.
+        assert!(!outbox.room.lanes().push_data(frame(b"one")));
+        assert!(!outbox.room.lanes().push_data(frame(b"two")));
+        assert!(!outbox.room.push_control(Control::Bytes(b"pong".to_vec())));
         assert!(matches!(outbox.try_next(), Some(Ok(Control::Bytes(b))) if b == b"pong"));
         let mut data = Vec::new();
         outbox.take_data(8, &mut data);
@@ -416,14 +440,14 @@ mod tests {
     #[test]
     fn an_idle_writer_gives_the_lanes_slots_back_but_never_with_work_waiting() {
         let outbox = receiver();
-        outbox.room.push_data(frame(b"x"));
-        let mut went_idle = false;
-        assert!(!outbox.idle_if_empty(|| went_idle = true));
-        assert!(!went_idle, "work was waiting");
+        outbox.room.lanes().slot = SlotState::Writing;
+        assert!(!outbox.room.lanes().push_data(frame(b"x")));
+        assert!(!outbox.idle_if_empty(), "work was waiting");
+        assert_eq!(outbox.room.lanes().slot, SlotState::Writing);
         assert!(outbox.try_next().is_some());
-        assert!(outbox.idle_if_empty(|| went_idle = true));
-        assert!(went_idle);
+        assert!(outbox.idle_if_empty());
         let lanes = outbox.room.lanes();
+        assert_eq!(lanes.slot, SlotState::Idle);
         assert_eq!((lanes.data.capacity(), lanes.control.capacity()), (0, 0));
     }
 
@@ -433,8 +457,8 @@ mod tests {
         let room = Arc::clone(&outbox.room);
         let reader = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
-            room.push_control(Control::Bytes(b"late pong".to_vec()));
-            room.push_control(Control::Finish);
+            let _ = room.push_control(Control::Bytes(b"late pong".to_vec()));
+            let _ = room.push_control(Control::Finish);
         });
         let started = Instant::now();
         outbox.await_last(started + Duration::from_secs(10));

@@ -1,12 +1,21 @@
 //! One upgraded connection's I/O: the reader thread that runs the protocol state machine, the
 //! outbox that the hub and the reader queue frames into, the writer that drains it into the
-//! socket, and the Inspector's tap on the bytes going both ways.
+//! socket, the writer slot that says who may write now, and the Inspector's tap on the bytes
+//! going both ways.
 //!
 //! ```text
 //!  socket ──read──▶ peer (reader) ──▶ protocol::Connection ──events──▶ echo reply / hub
 //!                                                          hub, reader, taps ──▶ outbox
 //!  socket ◀─write── writer ◀── lanes: control (first) + data (bounded) ◀───────────┘
+//!     ▲                          slot: Idle · HeldBy(Reader|FanOut) · Writing · CloseSent · Finished
+//!     └── the reader (the 101, its replies) or the fan-out, while it holds the slot
 //! ```
+//!
+//! Three parties write the one socket: the reader, the fan-out (a shared frame written to an
+//! idle socket without waiting) and a writer thread (started only for what is queued). Who may
+//! write now is one state machine, [`slot::SlotState`], kept with the lanes under their lock:
+//! a thread writes directly only when the slot is `Idle` and the lanes are empty, so wire
+//! order holds and no frame is left behind.
 //!
 //! ## Which file may import which
 //!
@@ -24,20 +33,22 @@
 //!    │
 //!  outbox   the sending end: `try_send` (the hub's, never waits), `send` (the reader's, waits
 //!    │      for room), `control`; the backlog limits; it holds the WriterSlot it wakes
-//!  writer   WriterSlot and the writer thread: the socket, who may write now, the lanes
-//!    │      drained in batches, the close handshake the hub asks for
+//!  writer   WriterSlot and the writer thread: the socket, the writes the slot allows, the
+//!    │      lanes drained in batches, the close handshake the hub asks for, TCP closed
 //!  tap      the Inspector's tap: bytes in and out explained, queued to the watchers
 //!    │      through EventSink (which Outbox implements)
-//!  lanes    what travels (Frame, SharedBytes, Control), the backlog count, the receiving end
-//!    │
-//!  lock     the lock on the one Connection that the reader and the writer share
+//!  lanes    what travels (Frame, SharedBytes, Control), the backlog count, the receiving end;
+//!    │      the lanes and the slot's state under one lock
+//!  slot     SlotState: who may write now, every transition in one table; no I/O, no lock
 //! ```
 //!
-//! `lock`, `lanes` and `tap` import no file of this folder. The outbox and the writer are one
-//! abstraction with two ends: the writer owns the receiving end and the socket; the outbox,
-//! the sending end, wakes the writer and writes to an idle socket through the writer's slot,
-//! so it sits above it. The tap sits below the writer, which shows it every write, and reaches
-//! its watchers' outboxes only through [`tap::EventSink`].
+//! `slot` and `tap` import no file of this folder; `lanes` imports only `slot`. The outbox and
+//! the writer are one abstraction with two ends: the writer owns the receiving end and the
+//! socket; the outbox, the sending end, queues under the lanes' lock, starts the writer when
+//! the slot says so, and writes to an idle socket through the writer's slot, so it sits above
+//! it. The tap sits below the writer, which shows it every write, and reaches its watchers'
+//! outboxes only through [`tap::EventSink`]. The lock helper the files share is
+//! `crate::sync::lock`.
 //!
 //! What a connection uses from the rest of the server (the hub's commands, the thread pool and
 //! the spawner, close records, rate limits, the shared compressors) it names as
@@ -45,11 +56,11 @@
 
 mod events;
 pub mod lanes;
-pub mod lock;
 pub mod outbox;
 pub mod peer;
 mod reader;
 mod replies;
+pub mod slot;
 pub mod tap;
 pub mod writer;
 
@@ -57,7 +68,7 @@ pub mod writer;
 mod tests {
     /// The files of this folder, bottom first, as the module doc draws them.
     const LAYERS: [(&str, &str); 9] = [
-        ("lock", include_str!("lock.rs")),
+        ("slot", include_str!("slot.rs")),
         ("lanes", include_str!("lanes.rs")),
         ("tap", include_str!("tap.rs")),
         ("writer", include_str!("writer.rs")),

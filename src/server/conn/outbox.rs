@@ -8,12 +8,14 @@
 //! [`Outbox::send`].
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
-use super::lanes::{Control, Frame, OutboxReceiver, Room};
+use super::lanes::{Control, Frame, Lanes, OutboxReceiver, Room};
+use super::slot::Holder;
 use super::tap::EventSink;
 use super::writer::WriterSlot;
+use crate::sync::wait_timeout;
 
 /// How long a reader waiting for room sleeps between checks.
 const ROOM_POLL: Duration = Duration::from_millis(50);
@@ -117,7 +119,10 @@ impl Outbox {
     /// [`SendError::Full`] when the frame would take the backlog over either limit,
     /// [`SendError::Gone`] when the writer has stopped.
     pub fn try_send(&self, frame: Frame) -> Result<(), SendError> {
-        if self.room.writer_gone.load(Ordering::SeqCst) {
+        // One lock: the slot's state and the lanes are looked at, and the frame queued or the
+        // slot taken, in one step.
+        let mut lanes = self.room.lanes();
+        if lanes.slot.is_finished() {
             return Err(SendError::Gone);
         }
         if let Some(overflow) = self.overflow(&frame) {
@@ -125,11 +130,14 @@ impl Outbox {
         }
         if let Some(bytes) = frame.shared() {
             // A connection that compresses gets the deflated form, made by its writer thread.
-            if self.backlog() == 0 && self.writer.sends_plain() && self.writer.take_idle() {
+            let empty = lanes.is_empty();
+            let idle = self.backlog() == 0 && self.writer.sends_plain();
+            if idle && lanes.slot.take(Holder::FanOut, empty) {
+                drop(lanes);
                 return self.write_held(&frame, bytes);
             }
         }
-        self.push(frame)
+        self.queue(lanes, frame)
     }
 
     /// With the writer slot held: writes what the socket takes now, queues the rest.
@@ -170,12 +178,22 @@ impl Outbox {
     }
 
     fn push(&self, frame: Frame) -> Result<(), SendError> {
-        if self.room.writer_gone.load(Ordering::SeqCst) {
+        let lanes = self.room.lanes();
+        if lanes.slot.is_finished() {
             return Err(SendError::Gone);
         }
+        self.queue(lanes, frame)
+    }
+
+    /// Counts `frame` in and queues it, under the lock the caller took; starts a writer after
+    /// unlocking if nobody writes.
+    fn queue(&self, mut lanes: MutexGuard<'_, Lanes>, frame: Frame) -> Result<(), SendError> {
         self.room.queued.add(&frame);
-        self.room.push_data(frame);
-        self.writer.wake();
+        let start = lanes.push_data(frame);
+        drop(lanes);
+        if start {
+            self.writer.start();
+        }
         Ok(())
     }
 
@@ -188,16 +206,13 @@ impl Outbox {
     pub fn send(&self, frame: Frame) -> Result<(), SendError> {
         let mut lanes = self.room.lanes();
         while self.overflow(&frame).is_some() {
-            if self.room.writer_gone.load(Ordering::SeqCst) {
+            if lanes.slot.is_finished() {
                 return Err(SendError::Gone);
             }
             // The writer looks for this flag under the same lock (`Room::wake`), so no
             // notification is missed; the bound is a safety net, not the way out.
             lanes.reader_waits = true;
-            lanes = match self.room.freed.wait_timeout(lanes, ROOM_POLL) {
-                Ok((lanes, _)) => lanes,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            lanes = wait_timeout(&self.room.freed, lanes, ROOM_POLL);
             lanes.reader_waits = false;
         }
         drop(lanes);
@@ -209,8 +224,9 @@ impl Outbox {
         // Fed only by the reader (whose control frames are rate-limited) and by at most one
         // Close from the hub. After TCP is closed it is kept for `WriterSlot::unsent_close`,
         // and no writer starts for it.
-        self.room.push_control(control);
-        self.writer.wake();
+        if self.room.push_control(control) {
+            self.writer.start();
+        }
     }
 
     /// The connection's writer slot.
@@ -240,6 +256,236 @@ impl EventSink for Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    use super::super::slot::SlotState;
+    use super::super::tap::{Tap, TapInfo};
+    use super::super::writer::WriteNow;
+    use crate::app::Endpoint;
+    use crate::protocol::{CloseCode, Connection, Limits};
+    use crate::server::capacity::ThreadBudget;
+    use crate::server::metrics;
+    use crate::server::pool::ThreadPool;
+    use crate::server::spawner::Spawner;
+
+    const RESPONSE_101: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\r\n";
+    /// §5.7: a single-frame unmasked text message, "Hello".
+    const HELLO: &[u8] = &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+    /// Larger than what loopback's send and receive buffers hold together, so a writer
+    /// stays stuck on it until the client reads.
+    const MORE_THAN_THE_BUFFERS: usize = 32 << 20;
+    /// How long a test waits for bytes before it fails instead of hanging.
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    /// A connection's outbox and writer over a loopback socket, as `peer::serve` builds them
+    /// (the reader holds the slot), and the client's end of the socket.
+    fn connection(close_timeout: Duration) -> (Outbox, TcpStream, Arc<TcpStream>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let (server, _) = listener.accept().expect("accept");
+        server.set_write_timeout(Some(PATIENCE)).expect("timeout");
+        let pool = ThreadPool::new(ThreadBudget::new(4), "test-writer", 256 << 10, PATIENCE);
+        let spawner = Spawner::start().expect("spawner");
+        let tap = Tap::new(TapInfo {
+            conn: 1,
+            endpoint: "echo",
+            peer: None,
+            token: None,
+            handshake: None,
+            deflate: None,
+        });
+        let conn = Arc::new(Mutex::new(Connection::server(Limits::default())));
+        let counters = metrics::endpoint(&Endpoint::Echo);
+        let server = Arc::new(server);
+        let outbox = outbox(1 << 20, 1 << 30, |receiver| {
+            WriterSlot::new(
+                Arc::clone(&server),
+                (pool, spawner),
+                conn,
+                receiver,
+                tap,
+                close_timeout,
+                (1, counters),
+            )
+        });
+        (outbox, client, server)
+    }
+
+    fn slot(outbox: &Outbox) -> SlotState {
+        outbox.room.lanes().slot
+    }
+
+    fn shared(bytes: &[u8]) -> Frame {
+        Frame::Shared(bytes.to_vec().into())
+    }
+
+    fn read_exactly(client: &mut TcpStream, len: usize) -> Vec<u8> {
+        let mut bytes = vec![0; len];
+        client.read_exact(&mut bytes).expect("the bytes in time");
+        bytes
+    }
+
+    /// Reads until the server closes TCP.
+    fn read_to_close(client: &mut TcpStream) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        client.read_to_end(&mut bytes).expect("TCP closed in time");
+        bytes
+    }
+
+    #[test]
+    fn nothing_the_hub_queues_goes_out_before_the_101() {
+        let (outbox, mut client, _) = connection(PATIENCE);
+        assert_eq!(slot(&outbox), SlotState::HeldBy(Holder::Reader));
+        outbox.try_send(shared(HELLO)).expect("queued");
+        assert_eq!(outbox.backlog(), 1, "queued, not written");
+        let writer = outbox.writer();
+        writer.write_held(RESPONSE_101).expect("101");
+        writer.release();
+        let received = read_exactly(&mut client, RESPONSE_101.len() + HELLO.len());
+        assert_eq!(received, [RESPONSE_101, HELLO].concat());
+    }
+
+    #[test]
+    fn a_reply_while_the_writer_runs_is_queued_and_goes_out_after_what_it_writes() {
+        let (outbox, mut client, _) = connection(PATIENCE);
+        let writer = outbox.writer();
+        writer.write_held(RESPONSE_101).expect("101");
+        writer.release();
+        assert_eq!(slot(&outbox), SlotState::Idle);
+        // The fan-out writes what the socket takes; a writer gets the rest, and stays stuck
+        // on it while the client does not read.
+        let big: Vec<u8> = (0..MORE_THAN_THE_BUFFERS).map(|i| i as u8).collect();
+        outbox.try_send(shared(&big)).expect("sent");
+        assert_eq!(slot(&outbox), SlotState::Writing);
+        let pong = [0x8a, 0x00];
+        assert_eq!(writer.write_now(&[&pong], false), WriteNow::Busy);
+        outbox.control(Control::Bytes(pong.to_vec()));
+        let received = read_exactly(&mut client, RESPONSE_101.len() + big.len() + pong.len());
+        assert_eq!(received, [RESPONSE_101, &big, &pong].concat());
+    }
+
+    #[test]
+    fn frames_sent_while_the_writer_comes_and_goes_all_go_out_in_order() {
+        const FRAMES: u16 = 5_000;
+        let (outbox, mut client, _) = connection(PATIENCE);
+        let writer = outbox.writer();
+        writer.write_held(RESPONSE_101).expect("101");
+        writer.release();
+        let hub = {
+            let outbox = outbox.clone();
+            std::thread::spawn(move || {
+                for n in 0..FRAMES {
+                    let [high, low] = n.to_be_bytes();
+                    outbox
+                        .try_send(shared(&[0x82, 0x02, high, low]))
+                        .expect("sent");
+                }
+            })
+        };
+        let received = read_exactly(&mut client, RESPONSE_101.len() + 4 * usize::from(FRAMES));
+        hub.join().expect("hub");
+        let expected: Vec<u8> = (0..FRAMES)
+            .flat_map(|n| {
+                let [high, low] = n.to_be_bytes();
+                [0x82, 0x02, high, low]
+            })
+            .collect();
+        assert_eq!(received, [RESPONSE_101, &expected].concat());
+    }
+
+    fn start_closing(outbox: &Outbox, client: &mut TcpStream) {
+        let writer = outbox.writer();
+        writer.write_held(RESPONSE_101).expect("101");
+        writer.release();
+        read_exactly(client, RESPONSE_101.len());
+        outbox.control(Control::Close {
+            code: CloseCode::GOING_AWAY,
+            reason: "bye".into(),
+            discard_queued: false,
+        });
+        // §5.5.1: 1001 and "bye", unmasked from the server.
+        let close = [0x88, 0x05, 0x03, 0xe9, b'b', b'y', b'e'];
+        assert_eq!(read_exactly(client, close.len()), close);
+    }
+
+    #[test]
+    fn after_our_close_the_writer_closes_tcp_once_the_reader_has_the_peers() {
+        let (outbox, mut client, _) = connection(PATIENCE);
+        let started = Instant::now();
+        start_closing(&outbox, &mut client);
+        // The reader saw the peer's Close and has nothing more to send.
+        outbox.control(Control::Finish);
+        assert_eq!(read_to_close(&mut client), b"");
+        outbox.writer().wait_finished(PATIENCE);
+        assert!(started.elapsed() < PATIENCE / 2, "not the deadline");
+        let finished = SlotState::Finished {
+            write_failed: false,
+        };
+        assert_eq!(slot(&outbox), finished);
+        assert_eq!(outbox.try_send(shared(HELLO)), Err(SendError::Gone));
+    }
+
+    #[test]
+    fn after_our_close_the_writer_closes_tcp_at_the_deadline_if_the_peer_never_answers() {
+        let close_timeout = Duration::from_millis(100);
+        let (outbox, mut client, _) = connection(close_timeout);
+        let started = Instant::now();
+        start_closing(&outbox, &mut client);
+        assert_eq!(read_to_close(&mut client), b"");
+        let waited = started.elapsed();
+        assert!(waited >= close_timeout, "{waited:?}");
+        assert!(waited < PATIENCE / 2, "{waited:?}");
+    }
+
+    #[test]
+    fn a_failed_write_finishes_the_slot_and_nothing_is_written_after_it() {
+        let (outbox, mut client, _) = connection(PATIENCE);
+        let writer = outbox.writer();
+        writer.write_held(RESPONSE_101).expect("101");
+        writer.release();
+        read_exactly(&mut client, RESPONSE_101.len());
+        // A writer stuck on a client that stopped reading, which then goes away with bytes
+        // unread: the kernel resets the connection and the write fails.
+        outbox
+            .try_send(shared(&vec![0; MORE_THAN_THE_BUFFERS]))
+            .expect("sent");
+        drop(client);
+        writer.wait_finished(PATIENCE);
+        assert_eq!(slot(&outbox), SlotState::Finished { write_failed: true });
+        assert_eq!(writer.write_now(&[HELLO], false), WriteNow::Busy);
+        assert_eq!(outbox.try_send(shared(HELLO)), Err(SendError::Gone));
+    }
+
+    #[test]
+    fn the_close_a_failed_write_kept_from_going_out_is_told_to_the_reader() {
+        let (outbox, mut client, server) = connection(PATIENCE);
+        let writer = outbox.writer();
+        writer.write_held(RESPONSE_101).expect("101");
+        writer.release();
+        read_exactly(&mut client, RESPONSE_101.len());
+        // The fan-out holds the slot when the hub asks for a Close: it is queued.
+        assert!(writer.take_idle());
+        outbox.control(Control::Close {
+            code: CloseCode::POLICY_VIOLATION,
+            reason: "slow consumer".into(),
+            discard_queued: true,
+        });
+        assert!(writer.unsent_close().is_none(), "no write failed yet");
+        // The fan-out's write fails (a socket that cannot be written any more).
+        server.shutdown(Shutdown::Write).expect("shutdown");
+        let failed = writer.write_without_waiting(HELLO).expect_err("broken");
+        writer.fail(&failed);
+        assert_eq!(slot(&outbox), SlotState::Finished { write_failed: true });
+        let unsent = writer
+            .unsent_close()
+            .expect("the Close that never went out");
+        assert_eq!(unsent.code, Some(CloseCode::POLICY_VIOLATION));
+        assert_eq!(unsent.reason, "slow consumer");
+    }
 
     #[test]
     fn the_backlog_takes_frames_up_to_its_limit_and_refuses_one_byte_more() {

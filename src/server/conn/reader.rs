@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 use log::{error, info};
 
 use super::lanes::{Control, Frame};
-use super::lock::lock;
 use super::outbox::Outbox;
 use super::tap::Tap;
 use super::writer::{WriteNow, WriterSlot};
@@ -29,6 +28,7 @@ use crate::server::close_record::CloseRecord;
 use crate::server::hub::Command;
 use crate::server::metrics::{metrics, EndpointCounters};
 use crate::server::Shared;
+use crate::sync::lock;
 
 /// What a quiet connection reads into: a small array on the reader's stack, so a connection
 /// waiting for its client holds no read buffer at all.

@@ -13,7 +13,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -26,6 +26,7 @@ use crate::protocol::handshake::ACCEPT_GUID;
 use crate::protocol::inspect::{FrameAnatomy, FrameSplitter};
 use crate::protocol::{FrameProgress, Role};
 use crate::server::close_record::CloseRecord;
+use crate::sync::lock;
 
 /// Where a tap queues its events for one watcher: the watching connection's outbox.
 pub trait EventSink: Send + fmt::Debug {
@@ -119,7 +120,7 @@ impl Tap {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, TapState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// `watcher` starts watching: it gets the `attached` event, then every frame from the next

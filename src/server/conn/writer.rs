@@ -7,9 +7,13 @@
 //! empty it ends. Most frames never need one: the reader writes its replies itself
 //! ([`WriterSlot::write_now`]) and the hub's fan-out writes to an idle socket without waiting
 //! ([`WriterSlot::write_without_waiting`]); a writer starts only for what the socket's send
-//! buffer could not take. An idle connection therefore costs one thread (its reader), not two. At most one
-//! writer runs per connection: `running` is taken with an atomic swap, and a writer that stops
-//! looks at the queue once more after giving it back, so no frame is left behind.
+//! buffer could not take. An idle connection therefore costs one thread (its reader), not two.
+//!
+//! Who may write now is the [writer slot](super::slot), one state machine kept with the lanes
+//! under their lock: at most one writer runs per connection, nobody writes past a queued
+//! frame, and a writer gives the slot back in the same step as its last look at the lanes, so
+//! no frame is left behind. This file does what its transitions say: the writes, the thread
+//! started, TCP closed.
 //!
 //! It also starts the close handshake when the hub asks (slow consumer, shutdown): it sends our
 //! Close through the connection's state machine, then waits for the reader to see the peer's
@@ -17,14 +21,14 @@
 
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
 use super::lanes::{Control, Frame, OutboxReceiver};
-use super::lock::lock;
+use super::slot::Holder;
 use super::tap::Tap;
 use crate::app::ClientId;
 use crate::protocol::connection::State;
@@ -33,6 +37,7 @@ use crate::protocol::{CloseFrame, Connection};
 use crate::server::metrics::EndpointCounters;
 use crate::server::pool::ThreadPool;
 use crate::server::spawner::Spawner;
+use crate::sync::{lock, wait_timeout};
 
 /// The writer's largest batch: frames gathered into one vectored write.
 const WRITE_BATCH_FRAMES: usize = 512;
@@ -107,18 +112,12 @@ pub struct WriterSlot {
     written: AtomicU64,
     /// permessage-deflate, if negotiated: shared frames go out compressed (RFC 7692 §6.1).
     compressor: OnceLock<StatelessCompressor>,
-    /// A writer thread runs, or the reader holds the socket (for the 101).
-    running: AtomicBool,
-    /// A write failed (the socket stayed full for `--write-timeout`, or broke).
-    write_failed: AtomicBool,
-    /// TCP is closed: nothing more is written, no writer starts.
-    finished: Mutex<bool>,
-    finished_changed: Condvar,
 }
 
 impl WriterSlot {
-    /// A slot for one connection. The reader holds it (`running`) until it has written the
-    /// 101 and calls [`WriterSlot::release`].
+    /// A slot for one connection. The reader holds it (a new outbox's slot is
+    /// [`HeldBy(Reader)`](super::slot::SlotState::HeldBy)) until it has written the 101 and
+    /// calls [`WriterSlot::release`].
     pub fn new(
         stream: Arc<TcpStream>,
         (pool, spawner): (ThreadPool, Spawner),
@@ -140,10 +139,6 @@ impl WriterSlot {
             counters,
             written: AtomicU64::new(0),
             compressor: OnceLock::new(),
-            running: AtomicBool::new(true),
-            write_failed: AtomicBool::new(false),
-            finished: Mutex::new(false),
-            finished_changed: Condvar::new(),
         })
     }
 
@@ -153,21 +148,17 @@ impl WriterSlot {
         let _ = self.compressor.set(compressor);
     }
 
-    /// Writes bytes directly while the caller holds the slot (the reader's 101).
+    /// Writes bytes directly while the caller holds the slot (the reader's 101), waiting for
+    /// room up to `--write-timeout`.
     pub fn write_held(&self, bytes: &[u8]) -> io::Result<()> {
         (&*self.stream).write_all(bytes)
     }
 
     /// The holder is done writing: anything queued meanwhile gets a writer.
     pub fn release(self: &Arc<Self>) {
-        self.running.store(false, Ordering::SeqCst);
-        if self.has_work() {
-            self.wake();
+        if self.outbox.room.slot(|slot, empty| slot.release(empty)) {
+            self.start();
         }
-    }
-
-    fn has_work(&self) -> bool {
-        self.outbox.has_work()
     }
 
     /// Writes `parts` from the calling thread (the reader) when no writer runs and nothing is
@@ -177,21 +168,22 @@ impl WriterSlot {
     /// This saves a thread wake-up per echo round trip, and a writer thread per short-lived
     /// connection (its Close reply goes out from the reader).
     pub fn write_now(self: &Arc<Self>, parts: &[&[u8]], last: bool) -> WriteNow {
-        if !self.take_idle() {
+        if !self.take(Holder::Reader) {
             return WriteNow::Busy;
         }
-        let written = self.write_parts(parts.to_vec());
-        if let Err(e) = &written {
-            self.write_failed(e);
-        }
-        if written.is_err() || last {
-            self.finish();
-        } else {
-            self.release();
-        }
-        match written {
-            Ok(()) => WriteNow::Written,
-            Err(_) => WriteNow::Failed,
+        match self.write_parts(parts.to_vec()) {
+            Err(e) => {
+                self.fail(&e);
+                WriteNow::Failed
+            }
+            Ok(()) if last => {
+                self.finish(false);
+                WriteNow::Written
+            }
+            Ok(()) => {
+                self.release();
+                WriteNow::Written
+            }
         }
     }
 
@@ -201,18 +193,17 @@ impl WriterSlot {
         self.compressor.get().is_none()
     }
 
-    /// Takes the slot if no writer runs and nothing is queued, so the caller may write now
-    /// without breaking wire order; it gives it back with [`WriterSlot::release`].
+    /// Takes the slot for the fan-out if no writer runs and nothing is queued, so the caller
+    /// may write now without breaking wire order; it gives it back with
+    /// [`WriterSlot::release`].
     pub fn take_idle(self: &Arc<Self>) -> bool {
-        if self.has_work() || self.running.swap(true, Ordering::SeqCst) {
-            return false;
-        }
-        if self.has_work() {
-            // Something was queued as we took the slot: it goes first, by a writer.
-            self.release();
-            return false;
-        }
-        true
+        self.take(Holder::FanOut)
+    }
+
+    fn take(&self, holder: Holder) -> bool {
+        self.outbox
+            .room
+            .slot(|slot, empty| slot.take(holder, empty))
     }
 
     /// With the slot held: writes as much of `bytes` as the socket takes now and never waits
@@ -242,14 +233,8 @@ impl WriterSlot {
 
     /// A write with the slot held failed: closes TCP; the reader sees it and leaves.
     pub fn fail(&self, error: &io::Error) {
-        self.write_failed(error);
-        self.finish();
-    }
-
-    /// Notes that a write failed, before TCP is closed, for [`WriterSlot::unsent_close`].
-    fn write_failed(&self, error: &io::Error) {
         debug!("peer {}: write failed: {error}", self.id);
-        self.write_failed.store(true, Ordering::SeqCst);
+        self.finish(true);
     }
 
     /// The Close the hub asked for (a slow consumer, a shutdown) that never went out because a
@@ -258,21 +243,24 @@ impl WriterSlot {
     /// record then tells what the server did (1008, "slow consumer: ...") rather than a bare
     /// 1006. Called once the connection is over; nothing is written after it.
     pub fn unsent_close(&self) -> Option<CloseFrame> {
-        if !self.write_failed.load(Ordering::SeqCst) {
-            return None;
-        }
-        self.outbox.queued_close().map(|(code, reason)| CloseFrame {
+        self.outbox.unsent_close().map(|(code, reason)| CloseFrame {
             code: Some(code),
             reason,
         })
     }
 
-    /// Something was queued: unless a writer runs, take the slot and have the spawner thread
-    /// start one. The caller (often the hub) only swaps a flag and sends on a channel.
+    /// Something was queued: unless somebody writes, take the slot and have the spawner
+    /// thread start a writer. The caller (often the hub) only moves the slot's state and sends
+    /// on a channel.
     pub fn wake(self: &Arc<Self>) {
-        if self.is_finished() || self.running.swap(true, Ordering::SeqCst) {
-            return;
+        if self.outbox.room.slot(|slot, _| slot.wake()) {
+            self.start();
         }
+    }
+
+    /// A transition gave the slot to a new writer
+    /// ([`Writing`](super::slot::SlotState::Writing)): the spawner thread starts it.
+    pub(super) fn start(self: &Arc<Self>) {
         let slot = Arc::clone(self);
         if self
             .spawner
@@ -280,47 +268,49 @@ impl WriterSlot {
             .is_err()
         {
             warn!("peer {}: no spawner thread; closing", self.id);
-            self.finish();
+            self.finish(false);
         }
     }
 
-    /// On the spawner thread: starts the writer thread whose slot [`WriterSlot::wake`] took.
+    /// On the spawner thread: starts the writer thread the slot was given to.
     fn start_writer(self: Arc<Self>) {
         let slot = Arc::clone(&self);
         if let Err(e) = self.pool.run(Box::new(move || slot.run())) {
             // Out of threads: this connection cannot be written to; end it, keep the others.
             warn!("peer {}: cannot start a writer: {e}", self.id);
-            self.finish();
+            self.finish(false);
         }
     }
 
-    fn is_finished(&self) -> bool {
-        *self.finished.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Closes TCP for good and tells [`WriterSlot::wait_finished`] and a reader waiting for
-    /// room in the outbox.
-    fn finish(&self) {
+    /// Closes TCP for good ([`Finished`](super::slot::SlotState::Finished), after a failed
+    /// write if `write_failed`) and tells [`WriterSlot::wait_finished`] and a reader waiting
+    /// for room in the outbox. The state is set first, so a reader that sees TCP closed also
+    /// sees why ([`WriterSlot::unsent_close`]).
+    fn finish(&self, write_failed: bool) {
+        self.outbox.finish(write_failed);
         let _ = self.stream.shutdown(Shutdown::Both);
-        self.outbox.close();
-        *self.finished.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        self.finished_changed.notify_all();
     }
 
     /// Waits until the writer has closed TCP (after the reader's last frames), at most
     /// `timeout`; then closes it anyway.
     pub fn wait_finished(&self, timeout: Duration) {
-        let guard = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = self
-            .finished_changed
-            .wait_timeout_while(guard, timeout, |finished| !*finished)
-            .map_err(PoisonError::into_inner);
-        self.finish();
+        let deadline = Instant::now() + timeout;
+        let room = &self.outbox.room;
+        let mut lanes = room.lanes();
+        while !lanes.slot.is_finished() {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            lanes = wait_timeout(&room.finished, lanes, left);
+        }
+        drop(lanes);
+        self.finish(false);
     }
 
     /// One writer thread: runs until the connection is over, or until it has lingered idle.
     fn run(self: Arc<Self>) {
         let mut next = Next::KeepWriting;
+        let mut write_failed = false;
         while next == Next::KeepWriting {
             let mut batch = Batch::default();
             match self.outbox.try_next() {
@@ -328,10 +318,7 @@ impl WriterSlot {
                 Some(Err(frame)) => batch.data.push(frame),
                 None => {
                     // Idle: give the slot back, unless work arrived as we looked.
-                    if self
-                        .outbox
-                        .idle_if_empty(|| self.running.store(false, Ordering::SeqCst))
-                    {
+                    if self.outbox.idle_if_empty() {
                         return;
                     }
                     continue;
@@ -357,14 +344,15 @@ impl WriterSlot {
             // --max-backlog-bytes, so what a slow reader pins stays bounded.
             self.outbox.done_with(&batch.data);
             if let Err(e) = written {
-                self.write_failed(&e);
+                debug!("peer {}: write failed: {e}", self.id);
+                write_failed = true;
                 next = Next::CloseTcp;
             }
         }
         if next == Next::AwaitPeerClose {
             self.await_peer_close();
         }
-        self.finish();
+        self.finish(write_failed);
     }
 
     /// Files one control instruction into the batch; says what comes after it.

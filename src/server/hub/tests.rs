@@ -1,7 +1,7 @@
 //! The hub driven by hand, with fake outboxes in place of sockets: what each client is handed,
 //! in which order, and when a full outbox makes a slow consumer.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use super::registry::Mailbox;
 use super::{Command, Hub, HubConfig};
@@ -11,10 +11,7 @@ use crate::protocol::{CloseCode, Message};
 use crate::server::conn::lanes::{Control, Frame};
 use crate::server::conn::outbox::{Overflow, SendError};
 use crate::server::conn::tap::{EventSink, Tap, TapInfo};
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+use crate::sync::lock;
 
 /// What a fake outbox was handed.
 #[derive(Debug, Default)]
