@@ -1,5 +1,5 @@
-//! The binary runs anywhere: copied out of the repository and started from an empty directory
-//! (what `cargo install --path .` gives), it serves its page, `/favicon.ico` and every
+//! The binary runs anywhere: copied away from where it was built and started from an empty
+//! directory outside the repository (what `cargo install --path .` gives), it serves its page, `/favicon.ico` and every
 //! tutorial's page from the copy built into it, byte for byte as `www/` holds them; and it
 //! says its version and which port is taken.
 //!
@@ -11,34 +11,47 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 
 use support::TIMEOUT;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
-/// A folder of its own under the temp dir: `bin/wsmith` (a copy of the binary) and `elsewhere/`
-/// (an empty working directory); removed on drop.
+/// The binary, copied once into cargo's scratch folder for tests. Once, before any test starts
+/// a process: a file open for writing while another thread forks cannot be executed (ETXTBSY).
+fn installed_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let built = std::env::var_os("WSMITH_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_wsmith")));
+        let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("installed");
+        std::fs::create_dir_all(&folder).expect("a folder for the copy");
+        let copy = folder.join("wsmith");
+        std::fs::copy(&built, &copy).expect("copy the binary");
+        copy
+    })
+}
+
+/// An empty working directory of its own under the temp dir, outside the repository; removed
+/// on drop.
 struct Installed {
     base: PathBuf,
 }
 
 impl Installed {
     fn new(test: &str) -> Self {
+        assert!(installed_binary().is_file());
         let base =
             std::env::temp_dir().join(format!("wsmith-install-{}-{test}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(base.join("bin")).expect("bin/");
-        std::fs::create_dir_all(base.join("elsewhere")).expect("elsewhere/");
-        let built = std::env::var_os("WSMITH_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_wsmith")));
-        std::fs::copy(&built, base.join("bin/wsmith")).expect("copy the binary");
+        std::fs::create_dir_all(&base).expect("an empty directory");
         Self { base }
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(self.base.join("bin/wsmith"));
-        command.args(args).current_dir(self.base.join("elsewhere"));
+        let mut command = Command::new(installed_binary());
+        command.args(args).current_dir(&self.base);
         command
     }
 
