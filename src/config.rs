@@ -1,6 +1,8 @@
-//! Every setting and limit of the server: its flag, default, unit, and what happens when it is
-//! exceeded. `wsmith --help` prints this table; README repeats it.
+//! Every setting and limit of the server. Each flag, its default and what happens when it is
+//! exceeded are written once, in [`flags::FLAGS`]: `wsmith --help` prints that table and
+//! `docs/operating.md` holds it, checked by a test.
 
+pub mod flags;
 pub mod ip_prefix;
 
 use std::net::SocketAddr;
@@ -19,8 +21,8 @@ use ip_prefix::IpPrefix;
 pub struct Config {
     /// `--addr`: where to listen. Loopback by default: exposing the server is a choice.
     pub addr: SocketAddr,
-    /// `--www`: the folder of static files served over plain HTTP.
-    pub www: PathBuf,
+    /// Where the page's files come from: the copy of `www/` built into the binary, or `--www`.
+    pub www: Www,
     /// `--log-level` (or `RUST_LOG`): error, warn, info, debug, trace.
     pub log_level: log::LevelFilter,
     /// Frame, message and fragment limits of the protocol core (answered with 1009 / 1008).
@@ -89,8 +91,8 @@ pub struct Config {
     /// `--page-addr` (tutorials with a page port of their own, `hello-chat` and `relay`):
     /// where the page is served, over plain HTTP only.
     pub page_addr: Option<SocketAddr>,
-    /// Files served when `--www` has no file of that name (the tutorials' Inspector page).
-    pub www_fallback: Option<PathBuf>,
+    /// Files served when `www` has no file of that name (the tutorials' Inspector page).
+    pub www_fallback: Option<Www>,
     /// `--lab-max-input`, `--lab-rate`: the frame lab's input size and command rate (`/lab`).
     pub lab: LabLimits,
     /// `--deflate on|off`: accept `permessage-deflate` (RFC 7692) when a client offers it.
@@ -108,7 +110,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            www: PathBuf::from("www"),
+            www: Www::BuiltIn(String::new()),
             log_level: log::LevelFilter::Info,
             limits: Limits::default(),
             head_limits: HeadLimits::default(),
@@ -142,50 +144,28 @@ impl Default for Config {
     }
 }
 
-/// The help text: one line per flag with its default and what happens when it is exceeded.
-pub const USAGE: &str = "\
-wsmith — a WebSocket server written by hand (RFC 6455)
+/// Where the page's files come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Www {
+    /// A folder of the copy of `www/` built into the binary: `""` is all of it,
+    /// `"tutorials/relay"` one tutorial's page. It serves the same from any directory.
+    BuiltIn(String),
+    /// `--www DIR`: a folder on disk, read at every request, so that an edited page is served
+    /// as soon as it is saved.
+    Folder(PathBuf),
+}
 
-USAGE:
-    wsmith [FLAGS]                 serve www/ and the WebSocket endpoints
-    wsmith --help
+impl From<PathBuf> for Www {
+    fn from(folder: PathBuf) -> Self {
+        Self::Folder(folder)
+    }
+}
 
-FLAGS (default → what happens when exceeded):
-    --addr ADDR               127.0.0.1:8080   where to listen (loopback unless you say otherwise)
-    --www DIR                 www              static files served at /
-    --log-level LEVEL         info             error|warn|info|debug|trace (trace logs every frame); or RUST_LOG
-    --max-frame-size BYTES    67108864         larger frame → close 1009
-    --max-message-size BYTES  67108864         larger message → close 1009
-    --max-fragments N         131072           more fragments in one message → close 1008
-    --max-head-size BYTES     8192             larger HTTP request head → 431
-    --max-headers N           64               more header fields → 431
-    --handshake-timeout SECS  10               request head not complete in time → 408
-    --max-connections N       10000            more connections → 503
-    --max-backlog N           1024             more messages queued for one client → close 1008 (slow consumer)
-    --max-backlog-bytes BYTES 4194304          more bytes queued for one client → close 1008 (slow consumer)
-    --max-chat-message-size BYTES 65536        larger message at /chat, /inspect, /notifications → close 1009
-    --listen-backlog N        4096             more connects waiting for accept → SYN dropped, client retries in 1 s (capped by net.core.somaxconn)
-    --ping-interval SECS      30               idle client is pinged; no answer within another interval → dropped (0 = off)
-    --close-timeout SECS      5                no Close reply in time → TCP closed
-    --write-timeout SECS      5                a write that makes no progress this long (peer stopped reading) → dropped
-    --shutdown-timeout SECS   5                SIGINT/SIGTERM: wait this long for clients' Close replies
-    --history N               50               chat messages kept per channel
-    --notify-every SECS       off              periodic notification to /notifications
-    --publish-token TOKEN     none             POST /publish needs 'Authorization: Bearer TOKEN' (else loopback only)
-    --allowed-origin ORIGIN   none             browser Origin allowed besides the server's own (repeatable; else 403)
-    --allowed-host NAME       none             Host name (or NAME:PORT) served besides localhost, 127.0.0.1, [::1] (repeatable; else 421)
-    --trusted-proxy ADDR[/LEN] none            peer IP or range (10.0.0.0/8, fd00::/8) whose Forwarded/X-Forwarded-For names the client (repeatable; else ignored)
-    --rate-limit N            20               chat messages per second per client → error event, then close 1008
-    --max-control-rate N      100              control frames per second per client → close 1008
-    --lab-max-input BYTES     131072           /lab: more frame bytes in one experiment → error event (and the
-                                               /lab connection's own message limit is 4 × this + 4096 → close 1009)
-    --lab-rate N              10               /lab commands per second per client → error event, command dropped
-    --deflate on|off          on               accept permessage-deflate (RFC 7692) when offered; inflated size counts for --max-message-size
-    --deflate-threshold BYTES 256              shorter messages are sent uncompressed
-
-`wsmith tutorial` lists the seed tutorials' servers; `wsmith tutorial NAME [FLAGS]` runs one
-(these flags, plus --page-addr ADDR for the tutorials that serve their page on a port of its own).
-";
+impl From<&str> for Www {
+    fn from(folder: &str) -> Self {
+        Self::Folder(folder.into())
+    }
+}
 
 impl Config {
     /// Builds a configuration from command-line arguments (without the program name).
@@ -211,19 +191,14 @@ impl Config {
         args: I,
     ) -> Result<Self, String> {
         let info = tutorial.info();
-        // From the repository root, as `wsmith` itself; from anywhere else (your own tutorial
-        // folder, with `--www .`), the pages this binary was built with.
-        let mut tutorials = PathBuf::from("www").join("tutorials");
-        if !tutorials.is_dir() {
-            tutorials = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(&tutorials);
-        }
         let config = Self {
             addr: SocketAddr::from(([127, 0, 0, 1], info.ws_port)),
             page_addr: info
                 .page_port
                 .map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
-            www: tutorials.join(info.name),
-            www_fallback: Some(tutorials.join("common")),
+            www: Www::BuiltIn(format!("tutorials/{}", info.name)),
+            // With `--www DIR` (your own tutorial folder), our Inspector page is still served.
+            www_fallback: Some(Www::BuiltIn("tutorials/common".into())),
             notify_every: (tutorial == Tutorial::Notifications).then_some(Duration::from_secs(5)),
             // As Node's `ws` server (`perMessageDeflate` is off unless asked for): every frame
             // stays readable in the Inspector. `--deflate on` turns it on.
@@ -255,10 +230,17 @@ impl Config {
         }
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
-            let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+            // Only the flags of the table: `--help` and the docs list every one of them.
+            let Some(known) = flags::find(&flag) else {
+                return Err(format!("unknown flag {flag} (see --help)"));
+            };
+            let mut value = || {
+                args.next()
+                    .ok_or_else(|| format!("{flag} needs a value: {}", known.value.accepted()))
+            };
             match flag.as_str() {
                 "--addr" => config.addr = parse(&flag, &value()?)?,
-                "--www" => config.www = PathBuf::from(value()?),
+                "--www" => config.www = Www::Folder(PathBuf::from(value()?)),
                 "--log-level" => config.log_level = parse(&flag, &value()?)?,
                 "--max-frame-size" => config.limits.max_frame_size = parse(&flag, &value()?)?,
                 "--max-message-size" => config.limits.max_message_size = parse(&flag, &value()?)?,
@@ -284,7 +266,9 @@ impl Config {
                 "--allowed-host" => config.allowed_hosts.push(value()?),
                 "--trusted-proxy" => {
                     let text = value()?;
-                    let prefix = text.parse().map_err(|e| format!("{flag} {text}: {e}"))?;
+                    let prefix = text.parse().map_err(|e| {
+                        format!("{flag} {text}: {e}; expected {}", known.value.accepted())
+                    })?;
                     config.trusted_proxies.push(prefix);
                 }
                 "--rate-limit" => config.rate_limit = parse(&flag, &value()?)?,
@@ -299,17 +283,23 @@ impl Config {
                 other => return Err(format!("unknown flag {other} (see --help)")),
             }
         }
-        if config.max_backlog == 0
-            || config.max_backlog_bytes == 0
-            || config.max_connections == 0
-            || config.listen_backlog == 0
-        {
-            return Err("--max-backlog, --max-backlog-bytes, --max-connections and \
-                        --listen-backlog must be at least 1"
-                .into());
+        for (flag, zero) in [
+            ("--max-backlog", config.max_backlog == 0),
+            ("--max-backlog-bytes", config.max_backlog_bytes == 0),
+            ("--max-connections", config.max_connections == 0),
+            ("--listen-backlog", config.listen_backlog == 0),
+        ] {
+            if zero {
+                return Err(format!("{flag} 0: expected at least 1"));
+            }
         }
-        if config.write_timeout.is_zero() || config.handshake_timeout.is_zero() {
-            return Err("--write-timeout and --handshake-timeout must be more than 0".into());
+        for (flag, zero) in [
+            ("--write-timeout", config.write_timeout.is_zero()),
+            ("--handshake-timeout", config.handshake_timeout.is_zero()),
+        ] {
+            if zero {
+                return Err(format!("{flag} 0: expected more than 0 seconds"));
+            }
         }
         Ok(config)
     }
@@ -328,10 +318,14 @@ impl Config {
     }
 }
 
+/// The message for a value that cannot be used: the flag, the value, and what is accepted.
+fn bad_value(flag: &str, value: &str) -> String {
+    let accepted = flags::find(flag).map_or("see --help", |known| known.value.accepted());
+    format!("{flag}: cannot use {value:?}: expected {accepted}")
+}
+
 fn parse<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
-    value
-        .parse()
-        .map_err(|_| format!("{flag}: cannot parse {value:?}"))
+    value.parse().map_err(|_| bad_value(flag, value))
 }
 
 /// `on` or `off`.
@@ -339,14 +333,37 @@ fn on_off(flag: &str, value: &str) -> Result<bool, String> {
     match value {
         "on" => Ok(true),
         "off" => Ok(false),
-        _ => Err(format!("{flag}: {value:?} is neither on nor off")),
+        _ => Err(bad_value(flag, value)),
     }
 }
 
 /// Seconds, possibly fractional (`0.5`), as a duration.
 fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
     let secs: f64 = parse(flag, value)?;
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{flag}: {value:?} is not a duration"))
+    Duration::try_from_secs_f64(secs).map_err(|_| bad_value(flag, value))
+}
+
+/// Why an address given to `flag` cannot be listened on, and what to do about it.
+///
+/// `Address already in use (os error 98)` alone names neither the address nor the flag.
+pub fn listen_error(flag: &str, addr: SocketAddr, e: &std::io::Error) -> std::io::Error {
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "; another program (another wsmith?) listens there: stop it, or choose another \
+             port with {flag} IP:PORT ({flag} 127.0.0.1:0 takes any free port)"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => {
+            format!("; no interface of this machine has that address: try {flag} 127.0.0.1:8080")
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            format!("; ports below 1024 need privileges: try {flag} 127.0.0.1:8080")
+        }
+        _ => String::new(),
+    };
+    std::io::Error::new(
+        e.kind(),
+        format!("cannot listen on {addr} ({flag}): {e}{hint}"),
+    )
 }
 
 #[cfg(test)]
@@ -396,7 +413,7 @@ mod tests {
             relay.page_addr.map(|a| a.to_string()).as_deref(),
             Some("127.0.0.1:3000")
         );
-        assert!(relay.www.ends_with("www/tutorials/relay"));
+        assert_eq!(relay.www, Www::BuiltIn("tutorials/relay".into()));
         assert_eq!(relay.allowed_origins, ["null"]);
         let exposed =
             Config::for_tutorial(Tutorial::Relay, args(&["--addr", "0.0.0.0:8080"])).expect("ok");
@@ -523,5 +540,74 @@ mod tests {
                 .unwrap_err()
                 .contains("--listen-backlog"));
         }
+    }
+
+    #[test]
+    fn every_flag_the_parser_matches_is_in_the_table_and_no_other_is_accepted() {
+        // The parser's arms, read from this file: `"--name" =>` or `"--name" if`.
+        let source = include_str!("config.rs");
+        let parsed: Vec<&str> = source
+            .lines()
+            .filter_map(|line| line.trim_start().strip_prefix("\"--"))
+            .filter_map(|rest| rest.split_once('"'))
+            .filter(|(_, after)| after.starts_with(" =>") || after.starts_with(" if "))
+            .map(|(name, _)| name)
+            .collect();
+        assert!(parsed.len() >= 30, "arms found: {parsed:?}");
+        for name in parsed {
+            let flag = format!("--{name}");
+            assert!(
+                flags::find(&flag).is_some(),
+                "{flag} is parsed but not in FLAGS"
+            );
+        }
+        let error = Config::from_args(args(&["--not-a-flag", "1"])).unwrap_err();
+        assert_eq!(error, "unknown flag --not-a-flag (see --help)");
+    }
+
+    #[test]
+    fn a_value_that_cannot_be_used_names_the_flag_the_value_and_the_accepted_form() {
+        for (flags, expected) in [
+            (
+                ["--addr", "localhost:80"],
+                "--addr: cannot use \"localhost:80\": expected an IP address and a port",
+            ),
+            (
+                ["--max-frame-size", "1k"],
+                "--max-frame-size: cannot use \"1k\": expected a whole number of bytes",
+            ),
+            (
+                ["--ping-interval", "soon"],
+                "--ping-interval: cannot use \"soon\": expected a number of seconds",
+            ),
+            (
+                ["--ping-interval", "-1"],
+                "--ping-interval: cannot use \"-1\": expected a number of seconds",
+            ),
+            (
+                ["--log-level", "loud"],
+                "--log-level: cannot use \"loud\": expected one of error, warn",
+            ),
+            (
+                ["--deflate", "yes"],
+                "--deflate: cannot use \"yes\": expected on or off",
+            ),
+            (
+                ["--max-connections", "0"],
+                "--max-connections 0: expected at least 1",
+            ),
+            (
+                ["--write-timeout", "0"],
+                "--write-timeout 0: expected more than 0 seconds",
+            ),
+        ] {
+            let error = Config::from_args(args(&flags)).unwrap_err();
+            assert!(error.starts_with(expected), "{flags:?}: {error}");
+        }
+        let error = Config::from_args(args(&["--history"])).unwrap_err();
+        assert_eq!(
+            error,
+            "--history needs a value: a whole number, such as 100"
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use wsmith::app::tutorial::{catalog, Tutorial};
 use wsmith::client::{self, connect, decode};
-use wsmith::config::{Config, USAGE};
+use wsmith::config::{flags, Config};
 use wsmith::server::Server;
 
 /// The subcommands, listed after the server's flags in `wsmith --help`.
@@ -18,7 +18,17 @@ SUBCOMMANDS (the client's end of the protocol; each has its own --help):
     wsmith decode HEX...                           explain WebSocket frames given as hex, unmasked
     wsmith decode --as-server HEX...               what a server's protocol core does with them (the frame lab)
     wsmith tutorial [NAME] [FLAGS]                 list the seed tutorials, or run one's server exactly
+                                                   (the flags above, and --page-addr for hello-chat and relay)
 ";
+
+/// `wsmith --version`: `wsmith 0.1.0 (abc1234)`, the commit from `build.rs`.
+const VERSION: &str = concat!(
+    "wsmith ",
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("WSMITH_GIT_COMMIT"),
+    ")\n"
+);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -42,7 +52,11 @@ fn main() -> ExitCode {
         _ => {}
     }
     if wants_help(&args) {
-        print!("{USAGE}{SUBCOMMANDS}");
+        print!("{}{SUBCOMMANDS}", flags::usage());
+        return ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "--version" || a == "-V") {
+        print!("{VERSION}");
         return ExitCode::SUCCESS;
     }
     match Config::from_args(args) {
@@ -71,7 +85,7 @@ fn run_tutorial(args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     };
     if flags.iter().any(|a| a == "--help" || a == "-h") {
-        print!("{}{USAGE}", catalog::listing());
+        print!("{}\n{}", catalog::listing(), flags::usage());
         return ExitCode::SUCCESS;
     }
     match Config::for_tutorial(tutorial, flags.iter().cloned()) {

@@ -1,5 +1,5 @@
 //! The hub under fire, against the real `wsmith` binary over real sockets: no group of clients
-//! can kill it, stall it, or make it hold unbounded memory (issue 9).
+//! can kill it, stall it, or make it hold unbounded memory.
 //!
 //! - Hundreds of `/chat` clients stop reading at once while others talk: the slow-consumer
 //!   worklist drops them all (no recursion: the process stays up), the talkers lose nothing.

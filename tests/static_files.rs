@@ -212,7 +212,7 @@ impl Drop for TempSite {
 #[test]
 fn directory_is_404_not_a_listing() {
     let site = TempSite::new("dir");
-    let server = TestServer::with(|c| c.www = site.www());
+    let server = TestServer::with(|c| c.www = site.www().into());
     // The server really serves the temporary folder.
     let answer = fetch(&server, "GET", "/sub/inner.txt");
     assert_eq!(body(&answer), "inner file", "{answer}");
@@ -231,7 +231,7 @@ fn symbolic_link_out_of_www_is_refused() {
     let www = site.www();
     symlink(site.base.join("secret.txt"), www.join("leak.txt")).expect("symlink out");
     symlink(www.join("page.txt"), www.join("alias.txt")).expect("symlink in");
-    let server = TestServer::with(|c| c.www = www.clone());
+    let server = TestServer::with(|c| c.www = www.clone().into());
     let index = fetch(&server, "GET", "/");
     assert_eq!(
         body(&index),

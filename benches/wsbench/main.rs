@@ -27,8 +27,8 @@
 //!    printed next to the server's, to show it is not the bottleneck.
 //! 3. Each scenario ([`scenarios`]) runs on wsmith then each peer, again and again
 //!    (w, f, t, w, f, t…); the table shows medians, the best peer of each row and the ratio
-//!    wsmith / best peer, with the targets of the issues. Every scenario checks what it receives; a wrong byte stops the run.
-//!    `tap` (the Inspector's cost, issue 6) runs on wsmith only: its second column compares
+//!    wsmith / best peer, with its target. Every scenario checks what it receives; a wrong byte stops the run.
+//!    `tap` (the Inspector's cost) runs on wsmith only: its second column compares
 //!    wsmith with itself (watched against unwatched).
 //!
 //! The bench only prints; no figure is asserted.
@@ -81,11 +81,11 @@ struct Settings {
 
 /// The idle scenario's connection count.
 const IDLE_CONNECTIONS: usize = 10_000;
-/// The idle-50k scenario's connection count (issue 13's figure).
+/// The idle-50k scenario's connection count (the target: 50,000 idle connections).
 const IDLE_50K: usize = 50_000;
-/// Receivers of the broadcast scenario (issue 11's figure).
+/// Receivers of the broadcast scenario.
 const RECEIVERS: u32 = 1_000;
-/// Receivers of the smaller broadcast scenario (issue 11's second figure).
+/// Receivers of the smaller broadcast scenario.
 const RECEIVERS_SMALL: u32 = 250;
 /// The names of the scenario of [`IDLE_50K`] connections: `idle-max` when this machine's limits
 /// allow fewer ([`limits`]). Either name on the command line selects it.

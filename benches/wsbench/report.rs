@@ -137,7 +137,7 @@ const fn down(figure: &'static str, key: &'static str, target: Target) -> Row {
 }
 
 /// Every row, in order. `key`s are what the scenarios put in [`Sample::figures`]. Targets are
-/// those of issues 11 and 13, against the best peer of the row.
+/// stated against the best peer of the row.
 const ROWS: &[Row] = &[
     up(
         "echo-small: messages/s",

@@ -150,7 +150,7 @@ fn checked_close(code: &str, reason: &str) -> Result<(CloseCode, String), Error>
     let code = code
         .parse()
         .map(CloseCode)
-        .map_err(|_| Error::Usage(format!("--close: {code:?} is not a close code")))?;
+        .map_err(|_| Error::Usage(format!("--close: {code:?} is not a close code: expected a number such as 1000 (normal closure) or 4000")))?;
     if !code.is_sendable() {
         return Err(Error::Usage(format!(
             "--close: {code} may not be sent in a Close frame (§7.4)"

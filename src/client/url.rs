@@ -51,7 +51,7 @@ impl fmt::Display for UrlError {
             Self::Secure => f.write_str(
                 "wss:// needs TLS, which wsmith does not implement; use a ws:// URL (or a TLS proxy)",
             ),
-            Self::NotWebSocket(url) => write!(f, "{url:?} is not a ws:// URL"),
+            Self::NotWebSocket(url) => write!(f, "{url:?} is not a ws:// URL: expected ws://HOST[:PORT]/PATH"),
             Self::Fragment => f.write_str("a WebSocket URL must not have a #fragment (§3)"),
             Self::MissingHost => f.write_str("the URL names no host"),
             Self::UserInfo => f.write_str("a WebSocket URL has no user@ part (§3)"),

@@ -93,7 +93,7 @@ impl Log for LogSink {
         }
     }
 
-    /// Waits (at most [`FLUSH_WAIT`]) until the lines queued before this call are written.
+    /// Waits (at most `FLUSH_WAIT`) until the lines queued before this call are written.
     fn flush(&self) {
         let (done, written) = bounded(1);
         if self

@@ -36,7 +36,6 @@ pub mod trust;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -45,7 +44,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use log::{info, warn};
 
-use crate::config::Config;
+use crate::config::{self, Config, Www};
 use hub::Command;
 
 /// Stack of a connection thread. Small and fixed: connection count, not stack, is the limit
@@ -61,10 +60,10 @@ const HUB_QUEUE: usize = 16 * 1024;
 pub struct Shared {
     /// The configuration.
     pub config: Config,
-    /// The canonical path of the `www/` folder.
-    pub www_root: PathBuf,
-    /// The canonical path of `Config::www_fallback`, if it exists.
-    pub www_fallback: Option<PathBuf>,
+    /// The page's files: built in, or the canonical path of `--www`.
+    pub www_root: Www,
+    /// `Config::www_fallback`, if it exists.
+    pub www_fallback: Option<Www>,
     /// Where the page port (`--page-addr`) listens, if there is one.
     pub page_addr: Option<SocketAddr>,
     hub: Sender<Command>,
@@ -145,17 +144,24 @@ impl Server {
     /// The address cannot be bound, `--www` does not exist, or a thread cannot start.
     pub fn bind(mut config: Config) -> io::Result<Self> {
         limit_connections_to_capacity(&mut config);
-        let www_root = config.www.canonicalize().map_err(|e| {
-            io::Error::new(e.kind(), format!("--www {}: {e}", config.www.display()))
-        })?;
-        let www_fallback = config
-            .www_fallback
-            .as_ref()
-            .and_then(|p| p.canonicalize().ok());
-        let listener = listen(config.addr, config.listen_backlog)?;
+        let www_root = match &config.www {
+            Www::Folder(folder) => Www::Folder(folder.canonicalize().map_err(|e| {
+                io::Error::new(e.kind(), format!("--www {}: {e}", folder.display()))
+            })?),
+            built_in => built_in.clone(),
+        };
+        let www_fallback = match &config.www_fallback {
+            Some(Www::Folder(folder)) => folder.canonicalize().ok().map(Www::Folder),
+            other => other.clone(),
+        };
+        let listener = listen(config.addr, config.listen_backlog)
+            .map_err(|e| config::listen_error("--addr", config.addr, &e))?;
         let page_listener = config
             .page_addr
-            .map(|addr| listen(addr, config.listen_backlog))
+            .map(|addr| {
+                listen(addr, config.listen_backlog)
+                    .map_err(|e| config::listen_error("--page-addr", addr, &e))
+            })
             .transpose()?;
         let page_addr = page_listener
             .as_ref()

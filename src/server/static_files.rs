@@ -1,5 +1,10 @@
 //! Static files from `www/`: the page, script and style that open the WebSockets.
 //!
+//! The files come from the copy of `www/` built into the binary (`build.rs` lists them and
+//! `include_bytes!` embeds them), so `wsmith` serves its page from any directory; or, with
+//! `--www DIR`, from a folder read at each request ([`Www`]). Both answer the same paths with
+//! the same headers.
+//!
 //! Not part of RFC 6455, but of every WebSocket server a browser talks to: the same port serves
 //! plain HTTP for requests without an `Upgrade` header (§4.2.1's handshake "is intended to be
 //! compatible with HTTP-based server-side software", §1.3). Three rules keep it safe:
@@ -15,12 +20,19 @@
 //! An invalid percent escape (`%zz`, `%4`) or one that decodes to bytes that are not UTF-8 is
 //! answered 404: no file in `www/` has such a name, and nothing about it is dangerous.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use crate::config::Www;
 use crate::protocol::http::{reason_phrase, response, response_head};
+
+/// The copy of `www/` written by `build.rs`.
+mod built_in {
+    include!(concat!(env!("OUT_DIR"), "/www.rs"));
+}
 
 /// The file served for the request path `/`.
 pub const INDEX: &str = "index.html";
@@ -71,11 +83,116 @@ impl std::error::Error for StaticError {
     }
 }
 
+/// A tree of files a request path can name: a folder on disk, or a [`Www`].
+pub trait Files {
+    /// What a request path resolves to: a canonical path, for a folder.
+    type Found;
+    /// The file at `relative`, a path of plain names that [`resolve`] has checked.
+    ///
+    /// # Errors
+    ///
+    /// As [`resolve`].
+    fn find(&self, relative: &Path) -> Result<Self::Found, StaticError>;
+    /// The contents of a file found, and its `Content-Type`.
+    ///
+    /// # Errors
+    ///
+    /// [`StaticError::Io`] if a file on disk cannot be read.
+    fn read(found: &Self::Found) -> Result<(Cow<'static, [u8]>, &'static str), StaticError>;
+}
+
+impl<P: AsRef<Path> + ?Sized> Files for P {
+    type Found = PathBuf;
+
+    /// The canonical path inside the canonical folder, so that no symbolic link leads out.
+    fn find(&self, relative: &Path) -> Result<PathBuf, StaticError> {
+        let root = self.as_ref().canonicalize().map_err(StaticError::Io)?;
+        // Any failure here (no such file, a file used as a directory, a dangling link) means
+        // there is nothing to serve at this path.
+        let resolved = root
+            .join(relative)
+            .canonicalize()
+            .map_err(|_| StaticError::NotFound)?;
+        if !resolved.starts_with(&root) {
+            return Err(StaticError::Forbidden);
+        }
+        if !fs::metadata(&resolved).is_ok_and(|metadata| metadata.is_file()) {
+            return Err(StaticError::NotFound);
+        }
+        Ok(resolved)
+    }
+
+    fn read(found: &PathBuf) -> Result<(Cow<'static, [u8]>, &'static str), StaticError> {
+        let body = fs::read(found).map_err(StaticError::Io)?;
+        Ok((Cow::Owned(body), content_type(found)))
+    }
+}
+
+/// A file of a [`Www`]: one built into the binary, or a canonical path on disk.
+#[derive(Debug)]
+pub enum Found {
+    /// A file of the built-in copy, by its path inside `www/`.
+    BuiltIn {
+        /// `js/main.js`.
+        path: &'static str,
+        /// Its contents, as they were when the binary was built.
+        contents: &'static [u8],
+    },
+    /// A file of `--www DIR`.
+    OnDisk(PathBuf),
+}
+
+impl Files for Www {
+    type Found = Found;
+
+    fn find(&self, relative: &Path) -> Result<Found, StaticError> {
+        let folder = match self {
+            Self::Folder(folder) => return folder.find(relative).map(Found::OnDisk),
+            Self::BuiltIn(folder) => folder,
+        };
+        // Plain names only (checked by `relative_path`), joined as the table writes them.
+        let names: Vec<&str> = relative
+            .components()
+            .filter_map(|component| component.as_os_str().to_str())
+            .collect();
+        let mut wanted = folder.clone();
+        for name in names {
+            if !wanted.is_empty() {
+                wanted.push('/');
+            }
+            wanted.push_str(name);
+        }
+        // A folder is not in the table, so it is not found, as on disk.
+        let files = built_in::FILES;
+        let index = files
+            .binary_search_by(|(path, _)| (*path).cmp(wanted.as_str()))
+            .map_err(|_| StaticError::NotFound)?;
+        let &(path, contents) = files.get(index).ok_or(StaticError::NotFound)?;
+        Ok(Found::BuiltIn { path, contents })
+    }
+
+    fn read(found: &Found) -> Result<(Cow<'static, [u8]>, &'static str), StaticError> {
+        match found {
+            Found::BuiltIn { path, contents } => {
+                Ok((Cow::Borrowed(*contents), content_type(Path::new(path))))
+            }
+            Found::OnDisk(path) => <PathBuf as Files>::read(path),
+        }
+    }
+}
+
+/// Whether the built-in copy of `www/` holds a file under `folder` (`""`, `tutorials/relay`).
+pub fn is_built_in(folder: &str) -> bool {
+    built_in::FILES
+        .iter()
+        .any(|(path, _)| folder.is_empty() || path.starts_with(&format!("{folder}/")))
+}
+
 /// Finds the file that a request path names inside `root`.
 ///
 /// `target_path` is the path part of the request-target, still percent-encoded
-/// ([`crate::protocol::http::RequestHead::path`]); `/` names [`INDEX`]. `root` need not be
-/// canonical: it is canonicalized here. The returned path is canonical and inside it.
+/// ([`crate::protocol::http::RequestHead::path`]); `/` names [`INDEX`]. A folder `root` need not
+/// be canonical: it is canonicalized here, and the returned path is canonical and inside it.
 ///
 /// # Errors
 ///
@@ -84,23 +201,10 @@ impl std::error::Error for StaticError {
 ///   resolves to (following symbolic links) is outside `root`.
 /// - [`StaticError::NotFound`] if a percent escape is invalid or decodes to non-UTF-8 bytes, if
 ///   nothing exists at the path, or if it is a directory or ends with `/` (other than `/`).
-/// - [`StaticError::Io`] if `root` itself cannot be canonicalized.
-pub fn resolve(root: &Path, target_path: &str) -> Result<PathBuf, StaticError> {
+/// - [`StaticError::Io`] if a folder `root` itself cannot be canonicalized.
+pub fn resolve<R: Files + ?Sized>(root: &R, target_path: &str) -> Result<R::Found, StaticError> {
     let relative = relative_path(target_path)?;
-    let root = root.canonicalize().map_err(StaticError::Io)?;
-    // Any failure here (no such file, a file used as a directory, a dangling link) means there
-    // is nothing to serve at this path.
-    let resolved = root
-        .join(relative)
-        .canonicalize()
-        .map_err(|_| StaticError::NotFound)?;
-    if !resolved.starts_with(&root) {
-        return Err(StaticError::Forbidden);
-    }
-    if !fs::metadata(&resolved).is_ok_and(|metadata| metadata.is_file()) {
-        return Err(StaticError::NotFound);
-    }
-    Ok(resolved)
+    root.find(&relative)
 }
 
 /// Turns `/a/b%20c` into the relative path `a/b c`, refusing every segment that is not a
@@ -209,20 +313,16 @@ const COMMON_HEADERS: [(&str, &str); 3] = [
 /// GET gets the file; HEAD gets the same head, `Content-Length` included, and no body (RFC 9110
 /// §9.3.2). Any other method gets 405 with `Allow: GET, HEAD`. Errors get a one-line
 /// `text/plain` body with the status and its reason phrase, and nothing about the file system.
-pub fn serve(root: &Path, method: &str, target_path: &str) -> Vec<u8> {
+pub fn serve<R: Files + ?Sized>(root: &R, method: &str, target_path: &str) -> Vec<u8> {
     let head_only = match method {
         "GET" => false,
         "HEAD" => true,
         _ => return error_page(&StaticError::MethodNotAllowed, false),
     };
-    let file = resolve(root, target_path).and_then(|path| {
-        fs::read(&path)
-            .map(|body| (path, body))
-            .map_err(StaticError::Io)
-    });
+    let file = resolve(root, target_path).and_then(|found| R::read(&found));
     match file {
-        Ok((path, body)) => {
-            let mut headers = vec![("Content-Type", content_type(&path))];
+        Ok((body, content_type)) => {
+            let mut headers = vec![("Content-Type", content_type)];
             headers.extend(COMMON_HEADERS);
             if head_only {
                 response_head(200, &headers, body.len())

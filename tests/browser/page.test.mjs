@@ -6,15 +6,17 @@
 // WSMITH_BIN picks the server binary (default: target/release/wsmith, else target/debug/wsmith;
 // a relative path is taken from the repository root). Chromium is /usr/bin/chromium (Debian's
 // package; CHROMIUM_PATH overrides): if it is missing the run fails, it is never skipped.
-// Screenshots go to target/browser-artifacts/.
+// Screenshots go to target/browser-artifacts/; with UPDATE_DOCS=1, the chat's also to docs/page.png
+// (README's picture of the page).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  ARTIFACTS, JOIN, LEAVE, STEP_MS, restartServer, screenshot, startSession, stopServer, tid,
+  ARTIFACTS, JOIN, LEAVE, REPO, STEP_MS, restartServer, screenshot, startSession, stopServer, tid,
 } from './support.mjs';
 
 const RECONNECT_MS = 30_000; // backoff tops out at 10 s, so two full rounds
@@ -210,6 +212,9 @@ test('a dropped connection resumes: missed messages show once and in order', { t
   await assertNoDuplicates(alice);
   await screenshot(alice, 'chat.png');
   await screenshot(bob, 'chat-bob.png');
+  if (process.env.UPDATE_DOCS === '1') {
+    fs.copyFileSync(path.join(ARTIFACTS, 'chat.png'), path.join(REPO, 'docs', 'page.png'));
+  }
 });
 
 test('a long absence: the page says how many messages were lost', { timeout: 60_000 }, async () => {

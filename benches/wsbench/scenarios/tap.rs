@@ -1,4 +1,4 @@
-//! The Inspector's tap (issue 6): "when nobody watches, the tap costs one cheap check per
+//! The Inspector's tap, whose target is "when nobody watches, the tap costs one cheap check per
 //! frame". wsmith only: the peer has no tap. Two parts:
 //!
 //! 1. **The check.** A real [`Tap`] nobody watches; a loop calling [`Tap::is_active`] (the

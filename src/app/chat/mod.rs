@@ -9,36 +9,22 @@
 //!
 //! # The protocol
 //!
-//! Every message is one JSON object with a `"type"` field. A Text message that does not start
+//! Every message is one JSON object with a `"type"` field; a Text message that does not start
 //! with `{` (after leading whitespace) is a chat line for `general`, so a tutorial client can send
-//! plain text.
-//!
-//! | direction | `type` | fields | answer |
-//! |-----------|--------|--------|--------|
-//! | client → server | `join` | `name` | everyone: `presence` (`rename`) |
-//! | client → server | `subscribe` | `channel`, `since`? | `subscribed`, then `history` |
-//! | client → server | `unsubscribe` | `channel` | `unsubscribed` |
-//! | client → server | `message` | `channel`? (`general`), `text` | every subscriber, sender too: `message` |
-//! | client → server | `ping` | | `pong` |
-//! | server → client | `welcome` | `id`, `name`, `users`, `channels`, `subscribed`, `history_limit` | first event of a connection |
-//! | server → client | `presence` | `event` (`join`, `leave`, `rename`), `name`, `old_name`, `users`, `text` | |
-//! | server → client | `message` | `channel`, `seq`, `from`, `text`, `ts` | |
-//! | server → client | `history` | `channel`, `messages`, `lost`, `first_available`, `reset` | |
-//! | server → client | `subscribed`, `unsubscribed` | `channel` | |
-//! | server → client | `channels` | `channels` | everyone, when a channel comes into existence |
-//! | server → client | `error` | `error` (a code), `message` | the connection stays open |
-//! | server → client | `pong` | | |
+//! plain text. Every type, with an example, is in `docs/chat-protocol.md`; the client's commands
+//! are [`ClientCommand`], the server's events [`ServerEvent`].
 //!
 //! # Recovery
 //!
 //! Each channel numbers its messages `seq` = 1, 2, 3, … and keeps the last `history_limit` of
-//! them; `seq` never resets while the server runs. A client that remembers the last `seq` it saw
-//! asks for the rest, either in its upgrade URL (`/chat?name=alice&resume=general:41,news:7`) or
-//! with `{"type":"subscribe","channel":"news","since":7}`. The `history` answer then holds exactly
-//! the messages with `seq` > `since` that are still kept; `lost` counts the ones that were evicted
-//! and can never be replayed, and `first_available` is the oldest `seq` still kept. A `since`
-//! greater than the channel's last `seq` means the server restarted and numbering began again:
-//! the answer is the whole history with `"reset": true`, and the client should forget what it had.
+//! them. A client that remembers the last `seq` it saw, and the `epoch` of the `welcome` it had
+//! then (one per run of the server), asks for the rest in its upgrade URL
+//! (`/chat?name=alice&resume=general:41,news:7&epoch=E`) or with
+//! `{"type":"subscribe","channel":"news","since":7}`. The `history` answer holds exactly the
+//! messages with `seq` > `since` still kept; `lost` counts those evicted, `first_available` is
+//! the oldest still kept. From another epoch (the server restarted, numbering began again), or
+//! with a `since` past the channel's last `seq`, the answer is the whole history with
+//! `"reset": true`, and the client should forget what it had.
 //!
 //! # Files
 //!

@@ -2,7 +2,7 @@
 //! the RFC gives (a close code and the section of the rule, or the events of a valid exchange).
 //!
 //! Defined once, here: the page loads them with `{"type":"presets"}` into its builder, and the
-//! unit tests below run every one through [`run`], the lab's own code path.
+//! unit tests below run every one through [`run`](super::run), the lab's own code path.
 
 use serde_json::{json, Value};
 

@@ -44,8 +44,8 @@ use crate::server::Shared;
 /// after the client sees it can miss the client. `leftover` are bytes read past the request head.
 ///
 /// The reader then waits on this frame for as long as the client is quiet: what is set up once
-/// ([`open`]), what a read sets off ([`Reader::receive`]) and how the connection ends
-/// ([`Reader::end`]) run in frames of their own, so that the stack an idle connection keeps
+/// (`open`), what a read sets off (`Reader::receive`) and how the connection ends
+/// (`Reader::end`) run in frames of their own, so that the stack an idle connection keeps
 /// touched stays within two pages (the thread's TLS, and one page of frames).
 pub fn serve(
     stream: TcpStream,

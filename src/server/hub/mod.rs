@@ -111,7 +111,7 @@ pub struct HubConfig {
     pub apps: AppsConfig,
     /// `--max-backlog`: the most messages in one broadcast batch.
     pub max_backlog: usize,
-    /// `--max-backlog-bytes`: the most bytes in one broadcast batch (with [`MAX_BATCH_BYTES`]).
+    /// `--max-backlog-bytes`: the most bytes in one broadcast batch (with `MAX_BATCH_BYTES`).
     pub max_backlog_bytes: usize,
 }
 
