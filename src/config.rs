@@ -307,7 +307,7 @@ impl Config {
 
 impl Config {
     /// What each connection's [`Session`](crate::app::Session) and its protocol limits
-    /// ([`Endpoint::limits`]) take from the configuration.
+    /// ([`Endpoint::limits`](crate::app::Endpoint::limits)) take from the configuration.
     pub fn session_config(&self) -> SessionConfig {
         SessionConfig {
             rate_limit: self.rate_limit,

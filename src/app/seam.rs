@@ -6,7 +6,7 @@
 //!   history) and answers the hub's calls, `join`, `message`, `leave`, `timer` and `publish`,
 //!   with [`Output`]s: messages to deliver to clients, and the few things only the server can
 //!   do (attach an Inspector's tap, print a console line). The hub routes each call by the
-//!   client's [`Endpoint`](super::Endpoint), encodes each delivered message once, and fans it
+//!   client's [`Endpoint`], encodes each delivered message once, and fans it
 //!   out; it never names an app.
 //! - [`Session`], on each connection's own reader thread: it reads every whole message from its
 //!   client first, so that what costs per message (parsing JSON, a rate limit, an echo, a lab

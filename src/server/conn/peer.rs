@@ -1,6 +1,6 @@
 //! One upgraded connection, from its 101 to its close record: [`serve`] sets it up (its
 //! protocol state machine, outbox and writer slot), registers it with the hub, and runs its
-//! [reader](super::reader) on this thread until the connection ends.
+//! reader on this thread until the connection ends.
 //!
 //! ```text
 //!  socket ──read──▶ reader ──▶ protocol::Connection ──events──▶ session: reply / hub input
@@ -13,7 +13,7 @@
 //! The reader owns the receiving half of the protocol; the writer starts the close handshake
 //! when the hub asks (slow consumer, shutdown). Both reach the one [`Connection`] through a
 //! mutex held only while bytes are processed, never across a blocking call. When the
-//! connection ends, the reader writes its [`CloseRecord`]: to the log, to the Inspector, and to
+//! connection ends, the reader writes its [`CloseRecord`](crate::server::close_record::CloseRecord): to the log, to the Inspector, and to
 //! the hub.
 
 use std::io::Write;

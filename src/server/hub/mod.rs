@@ -1,6 +1,6 @@
 //! The hub thread: the one owner of who is connected and on which endpoint. Connection
 //! threads send it [`Command`]s over a crossbeam channel; it hands each to the app of the
-//! client's endpoint ([`App`](crate::app::App), routed by [`Endpoint::index`], never by name)
+//! client's endpoint ([`App`], routed by [`Endpoint::index`], never by name)
 //! and carries out what the app answers: each message encoded once and fanned out, an
 //! Inspector's tap attached or detached.
 //!
