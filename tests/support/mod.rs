@@ -4,6 +4,7 @@
 //! Every read has a timeout, so a bug fails a test instead of hanging it.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod probe;
 pub mod process;
 
 use std::io::{Read, Write};
@@ -260,6 +261,77 @@ impl RawClient {
             }
             self.fill();
         }
+    }
+
+    /// [`RawClient::connect`] that says why instead of panicking (for the attack suite's probe,
+    /// which reports a refused connection as a loss).
+    pub fn try_connect(addr: SocketAddr, path: &str) -> std::io::Result<Self> {
+        let mut stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(TIMEOUT))?;
+        stream.write_all(upgrade_request(path, "").as_bytes())?;
+        let mut client = Self {
+            stream,
+            buf: Vec::new(),
+        };
+        loop {
+            if let Some(end) = client.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head: Vec<u8> = client.buf.drain(..end + 4).collect();
+                let head = String::from_utf8_lossy(&head);
+                if !head.starts_with("HTTP/1.1 101") {
+                    let line = head.lines().next().unwrap_or_default().to_owned();
+                    return Err(std::io::Error::other(format!("refused: {line}")));
+                }
+                return Ok(client);
+            }
+            client.try_fill()?;
+        }
+    }
+
+    /// One read into the buffer; an error for a timeout or a closed connection.
+    fn try_fill(&mut self) -> std::io::Result<()> {
+        let mut chunk = vec![0; 65536];
+        let n = self.stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::Error::other("the server closed the connection"));
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    /// [`RawClient::read_text`] that says why instead of panicking.
+    pub fn try_read_text(&mut self) -> std::io::Result<String> {
+        loop {
+            let frame = loop {
+                if let Some((frame, used)) = parse_server_frame(&self.buf) {
+                    self.buf.drain(..used);
+                    break frame;
+                }
+                self.try_fill()?;
+            };
+            match frame.opcode {
+                0x1 => return Ok(frame.text()),
+                0x9 => self.send_frame(true, 0xA, &frame.payload),
+                0xA => continue,
+                other => {
+                    let why = format!("opcode {other:#x} ({:?})", frame.close_code());
+                    return Err(std::io::Error::other(why));
+                }
+            }
+        }
+    }
+
+    /// Reads JSON events until one of type `kind` (at most 100 others); an error if none came.
+    pub fn try_next_event_of_type(&mut self, kind: &str) -> std::io::Result<()> {
+        for _ in 0..100 {
+            let text = self.try_read_text()?;
+            let event: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            if event["type"] == kind {
+                return Ok(());
+            }
+        }
+        Err(std::io::Error::other(format!(
+            "no {kind} event within 100 events"
+        )))
     }
 
     /// Reads frames until a Text one, answering Pings (the server's keepalive) as a real
