@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::Error;
+use crate::explain::frames::{FrameAnatomy, FrameSplitter};
 use crate::protocol::connection::{Role, State};
-use crate::protocol::inspect::{FrameAnatomy, FrameSplitter};
 use crate::protocol::{CloseCode, CloseFrame, Connection, Event, Message, ProtocolError};
 
 /// After the close handshake, how long the client waits for the server to close TCP (§7.1.1).

@@ -14,9 +14,7 @@
 //! | §5.5.1, §7.4 close | [`close`] | `CloseCode` and the Close payload |
 //! | §9.1 extensions | [`extensions`] | the `Sec-WebSocket-Extensions` grammar: offers, parameters, quoted strings |
 //! | RFC 7692 compression | [`deflate`] | `permessage-deflate`: negotiation (§5, §7.1), RSV1 (§6), context takeover |
-//! | §5.2 frames explained | [`inspect`] | every field of a frame, for the Inspector and `wsmith decode` |
 //! | §5–§7 one connection | [`connection`] | the state machine: `receive_data` → events and replies |
-//! | §5–§8 by experiment | [`lab`] | any bytes, in any reads, fed to a fresh server `Connection`, explained step by step |
 //! | §7.4.1 status codes for errors | [`error`] | `ProtocolError`, `HandshakeError` |
 //! | RFC 7239 (behind a proxy) | [`forwarded`] | the client chain of `Forwarded` / `X-Forwarded-For` |
 
@@ -29,8 +27,6 @@ pub mod forwarded;
 pub mod frame;
 pub mod handshake;
 pub mod http;
-pub mod inspect;
-pub mod lab;
 pub mod mask;
 pub mod message;
 pub mod utf8;

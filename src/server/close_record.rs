@@ -5,8 +5,7 @@
 
 use std::fmt;
 
-use serde_json::{json, Value};
-
+use crate::explain::inspector::{CloseExplained, LimitExceeded};
 use crate::protocol::{CloseCode, CloseFrame, ProtocolError};
 
 /// Who ended a connection.
@@ -119,18 +118,20 @@ impl CloseRecord {
         }
     }
 
-    /// The record as JSON, for the Inspector.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "by": self.by.as_str(),
-            "code": self.code.0,
-            "code_name": self.code.name(),
-            "reason": self.reason,
-            "rule": self.rule,
-            "offset": self.offset,
-            "limit": self.limit.map(|(limit, value)| json!({"limit": limit, "value": value})),
-            "explanation": self.explanation,
-        })
+    /// The record as the Inspector's `close` event carries it.
+    pub fn explained(&self) -> CloseExplained<'_> {
+        CloseExplained {
+            by: self.by.as_str(),
+            code: self.code.0,
+            code_name: self.code.name(),
+            reason: &self.reason,
+            rule: self.rule,
+            offset: self.offset,
+            limit: self
+                .limit
+                .map(|(limit, value)| LimitExceeded { limit, value }),
+            explanation: &self.explanation,
+        }
     }
 }
 
@@ -190,7 +191,8 @@ mod tests {
 
     #[test]
     fn abnormal_closure_is_1006_with_its_explanation() {
-        let json = CloseRecord::abnormal("ping timeout").to_json();
+        let record = CloseRecord::abnormal("ping timeout");
+        let json = serde_json::to_value(record.explained()).expect("plain JSON");
         assert_eq!(
             (json["code"].as_u64(), json["by"].as_str()),
             (Some(1006), Some("network"))

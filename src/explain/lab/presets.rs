@@ -86,7 +86,7 @@ impl Preset {
             "reads": self.reads,
             "deflate": self.deflate,
             "limits": limits_json(&self.experiment(limits).limits),
-            "hex": crate::protocol::inspect::hex(&self.bytes()),
+            "hex": crate::explain::frames::hex(&self.bytes()),
             "answer": answer,
         })
     }
@@ -444,7 +444,7 @@ mod tests {
 
     #[test]
     fn rfc_examples_are_byte_for_byte() {
-        let hex = |id: &str| crate::protocol::inspect::hex(&find(id).expect("exists").bytes());
+        let hex = |id: &str| crate::explain::frames::hex(&find(id).expect("exists").bytes());
         assert_eq!(hex("unmasked"), "81 05 48 65 6c 6c 6f");
         assert_eq!(hex("rfc-masked-hello"), "81 85 37 fa 21 3d 7f 9f 4d 51 58");
         assert!(hex("rfc-ping-pong").ends_with("8a 85 37 fa 21 3d 7f 9f 4d 51 58"));

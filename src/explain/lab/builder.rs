@@ -8,8 +8,8 @@
 
 use serde_json::{json, Value};
 
+use crate::explain::frames::hex;
 use crate::protocol::frame::MAX_CONTROL_PAYLOAD;
-use crate::protocol::inspect::hex;
 use crate::protocol::mask::apply_mask;
 
 /// How the payload length is written (§5.2): "in bytes: if 0-125, that is the payload length.

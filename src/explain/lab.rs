@@ -17,14 +17,14 @@
 //! - a [`Verdict`]: failed, closed, or still open (and waiting for what).
 //!
 //! ```
-//! use wsmith::protocol::lab::{run, Experiment, Verdict};
+//! use wsmith::explain::lab::{run, Experiment, Verdict};
 //! use wsmith::protocol::Limits;
 //!
 //! // §5.7's unmasked "Hello", as if a client had sent it: a server must fail the connection.
 //! let report = run(&Experiment::whole(vec![0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]))?;
 //! assert!(matches!(report.verdict, Verdict::Failed { .. }));
 //! assert_eq!(report.verdict.headline(), "1002 — §5.1 a client must mask every frame");
-//! # Ok::<(), wsmith::protocol::lab::LabError>(())
+//! # Ok::<(), wsmith::explain::lab::LabError>(())
 //! ```
 //!
 //! [`presets`] holds the classic mistakes, built with [`builder`].
@@ -36,12 +36,12 @@ use std::fmt;
 
 use serde_json::{json, Value};
 
-use super::close::CloseFrame;
-use super::connection::{Connection, Event, FrameProgress, Limits, Role, State};
-use super::deflate::Params;
-use super::error::ProtocolError;
-use super::inspect::{hex, FrameAnatomy, FrameSplitter, SHOWN_PAYLOAD};
-use super::message::Message;
+use super::frames::{hex, FrameAnatomy, FrameSplitter, SHOWN_PAYLOAD};
+use crate::protocol::close::CloseFrame;
+use crate::protocol::connection::{Connection, Event, FrameProgress, Limits, Role, State};
+use crate::protocol::deflate::Params;
+use crate::protocol::error::ProtocolError;
+use crate::protocol::message::Message;
 
 /// The most reads one experiment may be cut into.
 pub const MAX_READS: usize = 1024;
