@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use super::Error;
 use crate::explain::frames::{FrameAnatomy, FrameSplitter};
-use crate::protocol::connection::{Role, State};
+use crate::protocol::connection::State;
+use crate::protocol::Role;
 use crate::protocol::{CloseCode, CloseFrame, Connection, Event, Message, ProtocolError};
 
 /// After the close handshake, how long the client waits for the server to close TCP (§7.1.1).

@@ -13,9 +13,8 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::protocol::connection::Role;
 use crate::protocol::deflate::{Inflater, Params};
-use crate::protocol::frame::{parse_header, RawHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::protocol::frame::{parse_header, RawHeader, Role, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::protocol::mask::apply_mask;
 use crate::protocol::CloseCode;
 

@@ -38,10 +38,11 @@ use serde_json::{json, Value};
 
 use super::frames::{hex, FrameAnatomy, FrameSplitter, SHOWN_PAYLOAD};
 use crate::protocol::close::CloseFrame;
-use crate::protocol::connection::{Connection, Event, FrameProgress, Limits, Role, State};
+use crate::protocol::connection::{Connection, Event, FrameProgress, Limits, State};
 use crate::protocol::deflate::Params;
 use crate::protocol::error::ProtocolError;
 use crate::protocol::message::Message;
+use crate::protocol::Role;
 
 /// The most reads one experiment may be cut into.
 pub const MAX_READS: usize = 1024;

@@ -30,18 +30,11 @@ use std::fmt;
 use super::close::{truncate_reason, CloseCode, CloseFrame};
 use super::deflate::{Deflater, Inflater, Params};
 use super::error::ProtocolError;
-use super::frame::{decode_header_with, encode_frame_with, FrameHeader, Opcode, MAX_HEADER_LEN};
+use super::frame::{
+    decode_header_with, encode_frame_with, FrameHeader, Opcode, Role, MAX_HEADER_LEN,
+};
 use super::mask::apply_mask;
 use super::message::{Message, MessageAssembler};
-
-/// Which end of the connection this is; it decides who masks (§5.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Receives masked frames, sends unmasked ones.
-    Server,
-    /// Receives unmasked frames, sends masked ones.
-    Client,
-}
 
 /// Size and count limits that protect the receiver (§10.4: "implementations SHOULD impose
 /// implementation-specific limits on frame sizes and the total message size").

@@ -33,10 +33,9 @@ use std::fmt;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use super::connection::Role;
 use super::error::ProtocolError;
 use super::extensions::Extension;
-use super::frame::{parse_header, FrameHeader, Opcode};
+use super::frame::{parse_header, FrameHeader, Opcode, Role};
 
 /// The extension's registered name (§7, §9).
 pub const EXTENSION_NAME: &str = "permessage-deflate";

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use super::close::CloseCode;
+use super::close_code::CloseCode;
 
 /// A rule of RFC 6455 that the peer broke after the opening handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]

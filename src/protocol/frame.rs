@@ -26,6 +26,15 @@ use std::fmt;
 
 use super::error::ProtocolError;
 
+/// Which end of the connection this is; it decides who masks (§5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Receives masked frames, sends unmasked ones.
+    Server,
+    /// Receives unmasked frames, sends masked ones.
+    Client,
+}
+
 /// The largest payload a control frame may carry (§5.5).
 pub const MAX_CONTROL_PAYLOAD: u64 = 125;
 

@@ -15,7 +15,10 @@
 //! messages).
 
 use super::error::HandshakeError;
-use super::handshake::VERSION;
+
+/// The only protocol version wsmith speaks, the one RFC 6455 defines (§4.1 item 9, §4.4): the
+/// `Sec-WebSocket-Version` a handshake must carry, and the one a 426 names.
+pub const VERSION: &str = "13";
 
 /// Limits on a request head, checked before the head is accepted (in the spirit of §10.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

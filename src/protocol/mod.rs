@@ -11,7 +11,8 @@
 //! | §5.3 client-to-server masking | [`mask`] | `apply_mask`, byte loop and word-at-a-time |
 //! | §5.4 fragmentation, §5.6 data frames | [`message`] | fragments → whole messages |
 //! | §8.1 UTF-8 | [`utf8`] | the incremental, fail-fast validator |
-//! | §5.5.1, §7.4 close | [`close`] | `CloseCode` and the Close payload |
+//! | §7.4 status codes | [`close_code`] | `CloseCode`: the registry's numbers and names, which may be sent |
+//! | §5.5.1 close | [`close`] | the Close payload: code and reason |
 //! | §9.1 extensions | [`extensions`] | the `Sec-WebSocket-Extensions` grammar: offers, parameters, quoted strings |
 //! | RFC 7692 compression | [`deflate`] | `permessage-deflate`: negotiation (§5, §7.1), RSV1 (§6), context takeover |
 //! | §5–§7 one connection | [`connection`] | the state machine: `receive_data` → events and replies |
@@ -19,6 +20,7 @@
 //! | RFC 7239 (behind a proxy) | [`forwarded`] | the client chain of `Forwarded` / `X-Forwarded-For` |
 
 pub mod close;
+pub mod close_code;
 pub mod connection;
 pub mod deflate;
 pub mod error;
@@ -32,7 +34,7 @@ pub mod message;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
-pub use connection::{Connection, Event, FrameProgress, Limits, Role};
+pub use connection::{Connection, Event, FrameProgress, Limits};
 pub use error::{HandshakeError, ProtocolError};
-pub use frame::{FrameHeader, Opcode};
+pub use frame::{FrameHeader, Opcode, Role};
 pub use message::Message;
