@@ -1,9 +1,10 @@
 //! Frame anatomy (RFC 6455 §5.2): every field of a frame's bytes, explained, for the Inspector,
 //! `wsmith decode` and `wsmith connect --trace`.
 //!
-//! Unlike [`decode_header`](crate::protocol::frame::decode_header), nothing here refuses a frame: a
-//! learner wants to see what a broken frame said, so rule violations become
-//! [`FrameAnatomy::problems`] instead of errors. [`FrameSplitter`] cuts a byte stream (one
+//! Unlike [`check_header`](crate::protocol::frame::check_header), nothing here refuses a frame:
+//! a learner wants to see what a broken frame said, so every rule the header breaks (the core's
+//! own [`header_violations`], each quoted with its section) becomes one of
+//! [`FrameAnatomy::problems`] instead of an error. [`FrameSplitter`] cuts a byte stream (one
 //! direction of a connection) into frames, however it arrives. The Inspector, the frame lab
 //! ([`super::lab`]), `wsmith decode` and `wsmith connect --trace` all explain frames with this
 //! one piece of code: the same fields, the same problems, the same JSON ([`FrameAnatomy::to_json`]).
@@ -14,9 +15,11 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::protocol::deflate::{Inflater, Params};
-use crate::protocol::frame::{parse_header, RawHeader, Role, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::protocol::frame::{
+    header_violations, parse_header, HeaderRules, RawHeader, Role, MAX_HEADER_LEN,
+};
 use crate::protocol::mask::apply_mask;
-use crate::protocol::CloseCode;
+use crate::protocol::{CloseCode, ProtocolError};
 
 /// How many payload bytes an anatomy keeps for display.
 pub const SHOWN_PAYLOAD: usize = 1024;
@@ -364,28 +367,18 @@ impl FrameSplitter {
     }
 
     fn start(&mut self, raw: RawHeader) {
-        let mut problems = Vec::new();
-        match (self.sender, raw.masking_key.is_some()) {
-            (Some(Role::Client), false) => problems
-                .push("§5.1 a client MUST mask all frames that it sends to the server".to_owned()),
-            (Some(Role::Server), true) => problems.push(
-                "§5.1 a server MUST NOT mask any frames that it sends to the client".to_owned(),
-            ),
-            _ => {}
-        }
+        // The core's own header rules, every one this header breaks (not just the first).
+        let rules = HeaderRules {
+            sender: self.sender,
+            rsv1_negotiated: self.deflate.is_some(),
+        };
+        let mut problems: Vec<String> = header_violations(&raw, rules)
+            .map(|error| problem(&error))
+            .collect();
         let control = raw.opcode >= 0x8;
         let first_data = matches!(raw.opcode, 0x1 | 0x2);
         let rsv1 = raw.rsv & 0b100 != 0;
         let compressed = self.deflate.is_some() && rsv1 && first_data;
-        if self.deflate.is_some() && rsv1 && !first_data {
-            problems.push(
-                "RFC 7692 §6 RSV1 MUST NOT be set on control frames or non-first fragments"
-                    .to_owned(),
-            );
-        }
-        if raw.rsv & !if self.deflate.is_some() { 0b100 } else { 0 } != 0 {
-            problems.push("§5.2 RSV bits set without a negotiated extension".to_owned());
-        }
         if let Some(view) = self.deflate.as_mut() {
             if first_data {
                 view.in_compressed = compressed;
@@ -393,18 +386,6 @@ impl FrameSplitter {
                 view.inflated_len = 0;
                 view.failed = None;
             }
-        }
-        if matches!(raw.opcode, 0x3..=0x7 | 0xB..=0xF) {
-            problems.push(format!("§5.2 reserved opcode {:#x}", raw.opcode));
-        }
-        if raw.payload_len >> 63 != 0 {
-            problems.push("§5.2 64-bit length with the most significant bit set".to_owned());
-        }
-        if control && !raw.fin {
-            problems.push("§5.5 control frames must not be fragmented".to_owned());
-        }
-        if control && raw.payload_len > MAX_CONTROL_PAYLOAD {
-            problems.push("§5.5 control frame payload over 125 bytes".to_owned());
         }
         let (message, fragment, between_fragments) = if control {
             (self.messages, 0, self.fragments.is_some())
@@ -415,14 +396,13 @@ impl FrameSplitter {
                     (self.messages, *count, false)
                 }
                 None => {
-                    problems
-                        .push("§5.4 continuation frame without a message to continue".to_owned());
+                    problems.push(problem(&ProtocolError::UnexpectedContinuation));
                     (self.messages, 0, false)
                 }
             }
         } else {
             if self.fragments.is_some() {
-                problems.push("§5.4 new message before the fragmented one ended".to_owned());
+                problems.push(problem(&ProtocolError::ExpectedContinuation));
             }
             self.messages += 1;
             self.fragments = Some(1);
@@ -488,6 +468,12 @@ impl FrameSplitter {
         unmask_shown(&mut frame);
         Some(frame)
     }
+}
+
+/// A broken rule as a frame's problem: its section, then the rule in the RFC's words
+/// (`§5.1 a client MUST mask all frames that it sends to the server`), as the core states it.
+fn problem(error: &ProtocolError) -> String {
+    format!("{} {}", error.section(), error.requirement())
 }
 
 /// Fills `payload` with the shown wire bytes, unmasked (§5.3).

@@ -39,7 +39,7 @@ pub struct CloseRecord {
     /// The reason sent with it, if any.
     pub reason: String,
     /// The rule that fired, quoted with its section.
-    pub rule: Option<&'static str>,
+    pub rule: Option<String>,
     /// For a protocol error: bytes received before the frame that broke the rule.
     pub offset: Option<u64>,
     /// For a limit close: the limit and the value that went over it.
@@ -125,7 +125,7 @@ impl CloseRecord {
             code: self.code.0,
             code_name: self.code.name(),
             reason: &self.reason,
-            rule: self.rule,
+            rule: self.rule.as_deref(),
             offset: self.offset,
             limit: self
                 .limit
@@ -142,7 +142,7 @@ impl fmt::Display for CloseRecord {
             write!(f, " {:?}", self.reason)?;
         }
         write!(f, ": {}", self.explanation)?;
-        if let Some(rule) = self.rule {
+        if let Some(rule) = &self.rule {
             write!(f, " [{rule}]")?;
         }
         if let Some((limit, value)) = self.limit {
