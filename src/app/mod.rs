@@ -66,6 +66,19 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The paths [`Endpoint::route`] accepts, for the 404 that answers any other.
+    pub fn paths() -> &'static [&'static str] {
+        &[
+            "/",
+            "/echo",
+            "/broadcast",
+            "/chat",
+            "/notifications",
+            "/inspect",
+            "/lab",
+        ]
+    }
+
     /// The endpoint at `path`, if there is one.
     pub fn route(path: &str, query: Option<&str>) -> Option<Self> {
         match path {

@@ -3,8 +3,9 @@
 //! - [`ProtocolError`]: something a peer sent after the opening handshake broke a rule of
 //!   RFC 6455 §5–§8. Its answer is a Close frame with [`ProtocolError::close_code`] (§7.4.1),
 //!   after which the connection is failed (§7.1.7).
-//! - [`HandshakeError`]: the opening handshake (§4.2.1) cannot go on. Its answer is an HTTP
-//!   status ([`HandshakeError::status`]) with the error's `Display` as a one-line body.
+//! - [`HandshakeError`]: the client's opening handshake (§4.2.1) broke a rule. Its answer is
+//!   an HTTP status ([`HandshakeError::status`]) with the error's `Display` as a one-line body
+//!   ([`super::http::error_response`]).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -207,7 +208,12 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-/// Why an opening handshake (§4.2.1) is refused, each with its HTTP status.
+/// A rule of the opening handshake (§4.2.1, §4.2.2) or of the HTTP/1.1 request head around it
+/// that the client's request broke, each with its HTTP status.
+///
+/// Only the request's own faults are here. The server's policy (a connection limit, shutting
+/// down, which paths have endpoints, how long a head may take) is the server's to say, in its
+/// own refusal type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandshakeError {
     /// The bytes are not an HTTP/1.1 request head (httparse said so).
@@ -238,12 +244,6 @@ pub enum HandshakeError {
         /// The configured limit.
         limit: usize,
     },
-    /// The request head did not arrive whole within the handshake timeout.
-    Timeout,
-    /// The server holds as many connections as it is allowed to.
-    TooManyConnections,
-    /// No WebSocket endpoint at this path.
-    NotFound,
     /// RFC 9112 §6.1: both `Content-Length` and `Transfer-Encoding`. "A server MAY reject a
     /// request that contains both [...] Regardless, the server MUST close the connection after
     /// responding to such a request", since a proxy in front may have read the body's end
@@ -267,13 +267,10 @@ impl HandshakeError {
             | Self::ContentLengthWithTransferEncoding
             | Self::InvalidContentLength => 400,
             Self::ForbiddenOrigin => 403,
-            Self::NotFound => 404,
             Self::MethodNotGet => 405,
-            Self::Timeout => 408,
             Self::UnsupportedVersion => 426,
             Self::TooManyHeaders { .. } | Self::HeadTooLarge { .. } => 431,
             Self::HttpVersionTooOld => 505,
-            Self::TooManyConnections => 503,
         }
     }
 }
@@ -298,9 +295,6 @@ impl fmt::Display for HandshakeError {
             Self::TooManyHeaders { limit } => {
                 write!(f, "request has more than {limit} header fields")
             }
-            Self::Timeout => f.write_str("request head did not arrive in time"),
-            Self::TooManyConnections => f.write_str("server is at its connection limit"),
-            Self::NotFound => f.write_str("no WebSocket endpoint at this path"),
             Self::ContentLengthWithTransferEncoding => f.write_str(
                 "a request must not have both Content-Length and Transfer-Encoding (RFC 9112 §6.1)",
             ),

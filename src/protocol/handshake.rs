@@ -711,7 +711,8 @@ mod tests {
     fn version_8_is_answered_426_with_the_supported_version() {
         let head = example_with("Sec-WebSocket-Version", "Sec-WebSocket-Version: 8");
         let err = check_request(&head, &[]).expect_err("version 8");
-        let text = String::from_utf8(error_response(&err)).expect("ascii");
+        let text =
+            String::from_utf8(error_response(err.status(), &err.to_string())).expect("ascii");
         assert!(
             text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
             "{text}"

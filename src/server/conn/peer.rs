@@ -38,15 +38,15 @@ use crate::app::lab::LabSession;
 use crate::app::{echo, ClientId, Endpoint, Input};
 use crate::protocol::connection::State;
 use crate::protocol::deflate::{Params, StatelessCompressor};
-use crate::protocol::http::error_response;
 use crate::protocol::{
-    CloseCode, CloseFrame, Connection, Event, FrameHeader, HandshakeError, Limits, Message, Opcode,
+    CloseCode, CloseFrame, Connection, Event, FrameHeader, Limits, Message, Opcode,
 };
 use crate::server::close_record::CloseRecord;
 use crate::server::deflaters::with_deflater;
 use crate::server::hub::Command;
 use crate::server::metrics::{self, metrics, EndpointCounters, RateLimit};
 use crate::server::rate::{TokenBucket, WindowCounter};
+use crate::server::refusal::Refusal;
 use crate::server::Shared;
 
 /// What a quiet connection reads into: a small array on the reader's stack, so a connection
@@ -122,7 +122,7 @@ fn open<'a>(
     // which also ends the reader (the socket is shut down).
     if let Err(e) = stream.set_write_timeout(Some(config.write_timeout)) {
         warn!("peer {id}: cannot set a write timeout: {e}");
-        let _ = (&stream).write_all(&error_response(&HandshakeError::TooManyConnections));
+        let _ = (&stream).write_all(&Refusal::SocketSetupFailed.response());
         return None;
     }
     // The reader and the writer share the one socket: `&TcpStream` reads and writes.
