@@ -549,7 +549,7 @@ impl Inflater {
     /// Inflates `input`, compressed bytes of the current message, appending to `out`.
     ///
     /// `check` sees each new piece of output as it is made (UTF-8 is validated there, fail
-    /// fast). `out` never grows past `limit` bytes plus one step of [`INFLATE_STEP`]:
+    /// fast). `out` never grows past `limit` bytes plus one step of `INFLATE_STEP`:
     ///
     /// # Errors
     ///

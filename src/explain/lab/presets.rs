@@ -2,12 +2,13 @@
 //! the RFC gives (a close code and the section of the rule, or the events of a valid exchange).
 //!
 //! Defined once, here: the page loads them with `{"type":"presets"}` into its builder, and the
-//! unit tests below run every one through [`run`], the lab's own code path.
+//! unit tests below run every one through [`run`](super::run), the lab's own code path.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::builder::{BuiltFrame, LengthForm};
-use super::{limits_json, Experiment, Step, Verdict};
+use super::wire::{to_json, PresetJson};
+use super::{Experiment, Step, Verdict};
 use crate::protocol::connection::Limits;
 
 const TEXT: u8 = 0x1;
@@ -72,23 +73,9 @@ impl Preset {
         }
     }
 
-    /// The preset as the page reads it.
+    /// The preset as the page reads it ([`PresetJson`]).
     pub fn to_json(&self, limits: Limits) -> Value {
-        let answer = match self.answer {
-            Answer::Fail { code, section } => json!({"fail": {"code": code, "section": section}}),
-            Answer::Accept(steps) => json!({"accept": steps}),
-        };
-        json!({
-            "id": self.id,
-            "title": self.title,
-            "lesson": self.lesson,
-            "frames": self.frames.iter().map(BuiltFrame::to_json).collect::<Vec<_>>(),
-            "reads": self.reads,
-            "deflate": self.deflate,
-            "limits": limits_json(&self.experiment(limits).limits),
-            "hex": crate::explain::frames::hex(&self.bytes()),
-            "answer": answer,
-        })
+        to_json(&PresetJson::new(self, limits))
     }
 
     /// Whether `verdict` and the report's events are the RFC's answer.
