@@ -16,6 +16,7 @@
 //! ## Where to read
 //!
 //! - [`protocol`]: the sans-I/O core, RFC 6455 as bytes in and values out. Start here.
+//! - [`explain`]: teaching views of the protocol: the Inspector's frame anatomy, the Lab.
 //! - [`server`]: the threads and sockets around it; no protocol rules.
 //! - [`app`]: echo, broadcast, chat and notifications, written against messages, not frames;
 //!   and [`app::tutorial`], the servers of the seed tutorials (`wsmith tutorial NAME`).
@@ -37,6 +38,7 @@
 pub mod app;
 pub mod client;
 pub mod config;
+pub mod explain;
 pub mod protocol;
 pub mod server;
 mod sync;

@@ -14,8 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use support::{TestServer, TIMEOUT};
+use wsmith::explain::frames::explain;
 use wsmith::protocol::handshake::accept_key;
-use wsmith::protocol::inspect::explain;
 
 /// How long one run of `wsmith` may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(20);

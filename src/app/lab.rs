@@ -1,5 +1,5 @@
 //! `/lab`: the frame lab's commands. The bytes a learner built are fed to a fresh server-role
-//! protocol core ([`crate::protocol::lab`]) and the report goes back to the learner alone;
+//! protocol core ([`crate::explain::lab`]) and the report goes back to the learner alone;
 //! no socket sees those bytes and nothing is relayed to anyone.
 //!
 //! | client → server | answer |
@@ -20,9 +20,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::seam::{App, Reading, Session};
-use crate::protocol::inspect::parse_hex;
-use crate::protocol::lab::presets::{find, presets};
-use crate::protocol::lab::{limits_json, run, Experiment};
+use crate::explain::frames::parse_hex;
+use crate::explain::lab::presets::{find, presets};
+use crate::explain::lab::{limits_json, run, Experiment};
 use crate::protocol::{Limits, Message};
 
 /// The lab on the hub: nothing, every experiment is its learner's alone ([`LabSession`]).

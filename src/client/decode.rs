@@ -1,5 +1,5 @@
 //! `wsmith decode HEX…`: frames given as hex, explained field by field (RFC 6455 §5.2) and
-//! unmasked (§5.3), with [`crate::protocol::inspect`].
+//! unmasked (§5.3), with [`crate::explain::frames`].
 //!
 //! ```text
 //! $ wsmith decode 81 85 37 fa 21 3d 7f 9f 4d 51 58
@@ -23,16 +23,16 @@
 //!
 //! `wsmith decode --as-server HEX…` asks the other question: what would a server do with these
 //! bytes from a client? They are fed to a fresh server-role protocol core by the frame lab
-//! ([`crate::protocol::lab`], the same code as the page's Lab tab), and its verdict is printed
+//! ([`crate::explain::lab`], the same code as the page's Lab tab), and its verdict is printed
 //! step by step: each frame, each event, the replies, and the failure with its close code, rule
 //! and offset (`verdict: 1002 — §5.1 a client must mask every frame`).
 
 use std::fmt::Write as _;
 
 use super::Error;
+use crate::explain::frames::{self, explain, FrameSplitter};
+use crate::explain::lab::{self, Experiment, Verdict};
 use crate::protocol::frame::parse_header;
-use crate::protocol::inspect::{self, explain, FrameSplitter};
-use crate::protocol::lab::{self, Experiment, Verdict};
 
 /// The help text of `wsmith decode`.
 pub const USAGE: &str = "\
@@ -56,7 +56,7 @@ wsmith decode --as-server HEX...
 ///
 /// [`Error::Usage`] naming the first group that is not hex, or has an odd number of digits.
 pub fn parse_hex<S: AsRef<str>>(args: &[S]) -> Result<Vec<u8>, Error> {
-    inspect::parse_hex(args).map_err(Error::Usage)
+    frames::parse_hex(args).map_err(Error::Usage)
 }
 
 /// Explains `bytes` as frames: a summary line, each frame's anatomy, then any bytes left over.

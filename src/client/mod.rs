@@ -7,7 +7,7 @@
 //!   client's opening handshake (§4.1), masks every frame it sends with a fresh key from
 //!   [`random`] (§5.3, §10.3), prints what the server says, and closes the way §7.1.1 asks a
 //!   client to: after the close handshake, it waits for the server to close TCP first.
-//!   `--trace` prints every frame in both directions, explained by [`crate::protocol::inspect`].
+//!   `--trace` prints every frame in both directions, explained by [`crate::explain::frames`].
 //! - [`decode`]: `wsmith decode 81 85 37 fa 21 3d 7f 9f 4d 51 58`, frames given as hex,
 //!   explained field by field (§5.2) and unmasked (§5.3).
 //! - [`session`]: after the handshake: the reader, the stdin writer, the close of §7.1.1.

@@ -22,8 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Error;
-use crate::protocol::connection::{Role, State};
-use crate::protocol::inspect::{FrameAnatomy, FrameSplitter};
+use crate::explain::frames::{FrameAnatomy, FrameSplitter};
+use crate::protocol::connection::State;
+use crate::protocol::Role;
 use crate::protocol::{CloseCode, CloseFrame, Connection, Event, Message, ProtocolError};
 use crate::sync::lock;
 

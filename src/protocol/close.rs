@@ -2,91 +2,15 @@
 //!
 //! A Close frame's payload is empty, or a 2-byte big-endian status code followed by a UTF-8
 //! reason. The whole payload is a control-frame payload, so at most 125 bytes: the reason gets
-//! at most [`MAX_REASON_LEN`] = 123 of them.
+//! at most [`MAX_REASON_LEN`] = 123 of them. The status codes themselves are [`CloseCode`]
+//! ([`super::close_code`]).
 
-use std::fmt;
-
+pub use super::close_code::CloseCode;
 use super::error::ProtocolError;
 use super::utf8;
 
 /// The longest close reason that fits a control frame: 125 − 2 bytes of code (§5.5).
 pub const MAX_REASON_LEN: usize = 123;
-
-/// A close status code (§7.4), named as in the IANA "WebSocket Close Code Number Registry".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CloseCode(pub u16);
-
-impl CloseCode {
-    /// 1000: the purpose of the connection has been fulfilled.
-    pub const NORMAL_CLOSURE: Self = Self(1000);
-    /// 1001: the endpoint is going away (server shutting down, page navigated away).
-    pub const GOING_AWAY: Self = Self(1001);
-    /// 1002: the peer broke the protocol.
-    pub const PROTOCOL_ERROR: Self = Self(1002);
-    /// 1003: the endpoint cannot accept this type of data.
-    pub const UNSUPPORTED_DATA: Self = Self(1003);
-    /// 1005: reserved; means "no status code was present". Never sent (§7.4.1).
-    pub const NO_STATUS_RECEIVED: Self = Self(1005);
-    /// 1006: reserved; means "closed without a Close frame". Never sent (§7.4.1).
-    pub const ABNORMAL_CLOSURE: Self = Self(1006);
-    /// 1007: data inconsistent with the message type, e.g. invalid UTF-8 in a Text message.
-    pub const INVALID_DATA: Self = Self(1007);
-    /// 1008: a message or behaviour violates the endpoint's policy.
-    pub const POLICY_VIOLATION: Self = Self(1008);
-    /// 1009: a message is too big to process.
-    pub const MESSAGE_TOO_BIG: Self = Self(1009);
-    /// 1010: (client only) the server did not negotiate a required extension.
-    pub const MANDATORY_EXTENSION: Self = Self(1010);
-    /// 1011: the server met an unexpected condition.
-    pub const INTERNAL_ERROR: Self = Self(1011);
-    /// 1012: the service is restarting (IANA registry).
-    pub const SERVICE_RESTART: Self = Self(1012);
-    /// 1013: try again later (IANA registry).
-    pub const TRY_AGAIN_LATER: Self = Self(1013);
-    /// 1014: a gateway received an invalid response (IANA registry).
-    pub const BAD_GATEWAY: Self = Self(1014);
-    /// 1015: reserved; means "the TLS handshake failed". Never sent (§7.4.1).
-    pub const TLS_HANDSHAKE: Self = Self(1015);
-
-    /// Whether this code may appear in a Close frame on the wire (§7.4.1, §7.4.2).
-    ///
-    /// 1000–1003 and 1007–1014 are defined; 1004 is reserved; 1005, 1006 and 1015 "MUST NOT be
-    /// set as a status code in a Close control frame"; 0–999 are not used; 1016–2999 are
-    /// reserved for future revisions; 3000–4999 belong to libraries and applications.
-    pub fn is_sendable(self) -> bool {
-        matches!(self.0, 1000..=1003 | 1007..=1014 | 3000..=4999)
-    }
-
-    /// The registry's name of this code, for traces and close records.
-    pub fn name(self) -> &'static str {
-        match self.0 {
-            1000 => "normal closure",
-            1001 => "going away",
-            1002 => "protocol error",
-            1003 => "unsupported data",
-            1005 => "no status received",
-            1006 => "abnormal closure",
-            1007 => "invalid frame payload data",
-            1008 => "policy violation",
-            1009 => "message too big",
-            1010 => "mandatory extension",
-            1011 => "internal error",
-            1012 => "service restart",
-            1013 => "try again later",
-            1014 => "bad gateway",
-            1015 => "TLS handshake",
-            3000..=3999 => "registered by a library",
-            4000..=4999 => "private use",
-            _ => "not a valid code",
-        }
-    }
-}
-
-impl fmt::Display for CloseCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.0, self.name())
-    }
-}
 
 /// A parsed Close frame payload (§5.5.1): the code and reason, or nothing at all.
 #[derive(Debug, Clone, PartialEq, Eq)]

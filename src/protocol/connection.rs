@@ -28,20 +28,14 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use super::close::{truncate_reason, CloseCode, CloseFrame};
-use super::deflate::{Deflater, Inflater, Params};
+use super::deflate::{encode_message, Deflater, Inflater, Params};
 use super::error::ProtocolError;
-use super::frame::{decode_header_with, encode_frame_with, FrameHeader, Opcode, MAX_HEADER_LEN};
+use super::frame::{
+    check_header, encode_frame_with, parse_header, FrameHeader, HeaderRules, Opcode, Role,
+    MAX_HEADER_LEN,
+};
 use super::mask::apply_mask;
 use super::message::{Message, MessageAssembler};
-
-/// Which end of the connection this is; it decides who masks (§5.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Receives masked frames, sends unmasked ones.
-    Server,
-    /// Receives unmasked frames, sends masked ones.
-    Client,
-}
 
 /// Size and count limits that protect the receiver (§10.4: "implementations SHOULD impose
 /// implementation-specific limits on frame sizes and the total message size").
@@ -81,8 +75,9 @@ pub enum State {
 /// Something the peer did, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A frame header arrived (only when [`Connection::observe_frames`] is on): for traces and
-    /// the inspector. `offset` is the header's position in the byte stream since the handshake.
+    /// A frame header arrived and broke no header rule (only when [`Connection::observe_frames`]
+    /// is on): for traces and the Lab. `offset` is the header's position in the byte stream
+    /// since the handshake.
     Frame {
         /// The decoded header.
         header: FrameHeader,
@@ -448,12 +443,11 @@ impl Connection {
         // The frame starts where its first header byte was received, even if that byte
         // arrived in an earlier read: errors and traces point there.
         self.frame_offset = self.received - self.partial_header.len() as u64;
-        // RSV1 means "Per-Message Compressed" once permessage-deflate is agreed (RFC 7692 §6).
-        let rsv1_allowed = self.compression.is_some();
+        let rules = self.header_rules();
         if self.partial_header.is_empty() {
-            if let Some((header, len)) = decode_header_with(data, rsv1_allowed)? {
-                self.start_frame(header)?;
-                return Ok(len);
+            if let Some(raw) = parse_header(data) {
+                self.start_frame(check_header(&raw, rules)?)?;
+                return Ok(raw.header_len);
             }
             // Less than a whole header: keep it (it is shorter than MAX_HEADER_LEN).
             self.partial_header.extend_from_slice(data);
@@ -463,35 +457,37 @@ impl Connection {
         let take = data.len().min(MAX_HEADER_LEN - before);
         self.partial_header
             .extend_from_slice(data.get(..take).unwrap_or_default());
-        match decode_header_with(&self.partial_header, rsv1_allowed)? {
-            Some((header, len)) => {
+        match parse_header(&self.partial_header) {
+            Some(raw) => {
                 self.partial_header.clear();
-                self.start_frame(header)?;
-                Ok(len - before)
+                self.start_frame(check_header(&raw, rules)?)?;
+                Ok(raw.header_len - before)
             }
             None => Ok(take),
         }
     }
 
-    /// Applies the rules a whole header is judged by, then starts reading its payload.
+    /// The rules every header is judged by ([`check_header`]): frames come from the other end,
+    /// and RSV1 means "Per-Message Compressed" once permessage-deflate is agreed (RFC 7692 §6).
+    fn header_rules(&self) -> HeaderRules {
+        let sender = match self.role {
+            Role::Server => Role::Client,
+            Role::Client => Role::Server,
+        };
+        HeaderRules {
+            sender: Some(sender),
+            rsv1_negotiated: self.compression.is_some(),
+        }
+    }
+
+    /// Starts reading the payload of a header that broke no rule of [`check_header`], once it
+    /// is within this connection's frame limit (§10.4).
     fn start_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
         if self.observe_frames {
             self.events.push_back(Event::Frame {
                 header,
                 offset: self.frame_offset,
             });
-        }
-        match (self.role, header.masking_key.is_some()) {
-            // §5.1: "The server MUST close the connection upon receiving a frame that is not masked."
-            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
-            // §5.1: "A client MUST close a connection if it detects a masked frame."
-            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
-            _ => {}
-        }
-        // RFC 7692 §6: "An endpoint MUST NOT set the "Per-Message Compressed" bit of control
-        // frames and non-first fragments of a data message."
-        if header.rsv1 && (header.opcode.is_control() || header.opcode == Opcode::Continuation) {
-            return Err(ProtocolError::CompressedBitMisplaced);
         }
         if header.payload_len > self.limits.max_frame_size {
             return Err(ProtocolError::FrameTooBig {
@@ -617,23 +613,21 @@ impl Connection {
         }
         let payload = message.as_bytes();
         let role = self.role;
-        let compressed = match self.compression.as_mut() {
+        let masking_key = self.next_masking_key();
+        let deflater = match self.compression.as_mut() {
             Some(c) if payload.len() >= c.threshold => {
                 let params = c.params;
-                let deflater = c.deflater.get_or_insert_with(|| {
+                Some(c.deflater.get_or_insert_with(|| {
                     Deflater::new(
                         params.compressor_window_bits(role),
                         params.no_context_takeover(role),
                     )
-                });
-                Some(deflater.compress(payload))
+                }))
             }
             _ => None,
         };
-        match compressed {
-            Some(bytes) => self.queue(message.opcode(), true, &bytes),
-            None => self.queue(message.opcode(), false, payload),
-        }
+        let frame = encode_message(message.opcode(), payload, deflater, masking_key);
+        self.output.extend_from_slice(&frame);
     }
 
     /// Queues a Ping with `payload` (at most 125 bytes; longer payloads are cut).
@@ -644,24 +638,22 @@ impl Connection {
         }
     }
 
-    /// Appends one final frame to the output, masked if this is a client.
+    /// Appends one final control frame to the output, masked if this is a client.
     fn queue_frame(&mut self, opcode: Opcode, payload: &[u8]) {
-        self.queue(opcode, false, payload);
-    }
-
-    /// [`Connection::queue_frame`] with RSV1 ("Per-Message Compressed") as given.
-    fn queue(&mut self, opcode: Opcode, rsv1: bool, payload: &[u8]) {
-        let masking_key = match (self.role, self.masking_keys.as_mut()) {
-            (Role::Client, Some(next_key)) => Some(next_key()),
-            _ => None,
-        };
         let header = FrameHeader {
-            rsv1,
-            masking_key,
+            masking_key: self.next_masking_key(),
             ..FrameHeader::new(opcode, payload.len() as u64)
         };
         self.output
             .extend_from_slice(&encode_frame_with(header, payload));
+    }
+
+    /// A fresh masking key for the next frame a client sends (§5.3); `None` for a server.
+    fn next_masking_key(&mut self) -> Option<[u8; 4]> {
+        match (self.role, self.masking_keys.as_mut()) {
+            (Role::Client, Some(next_key)) => Some(next_key()),
+            _ => None,
+        }
     }
 }
 

@@ -33,10 +33,9 @@ use std::fmt;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use super::connection::Role;
 use super::error::ProtocolError;
 use super::extensions::Extension;
-use super::frame::{parse_header, FrameHeader, Opcode};
+use super::frame::{encode_frame_with, parse_header, FrameHeader, Opcode, Role};
 
 /// The extension's registered name (§7, §9).
 pub const EXTENSION_NAME: &str = "permessage-deflate";
@@ -398,6 +397,44 @@ impl Deflater {
     }
 }
 
+/// Encodes one outgoing message as one final frame: the one encoder of the protocol core, for
+/// [`Connection::send_message`](super::Connection::send_message), the server's fan-out (one
+/// encoding shared by every recipient) and the reader's replies.
+///
+/// With a `deflater`, the payload is compressed (RFC 7692 §6.1: "Compress all the octets of the
+/// payload of the message using DEFLATE" and drop the trailing `00 00 ff ff`) and the frame has
+/// RSV1 set: "the "Per-Message Compressed" bit ... set on the first frame of the message"
+/// (§6); whether a message is worth compressing (a threshold) is the caller's choice. With a
+/// `masking_key` the payload is masked, as a client sends it (RFC 6455 §5.3); a server passes
+/// `None` (§5.1: "A server MUST NOT mask any frames that it sends to the client").
+///
+/// ```
+/// use wsmith::protocol::deflate::{encode_message, Deflater};
+/// use wsmith::protocol::Opcode;
+///
+/// // RFC 6455 §5.7: an unmasked Text frame "Hello".
+/// let plain = encode_message(Opcode::Text, b"Hello", None, None);
+/// assert_eq!(plain, [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+/// // RFC 7692 §7.2.3.1: the same message compressed, RSV1 set.
+/// let mut deflater = Deflater::new(15, true);
+/// let compressed = encode_message(Opcode::Text, b"Hello", Some(&mut deflater), None);
+/// assert_eq!(compressed, [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+/// ```
+pub fn encode_message(
+    opcode: Opcode,
+    payload: &[u8],
+    deflater: Option<&mut Deflater>,
+    masking_key: Option<[u8; 4]>,
+) -> Vec<u8> {
+    let compressed = deflater.map(|deflater| deflater.compress(payload));
+    let header = FrameHeader {
+        rsv1: compressed.is_some(),
+        masking_key,
+        ..FrameHeader::new(opcode, 0)
+    };
+    encode_frame_with(header, compressed.as_deref().unwrap_or(payload))
+}
+
 /// How a server that agreed `server_no_context_takeover` compresses: every message with a
 /// fresh window, so the result depends only on the payload, the window bits and the threshold,
 /// and one compressed copy serves every recipient with the same window bits.
@@ -428,6 +465,20 @@ impl StatelessCompressor {
         (payload.len() >= self.threshold).then(|| deflater.compress(payload))
     }
 
+    /// One message as its frame ([`encode_message`]): compressed with RSV1 set if it is at or
+    /// over the threshold, as it is.
+    ///
+    /// `deflater` is as for [`StatelessCompressor::compress`].
+    pub fn encode_message(
+        &self,
+        deflater: &mut Deflater,
+        opcode: Opcode,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let deflater = (payload.len() >= self.threshold).then_some(deflater);
+        encode_message(opcode, payload, deflater, None)
+    }
+
     /// A compressor for [`StatelessCompressor::compress`]: this window, no context takeover.
     pub fn new_deflater(&self) -> Deflater {
         Deflater::new(self.window_bits, true)
@@ -451,13 +502,7 @@ impl StatelessCompressor {
             let data = matches!(opcode, Opcode::Text | Opcode::Binary);
             let plain = raw.fin && raw.rsv == 0 && raw.masking_key.is_none();
             if data && plain && payload.len() >= self.threshold {
-                let compressed = deflater.compress(payload);
-                let header = FrameHeader {
-                    rsv1: true,
-                    ..FrameHeader::new(opcode, compressed.len() as u64)
-                };
-                out.extend_from_slice(header.encode().as_slice());
-                out.extend_from_slice(&compressed);
+                out.extend_from_slice(&encode_message(opcode, payload, Some(deflater), None));
             } else {
                 out.extend_from_slice(frame);
             }
@@ -609,6 +654,42 @@ mod tests {
             deflater.compress(b"Hello"),
             [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
         );
+    }
+
+    #[test]
+    fn encode_message_writes_the_rfc_frames_plain_masked_and_compressed() {
+        let hello = [0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        assert_eq!(
+            encode_message(Opcode::Text, b"Hello", None, None),
+            [[0x81, 0x05].as_slice(), &hello].concat()
+        );
+        // RFC 6455 §5.7: the masked "Hello" a client sends.
+        assert_eq!(
+            encode_message(Opcode::Text, b"Hello", None, Some([0x37, 0xfa, 0x21, 0x3d])),
+            [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
+        // RFC 7692 §7.2.3.1 with RSV1 set, and a long message's 16-bit length.
+        let mut deflater = Deflater::new(15, true);
+        let frame = encode_message(Opcode::Text, b"Hello", Some(&mut deflater), None);
+        assert_eq!(
+            frame,
+            [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+        );
+        let long = encode_message(Opcode::Binary, &[7; 300], None, None);
+        assert_eq!(long.get(..4), Some([0x82, 0x7e, 0x01, 0x2c].as_slice()));
+    }
+
+    #[test]
+    fn a_stateless_compressor_leaves_messages_under_its_threshold_plain() {
+        let compressor = StatelessCompressor {
+            window_bits: 15,
+            threshold: 6,
+        };
+        let mut deflater = compressor.new_deflater();
+        let short = compressor.encode_message(&mut deflater, Opcode::Text, b"Hello");
+        assert_eq!(short, encode_message(Opcode::Text, b"Hello", None, None));
+        let long = compressor.encode_message(&mut deflater, Opcode::Text, b"Hello!");
+        assert_eq!(long.first(), Some(&0xc1), "RSV1 marks it compressed");
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //! - [`ProtocolError`]: something a peer sent after the opening handshake broke a rule of
 //!   RFC 6455 §5–§8. Its answer is a Close frame with [`ProtocolError::close_code`] (§7.4.1),
 //!   after which the connection is failed (§7.1.7).
-//! - [`HandshakeError`]: the opening handshake (§4.2.1) cannot go on. Its answer is an HTTP
-//!   status ([`HandshakeError::status`]) with the error's `Display` as a one-line body.
+//! - [`HandshakeError`]: the client's opening handshake (§4.2.1) broke a rule. Its answer is
+//!   an HTTP status ([`HandshakeError::status`]) with the error's `Display` as a one-line body
+//!   ([`super::http::error_response`]).
 
+use std::borrow::Cow;
 use std::fmt;
 
-use super::close::CloseCode;
+use super::close_code::CloseCode;
 
 /// A rule of RFC 6455 that the peer broke after the opening handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,50 +86,55 @@ impl ProtocolError {
         }
     }
 
-    /// The rule this error enforces, quoted from RFC 6455 with its section, for close records
-    /// and the Inspector.
-    pub fn rule(&self) -> &'static str {
-        match self {
-            Self::UnmaskedFrame => {
-                "§5.1: a client MUST mask all frames that it sends to the server"
+    /// The rule this error enforces, quoted from RFC 6455 with its section (`§5.1: a client
+    /// MUST mask all frames that it sends to the server`), for close records, the Lab and the
+    /// Inspector.
+    pub fn rule(&self) -> String {
+        format!("{}: {}", self.section(), self.requirement())
+    }
+
+    /// [`ProtocolError::rule`] without its section: the requirement in the RFC's words, with
+    /// the value that broke it where there is one (`reserved opcode 0x3: ...`).
+    pub fn requirement(&self) -> Cow<'static, str> {
+        let text = match self {
+            Self::UnmaskedFrame => "a client MUST mask all frames that it sends to the server",
+            Self::MaskedFrame => "a server MUST NOT mask any frames that it sends to the client",
+            Self::ReservedBitsSet => {
+                "RSV bits set without a negotiated extension that defines them MUST \
+                 _Fail the WebSocket Connection_"
             }
-            Self::MaskedFrame => {
-                "§5.1: a server MUST NOT mask any frames that it sends to the client"
+            Self::ReservedOpcode(opcode) => {
+                return Cow::Owned(format!(
+                    "reserved opcode {opcode:#x}: an unknown opcode MUST _Fail the WebSocket \
+                     Connection_"
+                ))
             }
-            Self::ReservedBitsSet => "§5.2: RSV1-3 MUST be 0 unless an extension is negotiated",
-            Self::ReservedOpcode(_) => {
-                "§5.2: an unknown opcode MUST _Fail the WebSocket Connection_"
-            }
-            Self::InvalidLength => "§5.2: the most significant bit of a 64-bit length MUST be 0",
-            Self::FragmentedControlFrame => "§5.5: control frames MUST NOT be fragmented",
+            Self::InvalidLength => "the most significant bit of a 64-bit length MUST be 0",
+            Self::FragmentedControlFrame => "control frames MUST NOT be fragmented",
             Self::ControlFrameTooLong(_) => {
-                "§5.5: control frames MUST have a payload length of 125 bytes or less"
+                "control frames MUST have a payload length of 125 bytes or less"
             }
-            Self::UnexpectedContinuation | Self::ExpectedContinuation => {
-                "§5.4: fragments of one message MUST NOT be interleaved with another message"
+            Self::UnexpectedContinuation => {
+                "a continuation frame MUST follow a first fragment whose FIN bit is clear"
             }
-            Self::CloseCodeTruncated => "§5.5.1: a Close body MUST start with a 2-byte status code",
-            Self::InvalidCloseCode(_) => {
-                "§7.4: only defined or registered status codes may be sent"
+            Self::ExpectedContinuation => {
+                "fragments of one message MUST NOT be interleaved with another message"
             }
+            Self::CloseCodeTruncated => "a Close body MUST start with a 2-byte status code",
+            Self::InvalidCloseCode(_) => "only defined or registered status codes may be sent",
             Self::InvalidUtf8 => {
-                "§8.1: text that is not valid UTF-8 MUST _Fail the WebSocket Connection_"
+                "text that is not valid UTF-8 MUST _Fail the WebSocket Connection_"
             }
-            Self::InvalidCloseReason => "§5.5.1: the close reason MUST be UTF-8",
-            Self::FrameTooBig { .. } => "§10.4: frames are limited in size (--max-frame-size)",
-            Self::MessageTooBig { .. } => {
-                "§10.4: messages are limited in size (--max-message-size)"
-            }
-            Self::TooManyFragments { .. } => {
-                "§10.4: messages are limited in fragments (--max-fragments)"
-            }
+            Self::InvalidCloseReason => "the close reason MUST be UTF-8",
+            Self::FrameTooBig { .. } => "frames are limited in size (--max-frame-size)",
+            Self::MessageTooBig { .. } => "messages are limited in size (--max-message-size)",
+            Self::TooManyFragments { .. } => "messages are limited in fragments (--max-fragments)",
             Self::CompressedBitMisplaced => {
-                "RFC 7692 §6: RSV1 MUST NOT be set on control frames or non-first fragments"
+                "RSV1 MUST NOT be set on control frames or non-first fragments"
             }
-            Self::InvalidCompressedData => {
-                "RFC 7692 §6.2: a compressed message MUST be a valid DEFLATE stream"
-            }
-        }
+            Self::InvalidCompressedData => "a compressed message MUST be a valid DEFLATE stream",
+        };
+        Cow::Borrowed(text)
     }
 
     /// For a limit error: the limit and the value that went over it.
@@ -201,7 +208,12 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-/// Why an opening handshake (§4.2.1) is refused, each with its HTTP status.
+/// A rule of the opening handshake (§4.2.1, §4.2.2) or of the HTTP/1.1 request head around it
+/// that the client's request broke, each with its HTTP status.
+///
+/// Only the request's own faults are here. The server's policy (a connection limit, shutting
+/// down, which paths have endpoints, how long a head may take) is the server's to say, in its
+/// own refusal type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandshakeError {
     /// The bytes are not an HTTP/1.1 request head (httparse said so).
@@ -232,12 +244,6 @@ pub enum HandshakeError {
         /// The configured limit.
         limit: usize,
     },
-    /// The request head did not arrive whole within the handshake timeout.
-    Timeout,
-    /// The server holds as many connections as it is allowed to.
-    TooManyConnections,
-    /// No WebSocket endpoint at this path.
-    NotFound,
     /// RFC 9112 §6.1: both `Content-Length` and `Transfer-Encoding`. "A server MAY reject a
     /// request that contains both [...] Regardless, the server MUST close the connection after
     /// responding to such a request", since a proxy in front may have read the body's end
@@ -261,13 +267,10 @@ impl HandshakeError {
             | Self::ContentLengthWithTransferEncoding
             | Self::InvalidContentLength => 400,
             Self::ForbiddenOrigin => 403,
-            Self::NotFound => 404,
             Self::MethodNotGet => 405,
-            Self::Timeout => 408,
             Self::UnsupportedVersion => 426,
             Self::TooManyHeaders { .. } | Self::HeadTooLarge { .. } => 431,
             Self::HttpVersionTooOld => 505,
-            Self::TooManyConnections => 503,
         }
     }
 }
@@ -292,9 +295,6 @@ impl fmt::Display for HandshakeError {
             Self::TooManyHeaders { limit } => {
                 write!(f, "request has more than {limit} header fields")
             }
-            Self::Timeout => f.write_str("request head did not arrive in time"),
-            Self::TooManyConnections => f.write_str("server is at its connection limit"),
-            Self::NotFound => f.write_str("no WebSocket endpoint at this path"),
             Self::ContentLengthWithTransferEncoding => f.write_str(
                 "a request must not have both Content-Length and Transfer-Encoding (RFC 9112 §6.1)",
             ),

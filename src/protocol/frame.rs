@@ -18,13 +18,23 @@
 //! ```
 //!
 //! [`parse_header`] reads the fields and checks only what makes the bytes a header at all;
-//! [`decode_header`] also enforces the rules every endpoint must (reserved bits and opcodes,
-//! control-frame rules). Rules that depend on the role (masking, §5.1) or on configured limits
+//! [`check_header`] judges them by every rule a header alone can break ([`header_violations`]:
+//! reserved bits and opcodes, the 64-bit length, control frames, masking by role, RSV1 under
+//! `permessage-deflate`), for the protocol core and the Inspector alike. Configured limits
 //! belong to [`Connection`](super::Connection).
 
 use std::fmt;
 
 use super::error::ProtocolError;
+
+/// Which end of the connection this is; it decides who masks (§5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Receives masked frames, sends unmasked ones.
+    Server,
+    /// Receives unmasked frames, sends masked ones.
+    Client,
+}
 
 /// The largest payload a control frame may carry (§5.5).
 pub const MAX_CONTROL_PAYLOAD: u64 = 125;
@@ -226,32 +236,93 @@ pub fn decode_header_with(
     let Some(raw) = parse_header(buf) else {
         return Ok(None);
     };
-    let allowed = if rsv1_allowed { RSV1 } else { 0 };
-    if raw.rsv & !allowed != 0 {
-        return Err(ProtocolError::ReservedBitsSet);
+    let rules = HeaderRules {
+        sender: None,
+        rsv1_negotiated: rsv1_allowed,
+    };
+    Ok(Some((check_header(&raw, rules)?, raw.header_len)))
+}
+
+/// What the receiver knows when it judges a frame header: who sent the frame, and whether an
+/// extension gave RSV1 a meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderRules {
+    /// Who sent the frame, which decides the masking rule (§5.1); `None` applies none.
+    pub sender: Option<Role>,
+    /// `permessage-deflate` was negotiated: RSV1 is its "Per-Message Compressed" bit (RFC 7692
+    /// §6), allowed on the first frame of a data message only.
+    pub rsv1_negotiated: bool,
+}
+
+/// Every rule a frame header alone can break, in the order a receiver checks them; empty for a
+/// header that may be read on.
+///
+/// 1. [`ProtocolError::ReservedBitsSet`]: RSV1–3 "MUST be 0 unless an extension is negotiated
+///    that defines meanings for non-zero values" (§5.2).
+/// 2. [`ProtocolError::ReservedOpcode`]: "If an unknown opcode is received, the receiving
+///    endpoint MUST _Fail the WebSocket Connection_" (§5.2).
+/// 3. [`ProtocolError::InvalidLength`]: "the most significant bit MUST be 0" of a 64-bit
+///    length (§5.2).
+/// 4. [`ProtocolError::FragmentedControlFrame`], [`ProtocolError::ControlFrameTooLong`]: "All
+///    control frames MUST have a payload length of 125 bytes or less and MUST NOT be
+///    fragmented" (§5.5).
+/// 5. [`ProtocolError::UnmaskedFrame`], [`ProtocolError::MaskedFrame`]: clients mask, servers
+///    do not (§5.1).
+/// 6. [`ProtocolError::CompressedBitMisplaced`]: "An endpoint MUST NOT set the "Per-Message
+///    Compressed" bit of control frames and non-first fragments of a data message" (RFC 7692
+///    §6).
+///
+/// The protocol core stops at the first ([`check_header`]); the Inspector lists them all.
+pub fn header_violations(
+    raw: &RawHeader,
+    rules: HeaderRules,
+) -> impl Iterator<Item = ProtocolError> {
+    use ProtocolError::*;
+    // §5.5: "Control frames are identified by opcodes where the most significant bit of the
+    // opcode is 1", reserved ones (0xB–0xF) included.
+    let control = raw.opcode & 0x8 != 0;
+    let allowed = if rules.rsv1_negotiated { RSV1 } else { 0 };
+    let masking = match (rules.sender, raw.masking_key.is_some()) {
+        (Some(Role::Client), false) => Some(UnmaskedFrame),
+        (Some(Role::Server), true) => Some(MaskedFrame),
+        _ => None,
+    };
+    let rsv1_misplaced = rules.rsv1_negotiated
+        && raw.rsv & RSV1 != 0
+        && (control || raw.opcode == Opcode::Continuation.as_u8());
+    [
+        (raw.rsv & !allowed != 0).then_some(ReservedBitsSet),
+        Opcode::try_from(raw.opcode).err(),
+        (raw.payload_len >> 63 != 0).then_some(InvalidLength),
+        (control && !raw.fin).then_some(FragmentedControlFrame),
+        (control && raw.payload_len > MAX_CONTROL_PAYLOAD)
+            .then_some(ControlFrameTooLong(raw.payload_len)),
+        masking,
+        rsv1_misplaced.then_some(CompressedBitMisplaced),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Judges a header read by [`parse_header`] by every rule of [`header_violations`] and, if it
+/// breaks none, returns it as a [`FrameHeader`].
+///
+/// # Errors
+///
+/// The first of [`header_violations`].
+pub fn check_header(raw: &RawHeader, rules: HeaderRules) -> Result<FrameHeader, ProtocolError> {
+    if let Some(violation) = header_violations(raw, rules).next() {
+        return Err(violation);
     }
-    let opcode = Opcode::try_from(raw.opcode)?;
-    if raw.payload_len >> 63 != 0 {
-        return Err(ProtocolError::InvalidLength);
-    }
-    if opcode.is_control() {
-        if !raw.fin {
-            return Err(ProtocolError::FragmentedControlFrame);
-        }
-        if raw.payload_len > MAX_CONTROL_PAYLOAD {
-            return Err(ProtocolError::ControlFrameTooLong(raw.payload_len));
-        }
-    }
-    let header = FrameHeader {
+    Ok(FrameHeader {
         fin: raw.fin,
         rsv1: raw.rsv & RSV1 != 0,
         rsv2: false,
         rsv3: false,
-        opcode,
+        opcode: Opcode::try_from(raw.opcode)?,
         masking_key: raw.masking_key,
         payload_len: raw.payload_len,
-    };
-    Ok(Some((header, raw.header_len)))
+    })
 }
 
 /// An encoded frame header: up to [`MAX_HEADER_LEN`] bytes on the stack.
@@ -571,5 +642,69 @@ mod tests {
             .expect("valid")
             .expect("whole");
         assert_eq!(header.to_string(), "FIN=1 RSV=000 Text MASK=1 len=5");
+    }
+
+    /// Every header rule, once: the bytes, who sent them, whether RSV1 means "compressed", and
+    /// the rules they break, in order.
+    #[test]
+    fn header_violations_lists_every_rule_a_header_breaks() {
+        use ProtocolError::*;
+        let client = Some(Role::Client);
+        let server = Some(Role::Server);
+        type Case = (&'static [u8], Option<Role>, bool, &'static [ProtocolError]);
+        let cases: &[Case] = &[
+            (&[0x81, 0x80, 0, 0, 0, 0], client, false, &[]),
+            (&[0x81, 0x00], client, false, &[UnmaskedFrame]),
+            (&[0x81, 0x80, 0, 0, 0, 0], server, false, &[MaskedFrame]),
+            (&[0x81, 0x00], None, false, &[]),
+            (&[0xC1, 0x00], None, false, &[ReservedBitsSet]),
+            (&[0xC1, 0x00], None, true, &[]),
+            (&[0xB1, 0x00], None, true, &[ReservedBitsSet]),
+            (&[0xC0, 0x00], None, true, &[CompressedBitMisplaced]),
+            (&[0xC9, 0x00], None, true, &[CompressedBitMisplaced]),
+            (
+                &[0x93, 0x00],
+                None,
+                false,
+                &[ReservedBitsSet, ReservedOpcode(0x3)],
+            ),
+            (
+                &[0x0B, 0x7E, 0x00, 0x7E],
+                client,
+                false,
+                &[
+                    ReservedOpcode(0xB),
+                    FragmentedControlFrame,
+                    ControlFrameTooLong(126),
+                    UnmaskedFrame,
+                ],
+            ),
+            (&[0x89, 0x7D], None, false, &[]),
+            (
+                &[0x89, 0x7E, 0x00, 0x7E],
+                None,
+                false,
+                &[ControlFrameTooLong(126)],
+            ),
+            (
+                &[0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0],
+                None,
+                false,
+                &[InvalidLength],
+            ),
+        ];
+        for (bytes, sender, rsv1_negotiated, expected) in cases {
+            let raw = parse_header(bytes).expect("a whole header");
+            let rules = HeaderRules {
+                sender: *sender,
+                rsv1_negotiated: *rsv1_negotiated,
+            };
+            let found: Vec<ProtocolError> = header_violations(&raw, rules).collect();
+            assert_eq!(&found, expected, "{bytes:02x?}");
+            match expected.first() {
+                Some(first) => assert_eq!(check_header(&raw, rules).as_ref(), Err(first)),
+                None => assert!(check_header(&raw, rules).is_ok(), "{bytes:02x?}"),
+            }
+        }
     }
 }

@@ -37,15 +37,13 @@ use sha1::{Digest, Sha1};
 use super::deflate::{self, Negotiation, NegotiationError, Params};
 use super::error::HandshakeError;
 use super::extensions::{self, ExtensionSyntaxError};
+pub use super::http::VERSION;
 use super::http::{describe, response_head_of, split_list, RequestHead};
 
 /// The GUID appended to the client's key before hashing: a "Globally Unique Identifier (GUID,
 /// \[RFC4122\]) ... in string form, which is unlikely to be used by network endpoints that do
 /// not understand the WebSocket Protocol" (§1.3).
 pub const ACCEPT_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-/// The only protocol version wsmith speaks, the one RFC 6455 defines (§4.1 item 9, §4.4).
-pub const VERSION: &str = "13";
 
 /// The length of the nonce a client's `Sec-WebSocket-Key` encodes: "a randomly selected 16-byte
 /// value" (§4.1 item 7).
@@ -713,7 +711,8 @@ mod tests {
     fn version_8_is_answered_426_with_the_supported_version() {
         let head = example_with("Sec-WebSocket-Version", "Sec-WebSocket-Version: 8");
         let err = check_request(&head, &[]).expect_err("version 8");
-        let text = String::from_utf8(error_response(&err)).expect("ascii");
+        let text =
+            String::from_utf8(error_response(err.status(), &err.to_string())).expect("ascii");
         assert!(
             text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
             "{text}"

@@ -15,7 +15,10 @@
 //! messages).
 
 use super::error::HandshakeError;
-use super::handshake::VERSION;
+
+/// The only protocol version wsmith speaks, the one RFC 6455 defines (§4.1 item 9, §4.4): the
+/// `Sec-WebSocket-Version` a handshake must carry, and the one a 426 names.
+pub const VERSION: &str = "13";
 
 /// Limits on a request head, checked before the head is accepted (in the spirit of §10.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -399,16 +402,17 @@ pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// The response that refuses a handshake (§4.2.1: "the server MUST stop processing the client's
-/// handshake and return an HTTP response with an appropriate error code").
+/// The response that refuses a request: `status`, and `reason` as a one-line plain-text body
+/// (§4.2.1: "the server MUST stop processing the client's handshake and return an HTTP response
+/// with an appropriate error code"). For a broken handshake rule the status is
+/// [`HandshakeError::status`] and the reason its `Display`; the server's own refusals (at
+/// capacity, shutting down, no endpoint at the path) use it too.
 ///
-/// The status is [`HandshakeError::status`], the body the error's one-line `Display`, and the
-/// connection is closed after it. Two statuses carry a header the HTTP or WebSocket RFC asks
+/// The connection is closed after it. Two statuses carry a header the HTTP or WebSocket RFC asks
 /// for: 426 gets `Sec-WebSocket-Version: 13`, "indicating the version(s) the server is capable
 /// of understanding" (§4.2.2 item 4 /version/, §4.4), and 405 gets `Allow: GET` (RFC 9110
 /// §15.5.6: the server "MUST generate an Allow header field in a 405 response").
-pub fn error_response(err: &HandshakeError) -> Vec<u8> {
-    let status = err.status();
+pub fn error_response(status: u16, reason: &str) -> Vec<u8> {
     let mut headers = vec![
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Connection", "close"),
@@ -418,12 +422,17 @@ pub fn error_response(err: &HandshakeError) -> Vec<u8> {
         405 => headers.push(("Allow", "GET")),
         _ => {}
     }
-    response(status, &headers, format!("{err}\n").as_bytes())
+    response(status, &headers, format!("{reason}\n").as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The response refusing a handshake that broke `err`'s rule.
+    fn refusal(err: &HandshakeError) -> Vec<u8> {
+        error_response(err.status(), &err.to_string())
+    }
 
     const EXAMPLE: &[u8] = b"GET /chat?room=a HTTP/1.1\r\n\
         Host: server.example.com\r\n\
@@ -627,7 +636,7 @@ mod tests {
 
     #[test]
     fn error_response_carries_status_reason_and_close() {
-        let bytes = error_response(&HandshakeError::MissingHost);
+        let bytes = refusal(&HandshakeError::MissingHost);
         let text = String::from_utf8(bytes).expect("ascii");
         assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
         assert!(text.contains("\r\nConnection: close\r\n"));
@@ -638,8 +647,7 @@ mod tests {
 
     #[test]
     fn version_error_response_names_the_supported_version() {
-        let text =
-            String::from_utf8(error_response(&HandshakeError::UnsupportedVersion)).expect("ascii");
+        let text = String::from_utf8(refusal(&HandshakeError::UnsupportedVersion)).expect("ascii");
         assert!(
             text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
             "{text}"
@@ -649,7 +657,7 @@ mod tests {
 
     #[test]
     fn method_error_response_names_the_allowed_method() {
-        let text = String::from_utf8(error_response(&HandshakeError::MethodNotGet)).expect("ascii");
+        let text = String::from_utf8(refusal(&HandshakeError::MethodNotGet)).expect("ascii");
         assert!(
             text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
             "{text}"
@@ -659,7 +667,7 @@ mod tests {
 
     #[test]
     fn error_response_parses_back_with_its_content_length() {
-        let bytes = error_response(&HandshakeError::HeadTooLarge { limit: 8192 });
+        let bytes = refusal(&HandshakeError::HeadTooLarge { limit: 8192 });
         let mut headers = [httparse::EMPTY_HEADER; 8];
         let mut parsed = httparse::Response::new(&mut headers);
         let Ok(httparse::Status::Complete(len)) = parsed.parse(&bytes) else {
@@ -734,7 +742,7 @@ mod tests {
             let result = parse(request.as_bytes()).map(|_| ());
             assert_eq!(&result, expected, "{what}");
         }
-        let refused = error_response(&HandshakeError::ContentLengthWithTransferEncoding);
+        let refused = refusal(&HandshakeError::ContentLengthWithTransferEncoding);
         let text = String::from_utf8(refused).expect("ascii");
         assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
         assert!(text.contains("\r\nConnection: close\r\n"), "{text}");

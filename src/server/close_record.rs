@@ -5,8 +5,7 @@
 
 use std::fmt;
 
-use serde_json::{json, Value};
-
+use crate::explain::inspector::{CloseExplained, LimitExceeded};
 use crate::protocol::{CloseCode, CloseFrame, ProtocolError};
 
 /// Who ended a connection.
@@ -40,7 +39,7 @@ pub struct CloseRecord {
     /// The reason sent with it, if any.
     pub reason: String,
     /// The rule that fired, quoted with its section.
-    pub rule: Option<&'static str>,
+    pub rule: Option<String>,
     /// For a protocol error: bytes received before the frame that broke the rule.
     pub offset: Option<u64>,
     /// For a limit close: the limit and the value that went over it.
@@ -119,18 +118,20 @@ impl CloseRecord {
         }
     }
 
-    /// The record as JSON, for the Inspector.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "by": self.by.as_str(),
-            "code": self.code.0,
-            "code_name": self.code.name(),
-            "reason": self.reason,
-            "rule": self.rule,
-            "offset": self.offset,
-            "limit": self.limit.map(|(limit, value)| json!({"limit": limit, "value": value})),
-            "explanation": self.explanation,
-        })
+    /// The record as the Inspector's `close` event carries it.
+    pub fn explained(&self) -> CloseExplained<'_> {
+        CloseExplained {
+            by: self.by.as_str(),
+            code: self.code.0,
+            code_name: self.code.name(),
+            reason: &self.reason,
+            rule: self.rule.as_deref(),
+            offset: self.offset,
+            limit: self
+                .limit
+                .map(|(limit, value)| LimitExceeded { limit, value }),
+            explanation: &self.explanation,
+        }
     }
 }
 
@@ -141,7 +142,7 @@ impl fmt::Display for CloseRecord {
             write!(f, " {:?}", self.reason)?;
         }
         write!(f, ": {}", self.explanation)?;
-        if let Some(rule) = self.rule {
+        if let Some(rule) = &self.rule {
             write!(f, " [{rule}]")?;
         }
         if let Some((limit, value)) = self.limit {
@@ -190,7 +191,8 @@ mod tests {
 
     #[test]
     fn abnormal_closure_is_1006_with_its_explanation() {
-        let json = CloseRecord::abnormal("ping timeout").to_json();
+        let record = CloseRecord::abnormal("ping timeout");
+        let json = serde_json::to_value(record.explained()).expect("plain JSON");
         assert_eq!(
             (json["code"].as_u64(), json["by"].as_str()),
             (Some(1006), Some("network"))

@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use log::{error, warn};
 
-use super::metrics::{metrics, Refusal};
+use super::metrics::{self, metrics};
+use super::refusal::Refusal;
 use super::request::{self, Port};
 use super::Shared;
-use crate::protocol::http::error_response;
-use crate::protocol::HandshakeError;
 
 /// Counts a connection as open for as long as it lives, even through a panic.
 struct Active(Arc<Shared>);
@@ -45,9 +44,9 @@ pub fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, port: Port) {
 fn accept(stream: TcpStream, shared: &Arc<Shared>, port: Port) {
     metrics().accepted();
     let refusal = if shared.active.load(Ordering::SeqCst) >= shared.config.max_connections {
-        Some(Refusal::MaxConnections)
+        Some(metrics::Refusal::MaxConnections)
     } else if !shared.pool.has_room() {
-        Some(Refusal::ThreadBudget)
+        Some(metrics::Refusal::ThreadBudget)
     } else {
         None
     };
@@ -55,7 +54,7 @@ fn accept(stream: TcpStream, shared: &Arc<Shared>, port: Port) {
         metrics().refused(refusal);
         // Answered here, without a thread: a fresh socket's send buffer takes a short response.
         let _ = stream.set_nonblocking(true);
-        let _ = (&stream).write_all(&error_response(&HandshakeError::TooManyConnections));
+        let _ = (&stream).write_all(&Refusal::AtCapacity.response());
         return;
     }
     shared.active.fetch_add(1, Ordering::SeqCst);
@@ -72,7 +71,7 @@ fn accept(stream: TcpStream, shared: &Arc<Shared>, port: Port) {
         }
     }));
     if let Err(e) = spawned {
-        metrics().refused(Refusal::ThreadStart);
+        metrics().refused(metrics::Refusal::ThreadStart);
         warn!("cannot start a thread for connection {id}: {e}");
     }
 }

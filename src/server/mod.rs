@@ -29,6 +29,7 @@ pub mod log_sink;
 pub mod metric_family;
 pub mod metrics;
 pub mod pool;
+pub mod refusal;
 pub mod request;
 pub mod spawner;
 pub mod static_files;

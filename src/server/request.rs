@@ -1,6 +1,7 @@
 //! The first bytes of every connection: read the HTTP request head (size-limited, within
 //! `--handshake-timeout`) and route it: a WebSocket upgrade (§4.2), `POST /publish/<channel>`,
-//! or a static file from `www/`.
+//! or a static file from `www/`. What it refuses, it refuses with the true reason
+//! ([`Refusal`]): a broken handshake rule, or the server's policy.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -13,14 +14,15 @@ use super::conn::peer;
 use super::conn::tap::{HandshakeRecord, Tap, TapInfo};
 use super::hub::Command;
 use super::metrics::{self, metrics};
+use super::refusal::Refusal;
 use super::trust::{self, Client};
 use super::{exposition, health, static_files, Shared};
 use crate::app::query;
 use crate::app::{ClientId, Endpoint};
+use crate::config::Config;
 use crate::protocol::deflate::Params;
 use crate::protocol::handshake::{self, Upgrade};
-use crate::protocol::http::{error_response, parse_request_head, response, RequestHead};
-use crate::protocol::HandshakeError;
+use crate::protocol::http::{parse_request_head, response, RequestHead};
 
 /// The largest body `POST /publish` accepts.
 pub const MAX_PUBLISH_BODY: usize = 64 * 1024;
@@ -89,10 +91,10 @@ fn answer(
     let RequestRead { head, leftover } = match read_head(&mut stream, shared) {
         Ok(Some(read)) => read,
         Ok(None) => return None, // closed before sending a request
-        Err(error) => {
-            debug!("peer {id}: bad request head: {error}");
-            metrics().handshake_failed(error.status());
-            let _ = stream.write_all(&error_response(&error));
+        Err(refusal) => {
+            debug!("peer {id}: bad request head: {refusal}");
+            metrics().handshake_failed(refusal.status());
+            let _ = stream.write_all(&refusal.response());
             return None;
         }
     };
@@ -117,17 +119,13 @@ fn answer(
         &head,
         &shared.config.trusted_proxies,
     );
-    if port == Port::Page {
-        let answer = if handshake::is_upgrade_request(&head) {
-            info!("peer {id}: upgrade on the page port refused (the WebSocket is on --addr)");
-            metrics().handshake_failed(HandshakeError::NotFound.status());
-            error_response(&HandshakeError::NotFound)
-        } else {
-            serve_static(&head, shared)
-        };
-        let _ = stream.write_all(&answer);
-    } else if handshake::is_upgrade_request(&head) {
-        match check_upgrade(&head, shared) {
+    match route(&head, port) {
+        Route::Refused(refusal) => {
+            info!("peer {id}: refused, {} {refusal}", refusal.status());
+            metrics().handshake_failed(refusal.status());
+            let _ = stream.write_all(&refusal.response());
+        }
+        Route::Upgrade => match check_upgrade(&head, &shared.config, shared.is_shutting_down()) {
             Ok((upgrade, endpoint)) => {
                 info!(
                     "peer {id}: upgraded at {} ({})",
@@ -145,20 +143,57 @@ fn answer(
                     deflate: upgrade.deflate,
                 });
             }
-            Err(error) => {
-                info!("peer {id}: handshake refused, {} {error}", error.status());
-                metrics().handshake_failed(error.status());
-                let _ = stream.write_all(&error_response(&error));
+            Err(refusal) => {
+                info!(
+                    "peer {id}: handshake refused, {} {refusal}",
+                    refusal.status()
+                );
+                metrics().handshake_failed(refusal.status());
+                let _ = stream.write_all(&refusal.response());
             }
+        },
+        Route::Publish { channel } => {
+            let answer = publish(&mut stream, &head, &client, channel, leftover, shared);
+            let _ = stream.write_all(&answer);
         }
-    } else if let Some(channel) = head.path().strip_prefix("/publish/") {
-        let answer = publish(&mut stream, &head, &client, channel, leftover, shared);
-        let _ = stream.write_all(&answer);
-    } else {
-        let answer = serve_static(&head, shared);
-        let _ = stream.write_all(&answer);
+        Route::Static => {
+            let answer = serve_static(&head, shared);
+            let _ = stream.write_all(&answer);
+        }
     }
     None
+}
+
+/// Where a request goes once the server's own endpoints (health, metrics) and the `Host` check
+/// have had it.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'h> {
+    /// A WebSocket upgrade (§4.2.1), judged by [`check_upgrade`].
+    Upgrade,
+    /// `POST /publish/<channel>` (any other method is answered 405).
+    Publish {
+        /// The channel named by the path.
+        channel: &'h str,
+    },
+    /// A file from `www/`.
+    Static,
+    /// Refused as it is.
+    Refused(Refusal),
+}
+
+/// Routes `head`, received on `port`: upgrades, publishing and files; the page port serves
+/// files only.
+fn route(head: &RequestHead, port: Port) -> Route<'_> {
+    let upgrade = handshake::is_upgrade_request(head);
+    match port {
+        Port::Page if upgrade => Route::Refused(Refusal::PagePort),
+        Port::Page => Route::Static,
+        Port::Main if upgrade => Route::Upgrade,
+        Port::Main => match head.path().strip_prefix("/publish/") {
+            Some(channel) => Route::Publish { channel },
+            None => Route::Static,
+        },
+    }
 }
 
 /// A file from `--www`, or else from the fallback folder (the tutorials' Inspector page).
@@ -183,10 +218,12 @@ struct RequestRead {
 }
 
 /// Reads until the request head is whole. `Ok(None)` if the peer closed first.
-fn read_head(
-    stream: &mut TcpStream,
-    shared: &Shared,
-) -> Result<Option<RequestRead>, HandshakeError> {
+///
+/// # Errors
+///
+/// [`Refusal::Timeout`] when the head is not whole by `--handshake-timeout`, and
+/// [`Refusal::Handshake`] for a head that breaks an HTTP rule or a limit.
+fn read_head(stream: &mut TcpStream, shared: &Shared) -> Result<Option<RequestRead>, Refusal> {
     let limits = &shared.config.head_limits;
     let deadline = Instant::now() + shared.config.handshake_timeout;
     // Read straight into the heap buffer (no chunk on the stack: see `handle`).
@@ -194,7 +231,7 @@ fn read_head(
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() || stream.set_read_timeout(Some(remaining)).is_err() {
-            return Err(HandshakeError::Timeout);
+            return Err(Refusal::Timeout);
         }
         let filled = buf.len();
         buf.resize(filled + HEAD_READ, 0);
@@ -209,7 +246,7 @@ fn read_head(
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                return Err(HandshakeError::Timeout)
+                return Err(Refusal::Timeout)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return Ok(None),
@@ -252,17 +289,16 @@ fn tap_for(
     })
 }
 
-/// §4.2.1: is this an upgrade we accept, and to which endpoint?
+/// §4.2.1: is this an upgrade we accept, and to which endpoint? A server `shutting_down`
+/// accepts none.
 fn check_upgrade<'h>(
     head: &'h RequestHead,
-    shared: &Shared,
-) -> Result<(Upgrade<'h>, Endpoint), HandshakeError> {
+    config: &Config,
+    shutting_down: bool,
+) -> Result<(Upgrade<'h>, Endpoint), Refusal> {
     let mut upgrade = handshake::check_request(head, &[])?;
-    let endpoint = match shared.config.tutorial {
-        Some(tutorial) => Endpoint::route_tutorial(tutorial, head.path()),
-        None => Endpoint::route(head.path(), head.query()).ok_or(HandshakeError::NotFound)?,
-    };
-    if shared.config.deflate {
+    let endpoint = endpoint_at(head, config)?;
+    if config.deflate {
         let (negotiation, malformed) = handshake::negotiate_extensions(head);
         if let Some(error) = malformed {
             debug!("Sec-WebSocket-Extensions declined: {error}");
@@ -272,11 +308,22 @@ fn check_upgrade<'h>(
         }
         upgrade.deflate = negotiation.agreed;
     }
-    handshake::check_origin(&upgrade, &shared.config.allowed_origins)?;
-    if shared.is_shutting_down() {
-        return Err(HandshakeError::TooManyConnections);
+    handshake::check_origin(&upgrade, &config.allowed_origins)?;
+    if shutting_down {
+        return Err(Refusal::ShuttingDown);
     }
     Ok((upgrade, endpoint))
+}
+
+/// The endpoint at the request's path: under a tutorial, the tutorial's at every path (but
+/// `/inspect`); otherwise the one [`Endpoint::route`] names, or a 404 listing the paths.
+fn endpoint_at(head: &RequestHead, config: &Config) -> Result<Endpoint, Refusal> {
+    match config.tutorial {
+        Some(tutorial) => Ok(Endpoint::route_tutorial(tutorial, head.path())),
+        None => Endpoint::route(head.path(), head.query()).ok_or(Refusal::NotFound {
+            paths: crate::app::paths(),
+        }),
+    }
 }
 
 /// `POST /publish/<channel>`: the body goes to the channel's subscribers; `202` with the count.
@@ -404,4 +451,122 @@ fn read_body(
     }
     body.truncate(length);
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::tutorial::Tutorial;
+    use crate::protocol::http::HeadLimits;
+    use crate::protocol::HandshakeError;
+
+    /// A request head with the §1.3 example's upgrade fields, at `path`, plus `extra` lines.
+    fn upgrade_to(path: &str, extra: &str) -> RequestHead {
+        let text = format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n{extra}\r\n"
+        );
+        head_of(&text)
+    }
+
+    fn head_of(text: &str) -> RequestHead {
+        let parsed = parse_request_head(text.as_bytes(), &HeadLimits::default());
+        let (head, _) = parsed.expect("valid head").expect("whole head");
+        head
+    }
+
+    #[test]
+    fn an_upgrade_to_each_known_path_reaches_its_endpoint() {
+        let config = Config::default();
+        for path in crate::app::paths() {
+            let head = upgrade_to(path, "");
+            assert_eq!(route(&head, Port::Main), Route::Upgrade, "{path}");
+            let (upgrade, endpoint) = check_upgrade(&head, &config, false).expect("accepted");
+            assert_eq!(upgrade.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+            assert_eq!(
+                Some(&endpoint),
+                Endpoint::route(path, None).as_ref(),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_upgrade_to_an_unknown_path_is_404_listing_the_endpoints() {
+        let head = upgrade_to("/nope", "");
+        let refusal = check_upgrade(&head, &Config::default(), false).expect_err("no endpoint");
+        assert_eq!(refusal.status(), 404);
+        let body = String::from_utf8(refusal.response()).expect("ascii");
+        assert!(
+            body.ends_with(
+                "the endpoints are / /echo /broadcast /chat /notifications /inspect /lab\n"
+            ),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn a_tutorial_takes_every_path() {
+        let config = Config {
+            tutorial: Some(Tutorial::WelcomeEcho),
+            ..Config::default()
+        };
+        let head = upgrade_to("/anything", "");
+        assert!(check_upgrade(&head, &config, false).is_ok());
+    }
+
+    #[test]
+    fn refusals_carry_their_own_status() {
+        let config = Config::default();
+        let echo = upgrade_to("/echo", "");
+        let shutting_down = check_upgrade(&echo, &config, true).expect_err("refused");
+        assert_eq!(shutting_down, Refusal::ShuttingDown);
+        assert_eq!(shutting_down.status(), 503);
+        let head = head_of("GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\r\n");
+        let refusal = check_upgrade(&head, &config, false).expect_err("no Connection: Upgrade");
+        assert_eq!(
+            refusal,
+            Refusal::Handshake(HandshakeError::MissingConnectionUpgrade)
+        );
+        assert_eq!(refusal.status(), 400);
+        let strict = Config {
+            allowed_origins: vec!["https://example.com".to_owned()],
+            ..Config::default()
+        };
+        let foreign = upgrade_to("/echo", "Origin: https://evil.example\r\n");
+        let refusal = check_upgrade(&foreign, &strict, false).expect_err("foreign origin");
+        assert_eq!(refusal.status(), 403);
+    }
+
+    #[test]
+    fn gets_are_files_and_posts_to_publish_are_published() {
+        let cases = [
+            ("GET / HTTP/1.1", Port::Main, Route::Static),
+            ("GET /js/main.js HTTP/1.1", Port::Main, Route::Static),
+            (
+                "POST /publish/news HTTP/1.1",
+                Port::Main,
+                Route::Publish { channel: "news" },
+            ),
+            // Any method reaches `publish`, which answers 405 to all but POST.
+            (
+                "GET /publish/news HTTP/1.1",
+                Port::Main,
+                Route::Publish { channel: "news" },
+            ),
+            ("GET /publish/news HTTP/1.1", Port::Page, Route::Static),
+        ];
+        for (line, port, expected) in cases {
+            let head = head_of(&format!("{line}\r\nHost: localhost\r\n\r\n"));
+            assert_eq!(route(&head, port), expected, "{line} on {port:?}");
+        }
+    }
+
+    #[test]
+    fn the_page_port_refuses_upgrades_with_404() {
+        let head = upgrade_to("/echo", "");
+        assert_eq!(route(&head, Port::Page), Route::Refused(Refusal::PagePort));
+        assert_eq!(Refusal::PagePort.status(), 404);
+    }
 }

@@ -2,7 +2,7 @@
 // FIN, RSV1–3 and the opcode, byte 1 into MASK and the 7-bit length, the extended length, the
 // masking key, the masked and unmasked payload side by side, and the problems the server's
 // explainer found; on a connection that agreed permessage-deflate, RSV1 as "compressed" (RFC 7692
-// §6) and the inflated message beside the DEFLATE bytes. The input is the server's frame JSON (protocol/inspect.rs
+// §6) and the inflated message beside the DEFLATE bytes. The input is the server's frame JSON (explain/frames.rs
 // `FrameAnatomy::to_json`), the same for /inspect's `frame` events and /lab's reports.
 //
 // `frameItem(f, { check, testid })`: `check` (default true) also has the page recompute what it

@@ -1,7 +1,7 @@
 // The Lab tab: build frames bit by bit, send their bytes to a fresh server-side protocol core,
-// and see what it did with them (/lab, src/app/lab.rs and src/protocol/lab.rs).
+// and see what it did with them (/lab, src/app/lab.rs and src/explain/lab.rs).
 //
-// The builder encodes exactly like the server's `BuiltFrame::encode` (protocol/lab/builder.rs):
+// The builder encodes exactly like the server's `BuiltFrame::encode` (explain/lab/builder.rs):
 // FIN, RSV1–3, any of the 16 opcodes, MASK with a random or typed key, the payload length in
 // the shortest, 7-, 16- or 64-bit form, or a lie about it, and the payload as text or hex. Each
 // frame is drawn live by the Inspector's own renderer (frames.js). The presets come from the
@@ -20,7 +20,7 @@ const OPCODES = [
   'reserved (data)', 'Close', 'Ping', 'Pong', 'reserved (control)', 'reserved (control)', 'reserved (control)',
   'reserved (control)', 'reserved (control)',
 ];
-const SHOWN_PAYLOAD = 1024; // as the server's explainer (protocol/inspect.rs)
+const SHOWN_PAYLOAD = 1024; // as the server's explainer (explain/frames.rs)
 const SHOWN_HEX = 256; // bytes of the whole input written out under the builder
 const HEX_DIGITS = /^(?:0x)?[0-9a-f]*$/i;
 
@@ -48,7 +48,7 @@ function strictHex(text) {
   return out;
 }
 
-/** The frame's bytes, as protocol/lab/builder.rs `BuiltFrame::encode` writes them. */
+/** The frame's bytes, as explain/lab/builder.rs `BuiltFrame::encode` writes them. */
 export function encode(fr) {
   const problems = [];
   let payload = fr.payloadMode === 'hex' ? strictHex(fr.payload) : Array.from(new TextEncoder().encode(fr.payload));

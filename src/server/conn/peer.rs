@@ -31,10 +31,10 @@ use super::writer::WriterSlot;
 use crate::app::rate::WindowCounter;
 use crate::app::Endpoint;
 use crate::protocol::deflate::{Params, StatelessCompressor};
-use crate::protocol::http::error_response;
-use crate::protocol::{Connection, HandshakeError, Limits};
+use crate::protocol::{Connection, Limits};
 use crate::server::hub::Command;
-use crate::server::metrics::{self};
+use crate::server::metrics;
+use crate::server::refusal::Refusal;
 use crate::server::Shared;
 
 /// Runs an upgraded connection until it ends.
@@ -97,7 +97,7 @@ fn open<'a>(
     // which also ends the reader (the socket is shut down).
     if let Err(e) = stream.set_write_timeout(Some(config.write_timeout)) {
         warn!("peer {id}: cannot set a write timeout: {e}");
-        let _ = (&stream).write_all(&error_response(&HandshakeError::TooManyConnections));
+        let _ = (&stream).write_all(&Refusal::SocketSetupFailed.response());
         return None;
     }
     // The reader and the writer share the one socket: `&TcpStream` reads and writes.

@@ -1,5 +1,5 @@
 //! The Inspector's tap on one connection: while someone watches, every frame in both
-//! directions is explained ([`protocol::inspect`](crate::protocol::inspect)) and sent to the
+//! directions is explained ([`explain::frames`](crate::explain::frames)) and sent to the
 //! watchers as JSON. While nobody watches, the tap costs one relaxed atomic load per read and
 //! per write batch ([`Tap::is_active`]).
 //!
@@ -15,15 +15,13 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use base64::Engine as _;
-use serde_json::{json, Value};
-use sha1::{Digest, Sha1};
+use serde_json::Value;
 
 use crate::app::ClientId;
+use crate::explain::frames::{FrameAnatomy, FrameSplitter};
+use crate::explain::inspector::{HandshakeExplained, InspectorEvent};
 use crate::protocol::deflate::Params;
 use crate::protocol::frame::{encode_frame, Opcode};
-use crate::protocol::handshake::ACCEPT_GUID;
-use crate::protocol::inspect::{FrameAnatomy, FrameSplitter};
 use crate::protocol::{FrameProgress, Role};
 use crate::server::close_record::CloseRecord;
 use crate::sync::lock;
@@ -51,19 +49,8 @@ pub struct HandshakeRecord {
 
 impl HandshakeRecord {
     /// §1.3 step by step: key, key + GUID, SHA-1 in hex, base64 of that SHA-1.
-    pub fn to_json(&self) -> Value {
-        let concatenated = format!("{}{ACCEPT_GUID}", self.key);
-        let digest = Sha1::digest(concatenated.as_bytes());
-        let sha1_hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        json!({
-            "request": self.request,
-            "key": self.key,
-            "concatenated": concatenated,
-            "sha1_hex": sha1_hex,
-            "accept": base64::engine::general_purpose::STANDARD.encode(digest),
-            "response": self.response,
-            "extensions": self.deflate.map(|params| params.explain()),
-        })
+    pub fn explained(&self) -> HandshakeExplained {
+        HandshakeExplained::new(&self.request, &self.key, &self.response, self.deflate)
     }
 }
 
@@ -198,25 +185,37 @@ impl Tap {
     /// The connection ended.
     pub fn closed(&self, record: &CloseRecord) {
         let state = self.state();
-        let event = json!({"type": "close", "conn": self.info.conn, "record": record.to_json()});
-        send(&state.watchers, &event);
+        let event = InspectorEvent::Close {
+            conn: self.info.conn,
+            record: record.explained(),
+        };
+        send(&state.watchers, &event.to_json());
     }
 
     fn send_frames(&self, state: &TapState, dir: &str, frames: &[FrameAnatomy]) {
         for frame in frames {
-            send(&state.watchers, &frame_json(self.info.conn, dir, frame));
+            let event = InspectorEvent::Frame {
+                conn: self.info.conn,
+                dir,
+                frame,
+            };
+            send(&state.watchers, &event.to_json());
         }
     }
 
     /// The `attached` event a new watcher gets first.
     pub fn attached_json(&self) -> Value {
-        json!({
-            "type": "attached",
-            "conn": self.info.conn,
-            "endpoint": self.info.endpoint,
-            "peer": self.info.peer.map(|p| p.to_string()),
-            "handshake": self.info.handshake.as_deref().map(HandshakeRecord::to_json),
-        })
+        InspectorEvent::Attached {
+            conn: self.info.conn,
+            endpoint: self.info.endpoint,
+            peer: self.info.peer.map(|p| p.to_string()),
+            handshake: self
+                .info
+                .handshake
+                .as_deref()
+                .map(HandshakeRecord::explained),
+        }
+        .to_json()
     }
 }
 
@@ -234,16 +233,4 @@ fn send(watchers: &[(ClientId, Box<dyn EventSink>)], event: &Value) {
 /// `event` as one Text frame, encoded once for every watcher.
 fn event_frame(event: &Value) -> Arc<[u8]> {
     encode_frame(Opcode::Text, event.to_string().as_bytes()).into()
-}
-
-/// One explained frame as the Inspector's JSON: [`FrameAnatomy::to_json`] (the lab's too),
-/// with the connection and the direction.
-pub fn frame_json(conn: ClientId, dir: &str, frame: &FrameAnatomy) -> Value {
-    let mut json = frame.to_json();
-    if let Some(fields) = json.as_object_mut() {
-        fields.insert("type".into(), json!("frame"));
-        fields.insert("conn".into(), json!(conn));
-        fields.insert("dir".into(), json!(dir));
-    }
-    json
 }

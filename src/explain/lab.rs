@@ -17,31 +17,35 @@
 //! - a [`Verdict`]: failed, closed, or still open (and waiting for what).
 //!
 //! ```
-//! use wsmith::protocol::lab::{run, Experiment, Verdict};
+//! use wsmith::explain::lab::{run, Experiment, Verdict};
 //! use wsmith::protocol::Limits;
 //!
 //! // §5.7's unmasked "Hello", as if a client had sent it: a server must fail the connection.
 //! let report = run(&Experiment::whole(vec![0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]))?;
 //! assert!(matches!(report.verdict, Verdict::Failed { .. }));
 //! assert_eq!(report.verdict.headline(), "1002 — §5.1 a client must mask every frame");
-//! # Ok::<(), wsmith::protocol::lab::LabError>(())
+//! # Ok::<(), wsmith::explain::lab::LabError>(())
 //! ```
 //!
 //! [`presets`] holds the classic mistakes, built with [`builder`].
 
 pub mod builder;
 pub mod presets;
+pub mod wire;
 
 use std::fmt;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::close::CloseFrame;
-use super::connection::{Connection, Event, FrameProgress, Limits, Role, State};
-use super::deflate::Params;
-use super::error::ProtocolError;
-use super::inspect::{hex, FrameAnatomy, FrameSplitter, SHOWN_PAYLOAD};
-use super::message::Message;
+use wire::{LimitsJson, ReportJson, StepJson, VerdictJson};
+
+use super::frames::{hex, FrameAnatomy, FrameSplitter, SHOWN_PAYLOAD};
+use crate::protocol::close::CloseFrame;
+use crate::protocol::connection::{Connection, Event, FrameProgress, Limits, State};
+use crate::protocol::deflate::Params;
+use crate::protocol::error::ProtocolError;
+use crate::protocol::message::Message;
+use crate::protocol::Role;
 
 /// The most reads one experiment may be cut into.
 pub const MAX_READS: usize = 1024;
@@ -414,102 +418,30 @@ fn as_text(bytes: &[u8]) -> Option<&str> {
 }
 
 impl Step {
-    /// The step as the `/lab` endpoint's JSON.
+    /// The step as the `/lab` endpoint's JSON ([`wire::StepJson`]).
     pub fn to_json(&self) -> Value {
-        match self {
-            Self::Read {
-                number,
-                offset,
-                len,
-                bytes,
-            } => json!({"step": "read", "number": number, "offset": offset, "len": len,
-                        "hex": hex(bytes), "truncated": bytes.len() < *len}),
-            Self::Frame(frame) => json!({"step": "frame", "frame": frame.to_json()}),
-            Self::Message { kind, len, shown } => json!({"step": "message", "kind": kind,
-                "len": len, "hex": hex(shown), "text": (*kind == "Text").then(|| as_text(shown)).flatten(),
-                "truncated": shown.len() < *len}),
-            Self::Ping(payload) | Self::Pong(payload) => json!({"step": self.kind(),
-                "hex": hex(payload), "text": std::str::from_utf8(payload).ok()}),
-            Self::Closed(close) => json!({"step": "close", "code": close.code.map(|c| c.0),
-                "code_name": close.code.map(|c| c.name()), "reason": close.reason}),
-            Self::Reply { bytes, frames } => json!({"step": "reply", "hex": hex(bytes),
-                "frames": frames.iter().map(FrameAnatomy::to_json).collect::<Vec<_>>()}),
-            Self::Failed { error, offset } => failure_json(error, *offset),
-            Self::Discarded { len } => json!({"step": "discarded", "len": len,
-                "rule": "§7.1.7: after failing or closing, the endpoint MUST NOT continue to attempt to process data"}),
-        }
+        wire::to_json(&StepJson::from(self))
     }
 }
 
-fn failure_json(error: &ProtocolError, offset: u64) -> Value {
-    let code = error.close_code();
-    json!({
-        "step": "failed",
-        "code": code.0,
-        "code_name": code.name(),
-        "error": error.to_string(),
-        "rule": error.rule(),
-        "section": error.section(),
-        "offset": offset,
-        "limit": error.limit().map(|(limit, value)| json!({"limit": limit, "value": value})),
-        "headline": Verdict::Failed { error: error.clone(), offset }.headline(),
-    })
-}
-
 impl Verdict {
-    /// The verdict as the `/lab` endpoint's JSON: `kind` is `failed`, `closed` or `open`.
+    /// The verdict as the `/lab` endpoint's JSON: `kind` is `failed`, `closed` or `open`
+    /// ([`wire::VerdictJson`]).
     pub fn to_json(&self) -> Value {
-        let mut json = match self {
-            Self::Failed { error, offset } => {
-                let mut json = failure_json(error, *offset);
-                if let Some(fields) = json.as_object_mut() {
-                    fields.remove("step");
-                }
-                json
-            }
-            Self::Closed(close) => json!({"code": close.code.map(|c| c.0), "reason": close.reason}),
-            Self::Open(progress) => json!({"waiting": match progress {
-                FrameProgress::AtBoundary => Value::Null,
-                FrameProgress::InHeader(have) => json!({"header_bytes": have.len()}),
-                FrameProgress::InPayload(remaining) => json!({"payload_bytes": remaining}),
-            }}),
-        };
-        if let Some(fields) = json.as_object_mut() {
-            let kind = match self {
-                Self::Failed { .. } => "failed",
-                Self::Closed(_) => "closed",
-                Self::Open(_) => "open",
-            };
-            fields.insert("kind".into(), json!(kind));
-            fields.insert("headline".into(), json!(self.headline()));
-        }
-        json
+        wire::to_json(&VerdictJson::from(self))
     }
 }
 
 impl Report {
-    /// The report as the `/lab` endpoint's JSON (`{"type":"report", …}`).
+    /// The report as the `/lab` endpoint's JSON (`{"type":"report", …}`, [`wire::ReportJson`]).
     pub fn to_json(&self) -> Value {
-        json!({
-            "type": "report",
-            "input_len": self.input_len,
-            "reads": self.reads,
-            "deflate": self.deflate,
-            "limits": limits_json(&self.limits),
-            "steps": self.steps.iter().map(Step::to_json).collect::<Vec<_>>(),
-            "omitted_steps": self.omitted_steps,
-            "verdict": self.verdict.to_json(),
-        })
+        wire::to_json(&ReportJson::from(self))
     }
 }
 
-/// The core's limits as JSON, named as the flags are.
+/// The core's limits as JSON, named as the flags are ([`wire::LimitsJson`]).
 pub fn limits_json(limits: &Limits) -> Value {
-    json!({
-        "max_frame_size": limits.max_frame_size,
-        "max_message_size": limits.max_message_size,
-        "max_fragments": limits.max_fragments,
-    })
+    wire::to_json(&LimitsJson::from(limits))
 }
 
 impl fmt::Display for Report {

@@ -4,10 +4,11 @@
 //! Defined once, here: the page loads them with `{"type":"presets"}` into its builder, and the
 //! unit tests below run every one through [`run`](super::run), the lab's own code path.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::builder::{BuiltFrame, LengthForm};
-use super::{limits_json, Experiment, Step, Verdict};
+use super::wire::{to_json, PresetJson};
+use super::{Experiment, Step, Verdict};
 use crate::protocol::connection::Limits;
 
 const TEXT: u8 = 0x1;
@@ -72,23 +73,9 @@ impl Preset {
         }
     }
 
-    /// The preset as the page reads it.
+    /// The preset as the page reads it ([`PresetJson`]).
     pub fn to_json(&self, limits: Limits) -> Value {
-        let answer = match self.answer {
-            Answer::Fail { code, section } => json!({"fail": {"code": code, "section": section}}),
-            Answer::Accept(steps) => json!({"accept": steps}),
-        };
-        json!({
-            "id": self.id,
-            "title": self.title,
-            "lesson": self.lesson,
-            "frames": self.frames.iter().map(BuiltFrame::to_json).collect::<Vec<_>>(),
-            "reads": self.reads,
-            "deflate": self.deflate,
-            "limits": limits_json(&self.experiment(limits).limits),
-            "hex": crate::protocol::inspect::hex(&self.bytes()),
-            "answer": answer,
-        })
+        to_json(&PresetJson::new(self, limits))
     }
 
     /// Whether `verdict` and the report's events are the RFC's answer.
@@ -444,7 +431,7 @@ mod tests {
 
     #[test]
     fn rfc_examples_are_byte_for_byte() {
-        let hex = |id: &str| crate::protocol::inspect::hex(&find(id).expect("exists").bytes());
+        let hex = |id: &str| crate::explain::frames::hex(&find(id).expect("exists").bytes());
         assert_eq!(hex("unmasked"), "81 05 48 65 6c 6c 6f");
         assert_eq!(hex("rfc-masked-hello"), "81 85 37 fa 21 3d 7f 9f 4d 51 58");
         assert!(hex("rfc-ping-pong").ends_with("8a 85 37 fa 21 3d 7f 9f 4d 51 58"));

@@ -6,10 +6,11 @@
 //! ([`super::presets`]) are written with it, and the browser test checks that the page builds
 //! each preset's bytes.
 
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use super::wire::{to_json, BuiltFrameJson};
 
 use crate::protocol::frame::MAX_CONTROL_PAYLOAD;
-use crate::protocol::inspect::hex;
 use crate::protocol::mask::apply_mask;
 
 /// How the payload length is written (§5.2): "in bytes: if 0-125, that is the payload length.
@@ -130,22 +131,9 @@ impl BuiltFrame {
         bytes
     }
 
-    /// The builder's fields as the page reads them.
+    /// The builder's fields as the page reads them ([`BuiltFrameJson`]).
     pub fn to_json(&self) -> Value {
-        let payload = if self.payload_as_text {
-            json!({"text": String::from_utf8_lossy(&self.payload)})
-        } else {
-            json!({"hex": hex(&self.payload)})
-        };
-        json!({
-            "fin": self.fin,
-            "rsv": self.rsv,
-            "opcode": self.opcode,
-            "masking_key_hex": self.masking_key.map(|key| hex(&key)),
-            "length_form": self.length_form.as_str(),
-            "declared_len": self.declared_len,
-            "payload": payload,
-        })
+        to_json(&BuiltFrameJson::from(self))
     }
 }
 

@@ -1,21 +1,25 @@
 //! Frame anatomy (RFC 6455 §5.2): every field of a frame's bytes, explained, for the Inspector,
 //! `wsmith decode` and `wsmith connect --trace`.
 //!
-//! Unlike [`decode_header`](super::frame::decode_header), nothing here refuses a frame: a
-//! learner wants to see what a broken frame said, so rule violations become
-//! [`FrameAnatomy::problems`] instead of errors. [`FrameSplitter`] cuts a byte stream (one
+//! Unlike [`check_header`](crate::protocol::frame::check_header), nothing here refuses a frame:
+//! a learner wants to see what a broken frame said, so every rule the header breaks (the core's
+//! own [`header_violations`], each quoted with its section) becomes one of
+//! [`FrameAnatomy::problems`] instead of an error. [`FrameSplitter`] cuts a byte stream (one
 //! direction of a connection) into frames, however it arrives. The Inspector, the frame lab
 //! ([`super::lab`]), `wsmith decode` and `wsmith connect --trace` all explain frames with this
 //! one piece of code: the same fields, the same problems, the same JSON ([`FrameAnatomy::to_json`]).
 
 use std::fmt;
 
-use serde_json::{json, Value};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
-use super::connection::Role;
-use super::deflate::{Inflater, Params};
-use super::frame::{parse_header, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-use super::mask::apply_mask;
+use crate::protocol::deflate::{Inflater, Params};
+use crate::protocol::frame::{
+    header_violations, parse_header, HeaderRules, RawHeader, Role, MAX_HEADER_LEN,
+};
+use crate::protocol::mask::apply_mask;
+use crate::protocol::{CloseCode, ProtocolError};
 
 /// How many payload bytes an anatomy keeps for display.
 pub const SHOWN_PAYLOAD: usize = 1024;
@@ -104,36 +108,88 @@ impl FrameAnatomy {
         (self.opcode == 0x8).then(|| u16::from_be_bytes(*code))
     }
 
-    /// Every field as JSON, as the Inspector's `frame` events and the lab's reports carry it.
+    /// Every field as JSON, as the Inspector's `frame` events and the lab's reports carry it
+    /// (keys in alphabetical order, serde_json's map order).
     pub fn to_json(&self) -> Value {
-        json!({
-            "offset": self.offset,
-            "header_hex": hex(&self.header),
-            "fin": self.fin,
-            "rsv": self.rsv,
-            "opcode": self.opcode,
-            "opcode_name": self.opcode_name(),
-            "mask": self.masked,
-            "len7": self.len7,
-            "extended_len": self.extended_len.map(|(bits, value)| json!({"bits": bits, "value": value})),
-            "payload_len": self.payload_len,
-            "masking_key_hex": self.masking_key.map(|key| hex(&key)),
-            "wire_payload_hex": hex(&self.wire_payload),
-            "payload_hex": hex(&self.payload),
-            "payload_text": self.payload_text(),
-            "truncated": self.is_truncated(),
-            "message": self.message,
-            "fragment": self.fragment,
-            "control": self.is_control(),
-            "between_fragments": self.between_fragments,
-            "problems": self.problems,
-            "compressed": self.compressed,
-            "inflated_len": self.inflated.as_ref().and_then(|i| i.as_ref().ok()).map(|(_, len)| len),
-            "inflated_hex": self.inflated.as_ref().and_then(|i| i.as_ref().ok()).map(|(b, _)| hex(b)),
-            "inflated_text": self.inflated.as_ref().and_then(|i| i.as_ref().ok())
-                .and_then(|(b, _)| std::str::from_utf8(b).ok()),
-            "inflate_error": self.inflated.as_ref().and_then(|i| i.as_ref().err()),
-        })
+        serde_json::to_value(self).expect("bug: a frame's fields are strings, numbers and lists")
+    }
+}
+
+/// A frame's fields as the browser reads them (`www/js/frames.js`): bytes as hex strings,
+/// the payload also as text when it is UTF-8, the inflated message beside it.
+#[derive(Serialize)]
+struct FrameFields<'a> {
+    offset: u64,
+    header_hex: String,
+    fin: bool,
+    rsv: [bool; 3],
+    opcode: u8,
+    opcode_name: &'static str,
+    mask: bool,
+    len7: u8,
+    extended_len: Option<ExtendedLen>,
+    payload_len: u64,
+    masking_key_hex: Option<String>,
+    wire_payload_hex: String,
+    payload_hex: String,
+    payload_text: Option<&'a str>,
+    truncated: bool,
+    message: u64,
+    fragment: u32,
+    control: bool,
+    between_fragments: bool,
+    problems: &'a [String],
+    compressed: bool,
+    inflated_len: Option<u64>,
+    inflated_hex: Option<String>,
+    inflated_text: Option<&'a str>,
+    inflate_error: Option<&'a str>,
+}
+
+/// The 16- or 64-bit extended payload length (§5.2).
+#[derive(Serialize)]
+struct ExtendedLen {
+    bits: u8,
+    value: u64,
+}
+
+impl Serialize for FrameAnatomy {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let inflated = self.inflated.as_ref().and_then(|i| i.as_ref().ok());
+        FrameFields {
+            offset: self.offset,
+            header_hex: hex(&self.header),
+            fin: self.fin,
+            rsv: self.rsv,
+            opcode: self.opcode,
+            opcode_name: self.opcode_name(),
+            mask: self.masked,
+            len7: self.len7,
+            extended_len: self
+                .extended_len
+                .map(|(bits, value)| ExtendedLen { bits, value }),
+            payload_len: self.payload_len,
+            masking_key_hex: self.masking_key.map(|key| hex(&key)),
+            wire_payload_hex: hex(&self.wire_payload),
+            payload_hex: hex(&self.payload),
+            payload_text: self.payload_text(),
+            truncated: self.is_truncated(),
+            message: self.message,
+            fragment: self.fragment,
+            control: self.is_control(),
+            between_fragments: self.between_fragments,
+            problems: &self.problems,
+            compressed: self.compressed,
+            inflated_len: inflated.map(|(_, len)| *len),
+            inflated_hex: inflated.map(|(bytes, _)| hex(bytes)),
+            inflated_text: inflated.and_then(|(bytes, _)| std::str::from_utf8(bytes).ok()),
+            inflate_error: self
+                .inflated
+                .as_ref()
+                .and_then(|i| i.as_ref().err())
+                .map(String::as_str),
+        }
+        .serialize(serializer)
     }
 }
 
@@ -310,29 +366,19 @@ impl FrameSplitter {
             .map_or(0, |frame| frame.wire_payload.len())
     }
 
-    fn start(&mut self, raw: super::frame::RawHeader) {
-        let mut problems = Vec::new();
-        match (self.sender, raw.masking_key.is_some()) {
-            (Some(Role::Client), false) => problems
-                .push("§5.1 a client MUST mask all frames that it sends to the server".to_owned()),
-            (Some(Role::Server), true) => problems.push(
-                "§5.1 a server MUST NOT mask any frames that it sends to the client".to_owned(),
-            ),
-            _ => {}
-        }
+    fn start(&mut self, raw: RawHeader) {
+        // The core's own header rules, every one this header breaks (not just the first).
+        let rules = HeaderRules {
+            sender: self.sender,
+            rsv1_negotiated: self.deflate.is_some(),
+        };
+        let mut problems: Vec<String> = header_violations(&raw, rules)
+            .map(|error| problem(&error))
+            .collect();
         let control = raw.opcode >= 0x8;
         let first_data = matches!(raw.opcode, 0x1 | 0x2);
         let rsv1 = raw.rsv & 0b100 != 0;
         let compressed = self.deflate.is_some() && rsv1 && first_data;
-        if self.deflate.is_some() && rsv1 && !first_data {
-            problems.push(
-                "RFC 7692 §6 RSV1 MUST NOT be set on control frames or non-first fragments"
-                    .to_owned(),
-            );
-        }
-        if raw.rsv & !if self.deflate.is_some() { 0b100 } else { 0 } != 0 {
-            problems.push("§5.2 RSV bits set without a negotiated extension".to_owned());
-        }
         if let Some(view) = self.deflate.as_mut() {
             if first_data {
                 view.in_compressed = compressed;
@@ -340,18 +386,6 @@ impl FrameSplitter {
                 view.inflated_len = 0;
                 view.failed = None;
             }
-        }
-        if matches!(raw.opcode, 0x3..=0x7 | 0xB..=0xF) {
-            problems.push(format!("§5.2 reserved opcode {:#x}", raw.opcode));
-        }
-        if raw.payload_len >> 63 != 0 {
-            problems.push("§5.2 64-bit length with the most significant bit set".to_owned());
-        }
-        if control && !raw.fin {
-            problems.push("§5.5 control frames must not be fragmented".to_owned());
-        }
-        if control && raw.payload_len > MAX_CONTROL_PAYLOAD {
-            problems.push("§5.5 control frame payload over 125 bytes".to_owned());
         }
         let (message, fragment, between_fragments) = if control {
             (self.messages, 0, self.fragments.is_some())
@@ -362,14 +396,13 @@ impl FrameSplitter {
                     (self.messages, *count, false)
                 }
                 None => {
-                    problems
-                        .push("§5.4 continuation frame without a message to continue".to_owned());
+                    problems.push(problem(&ProtocolError::UnexpectedContinuation));
                     (self.messages, 0, false)
                 }
             }
         } else {
             if self.fragments.is_some() {
-                problems.push("§5.4 new message before the fragmented one ended".to_owned());
+                problems.push(problem(&ProtocolError::ExpectedContinuation));
             }
             self.messages += 1;
             self.fragments = Some(1);
@@ -435,6 +468,12 @@ impl FrameSplitter {
         unmask_shown(&mut frame);
         Some(frame)
     }
+}
+
+/// A broken rule as a frame's problem: its section, then the rule in the RFC's words
+/// (`§5.1 a client MUST mask all frames that it sends to the server`), as the core states it.
+fn problem(error: &ProtocolError) -> String {
+    format!("{} {}", error.section(), error.requirement())
 }
 
 /// Fills `payload` with the shown wire bytes, unmasked (§5.3).
@@ -603,7 +642,7 @@ impl fmt::Display for FrameAnatomy {
                 writeln!(
                     f,
                     "  close code {code} ({}), reason {reason:?}",
-                    super::CloseCode(code).name()
+                    CloseCode(code).name()
                 )?;
             }
             (0x1 | 0x0, _) | (0x9 | 0xA, _) => {
