@@ -139,7 +139,9 @@ impl Reader<'_> {
                 let target: &mut [u8] = if into_quiet { &mut quiet } else { &mut buf };
                 stream.read(target).map(|n| {
                     // `Read::read` returns at most the buffer's length.
-                    let read = target.get(..n).expect("bug: read more than the buffer holds");
+                    let read = target
+                        .get(..n)
+                        .expect("bug: read more than the buffer holds");
                     (n, self.receive(read))
                 })
             };
@@ -286,7 +288,10 @@ impl Reader<'_> {
             // A watch that began during the read sees the bytes as they came, masked.
             let tapped = self.tap.is_active().then(|| {
                 // `start` is the buffer's length before the read appended to it.
-                let bytes = buffer.get(start..).expect("bug: the buffer shrank").to_vec();
+                let bytes = buffer
+                    .get(start..)
+                    .expect("bug: the buffer shrank")
+                    .to_vec();
                 (bytes, conn.frame_progress(), conn.bytes_received())
             });
             conn.receive_payload(buffer);
