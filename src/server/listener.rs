@@ -12,7 +12,7 @@ use log::{error, warn};
 
 use super::metrics::{metrics, Refusal};
 use super::request::{self, Port};
-use super::Shared;
+use super::shared::Shared;
 use crate::protocol::http::error_response;
 use crate::protocol::HandshakeError;
 

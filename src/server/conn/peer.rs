@@ -35,7 +35,7 @@ use crate::protocol::http::error_response;
 use crate::protocol::{Connection, HandshakeError, Limits};
 use crate::server::hub::Command;
 use crate::server::metrics::{self};
-use crate::server::Shared;
+use crate::server::shared::Shared;
 
 /// Runs an upgraded connection until it ends.
 ///
