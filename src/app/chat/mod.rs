@@ -69,7 +69,7 @@ pub use seam::{read_command, ChatSession};
 use wire::presence_text;
 pub use wire::{ChatMessage, PresenceEvent, ServerEvent};
 
-pub use crate::app::seam::Recipients;
+pub use crate::app::clients::Recipients;
 pub use crate::app::ClientId;
 
 /// The channel every client joins on connect and plain text goes to.

@@ -27,7 +27,8 @@ use std::collections::BTreeMap;
 
 pub use catalog::Tutorial;
 
-use super::seam::{self, App, Context, Reading, Recipients, Session};
+use super::clients::Recipients;
+use super::seam::{self, App, Context, Reading, Session};
 use super::{ClientId, Endpoint};
 use crate::protocol::Message;
 
