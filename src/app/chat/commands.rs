@@ -7,7 +7,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use super::{ServerEvent, GENERAL, SERVER_NAME};
+use super::config::{GENERAL, SERVER_NAME};
+use super::wire::ServerEvent;
 use crate::app::clients::quote;
 use crate::app::query;
 
