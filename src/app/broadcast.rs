@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use super::clients::ClientId;
+use super::endpoint::Endpoint;
+use super::input::Input;
 use super::seam::{App, Context, Output, Reading, Session};
-use super::{ClientId, Endpoint, Input};
 use crate::protocol::Message;
 
 /// Who is on the broadcast endpoint.

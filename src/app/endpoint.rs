@@ -1,15 +1,12 @@
-//! Endpoints: which app a path leads to, what its URL asked for, and what a connection there
-//! may send. The server routes with [`Endpoint::route`] and keys its per-endpoint figures by
-//! [`Endpoint::index`] into [`NAMES`]; it never looks inside an endpoint.
+//! Endpoints: which app a path leads to and what its URL asked for. The server routes with
+//! [`Endpoint::route`] and keys its per-endpoint figures by [`Endpoint::index`] into [`NAMES`];
+//! it never looks inside an endpoint. What a connection there may send and how its messages are
+//! read ([`Endpoint::limits`], [`Endpoint::session`]) are chosen in [`app`](super), the one
+//! module that names every app.
 
-use std::time::Instant;
-
-use super::chat::{ChatQuery, ChatSession};
-use super::lab::{LabLimits, LabSession};
-use super::seam::Session;
-use super::tutorial::{Tutorial, TutorialSession};
-use super::{broadcast, echo, inspect, notifications, query};
-use crate::protocol::Limits;
+use super::chat::ChatQuery;
+use super::query;
+use super::tutorial::Tutorial;
 
 /// Every endpoint's name, in the order of [`Endpoint::index`]: the hub's apps, and the values of
 /// `/metrics`' `endpoint` label (every tutorial's server is `tutorial`).
@@ -65,19 +62,6 @@ pub enum Endpoint {
     Lab,
 }
 
-/// What the sessions take from the server's configuration.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionConfig {
-    /// `--rate-limit`: chat messages a second.
-    pub rate_limit: u32,
-    /// The lab's own limits.
-    pub lab: LabLimits,
-    /// The server's protocol limits (`--max-message-size`, …).
-    pub limits: Limits,
-    /// `--max-chat-message-size`: the largest message (and frame) on the JSON endpoints.
-    pub max_json_message: u64,
-}
-
 impl Endpoint {
     /// The endpoint at `path`, if there is one; `query` is the URL's after the `?`.
     pub fn route(path: &str, query: Option<&str>) -> Option<Self> {
@@ -130,36 +114,6 @@ impl Endpoint {
             _ => self.label(),
         }
     }
-
-    /// The protocol limits of a connection here, chosen at the upgrade: endpoints that take
-    /// JSON commands get `--max-chat-message-size` (frames too), so a large message is refused
-    /// from its frame header before any of it is read (§10.4).
-    pub fn limits(&self, config: &SessionConfig) -> Limits {
-        let server = config.limits;
-        match self {
-            // A tutorial's server is Node's `ws`, whose limit is large too.
-            Self::Echo | Self::Broadcast { .. } | Self::Tutorial(_) => server,
-            Self::Lab => config.lab.connection_limits(server),
-            Self::Chat { .. } | Self::Inspect | Self::Notifications => Limits {
-                max_frame_size: server.max_frame_size.min(config.max_json_message),
-                max_message_size: server.max_message_size.min(config.max_json_message),
-                ..server
-            },
-        }
-    }
-
-    /// A new connection's [`Session`]: how its reader thread reads each of its messages.
-    pub fn session(&self, config: &SessionConfig, now: Instant) -> Box<dyn Session> {
-        match self {
-            Self::Echo => Box::new(echo::EchoSession),
-            Self::Broadcast { .. } => Box::new(broadcast::BroadcastSession),
-            Self::Chat { .. } => Box::new(ChatSession::new(config.rate_limit, now)),
-            Self::Notifications => Box::new(notifications::NotificationsSession),
-            Self::Inspect => Box::new(inspect::InspectorSession),
-            Self::Lab => Box::new(LabSession::new(config.lab, config.limits, now)),
-            Self::Tutorial(tutorial) => Box::new(TutorialSession(*tutorial)),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -197,22 +151,5 @@ mod tests {
         let tutorial = Endpoint::route_tutorial(Tutorial::Relay, "/anything");
         assert_eq!(tutorial.label(), "tutorial");
         assert_eq!(tutorial.name(), "relay");
-    }
-
-    #[test]
-    fn json_endpoints_get_the_smaller_message_limit() {
-        let config = SessionConfig {
-            rate_limit: 20,
-            lab: LabLimits::default(),
-            limits: Limits::default(),
-            max_json_message: 1000,
-        };
-        let chat = Endpoint::route("/chat", None)
-            .expect("chat")
-            .limits(&config);
-        assert_eq!(chat.max_message_size, 1000);
-        assert_eq!(chat.max_frame_size, 1000);
-        assert_eq!(Endpoint::Inspect.limits(&config), chat);
-        assert_eq!(Endpoint::Echo.limits(&config), config.limits);
     }
 }

@@ -14,9 +14,17 @@
 //! the app's shared state and answers with [`Output`]s, and a [`Session`] on each connection's
 //! reader thread, which reads the client's messages first (parsing, rate limits, replies), so
 //! that the hub never parses a client's bytes. [`endpoint`] routes a path to its app.
+//!
+//! This module is the one place that names every app: [`apps`] makes the hub's, one per
+//! endpoint, and [`Endpoint::session`] each connection's. Below it the files depend one way:
+//! each app imports the seam; the seam imports [`endpoint`] and [`input`], which name each app's
+//! own vocabulary (its query, its commands) and nothing that imports the seam; [`clients`] is
+//! at the bottom.
 
 pub mod broadcast;
 pub mod chat;
+pub mod clients;
+pub mod directory;
 pub mod echo;
 pub mod endpoint;
 pub mod input;
@@ -28,24 +36,18 @@ pub mod rate;
 pub mod seam;
 pub mod tutorial;
 
-pub use endpoint::{paths, Endpoint, SessionConfig, NAMES};
+use std::time::Instant;
+
+pub use clients::{ClientId, Recipients};
+pub use directory::{ConnectionInfo, Directory};
+pub use endpoint::{paths, Endpoint, NAMES};
 pub use input::Input;
-pub use seam::{App, Context, Directory, Output, Published, Reading, Recipients, Session};
+pub use seam::{App, Context, Output, Published, Reading, Session};
 
-/// The id the server gave a connection; unique while the server runs. Every app, the hub, the
-/// Inspector and the logs name a client by it.
-pub type ClientId = u64;
-
-/// How many characters of a peer's own input an error message may quote back.
-const MAX_QUOTED_CHARS: usize = 64;
-
-/// At most [`MAX_QUOTED_CHARS`] characters of `text`, so an error never echoes a long input.
-pub(crate) fn quote(text: &str) -> String {
-    match text.char_indices().nth(MAX_QUOTED_CHARS) {
-        Some((end, _)) => format!("{}…", text.get(..end).unwrap_or(text)),
-        None => text.to_owned(),
-    }
-}
+use crate::protocol::Limits;
+use chat::ChatSession;
+use lab::{LabLimits, LabSession};
+use tutorial::TutorialSession;
 
 /// What the hub's apps take from the server's configuration.
 #[derive(Debug, Clone, Copy)]
@@ -78,4 +80,73 @@ pub fn apps(config: &AppsConfig) -> Vec<Box<dyn App>> {
         },
     ];
     apps.into()
+}
+
+/// What the sessions take from the server's configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionConfig {
+    /// `--rate-limit`: chat messages a second.
+    pub rate_limit: u32,
+    /// The lab's own limits.
+    pub lab: LabLimits,
+    /// The server's protocol limits (`--max-message-size`, …).
+    pub limits: Limits,
+    /// `--max-chat-message-size`: the largest message (and frame) on the JSON endpoints.
+    pub max_json_message: u64,
+}
+
+/// A connection's side of its endpoint, chosen at the upgrade. These methods live here rather
+/// than in [`endpoint`] because they name every app's session, and the apps import `endpoint`.
+impl Endpoint {
+    /// The protocol limits of a connection here, chosen at the upgrade: endpoints that take
+    /// JSON commands get `--max-chat-message-size` (frames too), so a large message is refused
+    /// from its frame header before any of it is read (§10.4).
+    pub fn limits(&self, config: &SessionConfig) -> Limits {
+        let server = config.limits;
+        match self {
+            // A tutorial's server is Node's `ws`, whose limit is large too.
+            Self::Echo | Self::Broadcast { .. } | Self::Tutorial(_) => server,
+            Self::Lab => config.lab.connection_limits(server),
+            Self::Chat { .. } | Self::Inspect | Self::Notifications => Limits {
+                max_frame_size: server.max_frame_size.min(config.max_json_message),
+                max_message_size: server.max_message_size.min(config.max_json_message),
+                ..server
+            },
+        }
+    }
+
+    /// A new connection's [`Session`]: how its reader thread reads each of its messages.
+    pub fn session(&self, config: &SessionConfig, now: Instant) -> Box<dyn Session> {
+        match self {
+            Self::Echo => Box::new(echo::EchoSession),
+            Self::Broadcast { .. } => Box::new(broadcast::BroadcastSession),
+            Self::Chat { .. } => Box::new(ChatSession::new(config.rate_limit, now)),
+            Self::Notifications => Box::new(notifications::NotificationsSession),
+            Self::Inspect => Box::new(inspect::InspectorSession),
+            Self::Lab => Box::new(LabSession::new(config.lab, config.limits, now)),
+            Self::Tutorial(tutorial) => Box::new(TutorialSession(*tutorial)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_endpoints_get_the_smaller_message_limit() {
+        let config = SessionConfig {
+            rate_limit: 20,
+            lab: LabLimits::default(),
+            limits: Limits::default(),
+            max_json_message: 1000,
+        };
+        let chat = Endpoint::route("/chat", None)
+            .expect("chat")
+            .limits(&config);
+        assert_eq!(chat.max_message_size, 1000);
+        assert_eq!(chat.max_frame_size, 1000);
+        assert_eq!(Endpoint::Inspect.limits(&config), chat);
+        assert_eq!(Endpoint::Echo.limits(&config), config.limits);
+    }
 }

@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::seam::{App, Context, Output, Published, Reading, Recipients, Session};
-use super::{ClientId, Endpoint};
+use super::clients::{ClientId, Recipients};
+use super::endpoint::Endpoint;
+use super::seam::{App, Context, Output, Published, Reading, Session};
 use crate::protocol::Message;
 
 /// The channel whose publishes also reach `/notifications` clients.

@@ -23,29 +23,11 @@
 //! Apps never see a frame, a socket or a thread: every method here is a plain function of its
 //! arguments, which is how the apps' unit tests drive them.
 
-use std::net::SocketAddr;
-
-use super::{ClientId, Endpoint, Input};
+use super::clients::{ClientId, Recipients};
+use super::directory::Directory;
+use super::endpoint::Endpoint;
+use super::input::Input;
 use crate::protocol::Message;
-
-/// Who receives a delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recipients {
-    /// A single client: a reply, a replay or an error.
-    One(ClientId),
-    /// Several clients, in the order they receive it.
-    Many(Vec<ClientId>),
-}
-
-impl Recipients {
-    /// The recipients' ids as a slice, whichever variant this is.
-    pub fn as_slice(&self) -> &[ClientId] {
-        match self {
-            Recipients::One(id) => std::slice::from_ref(id),
-            Recipients::Many(ids) => ids,
-        }
-    }
-}
 
 /// What an app asks the hub to do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,33 +72,6 @@ impl Output {
             message: Message::Text(text.into()),
         }
     }
-}
-
-/// A connection as the server's registry describes it to an app.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionInfo {
-    /// The endpoint's name.
-    pub endpoint: &'static str,
-    /// The client's address, as the trusted-proxy rules see it.
-    pub peer: Option<SocketAddr>,
-    /// Whether its URL carried a `tap=` token.
-    pub tapped: bool,
-    /// Whether an Inspector watches it now.
-    pub watched: bool,
-}
-
-/// What apps may ask of the server's registry of connections (the Inspector's rules use it).
-pub trait Directory {
-    /// The endpoint `id` is connected at, if it is connected.
-    fn endpoint(&self, id: ClientId) -> Option<&Endpoint>;
-    /// Whether `id` connected from a loopback address.
-    fn is_loopback(&self, id: ClientId) -> bool;
-    /// Every connection whose URL carried `tap=token`.
-    fn carrying_token(&self, token: &str) -> Vec<ClientId>;
-    /// Every connection.
-    fn ids(&self) -> Vec<ClientId>;
-    /// What the registry knows of `id`.
-    fn describe(&self, id: ClientId) -> Option<ConnectionInfo>;
 }
 
 /// What the hub hands an app with every call.

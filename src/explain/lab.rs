@@ -35,9 +35,7 @@ pub mod wire;
 
 use std::fmt;
 
-use serde_json::Value;
-
-use wire::{LimitsJson, ReportJson, StepJson, VerdictJson};
+pub use wire::limits_json;
 
 use super::frames::{hex, FrameAnatomy, FrameSplitter, SHOWN_PAYLOAD};
 use crate::protocol::close::CloseFrame;
@@ -415,33 +413,6 @@ fn as_text(bytes: &[u8]) -> Option<&str> {
             .and_then(|b| std::str::from_utf8(b).ok()),
         Err(_) => None,
     }
-}
-
-impl Step {
-    /// The step as the `/lab` endpoint's JSON ([`wire::StepJson`]).
-    pub fn to_json(&self) -> Value {
-        wire::to_json(&StepJson::from(self))
-    }
-}
-
-impl Verdict {
-    /// The verdict as the `/lab` endpoint's JSON: `kind` is `failed`, `closed` or `open`
-    /// ([`wire::VerdictJson`]).
-    pub fn to_json(&self) -> Value {
-        wire::to_json(&VerdictJson::from(self))
-    }
-}
-
-impl Report {
-    /// The report as the `/lab` endpoint's JSON (`{"type":"report", …}`, [`wire::ReportJson`]).
-    pub fn to_json(&self) -> Value {
-        wire::to_json(&ReportJson::from(self))
-    }
-}
-
-/// The core's limits as JSON, named as the flags are ([`wire::LimitsJson`]).
-pub fn limits_json(limits: &Limits) -> Value {
-    wire::to_json(&LimitsJson::from(limits))
 }
 
 impl fmt::Display for Report {

@@ -7,7 +7,7 @@
 //! them is a proxy the operator trusts; that decision belongs to the server
 //! (`server::trust`), not here. This file only reads the list.
 
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 use super::http::{split_host_port, split_list, RequestHead};
 

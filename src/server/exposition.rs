@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::metric_family::{Family, Value};
 use super::metrics::{metrics, Live};
-use super::Shared;
+use super::shared::Shared;
 use crate::protocol::http::{response, response_head};
 
 /// The path Prometheus scrapes.

@@ -13,7 +13,7 @@ use log::{error, warn};
 use super::metrics::{self, metrics};
 use super::refusal::Refusal;
 use super::request::{self, Port};
-use super::Shared;
+use super::shared::Shared;
 
 /// Counts a connection as open for as long as it lives, even through a panic.
 struct Active(Arc<Shared>);

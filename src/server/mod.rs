@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod pool;
 pub mod refusal;
 pub mod request;
+pub mod shared;
 pub mod spawner;
 pub mod static_files;
 pub mod trust;
@@ -42,11 +43,12 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
 use log::{info, warn};
 
 use crate::config::{self, Config, Www};
 use hub::Command;
+pub use shared::Shared;
+use spawner::spawn_named;
 
 /// Stack of a connection thread. Small and fixed: connection count, not stack, is the limit
 /// (see README, "Memory per connection").
@@ -55,53 +57,6 @@ pub const CONNECTION_STACK: usize = 128 * 1024;
 const HUB_STACK: usize = 256 * 1024;
 /// Commands that may wait for the hub before connection threads block on it.
 const HUB_QUEUE: usize = 16 * 1024;
-
-/// State shared by every thread of one server.
-#[derive(Debug)]
-pub struct Shared {
-    /// The configuration.
-    pub config: Config,
-    /// The page's files: built in, or the canonical path of `--www`.
-    pub www_root: Www,
-    /// `Config::www_fallback`, if it exists.
-    pub www_fallback: Option<Www>,
-    /// Where the page port (`--page-addr`) listens, if there is one.
-    pub page_addr: Option<SocketAddr>,
-    hub: Sender<Command>,
-    /// Every connection and writer thread is started through this.
-    pub threads: capacity::ThreadBudget,
-    /// Connection and writer threads come from here: parked ones are reused.
-    pub pool: pool::ThreadPool,
-    /// Writer threads are started on this thread (never on the hub's).
-    pub spawner: spawner::Spawner,
-    next_id: AtomicU64,
-    active: AtomicUsize,
-    shutting_down: AtomicBool,
-}
-
-impl Shared {
-    /// Sends a command to the hub, waiting if its queue is full (back-pressure on readers).
-    pub fn hub_send(&self, command: Command) {
-        if self.hub.send(command).is_err() {
-            warn!("hub is gone; command dropped");
-        }
-    }
-
-    /// Whether a graceful shutdown has begun.
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::SeqCst)
-    }
-
-    /// Open connections right now.
-    pub fn active_connections(&self) -> usize {
-        self.active.load(Ordering::SeqCst)
-    }
-
-    /// Commands waiting for the hub right now (its queue depth, for `/metrics`).
-    pub fn hub_queue_len(&self) -> usize {
-        self.hub.len()
-    }
-}
 
 /// A bound, not yet running server.
 #[derive(Debug)]
@@ -331,20 +286,4 @@ fn limit_connections_to_capacity(config: &mut Config) {
             config.max_connections = safe.max(1);
         }
     }
-}
-
-/// Starts a named thread with a fixed stack size.
-///
-/// # Errors
-///
-/// The operating system refused a new thread.
-pub fn spawn_named<T, F>(name: String, stack_size: usize, f: F) -> io::Result<JoinHandle<T>>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    thread::Builder::new()
-        .name(name)
-        .stack_size(stack_size)
-        .spawn(f)
 }

@@ -9,6 +9,7 @@
 //! per connection, since only the waker that took the slot sends one.
 
 use std::io;
+use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -32,7 +33,7 @@ impl Spawner {
     /// The operating system refused the thread.
     pub fn start() -> io::Result<Self> {
         let (jobs, queue) = crossbeam_channel::unbounded();
-        super::spawn_named("spawner".into(), SPAWNER_STACK, move || run(&queue))?;
+        spawn_named("spawner".into(), SPAWNER_STACK, move || run(&queue))?;
         Ok(Self { jobs })
     }
 
@@ -44,6 +45,22 @@ impl Spawner {
     pub fn start_later(&self, job: Job) -> Result<(), Job> {
         self.jobs.send(job).map_err(|rejected| rejected.0)
     }
+}
+
+/// Starts a named thread with a fixed stack size.
+///
+/// # Errors
+///
+/// The operating system refused a new thread.
+pub fn spawn_named<T, F>(name: String, stack_size: usize, f: F) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    thread::Builder::new()
+        .name(name)
+        .stack_size(stack_size)
+        .spawn(f)
 }
 
 fn run(queue: &Receiver<Job>) {

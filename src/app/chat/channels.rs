@@ -1,11 +1,14 @@
 //! Channels and their history: each channel numbers its messages `seq` = 1, 2, 3, … and keeps
-//! the last `history_limit` of them for replay (see [Recovery](super#recovery)); clients
-//! subscribe and unsubscribe; a new channel is announced to everyone.
+//! the last `history_limit` of them for replay (see [Recovery](super#recovery)), and knows its
+//! subscribers. [`Channels`] holds every channel; the chat decides who subscribes and
+//! announces a new channel to everyone.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::{many, Chat, ChatError, ChatMessage, Delivery, Recipients, ServerEvent, GENERAL};
-use crate::app::ClientId;
+use super::commands::ChatError;
+use super::config::GENERAL;
+use super::wire::{ChatMessage, Delivery, ServerEvent};
+use crate::app::clients::ClientId;
 
 /// Checks a channel name: 1 to `max_chars` characters of `A-Z a-z 0-9 _ - .`.
 ///
@@ -30,13 +33,13 @@ pub(super) fn validate_channel(name: &str, max_chars: usize) -> Result<(), ChatE
 
 /// One channel: its subscribers and its bounded history.
 #[derive(Debug, Default)]
-pub(super) struct Channel {
+struct Channel {
     /// The `seq` of the newest message; 0 before the first one.
-    pub(super) last_seq: u64,
+    last_seq: u64,
     /// The newest messages, oldest first, at most `history_limit` of them.
-    pub(super) history: VecDeque<ChatMessage>,
+    history: VecDeque<ChatMessage>,
     /// The clients that receive this channel.
-    pub(super) subscribers: BTreeSet<ClientId>,
+    subscribers: BTreeSet<ClientId>,
 }
 
 impl Channel {
@@ -87,148 +90,68 @@ impl Channel {
     }
 }
 
-impl Chat {
-    /// Subscribes a new client to `general` and the `resume` channels; returns their replays
-    /// and whether a channel was created. Refusals go to `errors`; the first
-    /// [`ChatError::TooManySubscriptions`] ends the list, and items beyond
-    /// [`ChatConfig::max_channels_per_client`] are not even looked at.
-    pub(super) fn subscribe_on_connect(
-        &mut self,
-        id: ClientId,
-        resume: &[(String, u64)],
-        errors: &mut Vec<ChatError>,
-    ) -> (Vec<ServerEvent>, bool) {
-        let since_of = |channel: &str| {
-            resume
-                .iter()
-                .find(|(name, _)| name == channel)
-                .map(|&(_, seq)| seq)
-        };
-        // One more than the limit is enough to report the limit; the URL may list thousands.
-        let mut wanted: Vec<&str> = vec![GENERAL];
-        for (channel, _) in resume {
-            if wanted.len() > self.config.max_channels_per_client {
-                break;
-            }
-            if !wanted.contains(&channel.as_str()) {
-                wanted.push(channel);
-            }
-        }
-        let mut replays = Vec::new();
-        let mut created = false;
-        for channel in wanted {
-            match self.add_subscription(id, channel) {
-                Ok(was_created) => {
-                    created |= was_created;
-                    replays.extend(self.replay(channel, since_of(channel)));
-                }
-                Err(error @ ChatError::TooManySubscriptions { .. }) => {
-                    errors.push(error);
-                    break;
-                }
-                Err(error) => errors.push(error),
-            }
-        }
-        (replays, created)
-    }
+/// Every channel that exists, by name; channels are never removed.
+#[derive(Debug)]
+pub(super) struct Channels(BTreeMap<String, Channel>);
 
-    /// `subscribe`: `subscribed`, then the replay, then `channels` if the channel is new.
-    /// Subscribing again is allowed and replays again.
-    pub(super) fn subscribe(
-        &mut self,
-        id: ClientId,
-        channel: &str,
-        since: Option<u64>,
-    ) -> Result<Vec<Delivery>, ChatError> {
-        let created = self.add_subscription(id, channel)?;
-        let mut deliveries = vec![Delivery {
-            to: Recipients::One(id),
-            event: ServerEvent::Subscribed {
-                channel: channel.to_owned(),
-            },
-        }];
-        deliveries.extend(self.replay(channel, since).map(|event| Delivery {
-            to: Recipients::One(id),
-            event,
-        }));
-        if created {
-            deliveries.extend(self.channels_event());
-        }
-        Ok(deliveries)
+impl Default for Channels {
+    /// Only `general`.
+    fn default() -> Self {
+        Self(BTreeMap::from([(GENERAL.to_owned(), Channel::default())]))
     }
+}
 
-    /// `unsubscribe`: always answered with `unsubscribed`, even if the client was not
-    /// subscribed; `general` may be left too.
-    pub(super) fn unsubscribe(
-        &mut self,
-        id: ClientId,
-        channel: &str,
-    ) -> Result<Vec<Delivery>, ChatError> {
-        validate_channel(channel, self.config.max_channel_chars)?;
-        if let Some(client) = self.clients.get_mut(&id) {
-            client.subscriptions.remove(channel);
-        }
-        if let Some(state) = self.channels.get_mut(channel) {
-            state.subscribers.remove(&id);
-        }
-        Ok(vec![Delivery {
-            to: Recipients::One(id),
-            event: ServerEvent::Unsubscribed {
-                channel: channel.to_owned(),
-            },
-        }])
-    }
-
-    /// Subscribes the client to `channel`, creating the channel if needed; returns whether it
-    /// was created. Already being subscribed is fine.
-    pub(super) fn add_subscription(
-        &mut self,
-        id: ClientId,
-        channel: &str,
-    ) -> Result<bool, ChatError> {
-        validate_channel(channel, self.config.max_channel_chars)?;
-        let limit = self.config.max_channels_per_client;
-        let client = self.clients.get(&id);
-        if client
-            .is_some_and(|c| !c.subscriptions.contains(channel) && c.subscriptions.len() >= limit)
-        {
-            return Err(ChatError::TooManySubscriptions { limit });
-        }
-        let created = self.ensure_channel(channel)?;
-        if let Some(client) = self.clients.get_mut(&id) {
-            client.subscriptions.insert(channel.to_owned());
-        }
-        if let Some(state) = self.channels.get_mut(channel) {
-            state.subscribers.insert(id);
-        }
-        Ok(created)
+impl Channels {
+    /// Every channel's name, sorted.
+    pub(super) fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
     }
 
     /// Creates `channel` unless it exists; returns whether it was created.
-    pub(super) fn ensure_channel(&mut self, channel: &str) -> Result<bool, ChatError> {
-        if self.channels.contains_key(channel) {
+    ///
+    /// # Errors
+    ///
+    /// [`ChatError::TooManyChannels`] when `max_channels` already exist.
+    pub(super) fn ensure(&mut self, channel: &str, max_channels: usize) -> Result<bool, ChatError> {
+        if self.0.contains_key(channel) {
             return Ok(false);
         }
-        let limit = self.config.max_channels;
-        if self.channels.len() >= limit {
-            return Err(ChatError::TooManyChannels { limit });
+        if self.0.len() >= max_channels {
+            return Err(ChatError::TooManyChannels {
+                limit: max_channels,
+            });
         }
         log::debug!("chat: channel {channel:?} created");
-        self.channels.insert(channel.to_owned(), Channel::default());
+        self.0.insert(channel.to_owned(), Channel::default());
         Ok(true)
     }
 
-    /// Appends a message to an existing channel; returns its delivery to the subscribers, or
-    /// `None` if nobody is subscribed (the message is kept all the same).
+    /// `id` receives `channel` from now on, if the channel exists.
+    pub(super) fn add_subscriber(&mut self, channel: &str, id: ClientId) {
+        if let Some(state) = self.0.get_mut(channel) {
+            state.subscribers.insert(id);
+        }
+    }
+
+    /// `id` no longer receives `channel`.
+    pub(super) fn remove_subscriber(&mut self, channel: &str, id: ClientId) {
+        if let Some(state) = self.0.get_mut(channel) {
+            state.subscribers.remove(&id);
+        }
+    }
+
+    /// Appends a message to an existing channel, keeping the newest `history_limit`; returns
+    /// its delivery to the subscribers, or `None` if nobody is subscribed (the message is kept
+    /// all the same).
     pub(super) fn append(
         &mut self,
         channel: &str,
         from: &str,
         text: &str,
         now_ms: u64,
+        history_limit: usize,
     ) -> Option<Delivery> {
-        let limit = self.config.history_limit;
-        let state = self.channels.get_mut(channel)?;
+        let state = self.0.get_mut(channel)?;
         let message = state.append(
             ChatMessage {
                 channel: channel.to_owned(),
@@ -237,9 +160,9 @@ impl Chat {
                 text: text.to_owned(),
                 ts: now_ms,
             },
-            limit,
+            history_limit,
         );
-        many(
+        Delivery::many(
             state.subscribers.iter().copied().collect(),
             ServerEvent::Message(message),
         )
@@ -247,14 +170,7 @@ impl Chat {
 
     /// The `history` event of an existing channel.
     pub(super) fn replay(&self, channel: &str, since: Option<u64>) -> Option<ServerEvent> {
-        Some(self.channels.get(channel)?.replay(channel, since))
-    }
-
-    /// The `channels` event to every connected client.
-    pub(super) fn channels_event(&self) -> Option<Delivery> {
-        self.to_everyone(ServerEvent::Channels {
-            channels: self.channels.keys().cloned().collect(),
-        })
+        Some(self.0.get(channel)?.replay(channel, since))
     }
 }
 

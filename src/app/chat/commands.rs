@@ -7,8 +7,10 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use super::{ServerEvent, GENERAL, SERVER_NAME};
-use crate::app::{query, quote};
+use super::config::{GENERAL, SERVER_NAME};
+use super::wire::ServerEvent;
+use crate::app::clients::quote;
+use crate::app::query;
 
 /// The `type` values a client may send, in the order [`ChatError::UnknownType`] lists them.
 const CLIENT_TYPES: [&str; 5] = ["join", "subscribe", "unsubscribe", "message", "ping"];

@@ -30,89 +30,44 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `mod.rs` | [`Chat`], the state machine: connect, receive, publish, disconnect |
+//! | `seam.rs` | [`Chat`] as the hub's app, and [`ChatSession`] on each reader thread |
+//! | `mod.rs` | [`Chat`], the state machine: connect, receive, publish, disconnect; renames and subscriptions, which span clients, names and channels |
+//! | `channels.rs` | channels, their subscribers, history and replay |
+//! | `names.rs` | unique names, `guest-N` |
 //! | `commands.rs` | client → server: [`ClientCommand`], [`ChatQuery`], validation, [`ChatError`] |
-//! | `wire.rs` | server → client: [`ServerEvent`] and its JSON |
-//! | `names.rs` | unique names, `guest-N`, renames |
-//! | `channels.rs` | channels, subscriptions, history and replay |
+//! | `wire.rs` | server → client: [`ServerEvent`] and its JSON, and [`Delivery`] |
+//! | `config.rs` | [`ChatConfig`], [`GENERAL`], [`SERVER_NAME`] |
 //! | `test_support.rs` | helpers for the unit tests beside each file |
+//!
+//! Outside tests, each file imports only files below it here, so `names.rs` and `channels.rs` own
+//! types of their own ([`Chat`] holds one of each) rather than methods of [`Chat`].
 
 mod channels;
 mod commands;
+mod config;
 mod names;
 mod seam;
 #[cfg(test)]
 mod test_support;
 mod wire;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
-use channels::{validate_channel, Channel};
+use channels::{validate_channel, Channels};
 use commands::validate_text;
 pub use commands::{max_command_bytes, ChatError, ChatQuery, ClientCommand};
-use names::{name_key, validate_name};
+pub use config::{ChatConfig, GENERAL, SERVER_NAME};
+use names::{validate_name, Names};
 pub use seam::{read_command, ChatSession};
 use wire::presence_text;
-pub use wire::{ChatMessage, PresenceEvent, ServerEvent};
+pub use wire::{ChatMessage, Delivery, PresenceEvent, ServerEvent};
 
-pub use crate::app::seam::Recipients;
-pub use crate::app::ClientId;
-
-/// The channel every client joins on connect and plain text goes to.
-pub const GENERAL: &str = "general";
-
-/// The name messages from [`Chat::publish`] carry in `from`; no client may take it.
-pub const SERVER_NAME: &str = "server";
-
-/// The limits of the chat; each one is checked where input arrives and tested at its edge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChatConfig {
-    /// Messages kept per channel for replay (default 50); older ones are evicted and counted as
-    /// `lost` by a `since` replay that needed them.
-    pub history_limit: usize,
-    /// Longest name, in characters after trimming (default 32); longer is `bad_name`.
-    pub max_name_chars: usize,
-    /// Longest message text, in bytes of UTF-8 (default 4096); longer is `text_too_long`.
-    pub max_text_bytes: usize,
-    /// Longest channel name, in characters (default 32); longer is `bad_channel`.
-    pub max_channel_chars: usize,
-    /// Channels one client may be subscribed to at once (default 32), `general` included;
-    /// one more is `too_many_channels`.
-    pub max_channels_per_client: usize,
-    /// Channels the server holds in all (default 1000), `general` included; channels are never
-    /// removed, so creating one more is `channel_limit`.
-    pub max_channels: usize,
-    /// This run of the server (the hub uses its start time in ms), sent in `welcome`.
-    pub epoch: u64,
-}
-
-impl Default for ChatConfig {
-    fn default() -> Self {
-        ChatConfig {
-            history_limit: 50,
-            max_name_chars: 32,
-            max_text_bytes: 4096,
-            max_channel_chars: 32,
-            max_channels_per_client: 32,
-            max_channels: 1000,
-            epoch: 0,
-        }
-    }
-}
-
-/// One event and the clients it goes to; the hub serializes the event once for all of them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// The clients that receive the event.
-    pub to: Recipients,
-    /// The event, serialized by [`ServerEvent::to_json`].
-    pub event: ServerEvent,
-}
+pub use crate::app::clients::{ClientId, Recipients};
 
 /// One connected chat client.
 #[derive(Debug)]
 struct Client {
-    /// Its current name, unique under [`name_key`].
+    /// Its current name, unique regardless of case ([`Names`]).
     name: String,
     /// The channels it receives.
     subscriptions: BTreeSet<String>,
@@ -125,25 +80,20 @@ pub struct Chat {
     config: ChatConfig,
     /// Connected clients by id.
     clients: BTreeMap<ClientId, Client>,
-    /// Who holds each name, keyed by [`name_key`].
-    names: HashMap<String, ClientId>,
-    /// Every channel that exists, by name; channels are never removed.
-    channels: BTreeMap<String, Channel>,
-    /// The number of the next `guest-N` name.
-    next_guest: u64,
+    /// Who holds each name.
+    names: Names,
+    /// Every channel that exists, with its subscribers and history.
+    channels: Channels,
 }
 
 impl Chat {
     /// An empty chat with only the `general` channel.
     pub fn new(config: ChatConfig) -> Self {
-        let mut channels = BTreeMap::new();
-        channels.insert(GENERAL.to_owned(), Channel::default());
         Chat {
             config,
             clients: BTreeMap::new(),
-            names: HashMap::new(),
-            channels,
-            next_guest: 1,
+            names: Names::default(),
+            channels: Channels::default(),
         }
     }
 
@@ -167,15 +117,15 @@ impl Chat {
             .as_deref()
             .map(|raw| validate_name(raw, self.config.max_name_chars));
         let name = match requested {
-            Some(Ok(name)) => self.unique_name(name, None),
+            Some(Ok(name)) => self.names.unique(name, None, self.config.max_name_chars),
             Some(Err(error)) => {
                 errors.push(error);
-                self.guest_name()
+                self.names.guest()
             }
-            None => self.guest_name(),
+            None => self.names.guest(),
         };
         log::debug!("chat: client {id} joined as {name:?} at {now_ms} ms");
-        self.names.insert(name_key(&name), id);
+        self.names.hold(&name, id);
         self.clients.insert(
             id,
             Client {
@@ -216,11 +166,9 @@ impl Chat {
         let Some(client) = self.clients.remove(&id) else {
             return Vec::new();
         };
-        self.names.remove(&name_key(&client.name));
+        self.names.release(&client.name);
         for channel in &client.subscriptions {
-            if let Some(channel) = self.channels.get_mut(channel) {
-                channel.subscribers.remove(&id);
-            }
+            self.channels.remove_subscriber(channel, id);
         }
         log::debug!("chat: client {id} ({:?}) left", client.name);
         self.presence(PresenceEvent::Leave, client.name, None)
@@ -277,7 +225,10 @@ impl Chat {
     ) -> Result<(Vec<Delivery>, usize), String> {
         validate_channel(channel, self.config.max_channel_chars).map_err(|e| e.to_string())?;
         validate_text(text, self.config.max_text_bytes).map_err(|e| e.to_string())?;
-        let created = self.ensure_channel(channel).map_err(|e| e.to_string())?;
+        let created = self
+            .channels
+            .ensure(channel, self.config.max_channels)
+            .map_err(|e| e.to_string())?;
         let delivery = self.append(channel, SERVER_NAME, text, now_ms);
         let recipients = delivery.as_ref().map_or(0, |d| d.to.as_slice().len());
         let mut deliveries: Vec<Delivery> = delivery.into_iter().collect();
@@ -352,7 +303,7 @@ impl Chat {
                 id,
                 name,
                 users: self.user_count(),
-                channels: self.channels.keys().cloned().collect(),
+                channels: self.channels.names(),
                 subscribed,
                 history_limit: self.config.history_limit,
                 epoch: self.config.epoch,
@@ -378,21 +329,149 @@ impl Chat {
         })
     }
 
+    /// `join`: changes the client's name and tells everyone. The same name again changes
+    /// nothing and delivers nothing.
+    fn rename(&mut self, id: ClientId, raw: &str) -> Result<Vec<Delivery>, ChatError> {
+        let max_chars = self.config.max_name_chars;
+        let wanted = validate_name(raw, max_chars)?;
+        let new_name = self.names.unique(wanted, Some(id), max_chars);
+        let Some(client) = self.clients.get_mut(&id) else {
+            return Ok(Vec::new());
+        };
+        if client.name == new_name {
+            return Ok(Vec::new());
+        }
+        let old_name = std::mem::replace(&mut client.name, new_name.clone());
+        self.names.release(&old_name);
+        self.names.hold(&new_name, id);
+        log::debug!("chat: client {id} renamed {old_name:?} → {new_name:?}");
+        Ok(self
+            .presence(PresenceEvent::Rename, new_name, Some(old_name))
+            .into_iter()
+            .collect())
+    }
+
+    /// Subscribes a new client to `general` and the `resume` channels; returns their replays
+    /// and whether a channel was created. Refusals go to `errors`; the first
+    /// [`ChatError::TooManySubscriptions`] ends the list, and items beyond
+    /// [`ChatConfig::max_channels_per_client`] are not even looked at.
+    fn subscribe_on_connect(
+        &mut self,
+        id: ClientId,
+        resume: &[(String, u64)],
+        errors: &mut Vec<ChatError>,
+    ) -> (Vec<ServerEvent>, bool) {
+        let since_of = |channel: &str| {
+            resume
+                .iter()
+                .find(|(name, _)| name == channel)
+                .map(|&(_, seq)| seq)
+        };
+        // One more than the limit is enough to report the limit; the URL may list thousands.
+        let mut wanted: Vec<&str> = vec![GENERAL];
+        for (channel, _) in resume {
+            if wanted.len() > self.config.max_channels_per_client {
+                break;
+            }
+            if !wanted.contains(&channel.as_str()) {
+                wanted.push(channel);
+            }
+        }
+        let mut replays = Vec::new();
+        let mut created = false;
+        for channel in wanted {
+            match self.add_subscription(id, channel) {
+                Ok(was_created) => {
+                    created |= was_created;
+                    replays.extend(self.channels.replay(channel, since_of(channel)));
+                }
+                Err(error @ ChatError::TooManySubscriptions { .. }) => {
+                    errors.push(error);
+                    break;
+                }
+                Err(error) => errors.push(error),
+            }
+        }
+        (replays, created)
+    }
+
+    /// `subscribe`: `subscribed`, then the replay, then `channels` if the channel is new.
+    /// Subscribing again is allowed and replays again.
+    fn subscribe(
+        &mut self,
+        id: ClientId,
+        channel: &str,
+        since: Option<u64>,
+    ) -> Result<Vec<Delivery>, ChatError> {
+        let created = self.add_subscription(id, channel)?;
+        let mut deliveries = vec![Delivery {
+            to: Recipients::One(id),
+            event: ServerEvent::Subscribed {
+                channel: channel.to_owned(),
+            },
+        }];
+        deliveries.extend(self.channels.replay(channel, since).map(|event| Delivery {
+            to: Recipients::One(id),
+            event,
+        }));
+        if created {
+            deliveries.extend(self.channels_event());
+        }
+        Ok(deliveries)
+    }
+
+    /// `unsubscribe`: always answered with `unsubscribed`, even if the client was not
+    /// subscribed; `general` may be left too.
+    fn unsubscribe(&mut self, id: ClientId, channel: &str) -> Result<Vec<Delivery>, ChatError> {
+        validate_channel(channel, self.config.max_channel_chars)?;
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.subscriptions.remove(channel);
+        }
+        self.channels.remove_subscriber(channel, id);
+        Ok(vec![Delivery {
+            to: Recipients::One(id),
+            event: ServerEvent::Unsubscribed {
+                channel: channel.to_owned(),
+            },
+        }])
+    }
+
+    /// Subscribes the client to `channel`, creating the channel if needed; returns whether it
+    /// was created. Already being subscribed is fine.
+    fn add_subscription(&mut self, id: ClientId, channel: &str) -> Result<bool, ChatError> {
+        validate_channel(channel, self.config.max_channel_chars)?;
+        let limit = self.config.max_channels_per_client;
+        let client = self.clients.get(&id);
+        if client
+            .is_some_and(|c| !c.subscriptions.contains(channel) && c.subscriptions.len() >= limit)
+        {
+            return Err(ChatError::TooManySubscriptions { limit });
+        }
+        let created = self.channels.ensure(channel, self.config.max_channels)?;
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.subscriptions.insert(channel.to_owned());
+        }
+        self.channels.add_subscriber(channel, id);
+        Ok(created)
+    }
+
+    /// The `channels` event to every connected client.
+    fn channels_event(&self) -> Option<Delivery> {
+        self.to_everyone(ServerEvent::Channels {
+            channels: self.channels.names(),
+        })
+    }
+
+    /// Appends a message to an existing channel; its delivery to the subscribers, if any.
+    fn append(&mut self, channel: &str, from: &str, text: &str, now_ms: u64) -> Option<Delivery> {
+        let limit = self.config.history_limit;
+        self.channels.append(channel, from, text, now_ms, limit)
+    }
+
     /// A delivery to every connected client, or `None` if nobody is connected.
     fn to_everyone(&self, event: ServerEvent) -> Option<Delivery> {
-        many(self.clients.keys().copied().collect(), event)
+        Delivery::many(self.clients.keys().copied().collect(), event)
     }
-}
-
-/// A delivery to `ids`, or `None` if there is nobody to deliver to.
-fn many(ids: Vec<ClientId>, event: ServerEvent) -> Option<Delivery> {
-    if ids.is_empty() {
-        return None;
-    }
-    Some(Delivery {
-        to: Recipients::Many(ids),
-        event,
-    })
 }
 
 /// An `error` event to one client.

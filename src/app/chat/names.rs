@@ -1,9 +1,12 @@
 //! Names: each chat client has one, unique regardless of case; a taken name gets `-2`, `-3`, …
-//! and a client that asked for none (or an invalid one) is `guest-N`. Renaming (`join`) tells
-//! everyone.
+//! and a client that asked for none (or an invalid one) is `guest-N`. [`Names`] knows who holds
+//! each name; the chat tells everyone of a rename (`join`).
 
-use super::{Chat, ChatError, Delivery, PresenceEvent, SERVER_NAME};
-use crate::app::ClientId;
+use std::collections::HashMap;
+
+use super::commands::ChatError;
+use super::config::SERVER_NAME;
+use crate::app::clients::ClientId;
 
 /// Checks a requested name and returns it trimmed.
 ///
@@ -31,37 +34,46 @@ pub(super) fn validate_name(raw: &str, max_chars: usize) -> Result<&str, ChatErr
 }
 
 /// The key under which a name is unique: names differing only in case are the same name.
-pub(super) fn name_key(name: &str) -> String {
+fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
-impl Chat {
-    /// `join`: changes the client's name and tells everyone. The same name again changes
-    /// nothing and delivers nothing.
-    pub(super) fn rename(&mut self, id: ClientId, raw: &str) -> Result<Vec<Delivery>, ChatError> {
-        let wanted = validate_name(raw, self.config.max_name_chars)?;
-        let new_name = self.unique_name(wanted, Some(id));
-        let Some(client) = self.clients.get_mut(&id) else {
-            return Ok(Vec::new());
-        };
-        if client.name == new_name {
-            return Ok(Vec::new());
+/// Who holds each name, and the number of the next `guest-N`.
+#[derive(Debug)]
+pub(super) struct Names {
+    /// Who holds each name, keyed by [`name_key`].
+    holders: HashMap<String, ClientId>,
+    /// The number of the next `guest-N` name.
+    next_guest: u64,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Self {
+            holders: HashMap::new(),
+            next_guest: 1,
         }
-        let old_name = std::mem::replace(&mut client.name, new_name.clone());
-        self.names.remove(&name_key(&old_name));
-        self.names.insert(name_key(&new_name), id);
-        log::debug!("chat: client {id} renamed {old_name:?} → {new_name:?}");
-        Ok(self
-            .presence(PresenceEvent::Rename, new_name, Some(old_name))
-            .into_iter()
-            .collect())
+    }
+}
+
+impl Names {
+    /// `id` holds `name` from now on.
+    pub(super) fn hold(&mut self, name: &str, id: ClientId) {
+        self.holders.insert(name_key(name), id);
+    }
+
+    /// Nobody holds `name` any more.
+    pub(super) fn release(&mut self, name: &str) {
+        self.holders.remove(&name_key(name));
     }
 
     /// `wanted` if nobody else holds it, else `wanted-2`, `wanted-3`, … shortened so the
-    /// result stays within [`ChatConfig::max_name_chars`]. `owner` may keep its own name.
-    pub(super) fn unique_name(&self, wanted: &str, owner: Option<ClientId>) -> String {
+    /// result stays within `max_chars`
+    /// ([`ChatConfig::max_name_chars`](super::ChatConfig::max_name_chars)). `owner` may keep
+    /// its own name.
+    pub(super) fn unique(&self, wanted: &str, owner: Option<ClientId>, max_chars: usize) -> String {
         let is_free = |candidate: &str| {
-            self.names
+            self.holders
                 .get(&name_key(candidate))
                 .map_or(true, |&holder| Some(holder) == owner)
         };
@@ -72,11 +84,7 @@ impl Chat {
         let mut number: u64 = 2;
         loop {
             let suffix = format!("-{number}");
-            let keep = self
-                .config
-                .max_name_chars
-                .saturating_sub(suffix.len())
-                .max(1);
+            let keep = max_chars.saturating_sub(suffix.len()).max(1);
             let candidate: String = wanted.chars().take(keep).chain(suffix.chars()).collect();
             if is_free(&candidate) {
                 return candidate;
@@ -86,11 +94,11 @@ impl Chat {
     }
 
     /// The next free `guest-N` name.
-    pub(super) fn guest_name(&mut self) -> String {
+    pub(super) fn guest(&mut self) -> String {
         loop {
             let candidate = format!("guest-{}", self.next_guest);
             self.next_guest = self.next_guest.saturating_add(1);
-            if !self.names.contains_key(&name_key(&candidate)) {
+            if !self.holders.contains_key(&name_key(&candidate)) {
                 return candidate;
             }
         }

@@ -1,10 +1,11 @@
 //! The chat's wire format, server → client: every [`ServerEvent`] is one JSON object with a
 //! `"type"` field, the payload of one Text frame (RFC 6455 §5.6). The hub serializes each event
-//! once ([`ServerEvent::to_json`]) and shares the frame among its recipients.
+//! once ([`ServerEvent::to_json`]) and shares the frame among its recipients: a [`Delivery`] is
+//! one event and who receives it.
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::ClientId;
+use crate::app::clients::{ClientId, Recipients};
 
 /// A message kept in a channel's history; it goes out as `message` and inside `history`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +130,28 @@ pub(super) fn presence_text(
         PresenceEvent::Join => format!("새로운 유저 접속 [현재: {users}명]"),
         PresenceEvent::Leave => format!("유저 연결 해제 [현재: {users}명]"),
         PresenceEvent::Rename => format!("이름 변경: {} → {name}", old_name.unwrap_or("")),
+    }
+}
+
+/// One event and the clients it goes to; the hub serializes the event once for all of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The clients that receive the event.
+    pub to: Recipients,
+    /// The event, serialized by [`ServerEvent::to_json`].
+    pub event: ServerEvent,
+}
+
+impl Delivery {
+    /// A delivery to `ids`, or `None` if there is nobody to deliver to.
+    pub(super) fn many(ids: Vec<ClientId>, event: ServerEvent) -> Option<Self> {
+        if ids.is_empty() {
+            return None;
+        }
+        Some(Self {
+            to: Recipients::Many(ids),
+            event,
+        })
     }
 }
 

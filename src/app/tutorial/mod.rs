@@ -9,173 +9,47 @@
 //! | `relay` | 003, "WebSocket을 이용한 실시간 웹 애플리케이션 개발" | [`seed_003`] |
 //! | `json-relay` | 004, "자바스크립트 웹 소켓을 활용한 채팅 기능" | [`seed_004`] |
 //!
+//! What the seeds share, the [`Input`] they read, the [`Output`]s they answer with and the
+//! [`Room`] of who is connected, is in [`room`]; each seed imports it, and this module runs the
+//! seeds (and reads each message for its seed, [`read`]).
+//!
 //! Each is an app like the others: it never sees a frame. The connection's reader turns a
-//! whole message into an [`Input`] ([`Input::read`], through its [`TutorialSession`];
+//! whole message into an [`Input`] ([`read`], through its [`TutorialSession`];
 //! the JSON of `channels`, `hello-chat` and `json-relay` is parsed there, off the hub), the hub
 //! hands it to [`TutorialApp::receive`] and fans out the [`Output`]s. Where the tutorial's server is fragile (its `JSON.parse` throws on
 //! bad input and takes the process down) ours answers the sender with one error line and keeps
 //! the connection open.
 
 pub mod catalog;
+pub mod room;
 pub mod seed_000;
 pub mod seed_001;
 pub mod seed_002;
 pub mod seed_003;
 pub mod seed_004;
 
-use std::collections::BTreeMap;
-
 pub use catalog::Tutorial;
+pub use room::{as_text, Input, Output, Room};
 
-use super::seam::{self, App, Context, Reading, Recipients, Session};
-use super::{ClientId, Endpoint};
+use super::clients::{ClientId, Recipients};
+use super::endpoint::Endpoint;
+use super::seam::{self, App, Context, Reading, Session};
 use crate::protocol::Message;
 
-/// A client's message as the tutorial's server reads it, parsed on the connection's thread.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    /// The message as it arrived, for the tutorials that use it whole (for `json-relay`, one
-    /// already checked to be a chat object, relayed verbatim).
-    Message(Message),
-    /// `channels`: `{"type":"subscribe","channel":C}`.
-    Subscribe {
-        /// The channel C.
-        channel: String,
-    },
-    /// `channels`: `{"channel":C,"content":X}`.
-    Publish {
-        /// The channel C.
-        channel: String,
-        /// The content X.
-        content: String,
-    },
-    /// `hello-chat`: `{"name":N,"message":M}` from the page's name and message inputs.
-    Said {
-        /// The name N.
-        name: String,
-        /// The message M.
-        message: String,
-    },
-    /// A message the tutorial's protocol cannot read; `error` goes back to the sender alone.
-    Invalid {
-        /// The one line answered.
-        error: String,
-    },
-}
-
-impl Input {
-    /// Reads `message` the way `tutorial`'s server does, and prints the line its
-    /// `ws.on('message')` logs. This runs on the connection's reader thread: a flood of messages
-    /// makes its sender's thread wait on the log, never the hub.
-    pub fn read(tutorial: Tutorial, message: Message) -> Self {
-        let input = match tutorial {
-            Tutorial::Channels => seed_001::read_channels(message),
-            Tutorial::HelloChat => seed_002::read(message),
-            Tutorial::JsonRelay => seed_004::read(message),
-            _ => Self::Message(message),
-        };
-        if let Some(line) = input.console_line(tutorial) {
-            log::info!(target: "tutorial", "{line}");
-        }
-        input
+/// Reads `message` the way `tutorial`'s server does, and prints the line its
+/// `ws.on('message')` logs. This runs on the connection's reader thread: a flood of messages
+/// makes its sender's thread wait on the log, never the hub.
+pub fn read(tutorial: Tutorial, message: Message) -> Input {
+    let input = match tutorial {
+        Tutorial::Channels => seed_001::read_channels(message),
+        Tutorial::HelloChat => seed_002::read(message),
+        Tutorial::JsonRelay => seed_004::read(message),
+        _ => Input::Message(message),
+    };
+    if let Some(line) = input.console_line(tutorial) {
+        log::info!(target: "tutorial", "{line}");
     }
-
-    /// The console line `tutorial`'s server prints for this message, if it prints one.
-    pub fn console_line(&self, tutorial: Tutorial) -> Option<String> {
-        let text = input_text(self);
-        match (tutorial, self) {
-            (_, Self::Invalid { .. }) => None,
-            (Tutorial::WelcomeEcho, _) => Some(format!("Received message => {text}")),
-            (Tutorial::ServerReceived | Tutorial::Broadcast, _) => {
-                Some(format!("Received message: {text}"))
-            }
-            (Tutorial::HelloChat, Self::Said { name, message }) => {
-                Some(format!("received: {name}: {message}"))
-            }
-            (Tutorial::HelloChat | Tutorial::Relay, _) => Some(format!("received: {text}")),
-            (Tutorial::JsonRelay, _) => Some(format!("새로운 메시지가 도착했습니다: {text}")),
-            _ => None,
-        }
-    }
-}
-
-/// What the app asks the hub to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// Send `message` to each of `to` (encoded once, shared).
-    Send {
-        /// The recipients, in order.
-        to: Vec<ClientId>,
-        /// The message.
-        message: Message,
-    },
-    /// A line on the server's console, where the tutorial's `console.log` prints (for a
-    /// connect or a disconnect; a message's line is printed by [`Input::read`]).
-    Console(String),
-}
-
-impl Output {
-    /// A Text message to `to`.
-    pub fn text(to: Vec<ClientId>, text: impl Into<String>) -> Self {
-        Self::Send {
-            to,
-            message: Message::Text(text.into()),
-        }
-    }
-
-    /// A console line.
-    pub fn console(line: impl Into<String>) -> Self {
-        Self::Console(line.into())
-    }
-}
-
-/// Who is connected, and (for `channels`) to which channel: the tutorials' `wss.clients` and
-/// `ws.channel`.
-#[derive(Debug, Default)]
-pub struct Room {
-    members: BTreeMap<ClientId, Option<String>>,
-}
-
-impl Room {
-    /// Everyone connected: `wss.clients`, ordered so that tests are deterministic.
-    pub fn everyone(&self) -> Vec<ClientId> {
-        self.members.keys().copied().collect()
-    }
-
-    /// Everyone but `sender`: `client !== ws`.
-    pub fn others(&self, sender: ClientId) -> Vec<ClientId> {
-        self.members
-            .keys()
-            .copied()
-            .filter(|&id| id != sender)
-            .collect()
-    }
-
-    /// Everyone whose channel is `channel`: `client.channel === channel`.
-    pub fn in_channel(&self, channel: &str) -> Vec<ClientId> {
-        self.members
-            .iter()
-            .filter(|(_, c)| c.as_deref() == Some(channel))
-            .map(|(&id, _)| id)
-            .collect()
-    }
-
-    /// Puts `id` in `channel` (one channel per client, as in the tutorial: `ws.channel = …`).
-    pub fn subscribe(&mut self, id: ClientId, channel: String) {
-        if let Some(slot) = self.members.get_mut(&id) {
-            *slot = Some(channel);
-        }
-    }
-
-    /// How many are connected.
-    pub fn len(&self) -> usize {
-        self.members.len()
-    }
-
-    /// Whether nobody is.
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
-    }
+    input
 }
 
 /// One tutorial's server: the state machine the hub runs, without threads or sockets.
@@ -201,7 +75,7 @@ impl TutorialApp {
 
     /// `wss.on('connection')`.
     pub fn connect(&mut self, id: ClientId) -> Vec<Output> {
-        self.room.members.insert(id, None);
+        self.room.join(id);
         let room = &self.room;
         match self.tutorial {
             Tutorial::WelcomeEcho => seed_000::welcome(id),
@@ -217,7 +91,7 @@ impl TutorialApp {
 
     /// `ws.on('close')`. Nothing for a client that was not connected.
     pub fn disconnect(&mut self, id: ClientId) -> Vec<Output> {
-        if self.room.members.remove(&id).is_none() {
+        if !self.room.leave(id) {
             return Vec::new();
         }
         match self.tutorial {
@@ -231,7 +105,7 @@ impl TutorialApp {
 
     /// `ws.on('message')`.
     pub fn receive(&mut self, id: ClientId, input: Input) -> Vec<Output> {
-        if !self.room.members.contains_key(&id) {
+        if !self.room.contains(id) {
             return Vec::new();
         }
         if let Input::Invalid { error } = input {
@@ -307,30 +181,13 @@ pub struct NoTutorial;
 impl App for NoTutorial {}
 
 /// One connection to a tutorial's server: its message read as that server reads it, on the
-/// connection's own thread ([`Input::read`]).
+/// connection's own thread ([`read`]).
 #[derive(Debug, Clone, Copy)]
 pub struct TutorialSession(pub Tutorial);
 
 impl Session for TutorialSession {
     fn read(&mut self, message: Message) -> Reading {
-        Reading::Hub(super::Input::Tutorial(Input::read(self.0, message)))
-    }
-}
-
-/// `${message}` in the tutorials' template strings: a Text message as it is, a Binary one as
-/// UTF-8 (Node's `Buffer` → string), invalid bytes shown as U+FFFD.
-pub fn as_text(message: &Message) -> std::borrow::Cow<'_, str> {
-    match message {
-        Message::Text(text) => text.as_str().into(),
-        Message::Binary(bytes) => String::from_utf8_lossy(bytes),
-    }
-}
-
-/// The message's text, for `${message}`; empty for inputs that are not whole messages.
-fn input_text(input: &Input) -> std::borrow::Cow<'_, str> {
-    match input {
-        Input::Message(message) => as_text(message),
-        _ => "".into(),
+        Reading::Hub(super::Input::Tutorial(read(self.0, message)))
     }
 }
 

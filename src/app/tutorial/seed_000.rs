@@ -10,7 +10,7 @@
 //! - `notifications` (실시간 알림 시스템, 연습문제 3): `setInterval(…, 5000)` sends
 //!   `This is a real-time notification` to every open client.
 
-use super::{input_text, Input, Output, Room};
+use super::room::{input_text, Input, Output, Room};
 use crate::app::ClientId;
 
 /// `ws.send('Welcome to the WebSocket server!')`, to the new client only.

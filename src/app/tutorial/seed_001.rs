@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use super::{input_text, Input, Output, Room};
+use super::room::{input_text, Input, Output, Room};
 use crate::app::ClientId;
 use crate::protocol::Message;
 

@@ -13,7 +13,7 @@
 
 use serde_json::Value;
 
-use super::{Input, Output, Room};
+use super::room::{Input, Output, Room};
 use crate::protocol::Message;
 
 /// `새로운 유저 접속 [현재: X명]` to everyone, the newcomer included.

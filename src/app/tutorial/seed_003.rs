@@ -3,7 +3,7 @@
 //! `messages`), the `ws` server on port 8080 logs `client connected` and `received: %s`, and
 //! sends each message to every *other* open client (`client !== ws`), verbatim.
 
-use super::{Input, Output, Room};
+use super::room::{Input, Output, Room};
 use crate::app::ClientId;
 
 /// `console.log("client connected")`.

@@ -10,7 +10,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Input, Output, Room};
+use super::room::{Input, Output, Room};
 use crate::app::ClientId;
 use crate::protocol::Message;
 

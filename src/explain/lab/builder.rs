@@ -6,10 +6,6 @@
 //! ([`super::presets`]) are written with it, and the browser test checks that the page builds
 //! each preset's bytes.
 
-use serde_json::Value;
-
-use super::wire::{to_json, BuiltFrameJson};
-
 use crate::protocol::frame::MAX_CONTROL_PAYLOAD;
 use crate::protocol::mask::apply_mask;
 
@@ -129,11 +125,6 @@ impl BuiltFrame {
         }
         bytes.extend_from_slice(&payload);
         bytes
-    }
-
-    /// The builder's fields as the page reads them ([`BuiltFrameJson`]).
-    pub fn to_json(&self) -> Value {
-        to_json(&BuiltFrameJson::from(self))
     }
 }
 

@@ -4,10 +4,7 @@
 //! Defined once, here: the page loads them with `{"type":"presets"}` into its builder, and the
 //! unit tests below run every one through [`run`](super::run), the lab's own code path.
 
-use serde_json::Value;
-
 use super::builder::{BuiltFrame, LengthForm};
-use super::wire::{to_json, PresetJson};
 use super::{Experiment, Step, Verdict};
 use crate::protocol::connection::Limits;
 
@@ -71,11 +68,6 @@ impl Preset {
             limits,
             deflate: self.deflate,
         }
-    }
-
-    /// The preset as the page reads it ([`PresetJson`]).
-    pub fn to_json(&self, limits: Limits) -> Value {
-        to_json(&PresetJson::new(self, limits))
     }
 
     /// Whether `verdict` and the report's events are the RFC's answer.

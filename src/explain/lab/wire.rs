@@ -424,3 +424,44 @@ impl<'a> PresetJson<'a> {
         }
     }
 }
+
+impl Step {
+    /// The step as the `/lab` endpoint's JSON ([`StepJson`]).
+    pub fn to_json(&self) -> Value {
+        to_json(&StepJson::from(self))
+    }
+}
+
+impl Verdict {
+    /// The verdict as the `/lab` endpoint's JSON: `kind` is `failed`, `closed` or `open`
+    /// ([`VerdictJson`]).
+    pub fn to_json(&self) -> Value {
+        to_json(&VerdictJson::from(self))
+    }
+}
+
+impl Report {
+    /// The report as the `/lab` endpoint's JSON (`{"type":"report", …}`, [`ReportJson`]).
+    pub fn to_json(&self) -> Value {
+        to_json(&ReportJson::from(self))
+    }
+}
+
+impl BuiltFrame {
+    /// The builder's fields as the page reads them ([`BuiltFrameJson`]).
+    pub fn to_json(&self) -> Value {
+        to_json(&BuiltFrameJson::from(self))
+    }
+}
+
+impl Preset {
+    /// The preset as the page reads it ([`PresetJson`]).
+    pub fn to_json(&self, limits: Limits) -> Value {
+        to_json(&PresetJson::new(self, limits))
+    }
+}
+
+/// The core's limits as JSON, named as the flags are ([`LimitsJson`]).
+pub fn limits_json(limits: &Limits) -> Value {
+    to_json(&LimitsJson::from(limits))
+}

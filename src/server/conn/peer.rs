@@ -35,7 +35,7 @@ use crate::protocol::{Connection, Limits};
 use crate::server::hub::Command;
 use crate::server::metrics;
 use crate::server::refusal::Refusal;
-use crate::server::Shared;
+use crate::server::shared::Shared;
 
 /// Runs an upgraded connection until it ends.
 ///

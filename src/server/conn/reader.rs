@@ -27,7 +27,7 @@ use crate::protocol::{CloseCode, CloseFrame, Connection, Event};
 use crate::server::close_record::CloseRecord;
 use crate::server::hub::Command;
 use crate::server::metrics::{metrics, EndpointCounters};
-use crate::server::Shared;
+use crate::server::shared::Shared;
 use crate::sync::lock;
 
 /// What a quiet connection reads into: a small array on the reader's stack, so a connection

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::app::seam::ConnectionInfo;
+use crate::app::ConnectionInfo;
 use crate::app::{ClientId, Directory, Endpoint};
 use crate::server::conn::lanes::{Control, Frame};
 use crate::server::conn::outbox::{Outbox, SendError};
