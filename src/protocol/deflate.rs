@@ -427,12 +427,37 @@ pub fn encode_message(
     masking_key: Option<[u8; 4]>,
 ) -> Vec<u8> {
     let compressed = deflater.map(|deflater| deflater.compress(payload));
+    let header = message_header(opcode, compressed.is_some(), masking_key);
+    encode_frame_with(header, compressed.as_deref().unwrap_or(payload))
+}
+
+/// [`encode_message`] as a header and a payload kept apart, for a sender that writes them with
+/// one vectored write: an uncompressed payload is handed back as it came, never copied.
+pub fn message_frame(
+    opcode: Opcode,
+    payload: Vec<u8>,
+    deflater: Option<&mut Deflater>,
+) -> (FrameHeader, Vec<u8>) {
+    let (compressed, payload) = match deflater {
+        Some(deflater) => (true, deflater.compress(&payload)),
+        None => (false, payload),
+    };
     let header = FrameHeader {
-        rsv1: compressed.is_some(),
+        payload_len: payload.len() as u64,
+        ..message_header(opcode, compressed, None)
+    };
+    (header, payload)
+}
+
+/// The header of an outgoing message's one frame: FIN set, RSV1 set when its payload is
+/// compressed (RFC 7692 §6.1), masked with `masking_key` when a client sends it (§5.3). The
+/// payload length is filled in by the frame's encoder.
+fn message_header(opcode: Opcode, compressed: bool, masking_key: Option<[u8; 4]>) -> FrameHeader {
+    FrameHeader {
+        rsv1: compressed,
         masking_key,
         ..FrameHeader::new(opcode, 0)
-    };
-    encode_frame_with(header, compressed.as_deref().unwrap_or(payload))
+    }
 }
 
 /// How a server that agreed `server_no_context_takeover` compresses: every message with a
@@ -462,7 +487,13 @@ impl StatelessCompressor {
     /// one, or one lent by a pool: a compressor costs about 270 KiB, so the server keeps a few
     /// and lends them instead of making one per message).
     pub fn compress(&self, deflater: &mut Deflater, payload: &[u8]) -> Option<Vec<u8>> {
-        (payload.len() >= self.threshold).then(|| deflater.compress(payload))
+        self.compresses(payload.len())
+            .then(|| deflater.compress(payload))
+    }
+
+    /// Whether a message of `len` bytes is sent compressed: at or over the threshold.
+    pub fn compresses(&self, len: usize) -> bool {
+        len >= self.threshold
     }
 
     /// One message as its frame ([`encode_message`]): compressed with RSV1 set if it is at or
@@ -475,7 +506,7 @@ impl StatelessCompressor {
         opcode: Opcode,
         payload: &[u8],
     ) -> Vec<u8> {
-        let deflater = (payload.len() >= self.threshold).then_some(deflater);
+        let deflater = self.compresses(payload.len()).then_some(deflater);
         encode_message(opcode, payload, deflater, None)
     }
 
@@ -501,7 +532,7 @@ impl StatelessCompressor {
             let payload = frame.get(raw.header_len..).unwrap_or_default();
             let data = matches!(opcode, Opcode::Text | Opcode::Binary);
             let plain = raw.fin && raw.rsv == 0 && raw.masking_key.is_none();
-            if data && plain && payload.len() >= self.threshold {
+            if data && plain && self.compresses(payload.len()) {
                 out.extend_from_slice(&encode_message(opcode, payload, Some(deflater), None));
             } else {
                 out.extend_from_slice(frame);

@@ -17,14 +17,13 @@
 
 mod commands;
 
-use serde_json::json;
-
 pub use commands::{read_command, Decision, InspectorCommand, Target};
 
 use super::clients::ClientId;
 use super::directory::Directory;
 use super::input::Input;
 use super::seam::{App, Context, Output, Reading, Session};
+use crate::explain::inspector::{ConnectionSummary, InspectorEvent};
 use crate::protocol::Message;
 
 /// The Inspector on the hub: its commands' rules, and the `connections` list.
@@ -44,8 +43,8 @@ impl App for Inspector {
             Ok(Decision::Unwatch) => vec![Output::Unwatch { inspector: id }],
             Ok(Decision::List(ids)) => vec![Output::text_to(id, list(&ids, cx.directory))],
             Err(message) => {
-                let error = json!({"type": "error", "message": message});
-                vec![Output::text_to(id, error.to_string())]
+                let error = InspectorEvent::Error { message: &message };
+                vec![Output::text_to(id, error.to_json().to_string())]
             }
         }
     }
@@ -54,16 +53,20 @@ impl App for Inspector {
 /// The `connections` answer: each connection's id, endpoint, address and whether it is tapped
 /// or watched.
 fn list(ids: &[ClientId], directory: &dyn Directory) -> String {
-    let connections: Vec<_> = ids
+    let connections = ids
         .iter()
         .filter_map(|&id| directory.describe(id).map(|info| (id, info)))
-        .map(|(id, info)| {
-            json!({"conn": id, "endpoint": info.endpoint,
-                   "peer": info.peer.map(|p| p.to_string()),
-                   "tapped": info.tapped, "watched": info.watched})
+        .map(|(conn, info)| ConnectionSummary {
+            conn,
+            endpoint: info.endpoint,
+            peer: info.peer.map(|p| p.to_string()),
+            tapped: info.tapped,
+            watched: info.watched,
         })
         .collect();
-    json!({"type": "connections", "connections": connections}).to_string()
+    InspectorEvent::Connections { connections }
+        .to_json()
+        .to_string()
 }
 
 /// One `/inspect` connection: its commands are parsed here, then carried out on the hub.

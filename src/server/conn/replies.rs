@@ -5,8 +5,8 @@
 use super::lanes::{Control, Frame};
 use super::reader::Reader;
 use super::writer::WriteNow;
-use crate::protocol::deflate::StatelessCompressor;
-use crate::protocol::{FrameHeader, Message};
+use crate::protocol::deflate::message_frame;
+use crate::protocol::Message;
 use crate::server::deflaters::with_deflater;
 
 impl Reader<'_> {
@@ -15,17 +15,15 @@ impl Reader<'_> {
     #[inline(never)]
     pub(super) fn reply(&mut self, reply: Message) {
         let opcode = reply.opcode();
-        let compressed = match &self.compressor {
-            Some(compressor) => compress(compressor, reply.as_bytes()),
-            None => None,
-        };
-        let (rsv1, payload) = match compressed {
-            Some(bytes) => (true, bytes),
-            None => (false, reply.into_bytes()),
-        };
-        let header = FrameHeader {
-            rsv1,
-            ..FrameHeader::new(opcode, payload.len() as u64)
+        let payload = reply.into_bytes();
+        // A compressor is lent from the pool only for a message that will be compressed.
+        let (header, payload) = match &self.compressor {
+            Some(compressor) if compressor.compresses(payload.len()) => {
+                with_deflater(compressor, |deflater| {
+                    message_frame(opcode, payload, Some(deflater))
+                })
+            }
+            _ => message_frame(opcode, payload, None),
         };
         self.replies.push(Frame::Owned(header.encode(), payload));
     }
@@ -92,10 +90,4 @@ impl Reader<'_> {
             });
         }
     }
-}
-
-/// An echo reply compressed (RFC 7692 §6.1), or `None` when it is sent as it is.
-#[inline(never)]
-fn compress(compressor: &StatelessCompressor, bytes: &[u8]) -> Option<Vec<u8>> {
-    with_deflater(compressor, |deflater| compressor.compress(deflater, bytes))
 }

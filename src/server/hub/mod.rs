@@ -38,10 +38,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use log::{debug, error, info, warn};
-use serde_json::json;
 
 use crate::app::{self, App, AppsConfig, ClientId, Context, Endpoint, Input, Output};
-use crate::protocol::frame::encode_frame;
+use crate::explain::inspector::InspectorEvent;
+use crate::protocol::deflate::encode_message;
 use crate::protocol::{CloseCode, Message};
 use crate::server::conn::lanes::{Control, Frame};
 use crate::server::conn::outbox::{Outbox, Overflow, SendError};
@@ -374,7 +374,7 @@ impl<O: Mailbox> Hub<O> {
             match output {
                 Output::Send { to, message } => self.fan_out(to.as_slice(), encode(&message)),
                 Output::Relay { to, message } => {
-                    let frame = encode_frame(message.opcode(), message.as_bytes());
+                    let frame = encode_message(message.opcode(), message.as_bytes(), None, None);
                     self.gather_broadcast(to, frame);
                 }
                 Output::Watch { inspector, target } => self.watch(inspector, target),
@@ -403,7 +403,10 @@ impl<O: Mailbox> Hub<O> {
             }
             self.send_json(
                 inspector,
-                &json!({"type": "detached", "conn": target, "why": "unwatched"}),
+                &InspectorEvent::Detached {
+                    conn: target,
+                    why: "unwatched",
+                },
             );
         }
     }
@@ -426,14 +429,17 @@ impl<O: Mailbox> Hub<O> {
             client.tap.detach(watcher);
             self.send_json(
                 watcher,
-                &json!({"type": "detached", "conn": id, "why": "connection closed"}),
+                &InspectorEvent::Detached {
+                    conn: id,
+                    why: "connection closed",
+                },
             );
         }
     }
 
     /// One JSON event to one client.
-    fn send_json(&mut self, id: ClientId, event: &serde_json::Value) {
-        self.fan_out(&[id], encode(&Message::Text(event.to_string())));
+    fn send_json(&mut self, id: ClientId, event: &InspectorEvent<'_>) {
+        self.fan_out(&[id], encode(&Message::Text(event.to_json().to_string())));
     }
 
     /// Adds a broadcast frame to the sweep under way (see [`Sweep`]), or starts a new sweep
@@ -560,7 +566,10 @@ fn going_away() -> Control {
     }
 }
 
-/// One message, encoded once, to be shared.
+/// One message, encoded once, to be shared (uncompressed: each writer takes the compressed
+/// form its connection agreed, made once per window size, [`SharedBytes::deflated`]).
+///
+/// [`SharedBytes::deflated`]: crate::server::conn::lanes::SharedBytes::deflated
 fn encode(message: &Message) -> Arc<[u8]> {
-    encode_frame(message.opcode(), message.as_bytes()).into()
+    encode_message(message.opcode(), message.as_bytes(), None, None).into()
 }
