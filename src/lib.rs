@@ -9,7 +9,8 @@
 //! ```text
 //! TcpStream → server::request ─GET→ server::static_files        POST /publish → hub
 //!                   └─Upgrade→ protocol::handshake → 101 Switching Protocols
-//! reader: bytes → protocol::Connection (frame→mask→message→utf8→close) → events → hub → app
+//! reader: bytes → protocol::Connection (frame→mask→message→utf8→close) → events
+//!         → app::Session (parse, rate, reply) → hub → app::App → outputs
 //! writer: socket ← bounded outbox ← Arc<[u8]> encoded once by the hub, or a Pong/Close reply
 //! ```
 //!
@@ -18,8 +19,10 @@
 //! - [`protocol`]: the sans-I/O core, RFC 6455 as bytes in and values out. Start here.
 //! - [`explain`]: teaching views of the protocol: the Inspector's frame anatomy, the Lab.
 //! - [`server`]: the threads and sockets around it; no protocol rules.
-//! - [`app`]: echo, broadcast, chat and notifications, written against messages, not frames;
-//!   and [`app::tutorial`], the servers of the seed tutorials (`wsmith tutorial NAME`).
+//! - [`app`]: echo, broadcast, chat, notifications, the Inspector's and the Lab's commands,
+//!   each behind one seam ([`app::seam`]: an `App` on the hub, a `Session` on each reader),
+//!   written against messages, not frames; and [`app::tutorial`], the servers of the seed
+//!   tutorials (`wsmith tutorial NAME`).
 //! - [`config`]: every flag and limit.
 //! - [`client`]: `wsmith connect` and `wsmith decode`, the other end of the protocol.
 //!
