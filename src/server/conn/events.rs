@@ -9,7 +9,7 @@ use log::{debug, info, trace};
 
 use super::lanes::Control;
 use super::reader::Reader;
-use crate::app::Reading;
+use crate::app::{Input, Reading};
 use crate::protocol::{CloseCode, CloseFrame, Event, Message};
 use crate::server::close_record::CloseRecord;
 use crate::server::hub::Command;
@@ -22,13 +22,28 @@ impl Reader<'_> {
         event: Event,
         sent_close: Option<&CloseFrame>,
     ) -> Option<Box<CloseRecord>> {
-        let id = self.id;
         match event {
-            Event::Frame { header, offset } => trace!("peer {id} ← {header} (at byte {offset})"),
             Event::Message(message) => {
                 self.counters.received_message();
                 self.dispatch(message);
+                None
             }
+            // Everything else in a frame of its own: a message's path stays shallow.
+            other => self.handle_other(other, sent_close),
+        }
+    }
+
+    /// [`Reader::handle`] for every event but a whole message.
+    #[inline(never)]
+    fn handle_other(
+        &mut self,
+        event: Event,
+        sent_close: Option<&CloseFrame>,
+    ) -> Option<Box<CloseRecord>> {
+        let id = self.id;
+        match event {
+            Event::Frame { header, offset } => trace!("peer {id} ← {header} (at byte {offset})"),
+            Event::Message(message) => self.dispatch(message),
             Event::Ping(payload) => {
                 debug!("peer {id}: ping of {} bytes, pong queued", payload.len());
                 self.count_control_frame();
@@ -57,17 +72,29 @@ impl Reader<'_> {
         }
         #[cfg(feature = "test-hooks")]
         self.inject_fault(&message);
+        // Each outcome is a call of its own: this frame stays small, so that the stack an
+        // echo touches stays within the two pages an idle connection keeps.
         match self.session.read(message) {
             Reading::Reply(reply) => self.reply(reply),
-            Reading::Hub(input) => self
-                .shared
-                .hub_send(Command::Message { id: self.id, input }),
-            Reading::Close(reason) => {
-                metrics().rate_limit_close(RateLimit::Messages);
-                self.close_for_policy(reason);
-            }
+            Reading::Hub(input) => self.to_hub(input),
+            Reading::Close(reason) => self.refuse(reason),
             Reading::Nothing => {}
         }
+    }
+
+    /// The session's input for its app, to the hub.
+    #[inline(never)]
+    fn to_hub(&self, input: Input) {
+        self.shared
+            .hub_send(Command::Message { id: self.id, input });
+    }
+
+    /// The session asked for a policy close: the client kept sending past its rate.
+    #[cold]
+    #[inline(never)]
+    fn refuse(&mut self, reason: String) {
+        metrics().rate_limit_close(RateLimit::Messages);
+        self.close_for_policy(reason);
     }
 
     /// `--max-control-rate`: a Ping/Pong flood is closed with 1008.

@@ -5,8 +5,8 @@
 use super::lanes::{Control, Frame};
 use super::reader::Reader;
 use super::writer::WriteNow;
-use crate::protocol::deflate::message_frame;
-use crate::protocol::Message;
+use crate::protocol::deflate::{message_frame, StatelessCompressor};
+use crate::protocol::{FrameHeader, Message, Opcode};
 use crate::server::deflaters::with_deflater;
 
 impl Reader<'_> {
@@ -19,9 +19,7 @@ impl Reader<'_> {
         // A compressor is lent from the pool only for a message that will be compressed.
         let (header, payload) = match &self.compressor {
             Some(compressor) if compressor.compresses(payload.len()) => {
-                with_deflater(compressor, |deflater| {
-                    message_frame(opcode, payload, Some(deflater))
-                })
+                compressed(compressor, opcode, payload)
             }
             _ => message_frame(opcode, payload, None),
         };
@@ -90,4 +88,18 @@ impl Reader<'_> {
             });
         }
     }
+}
+
+/// A reply's frame compressed with a compressor lent from the pool. Not inlined: lending one
+/// takes a deep frame, and a reply that is not compressed (an echo of a chat-sized message)
+/// should not touch that stack.
+#[inline(never)]
+fn compressed(
+    compressor: &StatelessCompressor,
+    opcode: Opcode,
+    payload: Vec<u8>,
+) -> (FrameHeader, Vec<u8>) {
+    with_deflater(compressor, |deflater| {
+        message_frame(opcode, payload, Some(deflater))
+    })
 }
