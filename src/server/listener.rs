@@ -11,6 +11,7 @@ use std::time::Duration;
 use log::{error, warn};
 
 use super::metrics::{self, metrics};
+use super::per_address::Place;
 use super::refusal::Refusal;
 use super::request::{self, Port};
 use super::shared::Shared;
@@ -41,22 +42,53 @@ pub fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, port: Port) {
     }
 }
 
+/// The places one accepted connection holds for its peer's address: its connection, and its
+/// unfinished request head (given back once the head is read).
+struct AddressPlaces {
+    connection: Option<Place>,
+    head: Option<Place>,
+}
+
+/// Takes the connection's places for its peer's address, or says which cap it is over.
+fn take_places(stream: &TcpStream, shared: &Shared) -> Result<AddressPlaces, metrics::Refusal> {
+    let Ok(peer) = stream.peer_addr() else {
+        // Gone already: nothing to count it against; its first read ends it.
+        return Ok(AddressPlaces {
+            connection: None,
+            head: None,
+        });
+    };
+    let config = &shared.config;
+    let connection = shared
+        .connections
+        .take(peer.ip(), config.max_connections_per_address)
+        .ok_or(metrics::Refusal::ConnectionsPerAddress)?;
+    let head = shared
+        .heads
+        .take(peer.ip(), config.max_heads_per_address)
+        .ok_or(metrics::Refusal::HeadsPerAddress)?;
+    Ok(AddressPlaces {
+        connection: Some(connection),
+        head: Some(head),
+    })
+}
+
 fn accept(stream: TcpStream, shared: &Arc<Shared>, port: Port) {
     metrics().accepted();
-    let refusal = if shared.active.load(Ordering::SeqCst) >= shared.config.max_connections {
-        Some(metrics::Refusal::MaxConnections)
-    } else if !shared.pool.has_room() {
-        Some(metrics::Refusal::ThreadBudget)
+    let places = if shared.active.load(Ordering::SeqCst) >= shared.config.max_connections {
+        Err(metrics::Refusal::MaxConnections)
+    } else if !shared.pool.has_room() || !shared.threads.has_room_for_connection() {
+        Err(metrics::Refusal::ThreadBudget)
     } else {
-        None
+        take_places(&stream, shared)
     };
-    if let Some(refusal) = refusal {
-        metrics().refused(refusal);
-        // Answered here, without a thread: a fresh socket's send buffer takes a short response.
-        let _ = stream.set_nonblocking(true);
-        let _ = (&stream).write_all(&Refusal::AtCapacity.response());
-        return;
-    }
+    let places = match places {
+        Ok(places) => places,
+        Err(refusal) => {
+            refuse(&stream, refusal);
+            return;
+        }
+    };
     shared.active.fetch_add(1, Ordering::SeqCst);
     let active = Active(Arc::clone(shared));
     let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
@@ -66,7 +98,12 @@ fn accept(stream: TcpStream, shared: &Arc<Shared>, port: Port) {
     // but what this closure moves in.
     let spawned = pool.run(Box::new(move || {
         let _active = active;
-        if catch_unwind(AssertUnwindSafe(|| request::handle(stream, id, &shared, port))).is_err() {
+        let AddressPlaces { connection, head } = places;
+        let _connection = connection;
+        let served = catch_unwind(AssertUnwindSafe(|| {
+            request::handle(stream, id, &shared, port, head);
+        }));
+        if served.is_err() {
             error!("peer {id}: connection thread panicked; the connection is closed, the server goes on");
         }
     }));
@@ -74,4 +111,11 @@ fn accept(stream: TcpStream, shared: &Arc<Shared>, port: Port) {
         metrics().refused(metrics::Refusal::ThreadStart);
         warn!("cannot start a thread for connection {id}: {e}");
     }
+}
+
+/// Answers 503 without a thread: a fresh socket's send buffer takes a short response.
+fn refuse(stream: &TcpStream, refusal: metrics::Refusal) {
+    metrics().refused(refusal);
+    let _ = stream.set_nonblocking(true);
+    let _ = (&*stream).write_all(&Refusal::AtCapacity.response());
 }

@@ -108,16 +108,28 @@ pub enum Refusal {
     ThreadBudget,
     /// The operating system refused a new thread.
     ThreadStart,
+    /// `--max-heads-per-address` request heads were still arriving from the peer's address.
+    HeadsPerAddress,
+    /// `--max-connections-per-address` connections were open from the peer's address.
+    ConnectionsPerAddress,
 }
 
 impl Refusal {
-    const ALL: [Self; 3] = [Self::MaxConnections, Self::ThreadBudget, Self::ThreadStart];
+    const ALL: [Self; 5] = [
+        Self::MaxConnections,
+        Self::ThreadBudget,
+        Self::ThreadStart,
+        Self::HeadsPerAddress,
+        Self::ConnectionsPerAddress,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
             Self::MaxConnections => "max_connections",
             Self::ThreadBudget => "thread_budget",
             Self::ThreadStart => "thread_start",
+            Self::HeadsPerAddress => "heads_per_address",
+            Self::ConnectionsPerAddress => "connections_per_address",
         }
     }
 }
@@ -347,7 +359,7 @@ impl Metrics {
             Family::new(
                 "wsmith_connections_refused_total",
                 Type::Counter,
-                "TCP connections the listener refused, by reason: --max-connections reached or the thread budget spent (both answered 503), or a thread that could not start.",
+                "TCP connections the listener refused, by reason: --max-connections reached, the thread budget spent, --max-heads-per-address or --max-connections-per-address reached (all answered 503), or a thread that could not start.",
                 Refusal::ALL
                     .iter()
                     .map(|&why| {

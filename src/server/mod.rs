@@ -3,7 +3,7 @@
 //!
 //! | thread | name | stack | what it does |
 //! |---|---|---|---|
-//! | listener | `listener` (the caller's) | — | accepts, enforces `--max-connections`, hands the connection to a pooled thread |
+//! | listener | `listener` (the caller's) | — | accepts, enforces `--max-connections` and the per-address caps ([`per_address`]), hands the connection to a pooled thread |
 //! | connection | `conn` (pooled) | [`CONNECTION_STACK`] | reads the request head, serves HTTP or upgrades, then reads frames |
 //! | writer | `conn` (pooled) | [`CONNECTION_STACK`] | drains that connection's outbox into its socket; runs only while there is something to write |
 //! | hub | `hub` | 256 KiB | owns the registry and runs the apps |
@@ -28,6 +28,7 @@ pub mod listener;
 pub mod log_sink;
 pub mod metric_family;
 pub mod metrics;
+pub mod per_address;
 pub mod pool;
 pub mod refusal;
 pub mod request;
@@ -156,6 +157,8 @@ impl Server {
             spawner: spawner::Spawner::start()?,
             next_id: AtomicU64::new(1),
             active: AtomicUsize::new(0),
+            heads: Arc::default(),
+            connections: Arc::default(),
             shutting_down: AtomicBool::new(false),
         });
         Ok(Self {

@@ -14,6 +14,7 @@ use super::conn::peer;
 use super::conn::tap::{HandshakeRecord, Tap, TapInfo};
 use super::hub::Command;
 use super::metrics::{self, metrics};
+use super::per_address::Place;
 use super::refusal::Refusal;
 use super::shared::Shared;
 use super::trust::{self, Client};
@@ -46,8 +47,17 @@ pub enum Port {
 /// The request is answered in a call of its own, so that once the connection is upgraded the
 /// frames that read and checked its head are off the stack the reader then blocks on: an idle
 /// connection touches fewer stack pages.
-pub fn handle(stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: Port) {
-    if let Some(up) = answer(stream, id, shared, port) {
+///
+/// `head_place` is the connection's place among its address's unfinished request heads
+/// (`--max-heads-per-address`): given back as soon as the head is read.
+pub fn handle(
+    stream: TcpStream,
+    id: ClientId,
+    shared: &Arc<Shared>,
+    port: Port,
+    head_place: Option<Place>,
+) {
+    if let Some(up) = answer(stream, id, shared, port, head_place) {
         let Upgraded {
             stream,
             response_101,
@@ -87,9 +97,12 @@ fn answer(
     id: ClientId,
     shared: &Arc<Shared>,
     port: Port,
+    head_place: Option<Place>,
 ) -> Option<Upgraded> {
     let _ = stream.set_nodelay(true);
-    let RequestRead { head, leftover } = match read_head(&mut stream, shared) {
+    let read = read_head(&mut stream, shared);
+    drop(head_place);
+    let RequestRead { head, leftover } = match read {
         Ok(Some(read)) => read,
         Ok(None) => return None, // closed before sending a request
         Err(refusal) => {
@@ -119,6 +132,7 @@ fn answer(
         stream.peer_addr().ok(),
         &head,
         &shared.config.trusted_proxies,
+        shared.config.forwarded_header,
     );
     match route(&head, port) {
         Route::Refused(refusal) => {
@@ -134,7 +148,8 @@ fn answer(
                     endpoint.name()
                 );
                 let response = handshake::response_101(&upgrade);
-                let tap = tap_for(id, &head, &upgrade, &response, &endpoint, client.addr);
+                let peer = client.inspector_peer();
+                let tap = tap_for(id, &head, &upgrade, &response, &endpoint, peer);
                 return Some(Upgraded {
                     stream,
                     response_101: response,
@@ -261,7 +276,8 @@ fn read_head(stream: &mut TcpStream, shared: &Shared) -> Result<Option<RequestRe
 
 /// The connection's Inspector tap. A `tap=TOKEN` in the URL lets whoever knows the token
 /// watch it, and keeps its handshake to show step by step. `peer` is the client as
-/// [`trust::client`] sees it, so the Inspector's loopback rule judges the real client.
+/// [`trust::client`] sees it ([`Client::inspector_peer`]), so the Inspector's loopback rule
+/// judges the real client, and a forwarded request from an unlisted proxy gets no privilege.
 fn tap_for(
     id: ClientId,
     head: &RequestHead,

@@ -8,12 +8,14 @@
 use std::net::SocketAddr;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 use log::warn;
 
 use super::capacity::ThreadBudget;
 use super::hub::Command;
+use super::per_address::PerAddress;
 use super::pool::ThreadPool;
 use super::spawner::Spawner;
 use crate::config::{Config, Www};
@@ -41,6 +43,10 @@ pub struct Shared {
     pub(super) next_id: AtomicU64,
     /// Connections open right now (`--max-connections` caps it).
     pub(super) active: AtomicUsize,
+    /// Request heads still arriving, per peer address (`--max-heads-per-address`).
+    pub(super) heads: Arc<PerAddress>,
+    /// Open connections per peer address (`--max-connections-per-address`).
+    pub(super) connections: Arc<PerAddress>,
     /// Set once a graceful shutdown has begun.
     pub(super) shutting_down: AtomicBool,
 }
