@@ -206,6 +206,10 @@ pub struct Metrics {
     hub_buckets: [AtomicU64; HUB_BUCKETS_NS.len() + 1],
     hub_sum_ns: AtomicU64,
     started: AtomicU64,
+    /// Log lines not written: the `log` thread's queue was full, or stderr refused them.
+    pub(super) log_lines_dropped: AtomicU64,
+    /// `POST /publish` commands the hub took after their deadline, and so did not deliver.
+    publish_expired: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -229,6 +233,8 @@ impl Metrics {
             hub_buckets: [const { AtomicU64::new(0) }; HUB_BUCKETS_NS.len() + 1],
             hub_sum_ns: AtomicU64::new(0),
             started: AtomicU64::new(0),
+            log_lines_dropped: AtomicU64::new(0),
+            publish_expired: AtomicU64::new(0),
         }
     }
 
@@ -246,6 +252,16 @@ impl Metrics {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         self.started.store(now, Relaxed);
+    }
+
+    /// A log line was dropped: its queue was full, or writing it to stderr failed.
+    pub fn log_line_dropped(&self) {
+        self.log_lines_dropped.fetch_add(1, Relaxed);
+    }
+
+    /// The hub dropped a `POST /publish` whose deadline had passed (the client got 503).
+    pub fn publish_expired(&self) {
+        self.publish_expired.fetch_add(1, Relaxed);
     }
 
     /// The listener took a connection from the listen queue (refused ones included).
@@ -476,6 +492,18 @@ impl Metrics {
                     Sample::labelled(&[("state", "busy")], int(live.threads.saturating_sub(live.parked_threads))),
                     Sample::labelled(&[("state", "parked")], int(live.parked_threads)),
                 ],
+            ),
+            Family::new(
+                "wsmith_log_lines_dropped_total",
+                Type::Counter,
+                "Log lines not written: the log thread's queue was full (stderr too slow) or stderr refused them (a closed pipe).",
+                vec![Sample::plain(Value::Int(load(&self.log_lines_dropped)))],
+            ),
+            Family::new(
+                "wsmith_publish_expired_total",
+                Type::Counter,
+                "POST /publish commands the hub reached after their deadline: answered 503, never delivered.",
+                vec![Sample::plain(Value::Int(load(&self.publish_expired)))],
             ),
         ]
     }
