@@ -1,12 +1,12 @@
 //! The accept loop: one thread per connection (a parked one from the [`pool`](super::pool)
 //! when there is one), and the connection cap (`--max-connections`).
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{error, warn};
 
@@ -15,6 +15,10 @@ use super::per_address::Place;
 use super::refusal::Refusal;
 use super::request::{self, Port};
 use super::shared::Shared;
+
+/// How often the listener looks for a connection during the graceful window, when it no
+/// longer blocks in `accept` (it must also see the clients go).
+const DRAIN_POLL: Duration = Duration::from_millis(10);
 
 /// Counts a connection as open for as long as it lives, even through a panic.
 struct Active(Arc<Shared>);
@@ -71,6 +75,31 @@ fn take_places(stream: &TcpStream, shared: &Shared) -> Result<AddressPlaces, met
         connection: Some(connection),
         head: Some(head),
     })
+}
+
+/// The graceful window after a shutdown began: goes on accepting (health checks get their
+/// answer, upgrades a 503) until every connection is closed or `deadline` has passed.
+pub fn drain(listener: &TcpListener, shared: &Arc<Shared>, deadline: Instant) {
+    if listener.set_nonblocking(true).is_err() {
+        return;
+    }
+    while shared.active_connections() > 0 && Instant::now() < deadline {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                // Served by a blocking connection thread, as before the shutdown.
+                if stream.set_nonblocking(false).is_ok() {
+                    accept(stream, shared, Port::Main);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(DRAIN_POLL);
+            }
+            Err(e) => {
+                warn!("accept failed: {e}");
+                std::thread::sleep(DRAIN_POLL);
+            }
+        }
+    }
 }
 
 fn accept(stream: TcpStream, shared: &Arc<Shared>, port: Port) {

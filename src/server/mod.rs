@@ -18,6 +18,7 @@
 //! (`peer 17: …`), since a pooled thread cannot carry it in its name.
 
 pub mod capacity;
+pub mod claim;
 pub mod close_record;
 pub mod conn;
 pub mod deflaters;
@@ -218,16 +219,17 @@ impl Server {
             None => None,
         };
         listener::accept_loop(&self.listener, &self.shared, request::Port::Main);
-        drop(self.listener);
         if let Some(pages) = pages {
             let _ = pages.join();
         }
         let shared = self.shared;
         shared.hub_send(Command::Shutdown);
         let deadline = Instant::now() + shared.config.shutdown_timeout;
-        while shared.active_connections() > 0 && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
-        }
+        // The graceful window: clients get their Close 1001, and the listener stays open so a
+        // load balancer's health check hears `/readyz` 503 (and `/healthz` 200) instead of a
+        // refused connect; every new upgrade is answered 503.
+        listener::drain(&self.listener, &shared, deadline);
+        drop(self.listener);
         let left = shared.active_connections();
         if left > 0 {
             warn!(

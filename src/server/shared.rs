@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crossbeam_channel::Sender;
 use log::warn;
@@ -57,6 +58,14 @@ impl Shared {
         if self.hub.send(command).is_err() {
             warn!("hub is gone; command dropped");
         }
+    }
+
+    /// Sends a command to the hub, waiting for room in its queue until `deadline` at most.
+    ///
+    /// Returns `false` if the queue stayed full until `deadline`, or the hub is gone: the
+    /// command was not sent.
+    pub fn hub_send_before(&self, command: Command, deadline: Instant) -> bool {
+        self.hub.send_deadline(command, deadline).is_ok()
     }
 
     /// Whether a graceful shutdown has begun.
