@@ -12,9 +12,10 @@
 //! | 19 | stderr a pipe whose reader left | the `log` thread lives on; the server serves |
 //! | 20 | two `Host`s, a bad `Host` port, `Content-Length: 2, 2`, two `Origin`s, bare LF | 400 with the rule |
 //!
-//! Rows 9 (writers' thread reserve) and 14 (no publish after its 503) need the kernel's
-//! thread limit or a hub seconds behind; their rules are unit-tested where they live
-//! (`server::capacity`, `server::claim`).
+//! | 14 | `POST /publish` while the hub is stalled past the publish deadline (no probe: its chat ping goes through the stalled hub) | 503, and the message is never delivered once the hub catches up |
+//!
+//! Row 9 (the writers' thread reserve) needs the kernel's thread limit to be reached; its rule
+//! is unit-tested where it lives (`server::capacity`).
 //!
 //! Sizes are small so `cargo test` stays fast. `WSMITH_ATTACK_HEAVY=1` scales them up (a
 //! bench-like run, not for CI), and `WSMITH_BIN=path/to/wsmith` runs the same attacks against
@@ -30,7 +31,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::probe::Probe;
 use support::process::Wsmith;
-use support::{masked_frame, status_of, upgrade_request, RawClient, TIMEOUT};
+use support::{masked_frame, status_of, upgrade_request, RawClient, TestServer, TIMEOUT};
+use wsmith::server::hub::Command;
 
 /// Whether to run the heavier sizes (`WSMITH_ATTACK_HEAVY=1`).
 fn heavy() -> bool {
@@ -325,4 +327,35 @@ fn row_20_ambiguous_http_heads_are_400_with_a_reason() {
     let report = probe.finish();
     report.print("row 20");
     report.assert_nothing_lost(1);
+}
+
+#[test]
+fn row_14_a_publish_answered_503_is_never_delivered() {
+    // In process: the hub is stalled on purpose, by a test command whose answer nobody takes
+    // until the publish has been given up (a rendezvous channel: the hub waits on it).
+    let server = TestServer::start();
+    let mut listener = RawClient::connect(server.addr, "/notifications");
+    server.wait_for_hub_clients(1);
+    let (stall, release) = crossbeam_channel::bounded(0);
+    server.shared.hub_send(Command::Count { reply: stall });
+    let publish = |text: &str| {
+        let request = format!(
+            "POST /publish/notifications HTTP/1.1\r\nHost: localhost\r\n\
+             Content-Length: {}\r\n\r\n{text}",
+            text.len()
+        );
+        ask(server.addr, request.as_bytes()).expect("publish answered")
+    };
+    let late = publish("late");
+    assert_eq!(status_of(&late), 503, "{late}");
+    assert!(late.contains("not published"), "{late}");
+    // The hub catches up: it reaches the abandoned publish, and must drop it.
+    assert_eq!(release.recv_timeout(TIMEOUT).ok(), Some(1));
+    let after = publish("after");
+    assert_eq!(status_of(&after), 202, "{after}");
+    let event: Value = serde_json::from_str(&listener.read_text()).expect("JSON");
+    assert_eq!(
+        event["text"], "after",
+        "the 503'd publish was delivered: {event}"
+    );
 }
