@@ -211,7 +211,7 @@ fn trim_whitespace(value: &str) -> &str {
 /// - [`HandshakeError::TooManyHeaders`] if it has more than `limits.max_headers` fields.
 /// - [`HandshakeError::MalformedRequest`] if the bytes are not an HTTP/1.x request head, end a
 ///   line with a bare LF, or carry two `Host` or `Origin` fields or a `Host` port that is not a
-///   port ([`check_single_fields`]).
+///   port (RFC 9112 §3.2, RFC 6454 §7.3).
 /// - [`HandshakeError::InvalidContentLength`] and
 ///   [`HandshakeError::ContentLengthWithTransferEncoding`] for a body whose end is ambiguous.
 pub fn parse_request_head(

@@ -27,7 +27,7 @@ const RESERVE: u64 = 2_000;
 const MAX_WRITER_RESERVE: u64 = 4_096;
 
 /// Threads of a budget of `threads` that connections may not take as readers: writers start
-/// in them. An eighth of the budget, at most [`MAX_WRITER_RESERVE`] (1,985 with the default
+/// in them. An eighth of the budget, at most 4,096 (1,985 with the default
 /// `vm.max_map_count`; 4,096 with the 262,144 of `deploy/sysctl.conf`, which still leaves
 /// 60,940 readers). Without it, idle connections that fill the cap leave no thread for the
 /// writer of a client that is sent something, and that client is dropped ("cannot start a
