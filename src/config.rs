@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::app::lab::LabLimits;
 use crate::app::tutorial::Tutorial;
 use crate::app::SessionConfig;
+use crate::protocol::forwarded::ForwardingField;
 use crate::protocol::http::HeadLimits;
 use crate::protocol::Limits;
 use ip_prefix::IpPrefix;
@@ -80,6 +81,15 @@ pub struct Config {
     /// client, an address or a range (`10.0.0.0/8`, `fd00::/8`). A request through one is
     /// "proxied": publishing it needs `--publish-token`.
     pub trusted_proxies: Vec<IpPrefix>,
+    /// `--forwarded-header`: the one field a trusted proxy names the client in
+    /// (`X-Forwarded-For` by default, or `Forwarded`); the other is never read.
+    pub forwarded_header: ForwardingField,
+    /// `--max-heads-per-address`: connections from one address whose request head has not
+    /// arrived whole yet; one more from it is answered 503 (slowloris). 0 is no cap.
+    pub max_heads_per_address: usize,
+    /// `--max-connections-per-address`: open connections from one peer address; one more from
+    /// it is answered 503. Behind a proxy the peer is the proxy. 0 (the default) is no cap.
+    pub max_connections_per_address: usize,
     /// `--rate-limit`: chat messages per second per connection (burst of twice that); excess
     /// gets an error event, and a client that keeps going is closed with 1008.
     pub rate_limit: u32,
@@ -130,6 +140,9 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
+            forwarded_header: ForwardingField::XForwardedFor,
+            max_heads_per_address: 256,
+            max_connections_per_address: 0,
             rate_limit: 20,
             max_control_rate: 100,
             tutorial: None,
@@ -270,6 +283,18 @@ impl Config {
                         format!("{flag} {text}: {e}; expected {}", known.value.accepted())
                     })?;
                     config.trusted_proxies.push(prefix);
+                }
+                "--forwarded-header" => {
+                    let text = value()?;
+                    config.forwarded_header = text.parse().map_err(|()| {
+                        format!("{flag} {text}: expected {}", known.value.accepted())
+                    })?;
+                }
+                "--max-heads-per-address" => {
+                    config.max_heads_per_address = parse(&flag, &value()?)?;
+                }
+                "--max-connections-per-address" => {
+                    config.max_connections_per_address = parse(&flag, &value()?)?;
                 }
                 "--rate-limit" => config.rate_limit = parse(&flag, &value()?)?,
                 "--max-control-rate" => config.max_control_rate = parse(&flag, &value()?)?,

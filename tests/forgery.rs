@@ -245,15 +245,36 @@ fn inspector_may_list(server: &TestServer, headers: &str) -> bool {
 #[test]
 fn client_address_comes_from_forwarded_for_only_through_a_trusted_proxy() {
     let remote = "X-Forwarded-For: 203.0.113.7\r\n";
-    // Not trusted: the header is ignored, the loopback peer is the client.
+    // Not trusted: the header names nobody, and its loopback peer is a proxy nobody listed,
+    // so the request has no loopback privilege, whatever the header says; without it, it has.
     let direct = TestServer::start();
-    assert!(inspector_may_list(&direct, remote));
+    assert!(!inspector_may_list(&direct, remote));
+    assert!(!inspector_may_list(
+        &direct,
+        "X-Forwarded-For: 127.0.0.1\r\n"
+    ));
+    assert!(!inspector_may_list(&direct, "Forwarded: for=127.0.0.1\r\n"));
+    assert!(inspector_may_list(&direct, ""));
     // Trusted: the client is 203.0.113.7, not on loopback.
     let proxied = TestServer::with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]);
     assert!(!inspector_may_list(&proxied, remote));
     assert!(inspector_may_list(
         &proxied,
         "X-Forwarded-For: 127.0.0.1\r\n"
+    ));
+    // The field the operator did not name is never read: a forged `Forwarded` behind a proxy
+    // that sets X-Forwarded-For gives nothing, and the other way round.
+    let forged = "Forwarded: for=127.0.0.1\r\nX-Forwarded-For: 203.0.113.7\r\n";
+    assert!(!inspector_may_list(&proxied, forged));
+    let rfc_7239 = TestServer::with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+        c.forwarded_header = wsmith::protocol::forwarded::ForwardingField::Forwarded;
+    });
+    let forged = "X-Forwarded-For: 127.0.0.1\r\nForwarded: for=203.0.113.7\r\n";
+    assert!(!inspector_may_list(&rfc_7239, forged));
+    assert!(inspector_may_list(
+        &rfc_7239,
+        "Forwarded: for=127.0.0.1\r\n"
     ));
 }
 
@@ -266,10 +287,12 @@ fn a_trusted_proxy_range_covers_the_peer_and_one_just_outside_does_not() {
     assert!(!inspector_may_list(&range, remote));
     let answer = publish(range.addr, "localhost", "", "x");
     assert_eq!(status_of(&answer), 403, "proxied: {answer}");
-    // 127.0.0.2/31 is 127.0.0.2 and 127.0.0.3: the peer is not in it, so the header is ignored
-    // and a plain publish from it is a direct loopback one.
+    // 127.0.0.2/31 is 127.0.0.2 and 127.0.0.3: the peer is not in it, so the header is not
+    // believed (and takes the loopback privilege), and a plain publish from it is a direct
+    // loopback one.
     let beside =
         TestServer::with(|c| c.trusted_proxies = vec!["127.0.0.2/31".parse().expect("range")]);
-    assert!(inspector_may_list(&beside, remote));
+    assert!(!inspector_may_list(&beside, remote));
+    assert!(inspector_may_list(&beside, ""));
     assert_eq!(status_of(&publish(beside.addr, "localhost", "", "x")), 202);
 }

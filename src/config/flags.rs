@@ -33,6 +33,8 @@ pub enum Value {
     Prefix,
     /// `on` or `off`.
     OnOff,
+    /// The name of a forwarding header field.
+    Field,
 }
 
 impl Value {
@@ -50,6 +52,7 @@ impl Value {
             Self::Host => "NAME",
             Self::Prefix => "ADDR[/LEN]",
             Self::OnOff => "on|off",
+            Self::Field => "x-forwarded-for|forwarded",
         }
     }
 
@@ -70,6 +73,7 @@ impl Value {
             Self::Host => "a host name, such as example.com or example.com:8443",
             Self::Prefix => "an IP address or a range, such as 10.0.0.1, 10.0.0.0/8 or fd00::/8",
             Self::OnOff => "on or off",
+            Self::Field => "x-forwarded-for or forwarded",
         }
     }
 }
@@ -122,7 +126,10 @@ pub const FLAGS: &[Flag] = &[
     flag("--publish-token", Value::Token, "none", "POST /publish needs 'Authorization: Bearer TOKEN' (else loopback only)"),
     flag("--allowed-origin", Value::Origin, "none", "browser Origin allowed besides the server's own (repeatable; else 403)"),
     flag("--allowed-host", Value::Host, "none", "Host name (or NAME:PORT) served besides localhost, 127.0.0.1, [::1] (repeatable; else 421)"),
-    flag("--trusted-proxy", Value::Prefix, "none", "peer whose Forwarded/X-Forwarded-For names the client (repeatable; else ignored)"),
+    flag("--trusted-proxy", Value::Prefix, "none", "peer whose --forwarded-header names the client (repeatable; else ignored, and a forwarded request gets no loopback privilege)"),
+    flag("--forwarded-header", Value::Field, "x-forwarded-for", "the one field a --trusted-proxy sets to name the client; the other is never read"),
+    flag("--max-heads-per-address", Value::Count, "256", "more request heads still arriving from one address → 503 (0 = no cap)"),
+    flag("--max-connections-per-address", Value::Count, "0", "more open connections from one address (behind a proxy: the proxy's) → 503 (0 = no cap)"),
     flag("--rate-limit", Value::Count, "20", "chat messages per second per client (burst 40) → error event, then close 1008"),
     flag("--max-control-rate", Value::Count, "100", "Pings and Pongs per second per client → close 1008"),
     flag("--lab-max-input", Value::Bytes, "131072", "/lab: more frame bytes in one experiment → error event (its own message limit: 4 × this + 4096)"),
@@ -215,6 +222,7 @@ mod tests {
             Value::Host => "example.com",
             Value::Prefix => "10.0.0.0/8",
             Value::OnOff => "off",
+            Value::Field => "forwarded",
         }
     }
 
@@ -253,7 +261,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 24, "defaults checked");
+        assert_eq!(checked, 27, "defaults checked");
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! §7.1). Anyone can write these headers, so they mean something only when the peer that sent
 //! them is a proxy the operator trusts; that decision belongs to the server
 //! (`server::trust`), not here. This file only reads the list.
+//!
+//! Which of the two fields is read is the operator's choice ([`ForwardingField`], the flag
+//! `--forwarded-header`), never the request's: a proxy that overwrites `X-Forwarded-For` but
+//! passes `Forwarded` through untouched would otherwise hand the client a field to forge.
 
 use core::net::IpAddr;
 
@@ -14,14 +18,49 @@ use super::http::{split_host_port, split_list, RequestHead};
 /// The header fields a proxy adds to a request it forwards.
 const FORWARDING_FIELDS: [&str; 4] = ["Forwarded", "X-Forwarded-For", "X-Real-IP", "Via"];
 
-/// The chain of client addresses a request says it passed through, client first.
+/// The one field a trusted proxy sets to name the client: the proxy's configuration decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardingField {
+    /// `X-Forwarded-For: client, proxy1`: what nginx (`$remote_addr`), Caddy and most load
+    /// balancers write.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
+impl ForwardingField {
+    /// The field's name as it is written in a request.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "X-Forwarded-For",
+            Self::Forwarded => "Forwarded",
+        }
+    }
+}
+
+impl core::str::FromStr for ForwardingField {
+    type Err = ();
+
+    /// `x-forwarded-for` or `forwarded`, in any case.
+    fn from_str(text: &str) -> Result<Self, ()> {
+        [Self::XForwardedFor, Self::Forwarded]
+            .into_iter()
+            .find(|field| field.name().eq_ignore_ascii_case(text))
+            .ok_or(())
+    }
+}
+
+/// The chain of client addresses a request says it passed through, client first, read from
+/// `field` only.
 ///
-/// `Forwarded` is read when present (its `for=` parameters, RFC 7239 §5.2), else
-/// `X-Forwarded-For` (a comma-separated list of addresses), across all their lines (RFC 9110
-/// §5.3). An obfuscated or `unknown` node (RFC 7239 §6), or one that does not parse, is `None`:
-/// it says a hop was there without saying who. Returns `None` if neither field is present.
-pub fn forwarded_for(head: &RequestHead) -> Option<Vec<Option<IpAddr>>> {
-    if head.header_values("Forwarded").next().is_some() {
+/// `Forwarded`'s `for=` parameters (RFC 7239 §5.2), or `X-Forwarded-For`'s comma-separated
+/// addresses, across all the field's lines (RFC 9110 §5.3). An obfuscated or `unknown` node
+/// (RFC 7239 §6), or one that does not parse, is `None`: it says a hop was there without saying
+/// who. Returns `None` if the field is absent; the other field is never read.
+pub fn forwarded_for(head: &RequestHead, field: ForwardingField) -> Option<Vec<Option<IpAddr>>> {
+    head.header_values(field.name()).next()?;
+    if field == ForwardingField::Forwarded {
         let chain = head
             .header_tokens("Forwarded")
             .map(|element| {
@@ -34,15 +73,12 @@ pub fn forwarded_for(head: &RequestHead) -> Option<Vec<Option<IpAddr>>> {
             .collect();
         return Some(chain);
     }
-    if head.header_values("X-Forwarded-For").next().is_some() {
-        let chain = head
-            .header_values("X-Forwarded-For")
-            .flat_map(split_list)
-            .map(node_address)
-            .collect();
-        return Some(chain);
-    }
-    None
+    let chain = head
+        .header_values("X-Forwarded-For")
+        .flat_map(split_list)
+        .map(node_address)
+        .collect();
+    Some(chain)
 }
 
 /// Whether the request carries any field a proxy adds (`Forwarded`, `X-Forwarded-For`,
@@ -113,12 +149,13 @@ mod tests {
             ("Forwarded: proto=https\r\n", vec![None]),
         ];
         for (fields, expected) in cases {
-            assert_eq!(forwarded_for(&head(fields)), Some(expected), "{fields:?}");
+            let read = forwarded_for(&head(fields), ForwardingField::Forwarded);
+            assert_eq!(read, Some(expected), "{fields:?}");
         }
     }
 
     #[test]
-    fn x_forwarded_for_is_read_when_forwarded_is_absent() {
+    fn x_forwarded_for_is_a_list_of_addresses() {
         let cases = [
             ("X-Forwarded-For: 203.0.113.7\r\n", vec![ip("203.0.113.7")]),
             (
@@ -131,12 +168,33 @@ mod tests {
             ),
         ];
         for (fields, expected) in cases {
-            assert_eq!(forwarded_for(&head(fields)), Some(expected), "{fields:?}");
+            let read = forwarded_for(&head(fields), ForwardingField::XForwardedFor);
+            assert_eq!(read, Some(expected), "{fields:?}");
         }
-        // Forwarded wins when both are there.
+    }
+
+    #[test]
+    fn only_the_named_field_is_read() {
+        use ForwardingField::{Forwarded, XForwardedFor};
         let both = head("X-Forwarded-For: 10.9.9.9\r\nForwarded: for=192.0.2.1\r\n");
-        assert_eq!(forwarded_for(&both), Some(vec![ip("192.0.2.1")]));
-        assert_eq!(forwarded_for(&head("")), None);
+        assert_eq!(forwarded_for(&both, Forwarded), Some(vec![ip("192.0.2.1")]));
+        assert_eq!(
+            forwarded_for(&both, XForwardedFor),
+            Some(vec![ip("10.9.9.9")])
+        );
+        let forged = head("Forwarded: for=127.0.0.1\r\n");
+        assert_eq!(forwarded_for(&forged, XForwardedFor), None);
+        let forged = head("X-Forwarded-For: 127.0.0.1\r\n");
+        assert_eq!(forwarded_for(&forged, Forwarded), None);
+        assert_eq!(forwarded_for(&head(""), XForwardedFor), None);
+        for (text, field) in [
+            ("x-forwarded-for", XForwardedFor),
+            ("X-Forwarded-For", XForwardedFor),
+            ("forwarded", Forwarded),
+        ] {
+            assert_eq!(text.parse(), Ok(field));
+        }
+        assert_eq!("x-real-ip".parse::<ForwardingField>(), Err(()));
     }
 
     #[test]

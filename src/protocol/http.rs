@@ -209,7 +209,11 @@ fn trim_whitespace(value: &str) -> &str {
 /// - [`HandshakeError::HeadTooLarge`] if the head is longer than `limits.max_head_bytes`, or
 ///   if `buf` already holds more than that many bytes without the head having ended.
 /// - [`HandshakeError::TooManyHeaders`] if it has more than `limits.max_headers` fields.
-/// - [`HandshakeError::MalformedRequest`] if the bytes are not an HTTP/1.x request head.
+/// - [`HandshakeError::MalformedRequest`] if the bytes are not an HTTP/1.x request head, end a
+///   line with a bare LF, or carry two `Host` or `Origin` fields or a `Host` port that is not a
+///   port (RFC 9112 §3.2, RFC 6454 §7.3).
+/// - [`HandshakeError::InvalidContentLength`] and
+///   [`HandshakeError::ContentLengthWithTransferEncoding`] for a body whose end is ambiguous.
 pub fn parse_request_head(
     buf: &[u8],
     limits: &HeadLimits,
@@ -224,8 +228,11 @@ pub fn parse_request_head(
         Ok(httparse::Status::Partial) => Ok(None),
         Ok(httparse::Status::Complete(len)) if len > limits.max_head_bytes => Err(too_large),
         Ok(httparse::Status::Complete(len)) => {
-            let head = to_owned_head(&request, buf.get(..len).unwrap_or_default())?;
+            let bytes = buf.get(..len).unwrap_or_default();
+            check_line_ends(bytes)?;
+            let head = to_owned_head(&request, bytes)?;
             check_message_length(&head)?;
+            check_single_fields(&head)?;
             Ok(Some((head, len)))
         }
         Err(httparse::Error::TooManyHeaders) => Err(HandshakeError::TooManyHeaders {
@@ -244,8 +251,10 @@ pub fn parse_request_head(
 /// # Errors
 ///
 /// - [`HandshakeError::ContentLengthWithTransferEncoding`] if both are present (§6.1).
-/// - [`HandshakeError::InvalidContentLength`] unless every `Content-Length` value, across all
-///   its lines and list elements, is the same `1*DIGIT` (§6.3 item 5, RFC 9110 §8.6).
+/// - [`HandshakeError::InvalidContentLength`] unless there is exactly one `Content-Length`
+///   line and its value is one `1*DIGIT` (§6.3 item 5). RFC 9110 §8.6 lets a recipient either
+///   reject `Content-Length: 5, 5` or fold it to `5`; wsmith rejects it, so that no list,
+///   repeated or not, reaches the code that reads the body.
 fn check_message_length(head: &RequestHead) -> Result<(), HandshakeError> {
     let has = |name: &str| {
         head.fields()
@@ -258,19 +267,78 @@ fn check_message_length(head: &RequestHead) -> Result<(), HandshakeError> {
     if !has_length {
         return Ok(());
     }
-    let mut values = Vec::new();
-    for (field, raw) in head.fields() {
-        if !field.eq_ignore_ascii_case("Content-Length") {
-            continue;
-        }
-        let text = std::str::from_utf8(raw).map_err(|_| HandshakeError::InvalidContentLength)?;
-        values.extend(text.split(',').map(trim_whitespace));
-    }
-    let is_digits = |v: &&str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
-    match values.split_first() {
-        Some((first, rest)) if is_digits(first) && rest.iter().all(|v| v == first) => Ok(()),
+    let mut lines = head
+        .fields()
+        .filter(|(field, _)| field.eq_ignore_ascii_case("Content-Length"));
+    let is_digits = |v: &[u8]| !v.is_empty() && v.iter().all(u8::is_ascii_digit);
+    match (lines.next(), lines.next()) {
+        (Some((_, value)), None) if is_digits(value) => Ok(()),
         _ => Err(HandshakeError::InvalidContentLength),
     }
+}
+
+/// Refuses a head whose lines end in a bare LF (RFC 9112 §2.2).
+///
+/// "A recipient MAY recognize a single LF as a line terminator": wsmith does not, since a
+/// proxy in front that reads the lines otherwise would see another request than wsmith does.
+///
+/// # Errors
+///
+/// [`HandshakeError::MalformedRequest`] for the first LF not preceded by CR.
+fn check_line_ends(head: &[u8]) -> Result<(), HandshakeError> {
+    let mut previous = None;
+    for &byte in head {
+        if byte == b'\n' && previous != Some(b'\r') {
+            return Err(HandshakeError::MalformedRequest(
+                "a line ends in a bare LF, not CRLF (RFC 9112 §2.2)",
+            ));
+        }
+        previous = Some(byte);
+    }
+    Ok(())
+}
+
+/// Refuses a head with two `Host` or two `Origin` fields, or a `Host` whose port is not one.
+///
+/// "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request message
+/// that lacks a Host header field and to any request message that contains more than one Host
+/// header field line or a Host header field with an invalid field value" (RFC 9112 §3.2);
+/// `port = *DIGIT` (RFC 3986 §3.2.3), at most 65535. A user agent "MUST NOT include more than
+/// one Origin header field" (RFC 6454 §7.3): two of them are two claims, and reading either one
+/// would be a guess. A head without `Host` is left to the caller (a program, not a browser).
+///
+/// # Errors
+///
+/// [`HandshakeError::MalformedRequest`] naming the rule.
+fn check_single_fields(head: &RequestHead) -> Result<(), HandshakeError> {
+    let count = |name: &str| {
+        head.fields()
+            .filter(|(field, _)| field.eq_ignore_ascii_case(name))
+            .count()
+    };
+    if count("Host") > 1 {
+        return Err(HandshakeError::MalformedRequest(
+            "more than one Host field (RFC 9112 §3.2)",
+        ));
+    }
+    if count("Origin") > 1 {
+        return Err(HandshakeError::MalformedRequest(
+            "more than one Origin field (RFC 6454 §7.3)",
+        ));
+    }
+    if let Some(host) = head.header("Host") {
+        let (_, port) = split_host_port(host);
+        let valid = match port {
+            None | Some("") => true,
+            Some(port) => port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok(),
+        };
+        if !valid || host.contains([' ', '\t', ',']) {
+            return Err(HandshakeError::MalformedRequest(
+                "the Host field is not a host and port (RFC 9112 §3.2)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Splits a `Host` value (`uri-host [ ":" port ]`, RFC 9110 §7.2) into its host and port.
@@ -352,6 +420,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",
         _ => "",
     }
@@ -693,9 +762,13 @@ mod tests {
             (
                 "the same twice",
                 "Content-Length: 5\r\ncontent-length: 5\r\n",
-                Ok(()),
+                Err(HandshakeError::InvalidContentLength),
             ),
-            ("the same as a list", "Content-Length: 5, 5\r\n", Ok(())),
+            (
+                "the same as a list",
+                "Content-Length: 2, 2\r\n",
+                Err(HandshakeError::InvalidContentLength),
+            ),
             (
                 "both",
                 "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
@@ -746,6 +819,81 @@ mod tests {
         let text = String::from_utf8(refused).expect("ascii");
         assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
         assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
+    }
+
+    #[test]
+    fn ambiguous_heads_are_refused_with_400_and_a_reason_rfc_9112() {
+        let cases: &[(&str, &[u8], &str)] = &[
+            (
+                "two Host fields",
+                b"GET / HTTP/1.1\r\nHost: localhost\r\nHost: evil.test\r\n\r\n",
+                "Host",
+            ),
+            (
+                "two Host fields, other case",
+                b"GET / HTTP/1.1\r\nHost: a\r\nhOST: a\r\n\r\n",
+                "Host",
+            ),
+            (
+                "a Host port of letters",
+                b"GET / HTTP/1.1\r\nHost: localhost:http\r\n\r\n",
+                "Host",
+            ),
+            (
+                "a Host port over 65535",
+                b"GET / HTTP/1.1\r\nHost: localhost:65536\r\n\r\n",
+                "Host",
+            ),
+            (
+                "a Host port with a sign",
+                b"GET / HTTP/1.1\r\nHost: [::1]:+80\r\n\r\n",
+                "Host",
+            ),
+            (
+                "a Host list",
+                b"GET / HTTP/1.1\r\nHost: localhost, evil.test\r\n\r\n",
+                "Host",
+            ),
+            (
+                "two Origin fields",
+                b"GET / HTTP/1.1\r\nHost: localhost\r\nOrigin: http://localhost\r\n\
+                  Origin: http://evil.test\r\n\r\n",
+                "Origin",
+            ),
+            (
+                "a bare LF after the request line",
+                b"GET / HTTP/1.1\nHost: localhost\r\n\r\n",
+                "bare LF",
+            ),
+            (
+                "bare LFs throughout",
+                b"GET / HTTP/1.1\nHost: localhost\n\n",
+                "bare LF",
+            ),
+        ];
+        for (name, bytes, reason) in cases {
+            let err = parse(bytes).expect_err(name);
+            assert!(
+                matches!(err, HandshakeError::MalformedRequest(_)),
+                "{name}: {err:?}"
+            );
+            assert_eq!(err.status(), 400, "{name}");
+            assert!(err.to_string().contains(reason), "{name}: {err}");
+        }
+        let fine: &[&[u8]] = &[
+            b"GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: localhost:65535\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\nOrigin: http://[::1]:8080\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: example.com:\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\r\n",
+        ];
+        for bytes in fine {
+            assert!(
+                matches!(parse(bytes), Ok(Some(_))),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
     }
 
     #[test]

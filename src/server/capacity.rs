@@ -23,6 +23,18 @@ pub const MAPS_PER_THREAD: u64 = 4;
 pub const MAPS_PER_CONNECTION: u64 = MAPS_PER_THREAD;
 /// Mappings and descriptors kept back for the rest of the process (heap, libraries, listener).
 const RESERVE: u64 = 2_000;
+/// The most threads kept back for writers (see [`writer_reserve`]).
+const MAX_WRITER_RESERVE: u64 = 4_096;
+
+/// Threads of a budget of `threads` that connections may not take as readers: writers start
+/// in them. An eighth of the budget, at most 4,096 (1,985 with the default
+/// `vm.max_map_count`; 4,096 with the 262,144 of `deploy/sysctl.conf`, which still leaves
+/// 60,940 readers). Without it, idle connections that fill the cap leave no thread for the
+/// writer of a client that is sent something, and that client is dropped ("cannot start a
+/// writer") for what others hold.
+pub fn writer_reserve(threads: u64) -> u64 {
+    (threads / 8).min(MAX_WRITER_RESERVE)
+}
 
 /// What the kernel lets this process hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +70,11 @@ impl Capacity {
     /// The connections these limits allow.
     pub fn from_limits(max_map_count: Option<u64>, open_files: Option<u64>) -> Self {
         Self {
-            by_mappings: max_map_count
-                .map(|maps| maps.saturating_sub(RESERVE) / MAPS_PER_CONNECTION),
+            by_mappings: max_map_count.map(|maps| {
+                let threads = maps.saturating_sub(RESERVE) / MAPS_PER_THREAD;
+                threads.saturating_sub(writer_reserve(threads)) * MAPS_PER_THREAD
+                    / MAPS_PER_CONNECTION
+            }),
             by_files: open_files
                 .map(|files| files.saturating_sub(RESERVE.min(files / 2)) / FDS_PER_CONNECTION),
         }
@@ -79,25 +94,44 @@ impl Capacity {
 pub struct ThreadBudget {
     live: Arc<AtomicUsize>,
     max: usize,
+    /// Threads a new connection may not take: kept for writers ([`writer_reserve`]).
+    writers: usize,
 }
 
 impl ThreadBudget {
-    /// A budget of `max` threads at once.
+    /// A budget of `max` threads at once, none kept for writers.
     pub fn new(max: usize) -> Self {
+        Self::with_writer_reserve(max, 0)
+    }
+
+    /// A budget of `max` threads at once, of which new connections leave `writers` free.
+    pub fn with_writer_reserve(max: usize, writers: usize) -> Self {
         Self {
             live: Arc::new(AtomicUsize::new(0)),
             max,
+            writers,
         }
     }
 
-    /// A budget from this process's limits (unlimited where they cannot be read).
+    /// A budget from this process's limits (unlimited where they cannot be read), with its
+    /// [`writer_reserve`].
     pub fn of_this_process() -> Self {
-        Self::new(Capacity::max_threads().unwrap_or(usize::MAX))
+        let max = Capacity::max_threads().unwrap_or(usize::MAX);
+        let reserve = u64::try_from(max).map_or(0, writer_reserve);
+        Self::with_writer_reserve(max, usize::try_from(reserve).unwrap_or(0))
     }
 
     /// Whether one more thread fits now.
     pub fn has_room(&self) -> bool {
         self.live.load(Ordering::SeqCst) < self.max
+    }
+
+    /// Whether a new connection's reader fits now and leaves the writers' reserve free.
+    pub fn has_room_for_connection(&self) -> bool {
+        self.live
+            .load(Ordering::SeqCst)
+            .saturating_add(self.writers)
+            < self.max
     }
 
     /// Threads running now.
@@ -158,9 +192,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_map_count_allows_about_15800_readers() {
+    fn default_map_count_allows_about_13900_readers_and_keeps_threads_for_writers() {
         let capacity = Capacity::from_limits(Some(65_530), Some(1_048_576));
-        assert_eq!(capacity.max_connections(), Some((65_530 - 2_000) / 4));
+        let threads = (65_530 - 2_000) / 4;
+        assert_eq!(capacity.max_connections(), Some(threads - threads / 8));
+        // deploy/sysctl.conf's 262,144: the reserve is capped, 50,000 readers still fit.
+        let large = Capacity::from_limits(Some(262_144), None).max_connections();
+        assert_eq!(large, Some((262_144 - 2_000) / 4 - 4_096));
+        assert!(large.is_some_and(|n| n >= 50_000));
+    }
+
+    #[test]
+    fn connections_leave_the_writers_reserve_free() {
+        let budget = ThreadBudget::with_writer_reserve(2, 1);
+        assert!(budget.has_room_for_connection());
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let reader = budget
+            .spawn("reader".into(), 64 * 1024, move || wait.recv())
+            .expect("fits");
+        assert!(
+            !budget.has_room_for_connection(),
+            "the last thread is a writer's"
+        );
+        assert!(budget.has_room(), "a writer still starts");
+        release.send(()).expect("send");
+        let _ = reader.join();
     }
 
     #[test]

@@ -11,13 +11,22 @@
 //! hands the lines, in order, to the real logger (`simple_logger`, which writes stderr).
 //! Nobody waits for room: when the queue is full (stderr has not kept up with 8,192 lines)
 //! the line is dropped and counted, and the next line written says how many were lost.
+//!
+//! stderr can also refuse a line: a pipe whose reader has exited answers `EPIPE`, and the real
+//! logger panics on it (`eprintln!`). The `log` thread catches that, counts the line as
+//! dropped and goes on with the next one, so logging resumes if stderr comes back and the
+//! process never loses its only writer. Every dropped line is counted in
+//! `wsmith_log_lines_dropped_total`.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use log::{Level, Log, Metadata, Record};
+
+use super::metrics::metrics;
 
 /// Lines queued for the `log` thread at most (about 1 MiB of typical lines).
 pub const QUEUED_LINES: usize = 8192;
@@ -90,6 +99,7 @@ impl Log for LogSink {
         };
         if self.entries.try_send(entry).is_err() {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            metrics().log_line_dropped();
         }
     }
 
@@ -118,7 +128,8 @@ fn write_lines(queue: &Receiver<Entry>, shared: &Shared) {
             } => {
                 let dropped = shared.dropped.swap(0, Ordering::Relaxed);
                 if dropped > 0 {
-                    shared.inner.log(
+                    write_line(
+                        shared,
                         &Record::builder()
                             .level(Level::Warn)
                             .target("wsmith::log")
@@ -129,7 +140,8 @@ fn write_lines(queue: &Receiver<Entry>, shared: &Shared) {
                             .build(),
                     );
                 }
-                shared.inner.log(
+                write_line(
+                    shared,
                     &Record::builder()
                         .level(level)
                         .target(&target)
@@ -138,10 +150,18 @@ fn write_lines(queue: &Receiver<Entry>, shared: &Shared) {
                 );
             }
             Entry::Flush(done) => {
-                shared.inner.flush();
+                let _ = catch_unwind(AssertUnwindSafe(|| shared.inner.flush()));
                 let _ = done.send(());
             }
         }
+    }
+}
+
+/// Hands one line to the real logger; a line it fails to write (it panics on `EPIPE`) is
+/// counted as dropped, and the thread lives on.
+fn write_line(shared: &Shared, record: &Record<'_>) {
+    if catch_unwind(AssertUnwindSafe(|| shared.inner.log(record))).is_err() {
+        metrics().log_line_dropped();
     }
 }
 
@@ -181,6 +201,37 @@ mod tests {
             lock(&recorder.lines).push(line);
         }
         fn flush(&self) {}
+    }
+
+    /// stderr as a pipe whose reader left: `eprintln!` panics on `EPIPE` for some lines.
+    struct BrokenPipe(Arc<Mutex<Vec<String>>>);
+
+    impl Log for BrokenPipe {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &Record<'_>) {
+            let text = record.args().to_string();
+            assert!(
+                !text.contains("EPIPE"),
+                "failed printing to stderr: Broken pipe"
+            );
+            lock(&self.0).push(text);
+        }
+        fn flush(&self) {}
+    }
+
+    #[test]
+    fn the_log_thread_survives_a_line_stderr_refuses_and_counts_it() {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let sink = LogSink::start(Box::new(BrokenPipe(Arc::clone(&written)))).expect("start");
+        let before = metrics().log_lines_dropped.load(Ordering::Relaxed);
+        line(&sink, "before");
+        line(&sink, "EPIPE");
+        line(&sink, "after");
+        sink.flush();
+        assert_eq!(*lock(&written), ["before", "after"]);
+        assert!(metrics().log_lines_dropped.load(Ordering::Relaxed) > before);
     }
 
     fn line(sink: &LogSink, text: &str) {

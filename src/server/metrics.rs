@@ -108,16 +108,28 @@ pub enum Refusal {
     ThreadBudget,
     /// The operating system refused a new thread.
     ThreadStart,
+    /// `--max-heads-per-address` request heads were still arriving from the peer's address.
+    HeadsPerAddress,
+    /// `--max-connections-per-address` connections were open from the peer's address.
+    ConnectionsPerAddress,
 }
 
 impl Refusal {
-    const ALL: [Self; 3] = [Self::MaxConnections, Self::ThreadBudget, Self::ThreadStart];
+    const ALL: [Self; 5] = [
+        Self::MaxConnections,
+        Self::ThreadBudget,
+        Self::ThreadStart,
+        Self::HeadsPerAddress,
+        Self::ConnectionsPerAddress,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
             Self::MaxConnections => "max_connections",
             Self::ThreadBudget => "thread_budget",
             Self::ThreadStart => "thread_start",
+            Self::HeadsPerAddress => "heads_per_address",
+            Self::ConnectionsPerAddress => "connections_per_address",
         }
     }
 }
@@ -194,6 +206,10 @@ pub struct Metrics {
     hub_buckets: [AtomicU64; HUB_BUCKETS_NS.len() + 1],
     hub_sum_ns: AtomicU64,
     started: AtomicU64,
+    /// Log lines not written: the `log` thread's queue was full, or stderr refused them.
+    pub(super) log_lines_dropped: AtomicU64,
+    /// `POST /publish` commands the hub took after their deadline, and so did not deliver.
+    publish_expired: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -217,6 +233,8 @@ impl Metrics {
             hub_buckets: [const { AtomicU64::new(0) }; HUB_BUCKETS_NS.len() + 1],
             hub_sum_ns: AtomicU64::new(0),
             started: AtomicU64::new(0),
+            log_lines_dropped: AtomicU64::new(0),
+            publish_expired: AtomicU64::new(0),
         }
     }
 
@@ -234,6 +252,16 @@ impl Metrics {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         self.started.store(now, Relaxed);
+    }
+
+    /// A log line was dropped: its queue was full, or writing it to stderr failed.
+    pub fn log_line_dropped(&self) {
+        self.log_lines_dropped.fetch_add(1, Relaxed);
+    }
+
+    /// The hub dropped a `POST /publish` whose deadline had passed (the client got 503).
+    pub fn publish_expired(&self) {
+        self.publish_expired.fetch_add(1, Relaxed);
     }
 
     /// The listener took a connection from the listen queue (refused ones included).
@@ -347,7 +375,7 @@ impl Metrics {
             Family::new(
                 "wsmith_connections_refused_total",
                 Type::Counter,
-                "TCP connections the listener refused, by reason: --max-connections reached or the thread budget spent (both answered 503), or a thread that could not start.",
+                "TCP connections the listener refused, by reason: --max-connections reached, the thread budget spent, --max-heads-per-address or --max-connections-per-address reached (all answered 503), or a thread that could not start.",
                 Refusal::ALL
                     .iter()
                     .map(|&why| {
@@ -464,6 +492,18 @@ impl Metrics {
                     Sample::labelled(&[("state", "busy")], int(live.threads.saturating_sub(live.parked_threads))),
                     Sample::labelled(&[("state", "parked")], int(live.parked_threads)),
                 ],
+            ),
+            Family::new(
+                "wsmith_log_lines_dropped_total",
+                Type::Counter,
+                "Log lines not written: the log thread's queue was full (stderr too slow) or stderr refused them (a closed pipe).",
+                vec![Sample::plain(Value::Int(load(&self.log_lines_dropped)))],
+            ),
+            Family::new(
+                "wsmith_publish_expired_total",
+                Type::Counter,
+                "POST /publish commands the hub reached after their deadline: answered 503, never delivered.",
+                vec![Sample::plain(Value::Int(load(&self.publish_expired)))],
             ),
         ]
     }

@@ -3,7 +3,7 @@
 //!
 //! | thread | name | stack | what it does |
 //! |---|---|---|---|
-//! | listener | `listener` (the caller's) | — | accepts, enforces `--max-connections`, hands the connection to a pooled thread |
+//! | listener | `listener` (the caller's) | — | accepts, enforces `--max-connections` and the per-address caps ([`per_address`]), hands the connection to a pooled thread |
 //! | connection | `conn` (pooled) | [`CONNECTION_STACK`] | reads the request head, serves HTTP or upgrades, then reads frames |
 //! | writer | `conn` (pooled) | [`CONNECTION_STACK`] | drains that connection's outbox into its socket; runs only while there is something to write |
 //! | hub | `hub` | 256 KiB | owns the registry and runs the apps |
@@ -18,6 +18,7 @@
 //! (`peer 17: …`), since a pooled thread cannot carry it in its name.
 
 pub mod capacity;
+pub mod claim;
 pub mod close_record;
 pub mod conn;
 pub mod deflaters;
@@ -28,6 +29,7 @@ pub mod listener;
 pub mod log_sink;
 pub mod metric_family;
 pub mod metrics;
+pub mod per_address;
 pub mod pool;
 pub mod refusal;
 pub mod request;
@@ -156,6 +158,8 @@ impl Server {
             spawner: spawner::Spawner::start()?,
             next_id: AtomicU64::new(1),
             active: AtomicUsize::new(0),
+            heads: Arc::default(),
+            connections: Arc::default(),
             shutting_down: AtomicBool::new(false),
         });
         Ok(Self {
@@ -215,16 +219,17 @@ impl Server {
             None => None,
         };
         listener::accept_loop(&self.listener, &self.shared, request::Port::Main);
-        drop(self.listener);
         if let Some(pages) = pages {
             let _ = pages.join();
         }
         let shared = self.shared;
         shared.hub_send(Command::Shutdown);
         let deadline = Instant::now() + shared.config.shutdown_timeout;
-        while shared.active_connections() > 0 && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
-        }
+        // The graceful window: clients get their Close 1001, and the listener stays open so a
+        // load balancer's health check hears `/readyz` 503 (and `/healthz` 200) instead of a
+        // refused connect; every new upgrade is answered 503.
+        listener::drain(&self.listener, &shared, deadline);
+        drop(self.listener);
         let left = shared.active_connections();
         if left > 0 {
             warn!(

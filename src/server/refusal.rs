@@ -78,6 +78,53 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// Why `POST /publish` did not publish: each says for sure whether anything was delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishError {
+    /// The hub did not take the publish in time (its queue full, or behind): nothing was
+    /// published, and never will be: 503, a retry is safe.
+    HubBusy,
+    /// The hub refused it, with its reason (a bad channel name, shutting down): 400.
+    Refused(String),
+    /// No channel of that name: 404.
+    NoSuchChannel(String),
+    /// The hub took the publish and did not answer: it may have been delivered: 504.
+    Unanswered,
+}
+
+impl PublishError {
+    /// The HTTP status that answers it.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::HubBusy => 503,
+            Self::Refused(_) => 400,
+            Self::NoSuchChannel(_) => 404,
+            Self::Unanswered => 504,
+        }
+    }
+}
+
+impl From<String> for PublishError {
+    /// The hub's reason for refusing a publish.
+    fn from(why: String) -> Self {
+        Self::Refused(why)
+    }
+}
+
+impl fmt::Display for PublishError {
+    /// The one-line reason, as the response's body says it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::HubBusy => f.write_str("hub did not take the message in time; not published"),
+            Self::Refused(why) => f.write_str(why),
+            Self::NoSuchChannel(channel) => write!(f, "no channel {channel}"),
+            Self::Unanswered => {
+                f.write_str("hub took the message but did not answer; it may have been published")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +154,24 @@ mod tests {
             assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
             assert!(text.ends_with(&format!("{refusal}\n")), "{text}");
             assert!(refusal.to_string().contains(reason), "{refusal}");
+        }
+    }
+
+    #[test]
+    fn each_publish_error_says_whether_anything_was_published() {
+        let cases = [
+            (PublishError::HubBusy, 503, "not published"),
+            (PublishError::from("bad name".to_owned()), 400, "bad name"),
+            (
+                PublishError::NoSuchChannel("news".into()),
+                404,
+                "no channel news",
+            ),
+            (PublishError::Unanswered, 504, "may have been published"),
+        ];
+        for (error, status, reason) in cases {
+            assert_eq!(error.status(), status, "{error}");
+            assert!(error.to_string().contains(reason), "{error}");
         }
     }
 

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
+use super::claim::Claim;
 use super::conn::peer;
 use super::conn::tap::{HandshakeRecord, Tap, TapInfo};
 use super::hub::Command;
 use super::metrics::{self, metrics};
-use super::refusal::Refusal;
+use super::per_address::Place;
+use super::refusal::{PublishError, Refusal};
 use super::shared::Shared;
 use super::trust::{self, Client};
 use super::{exposition, health, static_files};
@@ -29,8 +31,10 @@ use crate::protocol::http::{parse_request_head, response, RequestHead};
 pub const MAX_PUBLISH_BODY: usize = 64 * 1024;
 /// Bytes asked for by each read of the request head.
 const HEAD_READ: usize = 2048;
-/// How long `POST /publish` waits for the hub's answer.
+/// How long `POST /publish` waits for the hub to take it (see [`hand_to_hub`]).
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long it then waits for the answer to a publish the hub has taken: one command's work.
+const TAKEN_ANSWER_WAIT: Duration = Duration::from_secs(30);
 
 /// What a listening socket serves: the routes [`handle`] offers on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +50,17 @@ pub enum Port {
 /// The request is answered in a call of its own, so that once the connection is upgraded the
 /// frames that read and checked its head are off the stack the reader then blocks on: an idle
 /// connection touches fewer stack pages.
-pub fn handle(stream: TcpStream, id: ClientId, shared: &Arc<Shared>, port: Port) {
-    if let Some(up) = answer(stream, id, shared, port) {
+///
+/// `head_place` is the connection's place among its address's unfinished request heads
+/// (`--max-heads-per-address`): given back as soon as the head is read.
+pub fn handle(
+    stream: TcpStream,
+    id: ClientId,
+    shared: &Arc<Shared>,
+    port: Port,
+    head_place: Option<Place>,
+) {
+    if let Some(up) = answer(stream, id, shared, port, head_place) {
         let Upgraded {
             stream,
             response_101,
@@ -87,9 +100,12 @@ fn answer(
     id: ClientId,
     shared: &Arc<Shared>,
     port: Port,
+    head_place: Option<Place>,
 ) -> Option<Upgraded> {
     let _ = stream.set_nodelay(true);
-    let RequestRead { head, leftover } = match read_head(&mut stream, shared) {
+    let read = read_head(&mut stream, shared);
+    drop(head_place);
+    let RequestRead { head, leftover } = match read {
         Ok(Some(read)) => read,
         Ok(None) => return None, // closed before sending a request
         Err(refusal) => {
@@ -119,6 +135,7 @@ fn answer(
         stream.peer_addr().ok(),
         &head,
         &shared.config.trusted_proxies,
+        shared.config.forwarded_header,
     );
     match route(&head, port) {
         Route::Refused(refusal) => {
@@ -134,7 +151,8 @@ fn answer(
                     endpoint.name()
                 );
                 let response = handshake::response_101(&upgrade);
-                let tap = tap_for(id, &head, &upgrade, &response, &endpoint, client.addr);
+                let peer = client.inspector_peer();
+                let tap = tap_for(id, &head, &upgrade, &response, &endpoint, peer);
                 return Some(Upgraded {
                     stream,
                     response_101: response,
@@ -261,7 +279,8 @@ fn read_head(stream: &mut TcpStream, shared: &Shared) -> Result<Option<RequestRe
 
 /// The connection's Inspector tap. A `tap=TOKEN` in the URL lets whoever knows the token
 /// watch it, and keeps its handshake to show step by step. `peer` is the client as
-/// [`trust::client`] sees it, so the Inspector's loopback rule judges the real client.
+/// [`trust::client`] sees it ([`Client::inspector_peer`]), so the Inspector's loopback rule
+/// judges the real client, and a forwarded request from an unlisted proxy gets no privilege.
 fn tap_for(
     id: ClientId,
     head: &RequestHead,
@@ -388,27 +407,57 @@ fn publish(
     let Ok(text) = String::from_utf8(body) else {
         return plain(400, "body must be UTF-8 text");
     };
+    let recipients = match hand_to_hub(channel, text, shared) {
+        Ok(recipients) => recipients,
+        Err(error) => return plain(error.status(), &error.to_string()),
+    };
+    response(
+        202,
+        &[
+            ("Content-Type", "application/json"),
+            ("Connection", "close"),
+        ],
+        format!(
+            "{{\"channel\":{},\"recipients\":{recipients}}}\n",
+            serde_json::Value::from(channel)
+        )
+        .as_bytes(),
+    )
+}
+
+/// Hands a publish to the hub and waits for its answer, until [`PUBLISH_TIMEOUT`]: the number
+/// of recipients, or why nothing was published. A publish the hub has not taken by then is
+/// abandoned ([`Claim`]): the hub drops it when it gets there, so a 503 means "not published"
+/// and a retry publishes once.
+///
+/// # Errors
+///
+/// [`PublishError::HubBusy`] when the hub did not take the publish in time (its queue was full,
+/// or it did not get to it); [`PublishError::Refused`] with the hub's reason;
+/// [`PublishError::Unanswered`] in the one case where the hub took it and did not answer.
+fn hand_to_hub(channel: &str, text: String, shared: &Shared) -> Result<usize, PublishError> {
+    let deadline = Instant::now() + PUBLISH_TIMEOUT;
+    let claim = Claim::default();
     let (reply, answer) = crossbeam_channel::bounded(1);
-    shared.hub_send(Command::Publish {
+    let command = Command::Publish {
         channel: channel.to_owned(),
         text,
         reply,
-    });
-    match answer.recv_timeout(PUBLISH_TIMEOUT) {
-        Ok(Ok(recipients)) => response(
-            202,
-            &[
-                ("Content-Type", "application/json"),
-                ("Connection", "close"),
-            ],
-            format!(
-                "{{\"channel\":{},\"recipients\":{recipients}}}\n",
-                serde_json::Value::from(channel)
-            )
-            .as_bytes(),
-        ),
-        Ok(Err(why)) => plain(400, &why),
-        Err(_) => plain(503, "hub did not answer"),
+        claim: claim.clone(),
+    };
+    if !shared.hub_send_before(command, deadline) {
+        return Err(PublishError::HubBusy);
+    }
+    let answered = match answer.recv_deadline(deadline) {
+        Err(_) if claim.abandon() => return Err(PublishError::HubBusy),
+        // Taken just now: the hub is publishing it, its answer is on the way.
+        Err(_) => answer.recv_timeout(TAKEN_ANSWER_WAIT),
+        Ok(answered) => Ok(answered),
+    };
+    match answered {
+        Ok(Ok(recipients)) => Ok(recipients),
+        Ok(Err(why)) => Err(PublishError::from(why)),
+        Err(_) => Err(PublishError::Unanswered),
     }
 }
 
@@ -438,17 +487,30 @@ fn authorize(
     }
 }
 
+/// Reads the rest of a `Content-Length` body, all of it by `timeout` from now: a deadline for
+/// the whole body, not for each read, so a client that sends a byte at a time cannot hold the
+/// connection longer.
 fn read_body(
     stream: &mut TcpStream,
     mut body: Vec<u8>,
     length: usize,
     timeout: Duration,
 ) -> io::Result<Vec<u8>> {
-    stream.set_read_timeout(Some(timeout))?;
-    if body.len() < length {
-        let start = body.len();
-        body.resize(length, 0);
-        stream.read_exact(body.get_mut(start..).unwrap_or_default())?;
+    let deadline = Instant::now() + timeout;
+    let mut filled = body.len().min(length);
+    body.resize(length, 0);
+    while filled < length {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_read_timeout(Some(remaining))?;
+        match stream.read(body.get_mut(filled..).unwrap_or_default()) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
     body.truncate(length);
     Ok(body)

@@ -8,12 +8,15 @@
 use std::net::SocketAddr;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use crossbeam_channel::Sender;
 use log::warn;
 
 use super::capacity::ThreadBudget;
 use super::hub::Command;
+use super::per_address::PerAddress;
 use super::pool::ThreadPool;
 use super::spawner::Spawner;
 use crate::config::{Config, Www};
@@ -41,6 +44,10 @@ pub struct Shared {
     pub(super) next_id: AtomicU64,
     /// Connections open right now (`--max-connections` caps it).
     pub(super) active: AtomicUsize,
+    /// Request heads still arriving, per peer address (`--max-heads-per-address`).
+    pub(super) heads: Arc<PerAddress>,
+    /// Open connections per peer address (`--max-connections-per-address`).
+    pub(super) connections: Arc<PerAddress>,
     /// Set once a graceful shutdown has begun.
     pub(super) shutting_down: AtomicBool,
 }
@@ -51,6 +58,14 @@ impl Shared {
         if self.hub.send(command).is_err() {
             warn!("hub is gone; command dropped");
         }
+    }
+
+    /// Sends a command to the hub, waiting for room in its queue until `deadline` at most.
+    ///
+    /// Returns `false` if the queue stayed full until `deadline`, or the hub is gone: the
+    /// command was not sent.
+    pub fn hub_send_before(&self, command: Command, deadline: Instant) -> bool {
+        self.hub.send_deadline(command, deadline).is_ok()
     }
 
     /// Whether a graceful shutdown has begun.

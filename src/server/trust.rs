@@ -14,19 +14,27 @@
 //!   send `fetch(url, {method: 'POST', mode: 'no-cors'})`; the browser then says where it came
 //!   from. `Sec-Fetch-Site: cross-site` is refused, and so is an `Origin` that an upgrade would
 //!   refuse (`handshake::is_allowed_origin`), with 403, whether a token is given or not.
-//! - **Behind a proxy, the client is who a trusted proxy says.** `Forwarded` /
-//!   `X-Forwarded-For` are believed only from a `--trusted-proxy` peer (an address or a range,
-//!   [`IpPrefix`]): the client is then the
-//!   nearest hop in the chain that is not itself a trusted proxy. Such a request is *proxied*:
-//!   it may have come from anywhere, so publishing it needs `--publish-token`. A request from
-//!   any other peer that carries a proxy's fields is refused a token-less publish as well: it
-//!   came through a proxy nobody listed, and its loopback peer proves nothing.
+//! - **Behind a proxy, the client is who a trusted proxy says.** The one field the operator
+//!   names (`--forwarded-header x-forwarded-for|forwarded`, [`ForwardingField`]) is believed
+//!   only from a `--trusted-proxy` peer (an address or a range, [`IpPrefix`]); the other field
+//!   is never read, so a proxy that overwrites one and passes the other through gives a client
+//!   nothing to forge. The client is then the rightmost hop in the chain that is not itself a
+//!   trusted proxy (each proxy appends, so only the hops right of the first untrusted one were
+//!   written by proxies we trust). Such a request is *proxied*: it may have come from
+//!   anywhere, so publishing it needs `--publish-token`.
+//! - **Loopback privileges come from the socket.** The Inspector's list and watch-by-id, and a
+//!   token-less publish, are for a client on this machine ([`Client::is_loopback`]): a direct
+//!   loopback peer whose request carries no proxy field, or a client a trusted proxy named
+//!   with a loopback address. A request that carries a proxy's fields (`Forwarded`,
+//!   `X-Forwarded-For`, `X-Real-IP`, `Via`) from a peer not listed in `--trusted-proxy` came
+//!   through a proxy nobody listed: its loopback peer proves nothing, and it gets no loopback
+//!   privilege anywhere. Nor does a request from a trusted proxy that named nobody.
 
 use std::net::{IpAddr, SocketAddr};
 
 use crate::config::ip_prefix::IpPrefix;
 use crate::config::Config;
-use crate::protocol::forwarded::{forwarded_for, is_forwarded};
+use crate::protocol::forwarded::{forwarded_for, is_forwarded, ForwardingField};
 use crate::protocol::handshake::is_allowed_origin;
 use crate::protocol::http::{response, split_host_port, RequestHead};
 
@@ -123,32 +131,57 @@ pub struct Client {
     pub addr: Option<SocketAddr>,
     /// Whether the request came through a `--trusted-proxy`.
     pub proxied: bool,
+    /// Whether the client is known to be on this machine (see the module doc).
+    loopback: bool,
 }
 
 impl Client {
-    /// The peer itself, when no proxy is trusted or the peer is not one.
-    fn direct(peer: Option<SocketAddr>) -> Self {
+    /// The peer itself, when no proxy is trusted or the peer is not one. It is on loopback
+    /// only if its request carries no proxy field: one that does came through a proxy.
+    fn direct(peer: Option<SocketAddr>, forwarded: bool) -> Self {
         Self {
             addr: peer,
             proxied: false,
+            loopback: !forwarded && peer.is_some_and(|addr| addr.ip().is_loopback()),
         }
     }
 
-    /// Whether the client is on this machine.
+    /// Whether the client is on this machine: a direct loopback peer whose request carries no
+    /// proxy field, or a client a trusted proxy named with a loopback address.
     pub fn is_loopback(&self) -> bool {
-        self.addr.is_some_and(|addr| addr.ip().is_loopback())
+        self.loopback
+    }
+
+    /// The address the Inspector shows and judges its loopback rule by: [`Client::addr`],
+    /// unless that is a loopback address the client has no privilege of (a forwarded request
+    /// from an unlisted proxy on this machine), which is then unknown.
+    pub fn inspector_peer(&self) -> Option<SocketAddr> {
+        self.addr
+            .filter(|addr| self.loopback || !addr.ip().is_loopback())
     }
 }
 
-/// The client of a request that arrived from `peer` (see the module doc).
-pub fn client(peer: Option<SocketAddr>, head: &RequestHead, trusted: &[IpPrefix]) -> Client {
+/// The client of a request that arrived from `peer`, read from the `field` a trusted proxy
+/// sets (see the module doc).
+pub fn client(
+    peer: Option<SocketAddr>,
+    head: &RequestHead,
+    trusted: &[IpPrefix],
+    field: ForwardingField,
+) -> Client {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|range| range.contains(ip));
     let Some(peer) = peer.filter(|peer| is_trusted(peer.ip())) else {
-        return Client::direct(peer);
+        return Client::direct(peer, is_forwarded(head));
     };
-    let addr = match forwarded_for(head) {
-        // The proxy named nobody: it is all we know.
-        None => Some(peer),
+    let addr = match forwarded_for(head, field) {
+        // The proxy named nobody: it is all we know, and it is not the client.
+        None => {
+            return Client {
+                addr: Some(peer),
+                proxied: true,
+                loopback: false,
+            }
+        }
         Some(chain) => {
             // Nearest hop first; skip the proxies we trust; if all are, the first client.
             let hop = chain
@@ -164,6 +197,7 @@ pub fn client(peer: Option<SocketAddr>, head: &RequestHead, trusted: &[IpPrefix]
     Client {
         addr,
         proxied: true,
+        loopback: addr.is_some_and(|addr| addr.ip().is_loopback()),
     }
 }
 
@@ -195,6 +229,9 @@ pub fn check_tokenless_publish(client: &Client, head: &RequestHead) -> Result<()
 mod tests {
     use super::*;
     use crate::protocol::http::{parse_request_head, HeadLimits};
+
+    const XFF: ForwardingField = ForwardingField::XForwardedFor;
+    const FORWARDED: ForwardingField = ForwardingField::Forwarded;
 
     fn head(fields: &str) -> RequestHead {
         let request = format!("POST /publish/x HTTP/1.1\r\n{fields}\r\n");
@@ -295,33 +332,36 @@ mod tests {
         let trusted = [ip("127.0.0.1"), ip("10.0.0.2")].map(IpPrefix::from);
         let xff = head("X-Forwarded-For: 203.0.113.7\r\n");
         // An untrusted peer: the header is ignored.
-        let direct = client(Some(addr("198.51.100.1:5000")), &xff, &trusted);
-        assert_eq!(direct, Client::direct(Some(addr("198.51.100.1:5000"))));
+        let direct = client(Some(addr("198.51.100.1:5000")), &xff, &trusted, XFF);
+        assert_eq!(
+            direct,
+            Client::direct(Some(addr("198.51.100.1:5000")), false)
+        );
         // The trusted proxy: its word is taken.
-        let proxied = client(Some(addr("127.0.0.1:5000")), &xff, &trusted);
+        let proxied = client(Some(addr("127.0.0.1:5000")), &xff, &trusted, XFF);
         assert_eq!(proxied.addr, Some(addr("203.0.113.7:0")));
         assert!(proxied.proxied);
         assert!(!proxied.is_loopback());
         // A chain: the nearest hop that is not a trusted proxy; a forged leftmost is skipped.
         let chain = head("X-Forwarded-For: 127.0.0.1, 203.0.113.7, 10.0.0.2\r\n");
-        let hop = client(Some(addr("127.0.0.1:1")), &chain, &trusted);
+        let hop = client(Some(addr("127.0.0.1:1")), &chain, &trusted, XFF);
         assert_eq!(hop.addr, Some(addr("203.0.113.7:0")));
         // Only trusted hops: the first.
         let inner = head("Forwarded: for=10.0.0.2, for=127.0.0.1\r\n");
-        let hop = client(Some(addr("127.0.0.1:1")), &inner, &trusted);
+        let hop = client(Some(addr("127.0.0.1:1")), &inner, &trusted, FORWARDED);
         assert_eq!(hop.addr, Some(addr("10.0.0.2:0")));
         // `unknown`: nobody we can name.
         let unknown = head("Forwarded: for=unknown\r\n");
         assert_eq!(
-            client(Some(addr("127.0.0.1:1")), &unknown, &trusted).addr,
+            client(Some(addr("127.0.0.1:1")), &unknown, &trusted, FORWARDED).addr,
             None
         );
-        // No header from the proxy: the proxy itself, still proxied.
-        let bare = client(Some(addr("127.0.0.1:1")), &head(""), &trusted);
+        // No header from the proxy: the proxy itself, still proxied, with no privilege.
+        let bare = client(Some(addr("127.0.0.1:1")), &head(""), &trusted, XFF);
         assert_eq!(bare.addr, Some(addr("127.0.0.1:1")));
-        assert!(bare.proxied);
+        assert!(bare.proxied && !bare.is_loopback());
         // An IPv4-mapped peer is the same proxy.
-        let mapped = client(Some(addr("[::ffff:127.0.0.1]:1")), &xff, &trusted);
+        let mapped = client(Some(addr("[::ffff:127.0.0.1]:1")), &xff, &trusted, XFF);
         assert!(mapped.proxied);
     }
 
@@ -330,27 +370,77 @@ mod tests {
         let trusted: [IpPrefix; 2] = ["10.0.0.0/8", "fd00::/8"].map(|r| r.parse().expect("range"));
         // Two proxies of the range in a row: the client is the hop before them.
         let chain = head("X-Forwarded-For: 198.51.100.9, 10.20.30.40\r\n");
-        let hop = client(Some(addr("10.0.0.1:5000")), &chain, &trusted);
+        let hop = client(Some(addr("10.0.0.1:5000")), &chain, &trusted, XFF);
         assert_eq!(
             (hop.addr, hop.proxied),
             (Some(addr("198.51.100.9:0")), true)
         );
-        let from_v6 = client(Some(addr("[fd12::7]:5000")), &chain, &trusted);
+        let from_v6 = client(Some(addr("[fd12::7]:5000")), &chain, &trusted, XFF);
         assert_eq!(from_v6.addr, Some(addr("198.51.100.9:0")));
         // Just outside the range: the header is ignored.
-        let outside = client(Some(addr("11.0.0.1:5000")), &chain, &trusted);
-        assert_eq!(outside, Client::direct(Some(addr("11.0.0.1:5000"))));
-        let mapped = client(Some(addr("[::ffff:10.9.9.9]:1")), &chain, &trusted);
+        let outside = client(Some(addr("11.0.0.1:5000")), &chain, &trusted, XFF);
+        assert_eq!(outside, Client::direct(Some(addr("11.0.0.1:5000")), false));
+        let mapped = client(Some(addr("[::ffff:10.9.9.9]:1")), &chain, &trusted, XFF);
         assert!(mapped.proxied, "an IPv4-mapped peer in the range");
     }
 
     #[test]
+    fn forwarding_fields_from_an_unlisted_peer_take_every_loopback_privilege() {
+        let local = Some(addr("127.0.0.1:5000"));
+        let none: [IpPrefix; 0] = [];
+        assert!(client(local, &head(""), &none, XFF).is_loopback());
+        for fields in [
+            "Forwarded: for=127.0.0.1\r\n",
+            "X-Forwarded-For: 127.0.0.1\r\n",
+            "X-Real-IP: 127.0.0.1\r\n",
+            "Via: 1.1 nginx\r\n",
+        ] {
+            let who = client(local, &head(fields), &none, XFF);
+            assert!(!who.is_loopback(), "{fields:?}");
+            assert_eq!(who.inspector_peer(), None, "{fields:?}");
+        }
+        // A remote peer keeps its address for the Inspector to show.
+        let remote = client(
+            Some(addr("198.51.100.1:5")),
+            &head("Via: x\r\n"),
+            &none,
+            XFF,
+        );
+        assert_eq!(remote.inspector_peer(), Some(addr("198.51.100.1:5")));
+    }
+
+    #[test]
+    fn a_forged_field_that_the_operator_did_not_name_gives_nothing() {
+        let trusted = [IpPrefix::from(ip("127.0.0.1"))];
+        let proxy = Some(addr("127.0.0.1:5000"));
+        // nginx overwrote X-Forwarded-For with the address it saw and passed `Forwarded` on.
+        let forged = head("Forwarded: for=127.0.0.1\r\nX-Forwarded-For: 203.0.113.7\r\n");
+        let who = client(proxy, &forged, &trusted, XFF);
+        assert_eq!(who.addr, Some(addr("203.0.113.7:0")));
+        assert!(!who.is_loopback());
+        // The other way round.
+        let forged = head("X-Forwarded-For: 127.0.0.1\r\nForwarded: for=203.0.113.7\r\n");
+        let who = client(proxy, &forged, &trusted, FORWARDED);
+        assert_eq!(who.addr, Some(addr("203.0.113.7:0")));
+        assert!(!who.is_loopback());
+        // A client on this machine, named by the proxy: loopback.
+        let named = client(
+            proxy,
+            &head("X-Forwarded-For: 127.0.0.1\r\n"),
+            &trusted,
+            XFF,
+        );
+        assert!(named.is_loopback());
+    }
+
+    #[test]
     fn only_a_direct_loopback_client_may_publish_without_a_token() {
-        let local = Client::direct(Some(addr("127.0.0.1:5000")));
-        let remote = Client::direct(Some(addr("198.51.100.1:5000")));
+        let local = Client::direct(Some(addr("127.0.0.1:5000")), false);
+        let remote = Client::direct(Some(addr("198.51.100.1:5000")), false);
         let proxied = Client {
             addr: Some(addr("127.0.0.1:0")),
             proxied: true,
+            loopback: true,
         };
         assert!(check_tokenless_publish(&local, &head("")).is_ok());
         let refused = [

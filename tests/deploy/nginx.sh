@@ -2,12 +2,15 @@
 # deploy/nginx.conf for real: Debian's nginx terminates TLS (a certificate made here with
 # openssl) in front of wsmith on loopback, and headless Chromium opens the page over https://
 # and chats over wss:// through it (tests/deploy/chat.mjs). Also checks, with curl, that a
-# publish through the proxy needs the token and that X-Forwarded-For cannot be forged past it.
+# publish through the proxy needs the token, and that a forged Forwarded or X-Forwarded-For
+# gives a client nothing (no token-less publish, no Inspector list).
 #
 #   cargo build --release && (cd tests/browser && npm ci) && bash tests/deploy/nginx.sh
 #
 # WSMITH_BIN picks the binary (default target/release/wsmith). Needs nginx, openssl, curl,
-# python3 and /usr/bin/chromium; .ci/run installs them. Uses loopback ports only.
+# python3 and /usr/bin/chromium; .ci/run installs them. Uses loopback ports, and, to be a
+# remote client of nginx, this machine's own non-loopback address if it has one (never leaves
+# the machine).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 NGINX="${NGINX:-/usr/sbin/nginx}"
@@ -24,11 +27,16 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \
   -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 
 # wsmith on a free loopback port, trusting this nginx (as deploy/wsmith.service does).
-start_wsmith --trusted-proxy 127.0.0.1 --publish-token "$TOKEN" --log-level info
+start_wsmith --trusted-proxy 127.0.0.1 --forwarded-header x-forwarded-for \
+  --publish-token "$TOKEN" --log-level info
+# This machine's own non-loopback address, if any: nginx listens there too, and a client that
+# connects to it is, for nginx, not on loopback.
+EXT_IP="$(ip -4 -o addr show scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -1 || true)"
+EXT_PORT="$(free_port)"
 
 # deploy/nginx.conf itself, with the example's names, paths and ports replaced.
 sed -e "s|server 127.0.0.1:8080;|server 127.0.0.1:$WS_PORT;|" \
-    -e "s|listen 443 ssl;|listen 127.0.0.1:$TLS_PORT ssl;|" \
+    -e "s|listen 443 ssl;|listen 127.0.0.1:$TLS_PORT ssl;${EXT_IP:+ listen $EXT_IP:$EXT_PORT ssl;}|" \
     -e "/listen \[::\]:443 ssl;/d" \
     -e "s|listen 80;|listen 127.0.0.1:$(free_port);|" \
     -e "/listen \[::\]:80;/d" \
@@ -73,9 +81,30 @@ status() { curl -sk -o /dev/null -w '%{http_code}' "$@"; }
   || fail "forged X-Forwarded-For let a token-less publish through"
 [ "$(status -X POST --data x -H "Authorization: Bearer $TOKEN" -H 'Origin: https://evil.test' "$BASE/publish/notifications")" = 403 ] \
   || fail "a cross-origin publish through nginx was not 403"
+[ "$(status -X POST --data x -H 'Forwarded: for=127.0.0.1' "$BASE/publish/notifications")" = 401 ] \
+  || fail "forged Forwarded let a token-less publish through"
 [ "$(status -X POST --data x -H "Authorization: Bearer $TOKEN" "$BASE/publish/notifications")" = 202 ] \
   || fail "publish with the token through nginx"
 echo "ok: https through nginx, publish rules through the proxy"
+
+# The Inspector's list is for loopback clients. A client that nginx sees on loopback may list;
+# a remote one may not, whatever it writes in Forwarded or X-Forwarded-For.
+list() { python3 "$ROOT/tests/deploy/inspector_list.py" "$@"; }
+[ "$(list 127.0.0.1 "$TLS_PORT" "localhost:$TLS_PORT")" = connections ] \
+  || fail "a loopback client of nginx could not list"
+if [ -n "$EXT_IP" ]; then
+  remote=(list "$EXT_IP" "$EXT_PORT" "localhost:$EXT_PORT")
+  [ "$("${remote[@]}")" = error ] || fail "a remote client could list"
+  [ "$("${remote[@]}" 'Forwarded: for=127.0.0.1')" = error ] \
+    || fail "a forged Forwarded: for=127.0.0.1 let a remote client list"
+  [ "$("${remote[@]}" 'X-Forwarded-For: 127.0.0.1')" = error ] \
+    || fail "a forged X-Forwarded-For: 127.0.0.1 let a remote client list"
+  [ "$("${remote[@]}" 'X-Forwarded-For: 127.0.0.1' 'Forwarded: for=127.0.0.1' 'X-Real-IP: 127.0.0.1')" = error ] \
+    || fail "forged forwarding fields together let a remote client list"
+  echo "ok: a forged Forwarded or X-Forwarded-For gives a remote client ($EXT_IP) nothing"
+else
+  echo "skipped: no non-loopback address to be a remote client from"
+fi
 
 # The page over https://, chat over wss://, in Chromium.
 WSMITH_HTTPS_BASE="$BASE" node "$ROOT/tests/deploy/chat.mjs" || fail "Chromium over https/wss"

@@ -49,6 +49,12 @@ impl Wsmith {
         }
     }
 
+    /// Closes the stderr that [`Wsmith::start_with_stderr_unread`] held: the pipe's reader is
+    /// gone, and the next write to it fails with `EPIPE`.
+    pub fn close_stderr(&mut self) {
+        drop(self.unread_stderr.take());
+    }
+
     /// `wsmith tutorial NAME --addr 127.0.0.1:0 [--page-addr 127.0.0.1:0] EXTRA…`, from the
     /// repository root (where its default `www/tutorials/NAME` is).
     pub fn tutorial(name: &str, has_page_port: bool, extra_args: &[&str]) -> Self {
@@ -75,7 +81,9 @@ impl Wsmith {
     }
 
     fn spawn(args: &[&str], read_stderr: bool) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wsmith"))
+        // WSMITH_BIN runs the same test against another build (an attack's "before").
+        let binary = std::env::var("WSMITH_BIN").unwrap_or(env!("CARGO_BIN_EXE_wsmith").into());
+        let mut child = Command::new(binary)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(args)
             .stdin(Stdio::null())

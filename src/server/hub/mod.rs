@@ -43,6 +43,7 @@ use crate::app::{self, App, AppsConfig, ClientId, Context, Endpoint, Input, Outp
 use crate::explain::inspector::InspectorEvent;
 use crate::protocol::deflate::encode_message;
 use crate::protocol::{CloseCode, Message};
+use crate::server::claim::Claim;
 use crate::server::conn::lanes::{Control, Frame};
 use crate::server::conn::outbox::{Outbox, Overflow, SendError};
 use crate::server::conn::tap::Tap;
@@ -91,6 +92,9 @@ pub enum Command<O = Outbox> {
         text: String,
         /// Where the result goes.
         reply: Sender<Result<usize, String>>,
+        /// Taken by the hub before it publishes; a requester that gave up first (and
+        /// answered 503) has it dropped, never delivered late.
+        claim: Claim,
     },
     /// The `--notify-every` timer fired.
     Notify,
@@ -238,13 +242,19 @@ impl<O: Mailbox> Hub<O> {
                 channel,
                 text,
                 reply,
+                claim,
             } => {
-                let answer = if self.shutting_down {
-                    Err("the server is shutting down".into())
+                if claim.take() {
+                    let answer = if self.shutting_down {
+                        Err("the server is shutting down".into())
+                    } else {
+                        self.publish(&channel, &text)
+                    };
+                    let _ = reply.send(answer);
                 } else {
-                    self.publish(&channel, &text)
-                };
-                let _ = reply.send(answer);
+                    debug!("hub: publish to {channel} dropped: its requester gave up");
+                    metrics().publish_expired();
+                }
             }
             Command::Notify => {
                 let outputs = self.each_app(|app, cx| app.timer(cx));

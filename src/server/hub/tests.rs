@@ -8,6 +8,7 @@ use super::{Command, Hub, HubConfig};
 use crate::app::chat::ClientCommand;
 use crate::app::{AppsConfig, ClientId, Endpoint, Input};
 use crate::protocol::{CloseCode, Message};
+use crate::server::claim::Claim;
 use crate::server::conn::lanes::{Control, Frame};
 use crate::server::conn::outbox::{Overflow, SendError};
 use crate::server::conn::tap::{EventSink, Tap, TapInfo};
@@ -256,6 +257,7 @@ fn after_shutdown_nothing_new_is_relayed_and_nobody_becomes_a_slow_consumer() {
         channel: "general".into(),
         text: "late".into(),
         reply,
+        claim: Claim::default(),
     });
     assert_eq!(a.texts().len(), before);
     assert_eq!(a.closes(), [(CloseCode::GOING_AWAY, false)]);
@@ -288,6 +290,7 @@ fn a_publish_reaches_the_chat_channel_and_notifications_and_counts_both() {
         channel: "notifications".into(),
         text: "hello".into(),
         reply,
+        claim: Claim::default(),
     });
     // The chat client is not subscribed to `notifications`: only the listener receives it.
     assert_eq!(answer.recv().ok(), Some(Ok(1)));
