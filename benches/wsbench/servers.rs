@@ -86,6 +86,11 @@ impl Server {
                 command.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/www"));
                 command.args(["--log-level", "warn", "--max-connections"]);
                 command.arg(max_connections.to_string());
+                if kind == Kind::Wsmith {
+                    // Every load client connects from loopback: no per-address cap on request
+                    // heads (the burst opens 2,000 at once). An older baseline has no such flag.
+                    command.args(["--max-heads-per-address", "0"]);
+                }
                 command.args(extra);
                 // For experiments only, e.g. WSBENCH_WSMITH_ARGS="--max-backlog 16".
                 if let Ok(extra) = std::env::var("WSBENCH_WSMITH_ARGS") {
