@@ -238,8 +238,11 @@ pub fn run(options: &Options) -> Result<(), Error> {
                 session::send_lines(&session, io::stdin().lock(), binary, &close, &output);
             })?;
     }
-    let reader = Reader::new(socket, session, options.trace, options.echo, output);
-    match reader.run(&opened.first_frames)? {
+    let reader = Reader::new(socket, session, options.trace, options.echo, output.clone());
+    let ending = reader.run(&opened.first_frames);
+    // The connection is over: no prompt left on screen before an error line or the shell's.
+    output.stop_prompting();
+    match ending? {
         Some(Ending::Closed(close)) if is_error_close(&close) => Err(Error::ClosedWithError(close)),
         Some(Ending::Closed(_)) => Ok(()),
         Some(Ending::Failed(error)) => Err(Error::Protocol(error)),

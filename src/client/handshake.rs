@@ -398,6 +398,35 @@ mod tests {
     }
 
     #[test]
+    fn h_fields_go_into_the_head_before_its_empty_line() {
+        let url = WsUrl::parse("ws://h:9/echo").expect("valid");
+        let headers = [
+            HeaderField::parse("Origin: http://h:9").expect("valid"),
+            HeaderField::parse("Sec-WebSocket-Protocol: chat").expect("valid"),
+        ];
+        let offer = Offer {
+            url: &url,
+            headers: &headers,
+            deflate: false,
+            trace: false,
+        };
+        let request = request(&offer, "dGhlIHNhbXBsZSBub25jZQ==");
+        let text = String::from_utf8(request).expect("ascii");
+        assert!(
+            text.starts_with("GET /echo HTTP/1.1\r\nHost: h:9\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("\r\nOrigin: http://h:9\r\n\r\n"), "{text}");
+        // The subprotocol goes out once, from the core's own request.
+        assert_eq!(
+            text.matches("Sec-WebSocket-Protocol: chat\r\n").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(text.matches("\r\n\r\n").count(), 1, "{text}");
+    }
+
+    #[test]
     fn subprotocols_are_gathered_from_every_protocol_field() {
         let headers = [
             HeaderField::parse("Sec-WebSocket-Protocol: chat, superchat").expect("valid"),
