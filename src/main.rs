@@ -14,8 +14,9 @@ use wsmith::server::Server;
 const SUBCOMMANDS: &str = "
 SUBCOMMANDS (the client's end of the protocol; each has its own --help):
     wsmith connect [FLAGS] ws://HOST[:PORT]/PATH   interactive client: stdin lines out, messages in
-                                                   (--trace --binary --ping [TEXT] --close CODE REASON --echo)
-    wsmith decode HEX...                           explain WebSocket frames given as hex, unmasked
+                                                   (--trace --timestamps -H 'NAME: VALUE' --binary --ping [TEXT]
+                                                    --close CODE REASON --echo --deflate)
+    wsmith decode HEX... | -                       explain WebSocket frames given as hex (or on stdin), unmasked
     wsmith decode --as-server HEX...               what a server's protocol core does with them (the frame lab)
     wsmith tutorial [NAME] [FLAGS]                 list the seed tutorials, or run one's server exactly
                                                    (the flags above, and --page-addr for hello-chat and relay)

@@ -584,3 +584,166 @@ fn connect_deflate_offers_compression_and_traces_rsv1_and_the_inflated_payload()
     assert!(lines.contains(&line.as_str()), "the echo of the long line");
     assert!(lines.contains(&"short"));
 }
+
+#[test]
+fn connect_into_a_pipe_prints_plain_lines_and_timestamps_only_if_asked() {
+    let server = TestServer::start();
+    let url = server.ws_url("/echo");
+    let run = wsmith_typing(&["connect", &url], b"Hello\n", Some("Hello"));
+    assert!(run.status.success(), "stderr: {}", run.stderr);
+    // No banner, no markers, no prompt: what scripts and tests/autobahn/client.sh read.
+    assert_eq!(
+        run.stdout, "Hello\n[close] 1000 (normal closure) \"\"\n",
+        "{}",
+        run.stderr
+    );
+    let run = wsmith(&["connect", "--timestamps", "--ping", "hi", &url], b"");
+    assert!(run.status.success(), "stderr: {}", run.stderr);
+    let lines = run.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for (line, expected) in lines.iter().zip(["[pong] \"hi\"", "[close] 1000"]) {
+        let (time, rest) = line.split_once(' ').expect("a time, then the line");
+        assert!(rest.starts_with(expected), "{line:?}");
+        assert!(
+            time.len() == 12 && time.chars().all(|c| c.is_ascii_digit() || ":.".contains(c)),
+            "{line:?}"
+        );
+    }
+}
+
+#[test]
+fn connect_trace_checks_the_accept_key_and_says_it_matches() {
+    let server = TestServer::start();
+    let run = wsmith(&["connect", "--trace", &server.ws_url("/echo")], b"");
+    assert!(run.status.success(), "stderr: {}", run.stderr);
+    let key = run
+        .traced(">> Sec-WebSocket-Key: ")
+        .first()
+        .and_then(|line| line.strip_prefix(">> Sec-WebSocket-Key: "))
+        .expect("the key we sent")
+        .to_owned();
+    let expected = accept_key(&key);
+    assert_has(
+        &run,
+        &[
+            &format!("<< Sec-WebSocket-Accept: {expected}\n"),
+            &format!(
+                "\n   Sec-WebSocket-Accept: {expected} ✓ matches base64(SHA-1(key + GUID)) (§1.3)\n"
+            ),
+        ],
+    );
+}
+
+#[test]
+fn connect_trace_shows_a_wrong_accept_key_and_fails_the_connection() {
+    let (url, _server) = fake_server(|stream, _key| {
+        // §1.3's accept value, for a key the client did not send.
+        let answer = switching_protocols("dGhlIHNhbXBsZSBub25jZQ==");
+        stream.write_all(answer.as_bytes()).expect("write");
+    });
+    let run = wsmith(&["connect", "--trace", &url], b"");
+    assert_eq!(run.status.code(), Some(1));
+    assert_has(
+        &run,
+        &[
+            "<< Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+            "   Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo= ✗ does not match base64(SHA-1(key + GUID)) = ",
+            "the client fails the connection (§4.1)",
+        ],
+    );
+    assert!(
+        run.stderr.contains(
+            "Sec-WebSocket-Accept is \"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\", but base64(SHA-1(key + GUID)) is"
+        ),
+        "{}",
+        run.stderr
+    );
+    // No frame was sent: a failed handshake has no WebSocket connection to close.
+    assert!(run.traced(">> frame").is_empty(), "{}", run.stdout);
+}
+
+#[test]
+fn connect_h_adds_header_fields_to_the_handshake() {
+    let server = TestServer::start();
+    let url = server.ws_url("/echo");
+    // The server refuses a browser Origin other than its own (403): the field went out.
+    let run = wsmith(&["connect", "-H", "Origin: http://evil.example", &url], b"");
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        run.stderr
+            .starts_with("wsmith connect: handshake refused: HTTP/1.1 403 Forbidden"),
+        "{}",
+        run.stderr
+    );
+    let origin = format!("Origin: http://{}", server.addr);
+    let run = wsmith(
+        &[
+            "connect",
+            "--trace",
+            "-H",
+            &origin,
+            "--header",
+            "X-Trace-Id: 42",
+            &url,
+        ],
+        b"",
+    );
+    assert!(run.status.success(), "stderr: {}", run.stderr);
+    assert_has(&run, &[&format!(">> {origin}\n"), ">> X-Trace-Id: 42\n"]);
+    for (field, why) in [
+        ("Host: elsewhere", "writes it itself"),
+        ("Bad Name: x", "token"),
+    ] {
+        let run = wsmith(&["connect", "-H", field, &url], b"");
+        assert_eq!(run.status.code(), Some(2), "{field}");
+        assert!(run.stderr.contains(why), "{field}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn connect_refused_with_404_lists_the_endpoints() {
+    let server = TestServer::start();
+    let run = wsmith(&["connect", &server.ws_url("/nope")], b"");
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        run.stderr
+            .contains("no WebSocket endpoint at this path; the endpoints are ")
+            && run.stderr.contains(" /echo")
+            && run.stderr.contains(" /chat"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn connect_to_an_http_url_suggests_the_ws_url() {
+    let run = wsmith(&["connect", "http://127.0.0.1:8080/echo"], b"");
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        run.stderr
+            .contains("is not a WebSocket URL: did you mean ws://127.0.0.1:8080/echo?"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn decode_dash_reads_hex_or_raw_bytes_from_stdin() {
+    // `xxd -p` of §5.7's masked "Hello", then the same bytes raw.
+    let masked = [
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
+    for input in [&b"8185 37fa213d\n7f9f4d5158\n"[..], &masked[..]] {
+        let run = wsmith(&["decode", "-"], input);
+        assert!(run.status.success(), "{}", run.stderr);
+        assert_has(
+            &run,
+            &["11 bytes: 1 frame", "payload, unmasked  48 65 6c 6c 6f"],
+        );
+    }
+    let run = wsmith(&["decode", "--as-server", "-"], &masked);
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_has(&run, &["event: Text message of 5 bytes: \"Hello\""]);
+    let run = wsmith(&["decode", "-"], b"");
+    assert_eq!(run.status.code(), Some(2), "{}", run.stdout);
+}

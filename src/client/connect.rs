@@ -2,11 +2,11 @@
 //! client role (RFC 6455 §4.1, §5.1, §5.3, §7.1.1).
 //!
 //! 1. Open TCP to the URL's host and port (§4.1: "establish a TCP connection").
-//! 2. Send the opening handshake with a random 16-byte nonce as `Sec-WebSocket-Key`
-//!    ([`handshake::client_request`]) and check the answer ([`handshake::check_response`]):
-//!    status 101, `Upgrade`, `Connection` and `Sec-WebSocket-Accept` = base64(SHA-1(key +
-//!    GUID)). Anything else fails the connection; a refusal is reported with its status line
-//!    and the first line of its body.
+//! 2. Send the opening handshake with a random 16-byte nonce as `Sec-WebSocket-Key`, and any
+//!    `-H` fields, and check the answer ([`super::handshake`]): status 101, `Upgrade`,
+//!    `Connection` and `Sec-WebSocket-Accept` = base64(SHA-1(key + GUID)). Anything else fails
+//!    the connection; a refusal is reported with its status line and the first line of its
+//!    body.
 //! 3. Run a [`Connection::client`]: every frame we send is masked with a fresh key from
 //!    `/dev/urandom` (§5.3); a masked frame from the server fails the connection (§5.1).
 //! 4. Send each stdin line as a message; at the end of stdin, close with 1000 (or `--close`),
@@ -17,17 +17,20 @@
 //! Hello
 //! [close] 1000 (normal closure) ""
 //! ```
+//!
+//! On a terminal the same conversation has a banner and says who spoke ([`super::output`]).
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::handshake::{self, HeaderField, Offer, HANDSHAKE_TIMEOUT};
+use super::output::{Output, Style};
 use super::random::Entropy;
 use super::session::{self, Ending, Reader, Session};
 use super::{Error, WsUrl};
-use crate::protocol::deflate::{Params, DEFAULT_THRESHOLD};
-use crate::protocol::handshake::{self, ClientHandshakeError, KEY_NONCE_LEN};
+use crate::protocol::deflate::DEFAULT_THRESHOLD;
 use crate::protocol::{CloseCode, CloseFrame, Connection, Limits};
 use crate::sync::lock;
 
@@ -38,11 +41,18 @@ wsmith connect [FLAGS] ws://HOST[:PORT]/PATH   an interactive WebSocket client (
     Each line of stdin is sent as a Text message; each message received is printed: Text as
     it is, Binary as hex after '[binary N bytes]'; pings, pongs and the close as [ping], [pong],
     [close]. At the end of stdin the client closes (1000) and waits for the server.
-    Only ws:// (no TLS). Exit status 0 after a clean close handshake, 1 on any failure.
+    On a terminal: a banner, '< ' before what the server sends and '> ' before what you send
+    (a prompt when you type); into a pipe, plain lines only. Only ws:// (no TLS).
+    Exit status 0 after a clean close handshake, 1 on any failure, 2 for a wrong command line.
 
 FLAGS:
     --trace              print the handshake and every frame, both ways, explained byte by byte
-                         ('>>' we send, masked; '<<' the server sends)
+                         ('>>' we send, masked; '<<' the server sends); checks the server's
+                         Sec-WebSocket-Accept against base64(SHA-1(key + GUID)) and says so
+    --timestamps         the UTC time of day (12:04:31.207) in front of every line printed
+    -H 'NAME: VALUE'     add a header field to the opening handshake (repeatable), e.g.
+                         -H 'Origin: http://localhost:8080' or -H 'Authorization: Bearer T';
+                         -H 'Sec-WebSocket-Protocol: chat' offers subprotocols (also --header)
     --binary             send stdin lines as Binary messages
     --ping [TEXT]        send a Ping right after connecting (TEXT is the next argument unless
                          it starts with '-' or is the URL; or --ping=TEXT); the Pong is shown
@@ -53,14 +63,8 @@ FLAGS:
                          client_max_window_bits'; messages of 256 bytes or more go compressed
 ";
 
-/// How long opening TCP and the opening handshake may take together.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A write that makes no progress this long fails (the server stopped reading).
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The most of a refused handshake's body that is read, to find its first line.
-const MAX_REFUSAL_BYTES: usize = 64 * 1024;
 
 /// What `wsmith connect` was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +83,10 @@ pub struct Options {
     pub echo: bool,
     /// `--deflate`: offer `permessage-deflate` (RFC 7692).
     pub deflate: bool,
+    /// `--timestamps`: the time of day in front of every line.
+    pub timestamps: bool,
+    /// `-H 'Name: value'`: header fields added to the opening handshake (§4.1 item 12).
+    pub headers: Vec<HeaderField>,
 }
 
 impl Options {
@@ -90,7 +98,8 @@ impl Options {
     pub fn from_args<S: AsRef<str>>(args: &[S]) -> Result<Self, Error> {
         let mut args = args.iter().map(AsRef::as_ref).peekable();
         let (mut url, mut trace, mut binary, mut echo) = (None, false, false, false);
-        let mut deflate = false;
+        let (mut deflate, mut timestamps) = (false, false);
+        let mut headers = Vec::new();
         let mut ping = None;
         let mut close = (CloseCode::NORMAL_CLOSURE, String::new());
         while let Some(arg) = args.next() {
@@ -99,6 +108,17 @@ impl Options {
                 "--binary" => binary = true,
                 "--echo" => echo = true,
                 "--deflate" => deflate = true,
+                "--timestamps" => timestamps = true,
+                "-H" | "--header" => {
+                    let Some(field) = args.next() else {
+                        return Err(Error::Usage(format!("{arg} needs 'NAME: VALUE'")));
+                    };
+                    headers.push(HeaderField::parse(field).map_err(Error::Usage)?);
+                }
+                _ if arg.starts_with("--header=") => {
+                    let field = arg.trim_start_matches("--header=");
+                    headers.push(HeaderField::parse(field).map_err(Error::Usage)?);
+                }
                 "--ping" => {
                     let text = args.next_if(|next| !next.starts_with('-') && !next.contains("://"));
                     ping = Some(checked_ping(text.unwrap_or_default())?);
@@ -130,6 +150,8 @@ impl Options {
             close,
             echo,
             deflate,
+            timestamps,
+            headers,
         })
     }
 }
@@ -172,14 +194,25 @@ fn checked_close(code: &str, reason: &str) -> Result<(CloseCode, String), Error>
 /// An [`Error`] for a connection that could not open, was refused, or did not end with a
 /// clean close handshake (the server broke a rule, closed with an error code, or vanished).
 pub fn run(options: &Options) -> Result<(), Error> {
+    let output = Output::new(Style::detect(options.timestamps, !options.echo));
     let mut entropy = Entropy::open().map_err(Error::Entropy)?;
     let nonce = entropy.nonce().map_err(Error::Entropy)?;
     let mut socket = open_tcp(&options.url)?;
-    let (first_frames, deflate) = opening_handshake(&mut socket, options, &nonce)?;
+    let offer = Offer {
+        url: &options.url,
+        headers: &options.headers,
+        deflate: options.deflate,
+        trace: options.trace,
+    };
+    let opened = handshake::open(&mut socket, &offer, &nonce, &output)?;
     socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    output.banner(
+        &describe_target(options, opened.protocol.as_deref()),
+        &what_to_do(options, &output),
+    );
 
     let conn = Connection::client(Limits::default(), entropy.into_masking_key_source());
-    let conn = match deflate {
+    let conn = match opened.deflate {
         Some(params) => conn.with_deflate(params, DEFAULT_THRESHOLD),
         None => conn,
     };
@@ -187,6 +220,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
         conn,
         socket.try_clone()?,
         options.trace,
+        output.clone(),
     )));
     if let Some(text) = &options.ping {
         let mut session = lock(&session);
@@ -196,17 +230,46 @@ pub fn run(options: &Options) -> Result<(), Error> {
     if !options.echo {
         let session = Arc::clone(&session);
         let (binary, close) = (options.binary, options.close.clone());
+        let output = output.clone();
         // The process ends when the reader does; a thread blocked on stdin ends with it.
         std::thread::Builder::new()
             .name("stdin".into())
-            .spawn(move || session::send_lines(&session, io::stdin().lock(), binary, &close))?;
+            .spawn(move || {
+                session::send_lines(&session, io::stdin().lock(), binary, &close, &output);
+            })?;
     }
-    let ending = Reader::new(socket, session, options.trace, options.echo).run(&first_frames)?;
-    match ending {
+    let reader = Reader::new(socket, session, options.trace, options.echo, output.clone());
+    let ending = reader.run(&opened.first_frames);
+    // The connection is over: no prompt left on screen before an error line or the shell's.
+    output.stop_prompting();
+    match ending? {
         Some(Ending::Closed(close)) if is_error_close(&close) => Err(Error::ClosedWithError(close)),
         Some(Ending::Closed(_)) => Ok(()),
         Some(Ending::Failed(error)) => Err(Error::Protocol(error)),
         None => Err(Error::Dropped),
+    }
+}
+
+/// The banner's "where": the URL, and the subprotocol if the server chose one.
+fn describe_target(options: &Options, protocol: Option<&str>) -> String {
+    match protocol {
+        Some(protocol) => format!("{} (subprotocol {protocol})", options.url),
+        None => options.url.to_string(),
+    }
+}
+
+/// The banner's "what now", for how stdin is used.
+fn what_to_do(options: &Options, output: &Output) -> String {
+    let close = match &options.close {
+        (CloseCode::NORMAL_CLOSURE, reason) if reason.is_empty() => String::new(),
+        (code, _) => format!(" with {code}"),
+    };
+    if options.echo {
+        "sending every message back; the server ends the session".to_owned()
+    } else if output.style().prompt {
+        format!("type a line; Ctrl-D closes{close}")
+    } else {
+        format!("sending stdin line by line; its end closes{close}")
     }
 }
 
@@ -238,141 +301,6 @@ fn open_tcp(url: &WsUrl) -> Result<TcpStream, Error> {
         }
     }
     Err(failed(last))
-}
-
-/// Sends the client's opening handshake (§4.1) and reads the server's answer.
-///
-/// Returns the bytes that came after the 101 response head (the server's first frames, if it
-/// sent some at once) and the `permessage-deflate` parameters, if we offered it and the server
-/// agreed (RFC 7692 §5).
-///
-/// # Errors
-///
-/// [`Error::Refused`] for a status other than 101, [`Error::Handshake`] for a 101 that breaks
-/// a rule of §4.1, [`Error::Io`] for a timeout or a connection closed mid-handshake.
-fn opening_handshake(
-    socket: &mut TcpStream,
-    options: &Options,
-    nonce: &[u8; KEY_NONCE_LEN],
-) -> Result<(Vec<u8>, Option<Params>), Error> {
-    let (url, trace) = (&options.url, options.trace);
-    let key = handshake::client_key(nonce);
-    let request = handshake::client_request_with(
-        &url.authority,
-        &url.resource_name,
-        &key,
-        &[],
-        options.deflate,
-    );
-    if trace {
-        print_head(">>", &request);
-    }
-    socket.write_all(&request)?;
-    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
-    let mut received = Vec::new();
-    loop {
-        match handshake::check_response_with(&received, &key, &[], options.deflate) {
-            Ok(Some(accepted)) => {
-                let frames = received.split_off(accepted.len);
-                if trace {
-                    print_head("<<", &received);
-                    print_extensions(options.deflate, accepted.deflate.as_ref());
-                }
-                return Ok((frames, accepted.deflate));
-            }
-            Ok(None) => {}
-            Err(ClientHandshakeError::NotSwitchingProtocols(status)) => {
-                return Err(refusal(socket, received, status, deadline));
-            }
-            Err(error) => return Err(Error::Handshake(error)),
-        }
-        if read_more(socket, &mut received, deadline)? == 0 {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed the connection before answering the handshake",
-            )));
-        }
-    }
-}
-
-/// The handshake's outcome for compression, in words (RFC 7692 §5, §7.1).
-fn print_extensions(offered: bool, agreed: Option<&Params>) {
-    match agreed {
-        Some(params) => {
-            for line in params.explain() {
-                println!("   permessage-deflate {line}");
-            }
-        }
-        None if offered => println!("   extensions: the server declined permessage-deflate"),
-        None => {}
-    }
-}
-
-/// Reads once into `received`, waiting no later than `deadline`; returns the bytes read.
-fn read_more(
-    socket: &mut TcpStream,
-    received: &mut Vec<u8>,
-    deadline: Instant,
-) -> io::Result<usize> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!(
-                "no handshake answer within {} s",
-                HANDSHAKE_TIMEOUT.as_secs()
-            ),
-        ));
-    }
-    socket.set_read_timeout(Some(left))?;
-    let mut buf = [0; 4096];
-    let n = socket.read(&mut buf)?;
-    received.extend_from_slice(buf.get(..n).unwrap_or_default());
-    Ok(n)
-}
-
-/// The error for a refused handshake: its status line and the first line of its body (the
-/// server may still be sending it; read until a line ends, the connection closes, or time's up).
-fn refusal(socket: &mut TcpStream, mut received: Vec<u8>, status: u16, deadline: Instant) -> Error {
-    let body_start = |bytes: &[u8]| {
-        bytes
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|i| i + 4)
-    };
-    while received.len() < MAX_REFUSAL_BYTES {
-        let body = body_start(&received).and_then(|start| received.get(start..));
-        if body.is_some_and(|body| body.contains(&b'\n')) {
-            break;
-        }
-        if !matches!(read_more(socket, &mut received, deadline), Ok(n) if n > 0) {
-            break;
-        }
-    }
-    let text = String::from_utf8_lossy(&received);
-    let status_line = text.lines().next().unwrap_or_default().trim().to_owned();
-    let body_line = body_start(&received)
-        .and_then(|start| text.get(start..))
-        .and_then(|body| body.lines().map(str::trim).find(|line| !line.is_empty()))
-        .unwrap_or_default()
-        .chars()
-        .take(200)
-        .collect();
-    Error::Refused {
-        status,
-        status_line,
-        body_line,
-    }
-}
-
-/// Prints an HTTP head line by line with `direction` in front, for `--trace`.
-fn print_head(direction: &str, head: &[u8]) {
-    let text = String::from_utf8_lossy(head);
-    let mut out = io::stdout().lock();
-    for line in text.split("\r\n").filter(|line| !line.is_empty()) {
-        let _ = writeln!(out, "{direction} {line}");
-    }
-    let _ = writeln!(out, "{direction}");
 }
 
 #[cfg(test)]

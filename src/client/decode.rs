@@ -16,7 +16,9 @@
 //! ```
 //!
 //! The hex may be split over several arguments and separated by spaces, colons, commas or
-//! dashes; a `0x` in front of a group is allowed. The bytes are one direction of a connection:
+//! dashes; a `0x` in front of a group is allowed. `wsmith decode -` reads stdin instead: hex,
+//! as `xxd -p` writes it, when stdin holds nothing else, or else the raw bytes themselves
+//! (`xxd -p frame.bin | wsmith decode -`, `wsmith decode - < frame.bin`). The bytes are one direction of a connection:
 //! frames are numbered as messages and fragments (§5.4), and control frames between fragments
 //! are marked. Nothing is refused: a frame that breaks a rule is explained with its problems
 //! (`! §5.2 reserved opcode 0x3`), as a learner wants to see what it said.
@@ -28,6 +30,7 @@
 //! and offset (`verdict: 1002 — §5.1 a client must mask every frame`).
 
 use std::fmt::Write as _;
+use std::io::{self, Read};
 
 use super::Error;
 use crate::explain::frames::{self, explain, FrameSplitter};
@@ -40,6 +43,9 @@ wsmith decode HEX...   explain WebSocket frames given as hex (RFC 6455 §5.2), u
 wsmith decode --deflate HEX...
                        the same on a connection that agreed permessage-deflate (RFC 7692): RSV1
                        on a message's first frame means compressed, and it is shown inflated
+wsmith decode [--deflate | --as-server] -
+                       the same, reading stdin: hex (xxd -p) if it is only hex digits and
+                       separators, else the raw bytes (wsmith decode - < frame.bin)
 wsmith decode --as-server HEX...
                        feed them to a server's protocol core, as if a client had sent them,
                        and print what it does: frames, events, replies, the close code and rule
@@ -50,6 +56,12 @@ wsmith decode --as-server HEX...
     2 if the input is not hex. With --as-server: 0 unless the server fails the connection.
 ";
 
+/// The most `wsmith decode -` reads from stdin, in bytes.
+pub const MAX_STDIN_BYTES: usize = 16 * 1024 * 1024;
+
+/// The argument that means "read stdin".
+const STDIN: &str = "-";
+
 /// Reads hex digits from `args`, ignoring separators and `0x` prefixes.
 ///
 /// # Errors
@@ -57,6 +69,38 @@ wsmith decode --as-server HEX...
 /// [`Error::Usage`] naming the first group that is not hex, or has an odd number of digits.
 pub fn parse_hex<S: AsRef<str>>(args: &[S]) -> Result<Vec<u8>, Error> {
     frames::parse_hex(args).map_err(Error::Usage)
+}
+
+/// Reads the frames of `wsmith decode -` from `input`: hex if `input` holds only hex digits,
+/// whitespace, the separators `:,-` and `0x` prefixes (what `xxd -p` writes, or a copied hex
+/// dump); otherwise the bytes as they are.
+///
+/// # Errors
+///
+/// [`Error::Usage`] for more than [`MAX_STDIN_BYTES`], or hex text that does not parse (an odd
+/// number of digits); [`Error::Io`] if stdin cannot be read.
+pub fn read_input(input: impl Read) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(MAX_STDIN_BYTES).unwrap_or(u64::MAX);
+    input
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_STDIN_BYTES {
+        return Err(Error::Usage(format!(
+            "stdin holds more than {} MiB; decode fewer frames at a time",
+            MAX_STDIN_BYTES / (1024 * 1024)
+        )));
+    }
+    match std::str::from_utf8(&bytes) {
+        Ok(text) if is_hex_text(text) => parse_hex(&[text]),
+        _ => Ok(bytes),
+    }
+}
+
+/// Whether `text` is hex as [`parse_hex`] reads it (digits, separators, `0x`), not raw bytes.
+fn is_hex_text(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_ascii_hexdigit() || c.is_ascii_whitespace() || ":,-xX".contains(c))
 }
 
 /// Explains `bytes` as frames: a summary line, each frame's anatomy, then any bytes left over.
@@ -135,7 +179,8 @@ fn describe_leftover(rest: &[u8]) -> String {
 ///
 /// # Errors
 ///
-/// [`Error::Usage`] when there is no hex, or it does not parse.
+/// [`Error::Usage`] when there is no hex, or it does not parse; see also [`read_input`] for
+/// `-`.
 pub fn run<S: AsRef<str>>(args: &[S]) -> Result<bool, Error> {
     let (as_server, args) = match args.split_first() {
         Some((first, rest)) if first.as_ref() == "--as-server" => (true, rest),
@@ -145,7 +190,16 @@ pub fn run<S: AsRef<str>>(args: &[S]) -> Result<bool, Error> {
         Some((first, rest)) if first.as_ref() == "--deflate" && !as_server => (true, rest),
         _ => (false, args),
     };
-    let bytes = parse_hex(args)?;
+    let reads_stdin = args.iter().any(|arg| arg.as_ref() == STDIN);
+    let bytes = match args {
+        [_] if reads_stdin => read_input(io::stdin().lock())?,
+        _ if reads_stdin => {
+            return Err(Error::Usage(
+                "'-' reads the frames from stdin; give no hex with it".into(),
+            ))
+        }
+        _ => parse_hex(args)?,
+    };
     if bytes.is_empty() {
         return Err(Error::Usage("decode needs the frame bytes as hex".into()));
     }
@@ -193,6 +247,37 @@ mod tests {
         for args in [["81 0g"], ["810"]] {
             assert!(matches!(parse_hex(&args), Err(Error::Usage(_))), "{args:?}");
         }
+    }
+
+    #[test]
+    fn stdin_is_read_as_hex_when_it_is_hex_and_as_raw_bytes_otherwise() {
+        let hello = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        let cases: &[(&str, &[u8])] = &[
+            ("xxd -p", b"8105\n48656c6c6f\n"),
+            ("spaced, with 0x", b"0x81 0x05 48:65:6c-6c,6f"),
+            ("raw", &hello),
+        ];
+        for (name, input) in cases {
+            assert_eq!(read_input(*input).expect(name), hello, "{name}");
+        }
+        // Raw bytes that are not UTF-8 are never taken for hex.
+        let masked = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        assert_eq!(read_input(&masked[..]).expect("raw"), masked);
+        assert!(matches!(read_input(&b"810"[..]), Err(Error::Usage(_))));
+        assert_eq!(read_input(&b"\n"[..]).expect("empty"), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn stdin_over_the_limit_is_refused() {
+        let input = io::repeat(0x82).take(MAX_STDIN_BYTES as u64 + 1);
+        assert!(matches!(read_input(input), Err(Error::Usage(_))));
+    }
+
+    #[test]
+    fn dash_with_hex_beside_it_is_a_usage_error() {
+        assert!(matches!(run(&["-", "81 00"]), Err(Error::Usage(_))));
     }
 
     #[test]

@@ -8,9 +8,13 @@
 //!   [`random`] (§5.3, §10.3), prints what the server says, and closes the way §7.1.1 asks a
 //!   client to: after the close handshake, it waits for the server to close TCP first.
 //!   `--trace` prints every frame in both directions, explained by [`crate::explain::frames`].
-//! - [`decode`]: `wsmith decode 81 85 37 fa 21 3d 7f 9f 4d 51 58`, frames given as hex,
-//!   explained field by field (§5.2) and unmasked (§5.3).
+//! - [`decode`]: `wsmith decode 81 85 37 fa 21 3d 7f 9f 4d 51 58`, frames given as hex (or
+//!   `wsmith decode -`, as hex or raw bytes on stdin), explained field by field (§5.2) and
+//!   unmasked (§5.3).
+//! - [`handshake`]: the client's opening handshake (§4.1) over the socket, `-H` fields, the
+//!   `Sec-WebSocket-Accept` check as `--trace` shows it, a refusal's reason.
 //! - [`session`]: after the handshake: the reader, the stdin writer, the close of §7.1.1.
+//! - [`output`]: what is printed: plain lines into a pipe; a banner and `<` / `>` on a terminal.
 //! - [`url`]: the `ws://` URL (§3): host, port and resource name.
 //! - [`random`]: masking keys and the handshake nonce from `/dev/urandom`.
 //!
@@ -21,6 +25,8 @@
 
 pub mod connect;
 pub mod decode;
+pub mod handshake;
+pub mod output;
 pub mod random;
 pub mod session;
 pub mod url;
@@ -60,6 +66,14 @@ pub enum Error {
     },
     /// The server's 101 breaks a rule of §4.1, so the client fails the connection.
     Handshake(ClientHandshakeError),
+    /// The server's `Sec-WebSocket-Accept` is not base64(SHA-1(key + GUID)) (§1.3): "the client
+    /// MUST _Fail the WebSocket Connection_" (§4.1).
+    WrongAccept {
+        /// What the server sent, if it sent the field at all.
+        received: Option<String>,
+        /// base64(SHA-1(our key + GUID)).
+        expected: String,
+    },
     /// The server broke a rule after the handshake; we sent a Close with its code (§7.1.7).
     Protocol(ProtocolError),
     /// The server closed with a code that says something went wrong (§7.4.1).
@@ -104,6 +118,13 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Self::Handshake(error) => write!(f, "handshake failed: {error}"),
+            Self::WrongAccept { received, expected } => {
+                match received {
+                    Some(received) => write!(f, "handshake failed: Sec-WebSocket-Accept is {received:?}")?,
+                    None => f.write_str("handshake failed: the 101 has no Sec-WebSocket-Accept")?,
+                }
+                write!(f, ", but base64(SHA-1(key + GUID)) is {expected:?}; the client must fail the connection (§4.1)")
+            }
             Self::Protocol(error) => {
                 write!(f, "the server broke {}: {error}; closed with {}", error.section(), error.close_code())
             }

@@ -21,6 +21,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::output::Output;
 use super::Error;
 use crate::explain::frames::{FrameAnatomy, FrameSplitter};
 use crate::protocol::connection::State;
@@ -52,6 +53,8 @@ pub struct Session {
     outgoing: Option<FrameSplitter>,
     /// When we sent our Close, if we did.
     close_sent_at: Option<Instant>,
+    /// Where the frames we send are traced.
+    output: Output,
 }
 
 /// How the connection ended, as far as WebSocket frames go.
@@ -64,8 +67,8 @@ pub enum Ending {
 }
 
 impl Session {
-    /// A session on `writer`, tracing outgoing frames if `trace`.
-    pub fn new(conn: Connection, writer: TcpStream, trace: bool) -> Self {
+    /// A session on `writer`, tracing outgoing frames to `output` if `trace`.
+    pub fn new(conn: Connection, writer: TcpStream, trace: bool, output: Output) -> Self {
         let deflate = conn.deflate_params();
         Self {
             conn,
@@ -73,6 +76,7 @@ impl Session {
             outgoing: trace
                 .then(|| FrameSplitter::new().with_deflate_params(deflate, Role::Client)),
             close_sent_at: None,
+            output,
         }
     }
 
@@ -92,7 +96,7 @@ impl Session {
         }
         let bytes = self.conn.take_output();
         if let Some(splitter) = self.outgoing.as_mut() {
-            print_frames(">>", &splitter.feed(&bytes));
+            trace_frames(&self.output, ">>", &splitter.feed(&bytes));
         }
         self.writer.write_all(&bytes)
     }
@@ -115,12 +119,28 @@ impl Session {
 /// the end of `input`, starts the close handshake with `close`.
 ///
 /// Stops early if the connection is no longer open (the server closed it, §5.5.1: no data
-/// frames after a Close) or the socket fails.
+/// frames after a Close) or the socket fails. Each line sent is shown on `output` where the
+/// terminal has not shown it (see [`Output::sent`]).
 pub fn send_lines(
+    session: &Mutex<Session>,
+    input: impl BufRead,
+    binary: bool,
+    close: &(CloseCode, String),
+    output: &Output,
+) {
+    send_each_line(session, input, binary, output);
+    output.stop_prompting();
+    let (code, reason) = close;
+    // A write error here means the server is gone; the reader sees that and says so.
+    let _ = lock(session).close(*code, reason);
+}
+
+/// The loop of [`send_lines`], until `input` ends or the connection can take no more.
+fn send_each_line(
     session: &Mutex<Session>,
     mut input: impl BufRead,
     binary: bool,
-    close: &(CloseCode, String),
+    output: &Output,
 ) {
     let mut line = Vec::new();
     loop {
@@ -143,6 +163,7 @@ pub fn send_lines(
                 Err(_) => {
                     // §5.6: "The "Payload data" is text data encoded as UTF-8."
                     eprintln!("wsmith connect: skipped a line that is not UTF-8 (use --binary)");
+                    output.line_entered();
                     continue;
                 }
             }
@@ -151,14 +172,14 @@ pub fn send_lines(
         if session.conn.state() != State::Open {
             return;
         }
+        // Shown before it goes out, under the session's lock: the reply cannot be shown first.
+        output.sent(&show_message(&message));
         session.conn.send_message(&message);
         if session.flush().is_err() {
             return;
         }
+        output.line_entered();
     }
-    let (code, reason) = close;
-    // A write error here means the server is gone; the reader sees that and says so.
-    let _ = lock(session).close(*code, reason);
 }
 
 /// The reading half: runs on the calling thread until the connection is over.
@@ -173,14 +194,22 @@ pub struct Reader {
     trace: bool,
     /// `--echo`: send every message back instead of printing it.
     echo: bool,
+    /// Where messages and traced frames are printed.
+    output: Output,
     ending: Option<Ending>,
     /// When the state machine reached `Closed`, as first seen by the reader.
     closed_at: Option<Instant>,
 }
 
 impl Reader {
-    /// A reader of `socket` feeding `session`.
-    pub fn new(socket: TcpStream, session: Arc<Mutex<Session>>, trace: bool, echo: bool) -> Self {
+    /// A reader of `socket` feeding `session`, printing to `output`.
+    pub fn new(
+        socket: TcpStream,
+        session: Arc<Mutex<Session>>,
+        trace: bool,
+        echo: bool,
+        output: Output,
+    ) -> Self {
         // With --trace, compressed messages are also shown inflated (RFC 7692 §6.2).
         let deflate = lock(&session).conn().deflate_params().filter(|_| trace);
         Self {
@@ -190,6 +219,7 @@ impl Reader {
             received: 0,
             trace,
             echo,
+            output,
             ending: None,
             closed_at: None,
         }
@@ -268,7 +298,7 @@ impl Reader {
         let mut fed = 0;
         for frame in self.incoming.feed(bytes) {
             if self.trace {
-                print_frames("<<", std::slice::from_ref(&frame));
+                trace_frames(&self.output, "<<", std::slice::from_ref(&frame));
             }
             let end = (frame.offset + frame.header.len() as u64)
                 .saturating_add(frame.payload_len)
@@ -292,12 +322,16 @@ impl Reader {
         while let Some(event) = session.conn.next_event() {
             match event {
                 Event::Message(message) if self.echo => session.conn.send_message(&message),
-                Event::Message(message) => say(&show_message(&message)),
-                Event::Ping(payload) if !self.echo => say(&format!("[ping] {}", show(&payload))),
-                Event::Pong(payload) if !self.echo => say(&format!("[pong] {}", show(&payload))),
+                Event::Message(message) => self.output.received(&show_message(&message)),
+                Event::Ping(payload) if !self.echo => {
+                    self.output.received(&format!("[ping] {}", show(&payload)));
+                }
+                Event::Pong(payload) if !self.echo => {
+                    self.output.received(&format!("[pong] {}", show(&payload)));
+                }
                 Event::Closed(close) => {
                     if !self.echo {
-                        say(&show_close(&close));
+                        self.output.received(&show_close(&close));
                     }
                     self.ending = Some(Ending::Closed(close));
                 }
@@ -331,23 +365,10 @@ fn is_gone(error: &io::Error) -> bool {
     )
 }
 
-/// Prints one line on stdout; a closed stdout (`| head`) is not worth a panic.
-fn say(line: &str) {
-    let _ = writeln!(io::stdout().lock(), "{line}");
-}
-
-/// Prints each frame's anatomy, every line prefixed with `direction` (`>>` or `<<`).
-pub fn print_frames(direction: &str, frames: &[FrameAnatomy]) {
-    if frames.is_empty() {
-        return;
-    }
-    let mut out = io::stdout().lock();
-    for frame in frames {
-        for line in frame.to_string().lines() {
-            let _ = writeln!(out, "{direction} {line}");
-        }
-    }
-    let _ = out.flush();
+/// Prints each frame's anatomy on `output`, every line after `direction` (`>>` or `<<`).
+pub fn trace_frames(output: &Output, direction: &str, frames: &[FrameAnatomy]) {
+    let frames: Vec<String> = frames.iter().map(ToString::to_string).collect();
+    output.trace(direction, frames.iter().flat_map(|frame| frame.lines()));
 }
 
 /// A message as printed: Text as it is, Binary as hex after a `[binary N bytes]` prefix.

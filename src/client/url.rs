@@ -6,7 +6,9 @@
 //!
 //! "The port component is OPTIONAL; the default for "ws" is port 80" (§3). The path and query
 //! become the /resource name/ of the request line (§4.1 item 3), "/" when the path is empty.
-//! `wss://` (WebSocket over TLS, port 443) is refused: wsmith implements no TLS.
+//! `wss://` (WebSocket over TLS, port 443) is refused: wsmith implements no TLS. An `http://`
+//! URL gets a suggestion: a WebSocket does start as an HTTP request, but its URL says `ws://`
+//! (`http://host/path` → "did you mean ws://host/path?"; `https://` → `wss://`).
 
 use std::fmt;
 
@@ -51,7 +53,14 @@ impl fmt::Display for UrlError {
             Self::Secure => f.write_str(
                 "wss:// needs TLS, which wsmith does not implement; use a ws:// URL (or a TLS proxy)",
             ),
-            Self::NotWebSocket(url) => write!(f, "{url:?} is not a ws:// URL: expected ws://HOST[:PORT]/PATH"),
+            Self::NotWebSocket(url) => match suggestion(url) {
+                Some(better) if better.starts_with("wss:") => write!(
+                    f,
+                    "{url:?} is not a WebSocket URL: did you mean {better}? (wsmith has no TLS: use ws:// or a TLS proxy)"
+                ),
+                Some(better) => write!(f, "{url:?} is not a WebSocket URL: did you mean {better}?"),
+                None => write!(f, "{url:?} is not a ws:// URL: expected ws://HOST[:PORT]/PATH"),
+            },
             Self::Fragment => f.write_str("a WebSocket URL must not have a #fragment (§3)"),
             Self::MissingHost => f.write_str("the URL names no host"),
             Self::UserInfo => f.write_str("a WebSocket URL has no user@ part (§3)"),
@@ -64,6 +73,38 @@ impl fmt::Display for UrlError {
 }
 
 impl std::error::Error for UrlError {}
+
+/// The WebSocket URL someone probably meant: `http://` → `ws://`, `https://` → `wss://` (the
+/// schemes §3 pairs with them: "ws" uses port 80 like "http", "wss" 443 like "https"), and
+/// `host/path` with no scheme → `ws://host/path`.
+fn suggestion(url: &str) -> Option<String> {
+    match url.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => Some(format!("ws://{rest}")),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => {
+            Some(format!("wss://{rest}"))
+        }
+        Some(_) => None,
+        None if (!url.is_empty() && !url.contains(':')) || has_port(url) => {
+            Some(format!("ws://{url}"))
+        }
+        None => None,
+    }
+}
+
+/// Whether a URL without a scheme starts with `host:port` (`localhost:8080/echo`).
+fn has_port(url: &str) -> bool {
+    let authority = url.split(['/', '?']).next().unwrap_or_default();
+    authority
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}
+
+impl fmt::Display for WsUrl {
+    /// The URL again, as it is used: `ws://` + authority + resource name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ws://{}{}", self.authority, self.resource_name)
+    }
+}
 
 impl WsUrl {
     /// Parses a `ws://host[:port][/path][?query]` URL (§3); the scheme is case-insensitive.
@@ -195,6 +236,42 @@ mod tests {
         for (url, error) in cases {
             assert_eq!(WsUrl::parse(url), Err(error), "{url}");
         }
+    }
+
+    #[test]
+    fn an_http_url_suggests_the_ws_url_it_probably_meant() {
+        let cases = [
+            (
+                "http://127.0.0.1:8080/echo",
+                Some("ws://127.0.0.1:8080/echo"),
+            ),
+            ("HTTP://h/chat?x=1", Some("ws://h/chat?x=1")),
+            ("https://example.com/", Some("wss://example.com/")),
+            ("localhost:8080/echo", Some("ws://localhost:8080/echo")),
+            ("example.com", Some("ws://example.com")),
+            ("ftp://h/", None),
+            ("mailto:a@b", None),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(suggestion(url).as_deref(), expected, "{url}");
+        }
+        let error = WsUrl::parse("http://127.0.0.1:8080/echo").expect_err("not ws");
+        assert!(
+            error
+                .to_string()
+                .ends_with("did you mean ws://127.0.0.1:8080/echo?"),
+            "{error}"
+        );
+        let error = WsUrl::parse("https://h/").expect_err("not ws");
+        assert!(error
+            .to_string()
+            .contains("did you mean wss://h/? (wsmith has no TLS"));
+    }
+
+    #[test]
+    fn a_url_displays_as_it_is_used() {
+        let url = WsUrl::parse("WS://[::1]:8080?a=1").expect("valid");
+        assert_eq!(url.to_string(), "ws://[::1]:8080/?a=1");
     }
 
     #[test]
