@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 /// File descriptors one connection holds (reader and writer share its socket).
-pub const FDS_PER_CONNECTION: u64 = 1;
+pub(crate) const FDS_PER_CONNECTION: u64 = 1;
 /// Memory mappings one thread holds.
-pub const MAPS_PER_THREAD: u64 = 4;
+pub(crate) const MAPS_PER_THREAD: u64 = 4;
 /// Memory mappings one connection's reader holds; its writer is counted by [`ThreadBudget`].
-pub const MAPS_PER_CONNECTION: u64 = MAPS_PER_THREAD;
+pub(crate) const MAPS_PER_CONNECTION: u64 = MAPS_PER_THREAD;
 /// Mappings and descriptors kept back for the rest of the process (heap, libraries, listener).
 const RESERVE: u64 = 2_000;
 /// The most threads kept back for writers (see [`writer_reserve`]).
@@ -32,7 +32,7 @@ const MAX_WRITER_RESERVE: u64 = 4_096;
 /// 60,940 readers). Without it, idle connections that fill the cap leave no thread for the
 /// writer of a client that is sent something, and that client is dropped ("cannot start a
 /// writer") for what others hold.
-pub fn writer_reserve(threads: u64) -> u64 {
+pub(crate) fn writer_reserve(threads: u64) -> u64 {
     (threads / 8).min(MAX_WRITER_RESERVE)
 }
 
@@ -47,7 +47,7 @@ pub struct Capacity {
 
 impl Capacity {
     /// Reads the limits from `/proc` (Linux); unknown limits are `None`.
-    pub fn of_this_process() -> Self {
+    pub(crate) fn of_this_process() -> Self {
         let max_map_count = fs::read_to_string("/proc/sys/vm/max_map_count")
             .ok()
             .and_then(|s| s.trim().parse().ok());
@@ -58,7 +58,7 @@ impl Capacity {
     }
 
     /// The most threads the mappings allow, if known.
-    pub fn max_threads() -> Option<usize> {
+    pub(crate) fn max_threads() -> Option<usize> {
         let maps: u64 = fs::read_to_string("/proc/sys/vm/max_map_count")
             .ok()?
             .trim()
@@ -81,7 +81,7 @@ impl Capacity {
     }
 
     /// The most connections that are safe to accept, if any limit is known.
-    pub fn max_connections(&self) -> Option<u64> {
+    pub(crate) fn max_connections(&self) -> Option<u64> {
         match (self.by_mappings, self.by_files) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -91,7 +91,7 @@ impl Capacity {
 
 /// Counts the server's threads and refuses to start one past what the process can hold.
 #[derive(Debug, Clone)]
-pub struct ThreadBudget {
+pub(crate) struct ThreadBudget {
     live: Arc<AtomicUsize>,
     max: usize,
     /// Threads a new connection may not take: kept for writers ([`writer_reserve`]).
@@ -100,12 +100,13 @@ pub struct ThreadBudget {
 
 impl ThreadBudget {
     /// A budget of `max` threads at once, none kept for writers.
-    pub fn new(max: usize) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(max: usize) -> Self {
         Self::with_writer_reserve(max, 0)
     }
 
     /// A budget of `max` threads at once, of which new connections leave `writers` free.
-    pub fn with_writer_reserve(max: usize, writers: usize) -> Self {
+    pub(crate) fn with_writer_reserve(max: usize, writers: usize) -> Self {
         Self {
             live: Arc::new(AtomicUsize::new(0)),
             max,
@@ -115,19 +116,19 @@ impl ThreadBudget {
 
     /// A budget from this process's limits (unlimited where they cannot be read), with its
     /// [`writer_reserve`].
-    pub fn of_this_process() -> Self {
+    pub(crate) fn of_this_process() -> Self {
         let max = Capacity::max_threads().unwrap_or(usize::MAX);
         let reserve = u64::try_from(max).map_or(0, writer_reserve);
         Self::with_writer_reserve(max, usize::try_from(reserve).unwrap_or(0))
     }
 
     /// Whether one more thread fits now.
-    pub fn has_room(&self) -> bool {
+    pub(crate) fn has_room(&self) -> bool {
         self.live.load(Ordering::SeqCst) < self.max
     }
 
     /// Whether a new connection's reader fits now and leaves the writers' reserve free.
-    pub fn has_room_for_connection(&self) -> bool {
+    pub(crate) fn has_room_for_connection(&self) -> bool {
         self.live
             .load(Ordering::SeqCst)
             .saturating_add(self.writers)
@@ -135,7 +136,7 @@ impl ThreadBudget {
     }
 
     /// Threads running now.
-    pub fn live(&self) -> usize {
+    pub(crate) fn live(&self) -> usize {
         self.live.load(Ordering::SeqCst)
     }
 
@@ -144,7 +145,12 @@ impl ThreadBudget {
     /// # Errors
     ///
     /// `WouldBlock` when the budget is spent; the operating system's error when it refuses.
-    pub fn spawn<T, F>(&self, name: String, stack_size: usize, f: F) -> io::Result<JoinHandle<T>>
+    pub(crate) fn spawn<T, F>(
+        &self,
+        name: String,
+        stack_size: usize,
+        f: F,
+    ) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,

@@ -17,18 +17,18 @@ const ABANDONED: u8 = 2;
 
 /// One command's state, shared by its requester and the hub (clone it to share).
 #[derive(Debug, Clone, Default)]
-pub struct Claim(Arc<AtomicU8>);
+pub(crate) struct Claim(Arc<AtomicU8>);
 
 impl Claim {
     /// The hub takes the command: `true` if it is still wanted (carry it out), `false` if its
     /// requester gave up first (drop it).
-    pub fn take(&self) -> bool {
+    pub(crate) fn take(&self) -> bool {
         self.settle(TAKEN) == TAKEN
     }
 
     /// The requester gives up: `true` if the hub had not taken the command (it never will),
     /// `false` if the hub took it first (its answer is coming).
-    pub fn abandon(&self) -> bool {
+    pub(crate) fn abandon(&self) -> bool {
         self.settle(ABANDONED) == ABANDONED
     }
 

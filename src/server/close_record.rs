@@ -10,7 +10,7 @@ use crate::protocol::{CloseCode, CloseFrame, ProtocolError};
 
 /// Who ended a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClosedBy {
+pub(crate) enum ClosedBy {
     /// The client sent the first Close frame.
     Client,
     /// The server sent the first Close frame (a protocol error, a limit, shutdown).
@@ -31,26 +31,26 @@ impl ClosedBy {
 
 /// How one connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloseRecord {
+pub(crate) struct CloseRecord {
     /// Who ended it.
-    pub by: ClosedBy,
+    pub(crate) by: ClosedBy,
     /// The status code of the first Close frame, or 1006 when there was none (§7.1.5).
-    pub code: CloseCode,
+    pub(crate) code: CloseCode,
     /// The reason sent with it, if any.
-    pub reason: String,
+    pub(crate) reason: String,
     /// The rule that fired, quoted with its section.
-    pub rule: Option<String>,
+    pub(crate) rule: Option<String>,
     /// For a protocol error: bytes received before the frame that broke the rule.
-    pub offset: Option<u64>,
+    pub(crate) offset: Option<u64>,
     /// For a limit close: the limit and the value that went over it.
-    pub limit: Option<(u64, u64)>,
+    pub(crate) limit: Option<(u64, u64)>,
     /// One sentence for a human.
-    pub explanation: String,
+    pub(crate) explanation: String,
 }
 
 impl CloseRecord {
     /// The peer's Close frame arrived; `sent` is ours if we had sent one first.
-    pub fn handshake(received: &CloseFrame, sent: Option<&CloseFrame>) -> Self {
+    pub(crate) fn handshake(received: &CloseFrame, sent: Option<&CloseFrame>) -> Self {
         match sent {
             Some(ours) => Self {
                 by: ClosedBy::Server,
@@ -79,7 +79,7 @@ impl CloseRecord {
     }
 
     /// The server failed the connection because the client broke `error`'s rule (§7.1.7).
-    pub fn protocol_error(error: &ProtocolError, offset: u64) -> Self {
+    pub(crate) fn protocol_error(error: &ProtocolError, offset: u64) -> Self {
         Self {
             by: ClosedBy::Server,
             code: error.close_code(),
@@ -93,7 +93,7 @@ impl CloseRecord {
 
     /// The server closed on purpose (`code`, `reason`), e.g. a slow consumer or a shutdown, and
     /// the connection ended before the client answered.
-    pub fn server_close_unanswered(sent: &CloseFrame, what_happened: &str) -> Self {
+    pub(crate) fn server_close_unanswered(sent: &CloseFrame, what_happened: &str) -> Self {
         Self {
             by: ClosedBy::Server,
             code: sent.code.unwrap_or(CloseCode::NO_STATUS_RECEIVED),
@@ -106,7 +106,7 @@ impl CloseRecord {
     }
 
     /// No Close frame was exchanged: 1006, with why (§7.1.5).
-    pub fn abnormal(explanation: impl Into<String>) -> Self {
+    pub(crate) fn abnormal(explanation: impl Into<String>) -> Self {
         Self {
             by: ClosedBy::Network,
             code: CloseCode::ABNORMAL_CLOSURE,
@@ -119,7 +119,7 @@ impl CloseRecord {
     }
 
     /// The record as the Inspector's `close` event carries it.
-    pub fn explained(&self) -> CloseExplained<'_> {
+    pub(crate) fn explained(&self) -> CloseExplained<'_> {
         CloseExplained {
             by: self.by.as_str(),
             code: self.code.0,

@@ -13,14 +13,17 @@ use crate::sync::lock;
 
 /// Compressors kept for lending; more are made when more threads compress at once, and
 /// dropped after use.
-pub const KEPT: usize = 4;
+pub(crate) const KEPT: usize = 4;
 
 /// The idle compressors, with their window bits.
 static IDLE: Mutex<Vec<(u8, Deflater)>> = Mutex::new(Vec::new());
 
 /// Runs `f` with a compressor for `compressor`'s window bits (no context takeover, so it is
 /// as good as new after every message), then keeps it for the next caller.
-pub fn with_deflater<R>(compressor: &StatelessCompressor, f: impl FnOnce(&mut Deflater) -> R) -> R {
+pub(crate) fn with_deflater<R>(
+    compressor: &StatelessCompressor,
+    f: impl FnOnce(&mut Deflater) -> R,
+) -> R {
     let lent = {
         let mut idle = lock(&IDLE);
         let found = idle

@@ -28,15 +28,15 @@ use super::shared::Shared;
 use crate::protocol::http::{response, response_head};
 
 /// The path Prometheus scrapes.
-pub const METRICS: &str = "/metrics";
+pub(crate) const METRICS: &str = "/metrics";
 /// The JSON view of the same families, for the status tab.
-pub const METRICS_JSON: &str = "/metrics.json";
+pub(crate) const METRICS_JSON: &str = "/metrics.json";
 /// The text format's content type (what Prometheus asks for in `Accept`).
-pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The answer to a request for `path`, if it is `/metrics` or `/metrics.json`; `None` for any
 /// other path.
-pub fn answer(method: &str, path: &str, shared: &Shared) -> Option<Vec<u8>> {
+pub(crate) fn answer(method: &str, path: &str, shared: &Shared) -> Option<Vec<u8>> {
     let (content_type, body) = match path {
         METRICS => (TEXT_CONTENT_TYPE, write_text(&families(shared))),
         METRICS_JSON => ("application/json", to_json(&families(shared)).to_string()),
@@ -71,7 +71,7 @@ fn families(shared: &Shared) -> Vec<Family> {
 }
 
 /// The families in the text exposition format 0.0.4.
-pub fn write_text(families: &[Family]) -> String {
+pub(crate) fn write_text(families: &[Family]) -> String {
     let mut out = String::with_capacity(8 * 1024);
     for family in families {
         let _ = writeln!(out, "# HELP {} {}", family.name, escape_help(family.help));
@@ -141,7 +141,7 @@ fn write_line(
 }
 
 /// A label value as the format quotes it: `\` → `\\`, `"` → `\"`, line feed → `\n`.
-pub fn escape_label_value(value: &str) -> String {
+pub(crate) fn escape_label_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -155,7 +155,7 @@ pub fn escape_label_value(value: &str) -> String {
 }
 
 /// A `# HELP` text: `\` → `\\`, line feed → `\n` (quotes stay as they are).
-pub fn escape_help(help: &str) -> String {
+pub(crate) fn escape_help(help: &str) -> String {
     help.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
@@ -174,7 +174,7 @@ fn float(value: f64) -> String {
 
 /// The families as JSON: `{"name": {"type", "help", "samples": [{"labels", "value"}]}}`; a
 /// histogram's sample has `buckets` (cumulative, `le` a number or `"+Inf"`), `sum` and `count`.
-pub fn to_json(families: &[Family]) -> Json {
+pub(crate) fn to_json(families: &[Family]) -> Json {
     let mut out = Map::new();
     for family in families {
         let samples: Vec<Json> = family

@@ -12,12 +12,12 @@
 use crate::protocol::http::{response, response_head};
 
 /// The liveness path.
-pub const HEALTHZ: &str = "/healthz";
+pub(crate) const HEALTHZ: &str = "/healthz";
 /// The readiness path.
-pub const READYZ: &str = "/readyz";
+pub(crate) const READYZ: &str = "/readyz";
 
 /// The answer to a request for `path`, if it is one of the two; `None` for any other path.
-pub fn answer(method: &str, path: &str, shutting_down: bool) -> Option<Vec<u8>> {
+pub(crate) fn answer(method: &str, path: &str, shutting_down: bool) -> Option<Vec<u8>> {
     let (status, body) = match path {
         HEALTHZ => (200, "ok\n"),
         READYZ if shutting_down => (503, "shutting down\n"),

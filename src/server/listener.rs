@@ -30,7 +30,7 @@ impl Drop for Active {
 }
 
 /// Accepts connections until a shutdown begins.
-pub fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, port: Port) {
+pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, port: Port) {
     for stream in listener.incoming() {
         if shared.is_shutting_down() {
             break;
@@ -79,7 +79,7 @@ fn take_places(stream: &TcpStream, shared: &Shared) -> Result<AddressPlaces, met
 
 /// The graceful window after a shutdown began: goes on accepting (health checks get their
 /// answer, upgrades a 503) until every connection is closed or `deadline` has passed.
-pub fn drain(listener: &TcpListener, shared: &Arc<Shared>, deadline: Instant) {
+pub(crate) fn drain(listener: &TcpListener, shared: &Arc<Shared>, deadline: Instant) {
     if listener.set_nonblocking(true).is_err() {
         return;
     }

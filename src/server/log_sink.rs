@@ -29,7 +29,7 @@ use log::{Level, Log, Metadata, Record};
 use super::metrics::metrics;
 
 /// Lines queued for the `log` thread at most (about 1 MiB of typical lines).
-pub const QUEUED_LINES: usize = 8192;
+pub(crate) const QUEUED_LINES: usize = 8192;
 
 /// How long [`Log::flush`] waits for the `log` thread to write what is queued.
 const FLUSH_WAIT: Duration = Duration::from_secs(2);
@@ -78,7 +78,8 @@ impl LogSink {
     }
 
     /// Lines dropped so far and not yet reported (for tests).
-    pub fn dropped(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 }

@@ -4,7 +4,7 @@
 
 /// A metric's type, as `# TYPE` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Type {
+pub(crate) enum Type {
     /// Only goes up (until the process restarts); its name ends in `_total`.
     Counter,
     /// Goes up and down: a figure now.
@@ -15,7 +15,7 @@ pub enum Type {
 
 impl Type {
     /// The name `# TYPE` gives it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Counter => "counter",
             Self::Gauge => "gauge",
@@ -26,7 +26,7 @@ impl Type {
 
 /// A sample's value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     /// A count or a whole-number gauge.
     Int(i64),
     /// A histogram: per-bucket counts (not cumulative) for each upper bound in `bounds`, then
@@ -43,16 +43,16 @@ pub enum Value {
 
 /// One sample of a family: its labels and value.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Label names and values, in order.
-    pub labels: Vec<(&'static str, String)>,
+    pub(crate) labels: Vec<(&'static str, String)>,
     /// The value.
-    pub value: Value,
+    pub(crate) value: Value,
 }
 
 impl Sample {
     /// A sample without labels.
-    pub fn plain(value: Value) -> Self {
+    pub(crate) fn plain(value: Value) -> Self {
         Self {
             labels: Vec::new(),
             value,
@@ -60,7 +60,7 @@ impl Sample {
     }
 
     /// A sample with `labels`.
-    pub fn labelled(labels: &[(&'static str, &str)], value: Value) -> Self {
+    pub(crate) fn labelled(labels: &[(&'static str, &str)], value: Value) -> Self {
         Self {
             labels: labels
                 .iter()
@@ -73,20 +73,25 @@ impl Sample {
 
 /// One metric: its name, type, help text and samples.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Family {
+pub(crate) struct Family {
     /// `wsmith_…`, with its unit and, for a counter, `_total`.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Its type.
-    pub kind: Type,
+    pub(crate) kind: Type,
     /// One sentence on what it counts.
-    pub help: &'static str,
+    pub(crate) help: &'static str,
     /// Its samples (none yet is allowed: the family is still described).
-    pub samples: Vec<Sample>,
+    pub(crate) samples: Vec<Sample>,
 }
 
 impl Family {
     /// A family.
-    pub fn new(name: &'static str, kind: Type, help: &'static str, samples: Vec<Sample>) -> Self {
+    pub(crate) fn new(
+        name: &'static str,
+        kind: Type,
+        help: &'static str,
+        samples: Vec<Sample>,
+    ) -> Self {
         Self {
             name,
             kind,

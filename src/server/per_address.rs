@@ -10,17 +10,19 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use crate::sync::lock;
 
 /// How many of something each address holds now.
 #[derive(Debug, Default)]
-pub struct PerAddress {
+pub(crate) struct PerAddress {
     counts: Mutex<HashMap<IpAddr, usize>>,
 }
 
 /// One place counted for an address, given back when dropped (even by a panic).
 #[derive(Debug)]
-pub struct Place {
+pub(crate) struct Place {
     owner: Arc<PerAddress>,
     ip: IpAddr,
 }
@@ -29,9 +31,9 @@ impl PerAddress {
     /// Takes one place for `ip` if it holds fewer than `max` (0: no cap).
     ///
     /// Returns `None` when `ip` already holds `max`.
-    pub fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<Place> {
+    pub(crate) fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<Place> {
         let ip = ip.to_canonical();
-        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut counts = lock(&self.counts);
         let count = counts.entry(ip).or_insert(0);
         if max != 0 && *count >= max {
             return None;
@@ -44,19 +46,16 @@ impl PerAddress {
     }
 
     /// How many places `ip` holds now.
-    pub fn held_by(&self, ip: IpAddr) -> usize {
-        let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+    #[cfg(test)]
+    pub(crate) fn held_by(&self, ip: IpAddr) -> usize {
+        let counts = lock(&self.counts);
         counts.get(&ip.to_canonical()).copied().unwrap_or(0)
     }
 }
 
 impl Drop for Place {
     fn drop(&mut self) {
-        let mut counts = self
-            .owner
-            .counts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut counts = lock(&self.owner.counts);
         if let Some(count) = counts.get_mut(&self.ip) {
             *count = count.saturating_sub(1);
             if *count == 0 {

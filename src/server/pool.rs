@@ -24,10 +24,10 @@ use log::error;
 use super::capacity::ThreadBudget;
 
 /// How long a parked thread waits for its next job before it ends.
-pub const PARK_IDLE: Duration = Duration::from_secs(2);
+pub(crate) const PARK_IDLE: Duration = Duration::from_secs(2);
 
 /// Work for a pooled thread: one connection's reader, or one writer run.
-pub type Job = Box<dyn FnOnce() + Send>;
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 /// Threads of one kind, reused; cheap to clone.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ struct Inner {
 impl ThreadPool {
     /// A pool of threads named `name` with `stack_size` bytes of stack, started through
     /// `budget`, each ending after `park_idle` parked.
-    pub fn new(
+    pub(crate) fn new(
         budget: ThreadBudget,
         name: &'static str,
         stack_size: usize,
@@ -84,7 +84,7 @@ impl ThreadPool {
     ///
     /// No thread is parked and the budget is spent (`WouldBlock`), or the operating system
     /// refused a new thread.
-    pub fn run(&self, job: Job) -> io::Result<()> {
+    pub(crate) fn run(&self, job: Job) -> io::Result<()> {
         if take_one(&self.inner.parked) {
             // A parked thread is claimed: it takes this job (or, if it timed out meanwhile, it
             // waits for it; see `work`).
@@ -112,7 +112,7 @@ impl ThreadPool {
 
     /// Whether [`ThreadPool::run`] would find a thread now: one is parked or the budget has
     /// room.
-    pub fn has_room(&self) -> bool {
+    pub(crate) fn has_room(&self) -> bool {
         self.inner.parked.load(Ordering::SeqCst) > 0 || self.inner.budget.has_room()
     }
 

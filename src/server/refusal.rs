@@ -12,7 +12,7 @@ use crate::protocol::HandshakeError;
 
 /// Why a request is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The server is shutting down and takes no new WebSocket connections: 503.
     ShuttingDown,
     /// `--max-connections` connections are open, or no thread can serve one more: 503.
@@ -34,7 +34,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// The HTTP status that answers this refusal.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             Self::ShuttingDown | Self::AtCapacity => 503,
             Self::SocketSetupFailed => 500,
@@ -46,7 +46,7 @@ impl Refusal {
 
     /// The whole HTTP response: the status, the reason as a plain-text body, and the
     /// connection closed after it.
-    pub fn response(&self) -> Vec<u8> {
+    pub(crate) fn response(&self) -> Vec<u8> {
         error_response(self.status(), &self.to_string())
     }
 }
@@ -80,7 +80,7 @@ impl fmt::Display for Refusal {
 
 /// Why `POST /publish` did not publish: each says for sure whether anything was delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublishError {
+pub(crate) enum PublishError {
     /// The hub did not take the publish in time (its queue full, or behind): nothing was
     /// published, and never will be: 503, a retry is safe.
     HubBusy,
@@ -94,7 +94,7 @@ pub enum PublishError {
 
 impl PublishError {
     /// The HTTP status that answers it.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             Self::HubBusy => 503,
             Self::Refused(_) => 400,

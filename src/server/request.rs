@@ -28,7 +28,7 @@ use crate::protocol::handshake::{self, Upgrade};
 use crate::protocol::http::{parse_request_head, response, RequestHead};
 
 /// The largest body `POST /publish` accepts.
-pub const MAX_PUBLISH_BODY: usize = 64 * 1024;
+pub(crate) const MAX_PUBLISH_BODY: usize = 64 * 1024;
 /// Bytes asked for by each read of the request head.
 const HEAD_READ: usize = 2048;
 /// How long `POST /publish` waits for the hub to take it (see [`hand_to_hub`]).
@@ -38,7 +38,7 @@ const TAKEN_ANSWER_WAIT: Duration = Duration::from_secs(30);
 
 /// What a listening socket serves: the routes [`handle`] offers on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Port {
+pub(crate) enum Port {
     /// Everything: static files, `POST /publish`, WebSocket upgrades.
     Main,
     /// Static files only: a tutorial's page port (`--page-addr`), as its Express server was.
@@ -53,7 +53,7 @@ pub enum Port {
 ///
 /// `head_place` is the connection's place among its address's unfinished request heads
 /// (`--max-heads-per-address`): given back as soon as the head is read.
-pub fn handle(
+pub(crate) fn handle(
     stream: TcpStream,
     id: ClientId,
     shared: &Arc<Shared>,

@@ -27,19 +27,19 @@ pub struct Shared {
     /// The configuration.
     pub config: Config,
     /// The page's files: built in, or the canonical path of `--www`.
-    pub www_root: Www,
+    pub(crate) www_root: Www,
     /// `Config::www_fallback`, if it exists.
-    pub www_fallback: Option<Www>,
+    pub(crate) www_fallback: Option<Www>,
     /// Where the page port (`--page-addr`) listens, if there is one.
-    pub page_addr: Option<SocketAddr>,
+    pub(crate) page_addr: Option<SocketAddr>,
     /// The hub's queue of commands.
     pub(super) hub: Sender<Command>,
     /// Every connection and writer thread is started through this.
-    pub threads: ThreadBudget,
+    pub(crate) threads: ThreadBudget,
     /// Connection and writer threads come from here: parked ones are reused.
     pub pool: ThreadPool,
     /// Writer threads are started on this thread (never on the hub's).
-    pub spawner: Spawner,
+    pub(crate) spawner: Spawner,
     /// The id the next accepted connection gets.
     pub(super) next_id: AtomicU64,
     /// Connections open right now (`--max-connections` caps it).
@@ -64,12 +64,12 @@ impl Shared {
     ///
     /// Returns `false` if the queue stayed full until `deadline`, or the hub is gone: the
     /// command was not sent.
-    pub fn hub_send_before(&self, command: Command, deadline: Instant) -> bool {
+    pub(crate) fn hub_send_before(&self, command: Command, deadline: Instant) -> bool {
         self.hub.send_deadline(command, deadline).is_ok()
     }
 
     /// Whether a graceful shutdown has begun.
-    pub fn is_shutting_down(&self) -> bool {
+    pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }
 
@@ -79,7 +79,7 @@ impl Shared {
     }
 
     /// Commands waiting for the hub right now (its queue depth, for `/metrics`).
-    pub fn hub_queue_len(&self) -> usize {
+    pub(crate) fn hub_queue_len(&self) -> usize {
         self.hub.len()
     }
 }

@@ -14,11 +14,11 @@ use std::thread::{self, JoinHandle};
 use crossbeam_channel::{Receiver, Sender};
 
 /// Work for the spawner thread: start one thread.
-pub type Job = Box<dyn FnOnce() + Send>;
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 /// Hands thread starts to the spawner thread; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Spawner {
+pub(crate) struct Spawner {
     jobs: Sender<Job>,
 }
 
@@ -31,7 +31,7 @@ impl Spawner {
     /// # Errors
     ///
     /// The operating system refused the thread.
-    pub fn start() -> io::Result<Self> {
+    pub(crate) fn start() -> io::Result<Self> {
         let (jobs, queue) = crossbeam_channel::unbounded();
         spawn_named("spawner".into(), SPAWNER_STACK, move || run(&queue))?;
         Ok(Self { jobs })
@@ -42,7 +42,7 @@ impl Spawner {
     /// # Errors
     ///
     /// The job, given back, when the spawner thread is gone.
-    pub fn start_later(&self, job: Job) -> Result<(), Job> {
+    pub(crate) fn start_later(&self, job: Job) -> Result<(), Job> {
         self.jobs.send(job).map_err(|rejected| rejected.0)
     }
 }
@@ -52,7 +52,7 @@ impl Spawner {
 /// # Errors
 ///
 /// The operating system refused a new thread.
-pub fn spawn_named<T, F>(name: String, stack_size: usize, f: F) -> io::Result<JoinHandle<T>>
+pub(crate) fn spawn_named<T, F>(name: String, stack_size: usize, f: F) -> io::Result<JoinHandle<T>>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,

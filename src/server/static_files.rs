@@ -35,11 +35,11 @@ mod built_in {
 }
 
 /// The file served for the request path `/`.
-pub const INDEX: &str = "index.html";
+pub(crate) const INDEX: &str = "index.html";
 
 /// Why a static file is not served, each with its HTTP status.
 #[derive(Debug)]
-pub enum StaticError {
+pub(crate) enum StaticError {
     /// No file at this path, or a directory, or a path no file can have (404).
     NotFound,
     /// The path tries to leave `www/` or names a hidden file (403).
@@ -53,7 +53,7 @@ pub enum StaticError {
 
 impl StaticError {
     /// The HTTP status code that answers this error.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             Self::NotFound => 404,
             Self::Forbidden => 403,
@@ -84,7 +84,7 @@ impl std::error::Error for StaticError {
 }
 
 /// A tree of files a request path can name: a folder on disk, or a [`Www`].
-pub trait Files {
+pub(crate) trait Files {
     /// What a request path resolves to: a canonical path, for a folder.
     type Found;
     /// The file at `relative`, a path of plain names that [`resolve`] has checked.
@@ -130,7 +130,7 @@ impl<P: AsRef<Path> + ?Sized> Files for P {
 
 /// A file of a [`Www`]: one built into the binary, or a canonical path on disk.
 #[derive(Debug)]
-pub enum Found {
+pub(crate) enum Found {
     /// A file of the built-in copy, by its path inside `www/`.
     BuiltIn {
         /// `js/main.js`.
@@ -181,13 +181,6 @@ impl Files for Www {
     }
 }
 
-/// Whether the built-in copy of `www/` holds a file under `folder` (`""`, `tutorials/relay`).
-pub fn is_built_in(folder: &str) -> bool {
-    built_in::FILES
-        .iter()
-        .any(|(path, _)| folder.is_empty() || path.starts_with(&format!("{folder}/")))
-}
-
 /// Finds the file that a request path names inside `root`.
 ///
 /// `target_path` is the path part of the request-target, still percent-encoded
@@ -202,7 +195,10 @@ pub fn is_built_in(folder: &str) -> bool {
 /// - [`StaticError::NotFound`] if a percent escape is invalid or decodes to non-UTF-8 bytes, if
 ///   nothing exists at the path, or if it is a directory or ends with `/` (other than `/`).
 /// - [`StaticError::Io`] if a folder `root` itself cannot be canonicalized.
-pub fn resolve<R: Files + ?Sized>(root: &R, target_path: &str) -> Result<R::Found, StaticError> {
+pub(crate) fn resolve<R: Files + ?Sized>(
+    root: &R,
+    target_path: &str,
+) -> Result<R::Found, StaticError> {
     let relative = relative_path(target_path)?;
     root.find(&relative)
 }
@@ -280,7 +276,7 @@ fn hex_digit(byte: u8) -> Option<u8> {
 ///
 /// Text types say `charset=utf-8`, so a browser never has to guess; anything unknown is
 /// `application/octet-stream`, which a browser downloads rather than runs.
-pub fn content_type(path: &Path) -> &'static str {
+pub(crate) fn content_type(path: &Path) -> &'static str {
     let extension = path
         .extension()
         .and_then(|ext| ext.to_str())
@@ -313,7 +309,7 @@ const COMMON_HEADERS: [(&str, &str); 3] = [
 /// GET gets the file; HEAD gets the same head, `Content-Length` included, and no body (RFC 9110
 /// §9.3.2). Any other method gets 405 with `Allow: GET, HEAD`. Errors get a one-line
 /// `text/plain` body with the status and its reason phrase, and nothing about the file system.
-pub fn serve<R: Files + ?Sized>(root: &R, method: &str, target_path: &str) -> Vec<u8> {
+pub(crate) fn serve<R: Files + ?Sized>(root: &R, method: &str, target_path: &str) -> Vec<u8> {
     let head_only = match method {
         "GET" => false,
         "HEAD" => true,

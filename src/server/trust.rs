@@ -43,16 +43,16 @@ const OWN_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
 /// A request refused by one of these rules: its status and a one-line reason for the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// 403 or 421.
-    pub status: u16,
+    pub(crate) status: u16,
     /// What was wrong and which flag changes it.
-    pub reason: &'static str,
+    pub(crate) reason: &'static str,
 }
 
 impl Refusal {
     /// The whole HTTP response: plain text, and the connection closed after it.
-    pub fn response(&self) -> Vec<u8> {
+    pub(crate) fn response(&self) -> Vec<u8> {
         response(
             self.status,
             &[
@@ -71,7 +71,7 @@ impl Refusal {
 /// 421 while bound to loopback (or with any `--allowed-host`) for a `Host` name other than
 /// `localhost`, `127.0.0.1`, `[::1]` or an `--allowed-host` entry (`NAME` matches any port,
 /// `NAME:PORT` that port only).
-pub fn check_host(head: &RequestHead, config: &Config) -> Result<(), Refusal> {
+pub(crate) fn check_host(head: &RequestHead, config: &Config) -> Result<(), Refusal> {
     if !config.addr.ip().is_loopback() && config.allowed_hosts.is_empty() {
         return Ok(());
     }
@@ -101,7 +101,7 @@ pub fn check_host(head: &RequestHead, config: &Config) -> Result<(), Refusal> {
 ///
 /// 403 for `Sec-Fetch-Site: cross-site`, or an `Origin` that is neither this server's own
 /// page nor an `--allowed-origin` (`null` included).
-pub fn check_publish_origin(head: &RequestHead, config: &Config) -> Result<(), Refusal> {
+pub(crate) fn check_publish_origin(head: &RequestHead, config: &Config) -> Result<(), Refusal> {
     let cross_site = head
         .header("Sec-Fetch-Site")
         .is_some_and(|site| site.eq_ignore_ascii_case("cross-site"));
@@ -125,12 +125,12 @@ pub fn check_publish_origin(head: &RequestHead, config: &Config) -> Result<(), R
 
 /// Who sent a request, as far as this server can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Client {
+pub(crate) struct Client {
     /// The peer, or the client a trusted proxy names (port 0 unless it is the peer); `None`
     /// when that proxy said `unknown` or sent an address that does not parse.
-    pub addr: Option<SocketAddr>,
+    pub(crate) addr: Option<SocketAddr>,
     /// Whether the request came through a `--trusted-proxy`.
-    pub proxied: bool,
+    pub(crate) proxied: bool,
     /// Whether the client is known to be on this machine (see the module doc).
     loopback: bool,
 }
@@ -148,14 +148,14 @@ impl Client {
 
     /// Whether the client is on this machine: a direct loopback peer whose request carries no
     /// proxy field, or a client a trusted proxy named with a loopback address.
-    pub fn is_loopback(&self) -> bool {
+    pub(crate) fn is_loopback(&self) -> bool {
         self.loopback
     }
 
     /// The address the Inspector shows and judges its loopback rule by: [`Client::addr`],
     /// unless that is a loopback address the client has no privilege of (a forwarded request
     /// from an unlisted proxy on this machine), which is then unknown.
-    pub fn inspector_peer(&self) -> Option<SocketAddr> {
+    pub(crate) fn inspector_peer(&self) -> Option<SocketAddr> {
         self.addr
             .filter(|addr| self.loopback || !addr.ip().is_loopback())
     }
@@ -163,7 +163,7 @@ impl Client {
 
 /// The client of a request that arrived from `peer`, read from the `field` a trusted proxy
 /// sets (see the module doc).
-pub fn client(
+pub(crate) fn client(
     peer: Option<SocketAddr>,
     head: &RequestHead,
     trusted: &[IpPrefix],
@@ -208,7 +208,7 @@ pub fn client(
 ///
 /// 403 for a proxied request, a request that carries a proxy's fields from a peer not listed
 /// in `--trusted-proxy`, or a client that is not on loopback.
-pub fn check_tokenless_publish(client: &Client, head: &RequestHead) -> Result<(), Refusal> {
+pub(crate) fn check_tokenless_publish(client: &Client, head: &RequestHead) -> Result<(), Refusal> {
     let reason = if client.proxied {
         "publishing through a proxy needs --publish-token"
     } else if is_forwarded(head) {
