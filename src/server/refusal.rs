@@ -17,6 +17,9 @@ pub enum Refusal {
     ShuttingDown,
     /// `--max-connections` connections are open, or no thread can serve one more: 503.
     AtCapacity,
+    /// The hub's queue of commands is full, so the new client's Join cannot be queued without
+    /// making this connection's thread wait behind it: 503.
+    HubBusy,
     /// A socket option the connection needs (its write timeout) could not be set: 500.
     SocketSetupFailed,
     /// No WebSocket endpoint at the path: 404, listing the paths that have one.
@@ -36,7 +39,7 @@ impl Refusal {
     /// The HTTP status that answers this refusal.
     pub fn status(&self) -> u16 {
         match self {
-            Self::ShuttingDown | Self::AtCapacity => 503,
+            Self::ShuttingDown | Self::AtCapacity | Self::HubBusy => 503,
             Self::SocketSetupFailed => 500,
             Self::NotFound { .. } | Self::PagePort => 404,
             Self::Timeout => 408,
@@ -63,6 +66,9 @@ impl fmt::Display for Refusal {
         match self {
             Self::ShuttingDown => f.write_str("server is shutting down"),
             Self::AtCapacity => f.write_str("server is at its connection limit"),
+            Self::HubBusy => {
+                f.write_str("server is too busy to take a new connection; retry later")
+            }
             Self::SocketSetupFailed => f.write_str("server could not set up the connection"),
             Self::NotFound { paths } => write!(
                 f,
@@ -87,6 +93,7 @@ mod tests {
         let cases = [
             (Refusal::ShuttingDown, 503, "shutting down"),
             (Refusal::AtCapacity, 503, "connection limit"),
+            (Refusal::HubBusy, 503, "too busy"),
             (Refusal::SocketSetupFailed, 500, "set up"),
             (
                 Refusal::NotFound {

@@ -53,6 +53,12 @@ impl Shared {
         }
     }
 
+    /// Queues a command for the hub without waiting: `Err` gives it back when the hub's queue
+    /// is full (or the hub is gone), so the caller can refuse instead of blocking.
+    pub fn hub_try_send(&self, command: Command) -> Result<(), Command> {
+        self.hub.try_send(command).map_err(|e| e.into_inner())
+    }
+
     /// Whether a graceful shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
