@@ -34,6 +34,7 @@
 //! | `mod.rs` | [`Chat`], the state machine: connect, receive, publish, disconnect; renames and subscriptions, which span clients, names and channels |
 //! | `channels.rs` | channels, their subscribers, history and replay |
 //! | `names.rs` | unique names, `guest-N` |
+//! | `spelling.rs` | how a name may be spelled: NFKC, no invisible characters, one script, `server` reserved |
 //! | `commands.rs` | client → server: [`ClientCommand`], [`ChatQuery`], validation, [`ChatError`] |
 //! | `wire.rs` | server → client: [`ServerEvent`] and its JSON, and [`Delivery`] |
 //! | `config.rs` | [`ChatConfig`], [`GENERAL`], [`SERVER_NAME`] |
@@ -47,6 +48,7 @@ mod commands;
 mod config;
 mod names;
 mod seam;
+mod spelling;
 #[cfg(test)]
 mod test_support;
 mod wire;
@@ -117,7 +119,7 @@ impl Chat {
             .as_deref()
             .map(|raw| validate_name(raw, self.config.max_name_chars));
         let name = match requested {
-            Some(Ok(name)) => self.names.unique(name, None, self.config.max_name_chars),
+            Some(Ok(name)) => self.names.unique(&name, None, self.config.max_name_chars),
             Some(Err(error)) => {
                 errors.push(error);
                 self.names.guest()
@@ -334,10 +336,12 @@ impl Chat {
     fn rename(&mut self, id: ClientId, raw: &str) -> Result<Vec<Delivery>, ChatError> {
         let max_chars = self.config.max_name_chars;
         let wanted = validate_name(raw, max_chars)?;
-        let new_name = self.names.unique(wanted, Some(id), max_chars);
         let Some(client) = self.clients.get_mut(&id) else {
             return Ok(Vec::new());
         };
+        let new_name = self
+            .names
+            .unique(&wanted, Some((id, &client.name)), max_chars);
         if client.name == new_name {
             return Ok(Vec::new());
         }
