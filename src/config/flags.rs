@@ -124,6 +124,10 @@ pub const FLAGS: &[Flag] = &[
     flag("--allowed-host", Value::Host, "none", "Host name (or NAME:PORT) served besides localhost, 127.0.0.1, [::1] (repeatable; else 421)"),
     flag("--trusted-proxy", Value::Prefix, "none", "peer whose Forwarded/X-Forwarded-For names the client (repeatable; else ignored)"),
     flag("--rate-limit", Value::Count, "20", "chat messages per second per client (burst 40) → error event, then close 1008"),
+    flag("--inspect-rate", Value::Count, "5", "/inspect commands per second per client (burst 10) → error event, then close 1008"),
+    flag("--max-watchers", Value::Count, "16", "Inspectors watching one connection → the next gets an error event"),
+    flag("--max-replay-bytes", Value::Bytes, "65536", "bytes of messages in one chat history replay → the oldest left out, truncated: true"),
+    flag("--publish-creates", Value::OnOff, "off", "POST /publish to a channel that does not exist creates it (off: 404)"),
     flag("--max-control-rate", Value::Count, "100", "Pings and Pongs per second per client → close 1008"),
     flag("--lab-max-input", Value::Bytes, "131072", "/lab: more frame bytes in one experiment → error event (its own message limit: 4 × this + 4096)"),
     flag("--lab-rate", Value::Count, "10", "/lab commands per second per client → error event, command dropped"),
@@ -253,7 +257,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 24, "defaults checked");
+        assert_eq!(checked, 27, "defaults checked");
     }
 
     #[test]

@@ -152,24 +152,16 @@ pub enum Budget {
     UnknownChannel,
     /// `--max-watchers`: one more Inspector asked to watch a connection.
     Watchers,
-    /// `--max-replay-bytes`: a history replay was cut short.
-    ReplayBytes,
 }
 
 impl Budget {
-    const ALL: [Self; 4] = [
-        Self::HubQueue,
-        Self::UnknownChannel,
-        Self::Watchers,
-        Self::ReplayBytes,
-    ];
+    const ALL: [Self; 3] = [Self::HubQueue, Self::UnknownChannel, Self::Watchers];
 
     fn as_str(self) -> &'static str {
         match self {
             Self::HubQueue => "hub_queue",
             Self::UnknownChannel => "unknown_channel",
             Self::Watchers => "max_watchers",
-            Self::ReplayBytes => "max_replay_bytes",
         }
     }
 }
@@ -311,7 +303,7 @@ impl Metrics {
         self.rate_limit_closes[limit as usize].fetch_add(1, Relaxed);
     }
 
-    /// `budget` refused a request (or cut an answer short).
+    /// `budget` refused a request.
     pub fn budget_refused(&self, budget: Budget) {
         self.budget_refusals[budget as usize].fetch_add(1, Relaxed);
     }
@@ -476,7 +468,7 @@ impl Metrics {
             Family::new(
                 "wsmith_budget_refusals_total",
                 Type::Counter,
-                "Requests refused (or answers cut short) by a budget that keeps one client's work its own: a Join the full hub queue could not take (503), a publish to an unknown channel (404), a watcher over --max-watchers, a replay over --max-replay-bytes.",
+                "Requests refused by a budget that keeps one client's work its own: a Join the full hub queue could not take (503), a publish to an unknown channel (404), a watcher over --max-watchers.",
                 Budget::ALL
                     .iter()
                     .map(|&budget| {

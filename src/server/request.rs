@@ -407,7 +407,7 @@ fn publish(
             )
             .as_bytes(),
         ),
-        Ok(Err(why)) => plain(400, &why),
+        Ok(Err(why)) => plain(why.status(), &why.to_string()),
         Err(_) => plain(503, "hub did not answer"),
     }
 }

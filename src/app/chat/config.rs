@@ -26,6 +26,13 @@ pub struct ChatConfig {
     /// Channels the server holds in all (default 1000), `general` included; channels are never
     /// removed, so creating one more is `channel_limit`.
     pub max_channels: usize,
+    /// Whether `POST /publish` to a channel that does not exist creates it (default off:
+    /// the publish is refused as an unknown channel, 404, so a publisher cannot fill
+    /// [`max_channels`](Self::max_channels)).
+    pub publish_creates: bool,
+    /// The most bytes of messages one replay carries (default 64 KiB, `--max-replay-bytes`):
+    /// the newest that fit, the older left out and the reply marked `truncated`.
+    pub max_replay_bytes: usize,
     /// This run of the server (the hub uses its start time in ms), sent in `welcome`.
     pub epoch: u64,
 }
@@ -39,6 +46,8 @@ impl Default for ChatConfig {
             max_channel_chars: 32,
             max_channels_per_client: 32,
             max_channels: 1000,
+            publish_creates: false,
+            max_replay_bytes: 64 * 1024,
             epoch: 0,
         }
     }

@@ -240,6 +240,15 @@ impl Chat {
         Ok((deliveries, recipients))
     }
 
+    /// Whether `POST /publish/<channel>` is the chat's: the channel exists, or publishing
+    /// creates channels ([`ChatConfig::publish_creates`]), or the name is invalid (refused
+    /// with its reason).
+    pub fn publishes_to(&self, channel: &str) -> bool {
+        self.config.publish_creates
+            || self.channels.contains(channel)
+            || validate_channel(channel, self.config.max_channel_chars).is_err()
+    }
+
     /// How many chat clients are connected.
     pub fn user_count(&self) -> usize {
         self.clients.len()
@@ -383,11 +392,16 @@ impl Chat {
         }
         let mut replays = Vec::new();
         let mut created = false;
+        // One budget for the whole connect: a URL resuming 32 channels costs no more.
+        let mut budget = self.config.max_replay_bytes;
         for channel in wanted {
             match self.add_subscription(id, channel) {
                 Ok(was_created) => {
                     created |= was_created;
-                    replays.extend(self.channels.replay(channel, since_of(channel)));
+                    replays.extend(
+                        self.channels
+                            .replay(channel, since_of(channel), &mut budget),
+                    );
                 }
                 Err(error @ ChatError::TooManySubscriptions { .. }) => {
                     errors.push(error);
@@ -414,7 +428,9 @@ impl Chat {
                 channel: channel.to_owned(),
             },
         }];
-        deliveries.extend(self.channels.replay(channel, since).map(|event| Delivery {
+        let mut budget = self.config.max_replay_bytes;
+        let replay = self.channels.replay(channel, since, &mut budget);
+        deliveries.extend(replay.map(|event| Delivery {
             to: Recipients::One(id),
             event,
         }));

@@ -84,6 +84,11 @@ pub enum ServerEvent {
         /// `true` when `since` was beyond the last `seq`: the server restarted, so the client
         /// should drop what it holds for this channel and take `messages` as the whole history.
         reset: bool,
+        /// `true` when older messages still kept were left out to keep the replay within
+        /// `--max-replay-bytes` (`messages` holds the newest that fit; they are not `lost`).
+        /// Sent only when `true`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        truncated: bool,
     },
     /// The client is now subscribed to `channel`.
     Subscribed {
@@ -155,6 +160,11 @@ impl Delivery {
     }
 }
 
+/// For `skip_serializing_if`: a `false` flag is left out of the JSON.
+fn is_false(flag: &bool) -> bool {
+    !flag
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
@@ -184,6 +194,7 @@ mod tests {
             lost: 3,
             first_available: 12,
             reset: false,
+            truncated: false,
         };
         let presence = ServerEvent::Presence {
             event: PresenceEvent::Join,

@@ -40,13 +40,13 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use log::{debug, error, info, warn};
 use serde_json::json;
 
-use crate::app::{self, App, AppsConfig, ClientId, Context, Endpoint, Input, Output};
+use crate::app::{self, App, AppsConfig, ClientId, Context, Endpoint, Input, Output, PublishError};
 use crate::protocol::frame::encode_frame;
 use crate::protocol::{CloseCode, Message};
 use crate::server::conn::lanes::{Control, Frame};
 use crate::server::conn::outbox::{Outbox, Overflow, SendError};
 use crate::server::conn::tap::Tap;
-use crate::server::metrics::{metrics, HubTimer};
+use crate::server::metrics::{metrics, Budget, HubTimer};
 use registry::{Client, Mailbox, Registry};
 use sweep::Sweep;
 
@@ -90,7 +90,7 @@ pub enum Command<O = Outbox> {
         /// The body.
         text: String,
         /// Where the result goes.
-        reply: Sender<Result<usize, String>>,
+        reply: Sender<Result<usize, PublishError>>,
     },
     /// The `--notify-every` timer fired.
     Notify,
@@ -120,6 +120,8 @@ impl From<&crate::config::Config> for HubConfig {
         Self {
             apps: AppsConfig {
                 history: config.history,
+                publish_creates: config.publish_creates,
+                max_replay_bytes: config.max_replay_bytes,
                 epoch: now_ms(),
                 tutorial: config.tutorial,
             },
@@ -240,7 +242,7 @@ impl<O: Mailbox> Hub<O> {
                 reply,
             } => {
                 let answer = if self.shutting_down {
-                    Err("the server is shutting down".into())
+                    Err(PublishError::ShuttingDown)
                 } else {
                     self.publish(&channel, &text)
                 };
@@ -315,20 +317,21 @@ impl<O: Mailbox> Hub<O> {
 
     /// `POST /publish`: every app that publishes on `channel` does, in the order of the
     /// apps; the first refusal is the answer (the chat, first, checks the channel and text).
-    fn publish(&mut self, channel: &str, text: &str) -> Result<usize, String> {
+    fn publish(&mut self, channel: &str, text: &str) -> Result<usize, PublishError> {
         let mut recipients = 0;
         let mut outputs = Vec::new();
         let mut handled = false;
         for published in
             self.each_app(|app, cx| app.publish(cx, channel, text).into_iter().collect())
         {
-            let published = published?;
+            let published = published.map_err(PublishError::Refused)?;
             handled = true;
             recipients += published.recipients;
             outputs.extend(published.outputs);
         }
         if !handled {
-            return Err(format!("no endpoint publishes to {channel:?}"));
+            metrics().budget_refused(Budget::UnknownChannel);
+            return Err(PublishError::UnknownChannel(channel.to_owned()));
         }
         self.carry_out(outputs);
         Ok(recipients)

@@ -109,6 +109,8 @@ fn hub() -> Hub<Fake> {
     Hub::new(&HubConfig {
         apps: AppsConfig {
             history: 50,
+            publish_creates: false,
+            max_replay_bytes: 64 * 1024,
             epoch: 1,
             tutorial: None,
         },
