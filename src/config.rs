@@ -94,6 +94,9 @@ pub struct Config {
     /// `--max-replay-bytes`: the most bytes of messages one chat history replay carries; the
     /// oldest are left out (the reply says `truncated`).
     pub max_replay_bytes: usize,
+    /// `--presence-lines-below`: chat rooms smaller than this get a presence line per join and
+    /// leave; larger ones one coalesced count a second.
+    pub presence_lines_below: usize,
     /// `--publish-creates on|off`: whether `POST /publish` to a channel that does not exist
     /// creates it (off: refused with 404).
     pub publish_creates: bool,
@@ -148,6 +151,7 @@ impl Default for Config {
             max_watchers: 16,
             max_replay_bytes: 64 * 1024,
             publish_creates: false,
+            presence_lines_below: crate::app::chat::PRESENCE_LINES_BELOW,
             tutorial: None,
             page_addr: None,
             www_fallback: None,
@@ -289,6 +293,9 @@ impl Config {
                 }
                 "--rate-limit" => config.rate_limit = parse(&flag, &value()?)?,
                 "--inspect-rate" => config.inspect_rate = parse(&flag, &value()?)?,
+                "--presence-lines-below" => {
+                    config.presence_lines_below = parse(&flag, &value()?)?;
+                }
                 "--max-watchers" => config.max_watchers = parse(&flag, &value()?)?,
                 "--max-replay-bytes" => config.max_replay_bytes = parse(&flag, &value()?)?,
                 "--max-control-rate" => config.max_control_rate = parse(&flag, &value()?)?,

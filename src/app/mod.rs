@@ -59,6 +59,8 @@ pub struct AppsConfig {
     pub publish_creates: bool,
     /// `--max-replay-bytes`: the most bytes of messages in one chat history replay.
     pub max_replay_bytes: usize,
+    /// `--presence-lines-below`: the room size from which presence is coalesced.
+    pub presence_lines_below: usize,
     /// This run of the server (its start time in ms): chat's `epoch`.
     pub epoch: u64,
     /// `wsmith tutorial NAME`: the tutorial whose server runs, if one does.
@@ -70,6 +72,7 @@ pub fn apps(config: &AppsConfig) -> Vec<Box<dyn App>> {
     let chat = chat::Chat::new(chat::ChatConfig {
         history_limit: config.history,
         publish_creates: config.publish_creates,
+        presence_lines_below: config.presence_lines_below,
         max_replay_bytes: config.max_replay_bytes,
         epoch: config.epoch,
         ..chat::ChatConfig::default()

@@ -145,6 +145,12 @@ pub trait App: Send {
         Vec::new()
     }
 
+    /// The hub's clock ticked, once a second: for work coalesced over an interval (a large
+    /// chat room's count).
+    fn tick(&mut self, _cx: &Context<'_>) -> Vec<Output> {
+        Vec::new()
+    }
+
     /// The `--notify-every` timer fired.
     fn timer(&mut self, _cx: &Context<'_>) -> Vec<Output> {
         Vec::new()

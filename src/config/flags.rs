@@ -127,6 +127,7 @@ pub const FLAGS: &[Flag] = &[
     flag("--inspect-rate", Value::Count, "5", "/inspect commands per second per client (burst 10) → error event, then close 1008"),
     flag("--max-watchers", Value::Count, "16", "Inspectors watching one connection → the next gets an error event"),
     flag("--max-replay-bytes", Value::Bytes, "65536", "bytes of messages in one chat history replay → the oldest left out, truncated: true"),
+    flag("--presence-lines-below", Value::Count, "100", "chat rooms this large get one presence count a second instead of a line per join and leave"),
     flag("--publish-creates", Value::OnOff, "off", "POST /publish to a channel that does not exist creates it (off: 404)"),
     flag("--max-control-rate", Value::Count, "100", "Pings and Pongs per second per client → close 1008"),
     flag("--lab-max-input", Value::Bytes, "131072", "/lab: more frame bytes in one experiment → error event (its own message limit: 4 × this + 4096)"),
@@ -257,7 +258,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 27, "defaults checked");
+        assert_eq!(checked, 28, "defaults checked");
     }
 
     #[test]

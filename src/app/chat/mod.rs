@@ -58,7 +58,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use channels::{validate_channel, Channels};
 use commands::validate_text;
 pub use commands::{max_command_bytes, ChatError, ChatQuery, ClientCommand};
-pub use config::{ChatConfig, GENERAL, SERVER_NAME};
+pub use config::{ChatConfig, GENERAL, PRESENCE_LINES_BELOW, SERVER_NAME};
 use names::{validate_name, Names};
 pub use seam::{read_command, ChatSession};
 use wire::presence_text;
@@ -86,6 +86,8 @@ pub struct Chat {
     names: Names,
     /// Every channel that exists, with its subscribers and history.
     channels: Channels,
+    /// The count changed in a large room and nobody was told yet ([`Chat::tick`]).
+    count_untold: bool,
 }
 
 impl Chat {
@@ -96,7 +98,26 @@ impl Chat {
             clients: BTreeMap::new(),
             names: Names::default(),
             channels: Channels::default(),
+            count_untold: false,
         }
+    }
+
+    /// The hub's clock ticked (once a second): a large room's coalesced count, if it changed.
+    pub fn tick(&mut self) -> Vec<Delivery> {
+        if !std::mem::replace(&mut self.count_untold, false) {
+            return Vec::new();
+        }
+        let users = self.user_count();
+        let text = presence_text(PresenceEvent::Count, "", None, users);
+        self.to_everyone(ServerEvent::Presence {
+            event: PresenceEvent::Count,
+            name: String::new(),
+            old_name: None,
+            users,
+            text,
+        })
+        .into_iter()
+        .collect()
     }
 
     /// A client connected.
@@ -322,14 +343,21 @@ impl Chat {
         }
     }
 
-    /// A `presence` event to every connected client, with the count as it is now.
+    /// A `presence` event to every connected client, with the count as it is now. A join or
+    /// leave in a room of [`ChatConfig::presence_lines_below`] or more is not told by itself:
+    /// the count is, at the next [`Chat::tick`].
     fn presence(
-        &self,
+        &mut self,
         event: PresenceEvent,
         name: String,
         old_name: Option<String>,
     ) -> Option<Delivery> {
         let users = self.user_count();
+        let is_large = users >= self.config.presence_lines_below;
+        if is_large && matches!(event, PresenceEvent::Join | PresenceEvent::Leave) {
+            self.count_untold = true;
+            return None;
+        }
         let text = presence_text(event, &name, old_name.as_deref(), users);
         self.to_everyone(ServerEvent::Presence {
             event,
@@ -695,5 +723,41 @@ mod tests {
     fn recipients_read_as_a_slice() {
         assert_eq!(Recipients::One(4).as_slice(), [4]);
         assert_eq!(Recipients::Many(vec![1, 2]).as_slice(), [1, 2]);
+    }
+
+    #[test]
+    fn a_large_room_gets_one_count_a_tick_instead_of_a_line_per_join_and_leave() {
+        let mut chat = Chat::new(ChatConfig {
+            presence_lines_below: 3,
+            ..ChatConfig::default()
+        });
+        assert_eq!(
+            types(&chat.connect(1, named("a"), NOW), 1),
+            ["welcome", "history", "presence"]
+        );
+        chat.connect(2, named("b"), NOW);
+        assert!(chat.tick().is_empty(), "nothing untold in a small room");
+        // The third makes the room large: no line to anyone.
+        let third = chat.connect(3, named("c"), NOW);
+        assert_eq!(types(&third, 3), ["welcome", "history"]);
+        assert!(received(&third, 1).is_empty());
+        chat.connect(4, named("d"), NOW);
+        chat.disconnect(4);
+        let ticked = chat.tick();
+        assert_eq!(ticked.len(), 1, "one event, serialized once");
+        assert_eq!(
+            received(&ticked, 1),
+            [
+                json!({"type": "presence", "event": "count", "name": "", "old_name": null,
+                    "users": 3, "text": "[현재: 3명]"})
+            ]
+        );
+        assert!(chat.tick().is_empty(), "told once");
+        // Renames are still told one by one.
+        let renamed = chat.receive_text(1, r#"{"type":"join","name":"z"}"#, NOW);
+        assert_eq!(presence_of(&renamed, 2)[0].0, PresenceEvent::Rename);
+        // Below the size again, lines come back.
+        let left = chat.disconnect(3);
+        assert_eq!(presence_of(&left, 1)[0].3, "유저 연결 해제 [현재: 2명]");
     }
 }

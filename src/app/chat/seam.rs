@@ -39,6 +39,10 @@ impl App for Chat {
         outputs(self.disconnect(id))
     }
 
+    fn tick(&mut self, _cx: &Context<'_>) -> Vec<Output> {
+        outputs(Chat::tick(self))
+    }
+
     fn publish(
         &mut self,
         cx: &Context<'_>,

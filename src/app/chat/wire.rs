@@ -32,6 +32,10 @@ pub enum PresenceEvent {
     Leave,
     /// A client changed its name.
     Rename,
+    /// The count changed, in a room of [`PRESENCE_LINES_BELOW`](super::PRESENCE_LINES_BELOW)
+    /// users or more: joins and leaves there are not told one by one, only the new count,
+    /// at most once per tick of the hub (a second). `name` is empty.
+    Count,
 }
 
 /// An event the server sends to chat clients, serialized with a `"type"` field.
@@ -135,6 +139,7 @@ pub(super) fn presence_text(
         PresenceEvent::Join => format!("새로운 유저 접속 [현재: {users}명]"),
         PresenceEvent::Leave => format!("유저 연결 해제 [현재: {users}명]"),
         PresenceEvent::Rename => format!("이름 변경: {} → {name}", old_name.unwrap_or("")),
+        PresenceEvent::Count => format!("[현재: {users}명]"),
     }
 }
 

@@ -34,9 +34,9 @@
 //!    (the reader thread does that), no network round trip.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use log::{debug, error, info, warn};
 use serde_json::json;
 
@@ -122,6 +122,7 @@ impl From<&crate::config::Config> for HubConfig {
                 history: config.history,
                 publish_creates: config.publish_creates,
                 max_replay_bytes: config.max_replay_bytes,
+                presence_lines_below: config.presence_lines_below,
                 epoch: now_ms(),
                 tutorial: config.tutorial,
             },
@@ -160,6 +161,9 @@ pub fn run(commands: &Receiver<Command>, config: &HubConfig) {
     // write.
     // Each command is timed for `/metrics`, the chunk written after it counting in its time;
     // chunks written while no command came are not commands and are not timed.
+    // The apps' tick (work coalesced over a second, such as a large room's count) runs
+    // between commands when it is due: one clock read per round.
+    let mut next_tick = Instant::now() + TICK;
     loop {
         let command = if hub.pending.is_some() {
             match commands.try_recv() {
@@ -168,11 +172,16 @@ pub fn run(commands: &Receiver<Command>, config: &HubConfig) {
                 Err(TryRecvError::Disconnected) => break,
             }
         } else {
-            match commands.recv() {
+            match commands.recv_deadline(next_tick) {
                 Ok(command) => Some(command),
-                Err(_) => break,
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
             }
         };
+        if Instant::now() >= next_tick {
+            hub.tick();
+            next_tick = Instant::now() + TICK;
+        }
         let mut timer = command.is_some().then(HubTimer::start);
         if let Some(command) = command {
             hub.handle(command);
@@ -188,6 +197,8 @@ pub fn run(commands: &Receiver<Command>, config: &HubConfig) {
     hub.flush_broadcast();
 }
 
+/// How often the apps' [`App::tick`] runs.
+const TICK: Duration = Duration::from_secs(1);
 /// Commands handled between two flushes of the broadcast batch.
 const DRAIN_COMMANDS: usize = 256;
 /// The most bytes of broadcast frames gathered into one shared batch.
@@ -217,6 +228,13 @@ impl<O: Mailbox> Hub<O> {
     }
 
     /// Runs one command to the end: its output queued, the slow consumers it found removed.
+    /// The apps' tick: what they coalesced over the last second goes out now.
+    fn tick(&mut self) {
+        let outputs = self.each_app(|app, cx| app.tick(cx));
+        self.carry_out(outputs);
+        self.drop_slow_consumers();
+    }
+
     fn handle(&mut self, command: Command<O>) {
         self.run_command(command);
         self.drop_slow_consumers();

@@ -111,6 +111,7 @@ fn hub() -> Hub<Fake> {
             history: 50,
             publish_creates: false,
             max_replay_bytes: 64 * 1024,
+            presence_lines_below: 100,
             epoch: 1,
             tutorial: None,
         },
