@@ -113,6 +113,8 @@ pub struct HubConfig {
     pub max_backlog: usize,
     /// `--max-backlog-bytes`: the most bytes in one broadcast batch (with `MAX_BATCH_BYTES`).
     pub max_backlog_bytes: usize,
+    /// `--max-watchers`: Inspectors watching one connection at once.
+    pub max_watchers: usize,
 }
 
 impl From<&crate::config::Config> for HubConfig {
@@ -128,6 +130,7 @@ impl From<&crate::config::Config> for HubConfig {
             },
             max_backlog: config.max_backlog,
             max_backlog_bytes: config.max_backlog_bytes,
+            max_watchers: config.max_watchers,
         }
     }
 }
@@ -145,6 +148,8 @@ pub struct Hub<O: Mailbox = Outbox> {
     slow: Vec<(ClientId, Overflow)>,
     max_backlog: usize,
     max_batch_bytes: usize,
+    /// `--max-watchers`.
+    max_watchers: usize,
     /// After [`Command::Shutdown`]: everyone has been asked to close with 1001, and nothing new
     /// is relayed (a leave's presence, a late message), so no client closing for the shutdown
     /// can become a slow consumer.
@@ -223,6 +228,7 @@ impl<O: Mailbox> Hub<O> {
             slow: Vec::new(),
             max_backlog: config.max_backlog,
             max_batch_bytes: MAX_BATCH_BYTES.min(config.max_backlog_bytes),
+            max_watchers: config.max_watchers,
             shutting_down: false,
         }
     }
@@ -408,6 +414,20 @@ impl<O: Mailbox> Hub<O> {
     /// `inspector` watches `target` from now on, and nothing it watched before.
     fn watch(&mut self, inspector: ClientId, target: ClientId) {
         self.unwatch(inspector);
+        let full = self
+            .clients
+            .get(&target)
+            .is_some_and(|client| client.tap.watcher_count() >= self.max_watchers);
+        if full {
+            metrics().budget_refused(Budget::Watchers);
+            let limit = self.max_watchers;
+            self.send_json(
+                inspector,
+                &json!({"type": "error", "error": "too_many_watchers",
+                        "message": format!("connection {target} has {limit} watchers already, the limit (--max-watchers)")}),
+            );
+            return;
+        }
         if let (Some(client), Some(watcher)) =
             (self.clients.get(&target), self.clients.get(&inspector))
         {

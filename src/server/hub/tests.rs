@@ -117,6 +117,7 @@ fn hub() -> Hub<Fake> {
         },
         max_backlog: 1024,
         max_backlog_bytes: 1 << 20,
+        max_watchers: 2,
     })
 }
 
