@@ -88,6 +88,8 @@ pub struct Chat {
     channels: Channels,
     /// The count changed in a large room and nobody was told yet ([`Chat::tick`]).
     count_untold: bool,
+    /// Channels were created in a large room and nobody was told yet ([`Chat::tick`]).
+    channels_untold: bool,
 }
 
 impl Chat {
@@ -99,25 +101,29 @@ impl Chat {
             names: Names::default(),
             channels: Channels::default(),
             count_untold: false,
+            channels_untold: false,
         }
     }
 
-    /// The hub's clock ticked (once a second): a large room's coalesced count, if it changed.
+    /// The hub's clock ticked (once a second): a large room's coalesced count and channel
+    /// list, each if it changed.
     pub fn tick(&mut self) -> Vec<Delivery> {
-        if !std::mem::replace(&mut self.count_untold, false) {
-            return Vec::new();
+        let mut deliveries = Vec::new();
+        if std::mem::replace(&mut self.count_untold, false) {
+            let users = self.user_count();
+            let text = presence_text(PresenceEvent::Count, "", None, users);
+            deliveries.extend(self.to_everyone(ServerEvent::Presence {
+                event: PresenceEvent::Count,
+                name: String::new(),
+                old_name: None,
+                users,
+                text,
+            }));
         }
-        let users = self.user_count();
-        let text = presence_text(PresenceEvent::Count, "", None, users);
-        self.to_everyone(ServerEvent::Presence {
-            event: PresenceEvent::Count,
-            name: String::new(),
-            old_name: None,
-            users,
-            text,
-        })
-        .into_iter()
-        .collect()
+        if std::mem::replace(&mut self.channels_untold, false) {
+            deliveries.extend(self.channels_event());
+        }
+        deliveries
     }
 
     /// A client connected.
@@ -178,7 +184,7 @@ impl Chat {
         }));
         deliveries.extend(self.presence(PresenceEvent::Join, name, None));
         if created {
-            deliveries.extend(self.channels_event());
+            deliveries.extend(self.channels_changed());
         }
         deliveries
     }
@@ -256,7 +262,7 @@ impl Chat {
         let recipients = delivery.as_ref().map_or(0, |d| d.to.as_slice().len());
         let mut deliveries: Vec<Delivery> = delivery.into_iter().collect();
         if created {
-            deliveries.extend(self.channels_event());
+            deliveries.extend(self.channels_changed());
         }
         Ok((deliveries, recipients))
     }
@@ -463,7 +469,7 @@ impl Chat {
             event,
         }));
         if created {
-            deliveries.extend(self.channels_event());
+            deliveries.extend(self.channels_changed());
         }
         Ok(deliveries)
     }
@@ -501,6 +507,17 @@ impl Chat {
         }
         self.channels.add_subscriber(channel, id);
         Ok(created)
+    }
+
+    /// A channel was created: the `channels` event to everyone now in a small room; in a room
+    /// of [`ChatConfig::presence_lines_below`] or more, once at the next [`Chat::tick`],
+    /// however many channels were created meanwhile.
+    fn channels_changed(&mut self) -> Option<Delivery> {
+        if self.user_count() >= self.config.presence_lines_below {
+            self.channels_untold = true;
+            return None;
+        }
+        self.channels_event()
     }
 
     /// The `channels` event to every connected client.
@@ -759,5 +776,29 @@ mod tests {
         // Below the size again, lines come back.
         let left = chat.disconnect(3);
         assert_eq!(presence_of(&left, 1)[0].3, "유저 연결 해제 [현재: 2명]");
+    }
+
+    #[test]
+    fn in_a_large_room_new_channels_are_announced_once_a_tick() {
+        let mut chat = Chat::new(ChatConfig {
+            presence_lines_below: 2,
+            ..ChatConfig::default()
+        });
+        chat.connect(1, named("a"), NOW);
+        chat.connect(2, named("b"), NOW);
+        for channel in ["x", "y", "z"] {
+            let subscribed = subscribe(&mut chat, 1, channel, None);
+            assert_eq!(types(&subscribed, 1), ["subscribed", "history"]);
+        }
+        let ticked = chat.tick();
+        let announced: Vec<_> = received(&ticked, 2)
+            .into_iter()
+            .filter(|e| e["type"] == "channels")
+            .collect();
+        assert_eq!(
+            announced,
+            [json!({"type": "channels", "channels": ["general", "x", "y", "z"]})]
+        );
+        assert!(chat.tick().is_empty());
     }
 }
