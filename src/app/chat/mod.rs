@@ -392,8 +392,22 @@ impl Chat {
         self.names.release(&old_name);
         self.names.hold(&new_name, id);
         log::debug!("chat: client {id} renamed {old_name:?} → {new_name:?}");
+        // In a large room a rename is the renamer's news alone (its page shows its new name);
+        // the others see the name on its next message. A line to thousands per rename would
+        // make every rename cost the hub the whole room.
+        let renamer_only = self.user_count() >= self.config.presence_lines_below;
         Ok(self
             .presence(PresenceEvent::Rename, new_name, Some(old_name))
+            .map(|delivery| {
+                if renamer_only {
+                    Delivery {
+                        to: Recipients::One(id),
+                        ..delivery
+                    }
+                } else {
+                    delivery
+                }
+            })
             .into_iter()
             .collect())
     }
@@ -770,9 +784,11 @@ mod tests {
             ]
         );
         assert!(chat.tick().is_empty(), "told once");
-        // Renames are still told one by one.
+        // A rename is told to the renamer alone.
         let renamed = chat.receive_text(1, r#"{"type":"join","name":"z"}"#, NOW);
-        assert_eq!(presence_of(&renamed, 2)[0].0, PresenceEvent::Rename);
+        assert_eq!(renamed.len(), 1);
+        assert_eq!(renamed[0].to, Recipients::One(1));
+        assert_eq!(presence_of(&renamed, 1)[0].0, PresenceEvent::Rename);
         // Below the size again, lines come back.
         let left = chat.disconnect(3);
         assert_eq!(presence_of(&left, 1)[0].3, "유저 연결 해제 [현재: 2명]");
