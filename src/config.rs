@@ -95,6 +95,21 @@ pub struct Config {
     pub rate_limit: u32,
     /// `--max-control-rate`: control frames per second per connection before 1008.
     pub max_control_rate: u32,
+    /// `--inspect-rate`: `/inspect` commands per second per connection (burst of twice that);
+    /// excess gets an error event, and a client that keeps going is closed with 1008.
+    pub inspect_rate: u32,
+    /// `--max-watchers`: Inspectors that may watch one connection at once; one more is refused
+    /// with an error event.
+    pub max_watchers: usize,
+    /// `--max-replay-bytes`: the most bytes of messages one chat history replay carries; the
+    /// oldest are left out (the reply says `truncated`).
+    pub max_replay_bytes: usize,
+    /// `--presence-lines-below`: chat rooms smaller than this get a presence line per join and
+    /// leave; larger ones one coalesced count a second.
+    pub presence_lines_below: usize,
+    /// `--publish-creates on|off`: whether `POST /publish` to a channel that does not exist
+    /// creates it (off: refused with 404).
+    pub publish_creates: bool,
     /// `wsmith tutorial NAME`: the seed tutorial whose server this is; `None` for the normal
     /// endpoints.
     pub tutorial: Option<Tutorial>,
@@ -145,6 +160,11 @@ impl Default for Config {
             max_connections_per_address: 0,
             rate_limit: 20,
             max_control_rate: 100,
+            inspect_rate: 5,
+            max_watchers: 16,
+            max_replay_bytes: 64 * 1024,
+            publish_creates: false,
+            presence_lines_below: crate::app::chat::PRESENCE_LINES_BELOW,
             tutorial: None,
             page_addr: None,
             www_fallback: None,
@@ -297,6 +317,12 @@ impl Config {
                     config.max_connections_per_address = parse(&flag, &value()?)?;
                 }
                 "--rate-limit" => config.rate_limit = parse(&flag, &value()?)?,
+                "--inspect-rate" => config.inspect_rate = parse(&flag, &value()?)?,
+                "--presence-lines-below" => {
+                    config.presence_lines_below = parse(&flag, &value()?)?;
+                }
+                "--max-watchers" => config.max_watchers = parse(&flag, &value()?)?,
+                "--max-replay-bytes" => config.max_replay_bytes = parse(&flag, &value()?)?,
                 "--max-control-rate" => config.max_control_rate = parse(&flag, &value()?)?,
                 "--page-addr" if config.tutorial.is_some() => {
                     config.page_addr = Some(parse(&flag, &value()?)?);
@@ -304,6 +330,7 @@ impl Config {
                 "--lab-max-input" => config.lab.max_input = parse(&flag, &value()?)?,
                 "--lab-rate" => config.lab.commands_per_second = parse(&flag, &value()?)?,
                 "--deflate" => config.deflate = on_off(&flag, &value()?)?,
+                "--publish-creates" => config.publish_creates = on_off(&flag, &value()?)?,
                 "--deflate-threshold" => config.deflate_threshold = parse(&flag, &value()?)?,
                 other => return Err(format!("unknown flag {other} (see --help)")),
             }
@@ -336,6 +363,7 @@ impl Config {
     pub fn session_config(&self) -> SessionConfig {
         SessionConfig {
             rate_limit: self.rate_limit,
+            inspect_rate: self.inspect_rate,
             lab: self.lab,
             limits: self.limits,
             max_json_message: self.max_chat_message_size,

@@ -130,6 +130,10 @@ fn hundreds_of_chat_clients_that_stop_reading_at_once_are_all_dropped_and_the_ta
         "60",
         "--close-timeout",
         "60",
+        // Every leave is told by itself (the room of 350 is past the default size at which
+        // presence is coalesced into counts).
+        "--presence-lines-below",
+        "1000",
     ]);
     let mut talkers: Vec<Talker> = (0..TALKERS)
         .map(|i| Talker {

@@ -105,7 +105,7 @@ fn publish_from_loopback_reaches_every_subscriber_and_counts_them() {
 
 #[test]
 fn a_publish_nobody_receives_is_kept_for_later_subscribers() {
-    let server = TestServer::start();
+    let server = TestServer::with(|c| c.publish_creates = true);
     let (status, _, body) = post(server.addr, "/publish/alerts", "", b"fire drill");
     assert_eq!(
         (status, parse(&body)),
@@ -128,7 +128,10 @@ fn a_publish_nobody_receives_is_kept_for_later_subscribers() {
 
 #[test]
 fn with_a_token_publishing_needs_the_bearer_header() {
-    let server = TestServer::with(|c| c.publish_token = Some("s3cret".into()));
+    let server = TestServer::with(|c| {
+        c.publish_token = Some("s3cret".into());
+        c.publish_creates = true;
+    });
     let cases = [
         ("", 401),
         ("Authorization: Bearer wrong\r\n", 401),
@@ -145,7 +148,10 @@ fn with_a_token_publishing_needs_the_bearer_header() {
 #[test]
 fn the_bearer_scheme_name_is_case_insensitive() {
     // RFC 9110 §11.1: the authentication scheme is a case-insensitive token.
-    let server = TestServer::with(|c| c.publish_token = Some("s3cret".into()));
+    let server = TestServer::with(|c| {
+        c.publish_token = Some("s3cret".into());
+        c.publish_creates = true;
+    });
     for header in ["bearer s3cret", "BEARER s3cret"] {
         let line = format!("Authorization: {header}\r\n");
         let (status, head, _) = post(server.addr, "/publish/news", &line, b"hi");
@@ -156,7 +162,10 @@ fn the_bearer_scheme_name_is_case_insensitive() {
 #[test]
 fn an_unauthorized_answer_names_the_bearer_scheme() {
     // RFC 9110 §15.5.2: a 401 MUST carry WWW-Authenticate with the applicable scheme.
-    let server = TestServer::with(|c| c.publish_token = Some("s3cret".into()));
+    let server = TestServer::with(|c| {
+        c.publish_token = Some("s3cret".into());
+        c.publish_creates = true;
+    });
     let (status, head, _) = post(server.addr, "/publish/news", "", b"hi");
     assert_eq!(status, 401);
     let challenge = head
@@ -261,7 +270,7 @@ fn refused_publishes_get_their_status() {
 
 #[test]
 fn message_text_at_the_chat_limit_publishes_and_one_byte_over_is_refused() {
-    let server = TestServer::start();
+    let server = TestServer::with(|c| c.publish_creates = true);
     let (status, _, _) = post(server.addr, "/publish/news", "", &[b'a'; 4096]);
     assert_eq!(status, 202);
     let (status, _, body) = post(server.addr, "/publish/news", "", &[b'a'; 4097]);
@@ -273,4 +282,18 @@ fn message_text_at_the_chat_limit_publishes_and_one_byte_over_is_refused() {
     assert_eq!(status, 400, "within the HTTP limit, over the chat limit");
     let (status, _, body) = post(server.addr, "/publish/news", "", b"");
     assert_eq!((status, body.trim()), (400, "message text is empty"));
+}
+
+#[test]
+fn a_publish_to_a_channel_that_does_not_exist_is_refused_with_404() {
+    let server = TestServer::start();
+    let (status, _, body) = post(server.addr, "/publish/nobody-made-this", "", b"hi");
+    assert_eq!(
+        (status, body.trim()),
+        (404, "no channel \"nobody-made-this\"")
+    );
+    let mut alice = chat_client(&server, "alice");
+    subscribe(&mut alice, "news");
+    let (status, _, _) = post(server.addr, "/publish/news", "", b"now it exists");
+    assert_eq!(status, 202);
 }

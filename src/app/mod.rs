@@ -42,11 +42,12 @@ pub use clients::{ClientId, Recipients};
 pub use directory::{ConnectionInfo, Directory};
 pub use endpoint::{paths, Endpoint, NAMES};
 pub use input::Input;
-pub use seam::{App, Context, Output, Published, Reading, Session};
+pub use seam::{App, Context, Output, PublishError, Published, Reading, Session};
 
 use crate::protocol::Limits;
 use chat::ChatSession;
 use lab::{LabLimits, LabSession};
+use rate::Limited;
 use tutorial::TutorialSession;
 
 /// What the hub's apps take from the server's configuration.
@@ -54,6 +55,12 @@ use tutorial::TutorialSession;
 pub struct AppsConfig {
     /// `--history`: messages kept per chat channel.
     pub history: usize,
+    /// `--publish-creates`: `POST /publish` to an unknown channel creates it.
+    pub publish_creates: bool,
+    /// `--max-replay-bytes`: the most bytes of messages in one chat history replay.
+    pub max_replay_bytes: usize,
+    /// `--presence-lines-below`: the room size from which presence is coalesced.
+    pub presence_lines_below: usize,
     /// This run of the server (its start time in ms): chat's `epoch`.
     pub epoch: u64,
     /// `wsmith tutorial NAME`: the tutorial whose server runs, if one does.
@@ -64,6 +71,9 @@ pub struct AppsConfig {
 pub fn apps(config: &AppsConfig) -> Vec<Box<dyn App>> {
     let chat = chat::Chat::new(chat::ChatConfig {
         history_limit: config.history,
+        publish_creates: config.publish_creates,
+        presence_lines_below: config.presence_lines_below,
+        max_replay_bytes: config.max_replay_bytes,
         epoch: config.epoch,
         ..chat::ChatConfig::default()
     });
@@ -85,8 +95,10 @@ pub fn apps(config: &AppsConfig) -> Vec<Box<dyn App>> {
 /// What the sessions take from the server's configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionConfig {
-    /// `--rate-limit`: chat messages a second.
+    /// `--rate-limit`: chat and `/notifications` messages a second.
     pub rate_limit: u32,
+    /// `--inspect-rate`: `/inspect` commands a second.
+    pub inspect_rate: u32,
     /// The lab's own limits.
     pub lab: LabLimits,
     /// The server's protocol limits (`--max-message-size`, …).
@@ -121,8 +133,16 @@ impl Endpoint {
             Self::Echo => Box::new(echo::EchoSession),
             Self::Broadcast { .. } => Box::new(broadcast::BroadcastSession),
             Self::Chat { .. } => Box::new(ChatSession::new(config.rate_limit, now)),
-            Self::Notifications => Box::new(notifications::NotificationsSession),
-            Self::Inspect => Box::new(inspect::InspectorSession),
+            Self::Notifications => Box::new(Limited::new(
+                notifications::NotificationsSession,
+                config.rate_limit,
+                now,
+            )),
+            Self::Inspect => Box::new(Limited::new(
+                inspect::InspectorSession,
+                config.inspect_rate,
+                now,
+            )),
             Self::Lab => Box::new(LabSession::new(config.lab, config.limits, now)),
             Self::Tutorial(tutorial) => Box::new(TutorialSession(*tutorial)),
         }
@@ -137,6 +157,7 @@ mod tests {
     fn json_endpoints_get_the_smaller_message_limit() {
         let config = SessionConfig {
             rate_limit: 20,
+            inspect_rate: 5,
             lab: LabLimits::default(),
             limits: Limits::default(),
             max_json_message: 1000,

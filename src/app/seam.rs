@@ -91,6 +91,42 @@ pub struct Published {
     pub recipients: usize,
 }
 
+/// Why `POST /publish/<channel>` was not delivered, each with its HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishError {
+    /// No app publishes to the channel: it does not exist (and `--publish-creates` is off):
+    /// 404. Creating channels on demand would let any publisher fill the channel cap.
+    UnknownChannel(String),
+    /// An app refused the publish (an invalid channel name or text, the channel cap): 400.
+    Refused(String),
+    /// The server is shutting down and delivers nothing new: 503.
+    ShuttingDown,
+}
+
+impl PublishError {
+    /// The HTTP status that answers it.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::UnknownChannel(_) => 404,
+            Self::Refused(_) => 400,
+            Self::ShuttingDown => 503,
+        }
+    }
+}
+
+impl std::fmt::Display for PublishError {
+    /// The one-line reason, as the HTTP answer's body says it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UnknownChannel(channel) => write!(f, "no channel {channel:?}"),
+            Self::Refused(why) => f.write_str(why),
+            Self::ShuttingDown => f.write_str("the server is shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for PublishError {}
+
 /// An app's shared state, on the hub thread. Every method has a default that does nothing, so
 /// an app implements only what it takes part in.
 pub trait App: Send {
@@ -109,12 +145,19 @@ pub trait App: Send {
         Vec::new()
     }
 
+    /// The hub's clock ticked, once a second: for work coalesced over an interval (a large
+    /// chat room's count).
+    fn tick(&mut self, _cx: &Context<'_>) -> Vec<Output> {
+        Vec::new()
+    }
+
     /// The `--notify-every` timer fired.
     fn timer(&mut self, _cx: &Context<'_>) -> Vec<Output> {
         Vec::new()
     }
 
-    /// `POST /publish/<channel>`: `None` when the channel is none of this app's business.
+    /// `POST /publish/<channel>`: `None` when the channel is none of this app's business (if
+    /// no app takes it, the publish is [`PublishError::UnknownChannel`]).
     ///
     /// # Errors
     ///

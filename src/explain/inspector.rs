@@ -72,6 +72,9 @@ pub enum InspectorEvent<'a> {
     },
     /// A command could not be done.
     Error {
+        /// A short code for a limit the command ran into (`too_many_watchers`), if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a str>,
         /// Why, in one line.
         message: &'a str,
     },

@@ -154,6 +154,30 @@ impl RateLimit {
     }
 }
 
+/// A server-wide or per-client budget that refused a request, so that one client's work stays
+/// its own (each counted in `wsmith_budget_refusals_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// The hub's queue was full when a new client's Join was queued: the upgrade got 503.
+    HubQueue,
+    /// `POST /publish` named a channel that does not exist.
+    UnknownChannel,
+    /// `--max-watchers`: one more Inspector asked to watch a connection.
+    Watchers,
+}
+
+impl Budget {
+    const ALL: [Self; 3] = [Self::HubQueue, Self::UnknownChannel, Self::Watchers];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::HubQueue => "hub_queue",
+            Self::UnknownChannel => "unknown_channel",
+            Self::Watchers => "max_watchers",
+        }
+    }
+}
+
 /// The statuses a failed opening handshake is answered with (`HandshakeError::status` and the
 /// request rules of [`trust`](super::trust)); any other is counted as `other`.
 const HANDSHAKE_STATUSES: [u16; 10] = [400, 403, 404, 405, 408, 421, 426, 431, 503, 505];
@@ -200,6 +224,7 @@ pub struct Metrics {
     closes: [[AtomicU64; CLOSE_SLOTS]; CLOSED_BY.len()],
     slow_consumers: [AtomicU64; 2],
     rate_limit_closes: [AtomicU64; RateLimit::ALL.len()],
+    budget_refusals: [AtomicU64; Budget::ALL.len()],
     /// Bytes in every outbox's data lane, the writers' batches in progress included.
     outbox_bytes: AtomicI64,
     /// Per [`HUB_BUCKETS_NS`] bucket (not cumulative), then the `+Inf` one.
@@ -229,6 +254,7 @@ impl Metrics {
             closes: [const { [const { AtomicU64::new(0) }; CLOSE_SLOTS] }; CLOSED_BY.len()],
             slow_consumers: [const { AtomicU64::new(0) }; 2],
             rate_limit_closes: [const { AtomicU64::new(0) }; RateLimit::ALL.len()],
+            budget_refusals: [const { AtomicU64::new(0) }; Budget::ALL.len()],
             outbox_bytes: AtomicI64::new(0),
             hub_buckets: [const { AtomicU64::new(0) }; HUB_BUCKETS_NS.len() + 1],
             hub_sum_ns: AtomicU64::new(0),
@@ -303,6 +329,11 @@ impl Metrics {
     /// A client was closed with 1008 for going over `limit`.
     pub fn rate_limit_close(&self, limit: RateLimit) {
         self.rate_limit_closes[limit as usize].fetch_add(1, Relaxed);
+    }
+
+    /// `budget` refused a request.
+    pub fn budget_refused(&self, budget: Budget) {
+        self.budget_refusals[budget as usize].fetch_add(1, Relaxed);
     }
 
     /// `bytes` more are held in an outbox.
@@ -459,6 +490,18 @@ impl Metrics {
                     .map(|&limit| {
                         let value = load(&self.rate_limit_closes[limit as usize]);
                         Sample::labelled(&[("limit", limit.as_str())], Value::Int(value))
+                    })
+                    .collect(),
+            ),
+            Family::new(
+                "wsmith_budget_refusals_total",
+                Type::Counter,
+                "Requests refused by a budget that keeps one client's work its own: a Join the full hub queue could not take (503), a publish to an unknown channel (404), a watcher over --max-watchers.",
+                Budget::ALL
+                    .iter()
+                    .map(|&budget| {
+                        let value = load(&self.budget_refusals[budget as usize]);
+                        Sample::labelled(&[("budget", budget.as_str())], Value::Int(value))
                     })
                     .collect(),
             ),

@@ -17,6 +17,9 @@ pub(crate) enum Refusal {
     ShuttingDown,
     /// `--max-connections` connections are open, or no thread can serve one more: 503.
     AtCapacity,
+    /// The hub's queue of commands is full, so the new client's Join cannot be queued without
+    /// making this connection's thread wait behind it: 503.
+    HubBusy,
     /// A socket option the connection needs (its write timeout) could not be set: 500.
     SocketSetupFailed,
     /// No WebSocket endpoint at the path: 404, listing the paths that have one.
@@ -36,7 +39,7 @@ impl Refusal {
     /// The HTTP status that answers this refusal.
     pub(crate) fn status(&self) -> u16 {
         match self {
-            Self::ShuttingDown | Self::AtCapacity => 503,
+            Self::ShuttingDown | Self::AtCapacity | Self::HubBusy => 503,
             Self::SocketSetupFailed => 500,
             Self::NotFound { .. } | Self::PagePort => 404,
             Self::Timeout => 408,
@@ -63,6 +66,9 @@ impl fmt::Display for Refusal {
         match self {
             Self::ShuttingDown => f.write_str("server is shutting down"),
             Self::AtCapacity => f.write_str("server is at its connection limit"),
+            Self::HubBusy => {
+                f.write_str("server is too busy to take a new connection; retry later")
+            }
             Self::SocketSetupFailed => f.write_str("server could not set up the connection"),
             Self::NotFound { paths } => write!(
                 f,
@@ -84,10 +90,8 @@ pub(crate) enum PublishError {
     /// The hub did not take the publish in time (its queue full, or behind): nothing was
     /// published, and never will be: 503, a retry is safe.
     HubBusy,
-    /// The hub refused it, with its reason (a bad channel name, shutting down): 400.
-    Refused(String),
-    /// No channel of that name: 404.
-    NoSuchChannel(String),
+    /// The hub's own answer: no such channel (404), refused (400), shutting down (503).
+    Hub(crate::app::PublishError),
     /// The hub took the publish and did not answer: it may have been delivered: 504.
     Unanswered,
 }
@@ -97,17 +101,16 @@ impl PublishError {
     pub(crate) fn status(&self) -> u16 {
         match self {
             Self::HubBusy => 503,
-            Self::Refused(_) => 400,
-            Self::NoSuchChannel(_) => 404,
+            Self::Hub(error) => error.status(),
             Self::Unanswered => 504,
         }
     }
 }
 
-impl From<String> for PublishError {
-    /// The hub's reason for refusing a publish.
-    fn from(why: String) -> Self {
-        Self::Refused(why)
+impl From<crate::app::PublishError> for PublishError {
+    /// The hub's reason for not publishing.
+    fn from(error: crate::app::PublishError) -> Self {
+        Self::Hub(error)
     }
 }
 
@@ -116,8 +119,7 @@ impl fmt::Display for PublishError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::HubBusy => f.write_str("hub did not take the message in time; not published"),
-            Self::Refused(why) => f.write_str(why),
-            Self::NoSuchChannel(channel) => write!(f, "no channel {channel}"),
+            Self::Hub(error) => error.fmt(f),
             Self::Unanswered => {
                 f.write_str("hub took the message but did not answer; it may have been published")
             }
@@ -128,12 +130,14 @@ impl fmt::Display for PublishError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app;
 
     #[test]
     fn each_refusal_has_its_status_and_reason() {
         let cases = [
             (Refusal::ShuttingDown, 503, "shutting down"),
             (Refusal::AtCapacity, 503, "connection limit"),
+            (Refusal::HubBusy, 503, "too busy"),
             (Refusal::SocketSetupFailed, 500, "set up"),
             (
                 Refusal::NotFound {
@@ -161,11 +165,15 @@ mod tests {
     fn each_publish_error_says_whether_anything_was_published() {
         let cases = [
             (PublishError::HubBusy, 503, "not published"),
-            (PublishError::from("bad name".to_owned()), 400, "bad name"),
             (
-                PublishError::NoSuchChannel("news".into()),
+                PublishError::from(app::PublishError::Refused("bad name".into())),
+                400,
+                "bad name",
+            ),
+            (
+                PublishError::from(app::PublishError::UnknownChannel("news".into())),
                 404,
-                "no channel news",
+                "no channel \"news\"",
             ),
             (PublishError::Unanswered, 504, "may have been published"),
         ];

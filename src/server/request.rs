@@ -433,7 +433,8 @@ fn publish(
 /// # Errors
 ///
 /// [`PublishError::HubBusy`] when the hub did not take the publish in time (its queue was full,
-/// or it did not get to it); [`PublishError::Refused`] with the hub's reason;
+/// or it did not get to it); [`PublishError::Hub`] with the hub's own answer (no such channel,
+/// refused, shutting down);
 /// [`PublishError::Unanswered`] in the one case where the hub took it and did not answer.
 fn hand_to_hub(channel: &str, text: String, shared: &Shared) -> Result<usize, PublishError> {
     let deadline = Instant::now() + PUBLISH_TIMEOUT;

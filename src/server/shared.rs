@@ -68,6 +68,12 @@ impl Shared {
         self.hub.send_deadline(command, deadline).is_ok()
     }
 
+    /// Queues a command for the hub without waiting: `Err` gives it back when the hub's queue
+    /// is full (or the hub is gone), so the caller can refuse instead of blocking.
+    pub(crate) fn hub_try_send(&self, command: Command) -> Result<(), Command> {
+        self.hub.try_send(command).map_err(|e| e.into_inner())
+    }
+
     /// Whether a graceful shutdown has begun.
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)

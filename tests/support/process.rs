@@ -81,8 +81,8 @@ impl Wsmith {
     }
 
     fn spawn(args: &[&str], read_stderr: bool) -> Self {
-        // WSMITH_BIN runs the same test against another build (an attack's "before").
-        let binary = std::env::var("WSMITH_BIN").unwrap_or(env!("CARGO_BIN_EXE_wsmith").into());
+        // `WSMITH_BIN` runs another build (the attack suite's before/after figures).
+        let binary = std::env::var_os("WSMITH_BIN").unwrap_or(env!("CARGO_BIN_EXE_wsmith").into());
         let mut child = Command::new(binary)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(args)

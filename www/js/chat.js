@@ -163,6 +163,8 @@ export function mount(page) {
   function onPresence(msg) {
     setUsers(msg.users);
     const event = String(msg.event || '');
+    // A large room's coalesced count: the number in the header, no line in the activity.
+    if (event === 'count') return;
     if (event === 'rename' && msg.old_name === chatState.name) setMyName(msg.name);
     if (event === 'join' && msg.name === chatState.name && chatState.selfJoinShown) {
       chatState.selfJoinShown = false;

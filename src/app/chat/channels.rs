@@ -36,8 +36,9 @@ pub(super) fn validate_channel(name: &str, max_chars: usize) -> Result<(), ChatE
 struct Channel {
     /// The `seq` of the newest message; 0 before the first one.
     last_seq: u64,
-    /// The newest messages, oldest first, at most `history_limit` of them.
-    history: VecDeque<ChatMessage>,
+    /// The newest messages, oldest first, at most `history_limit` of them, each with the
+    /// bytes of its JSON (what it costs a replay).
+    history: VecDeque<(ChatMessage, usize)>,
     /// The clients that receive this channel.
     subscribers: BTreeSet<ClientId>,
 }
@@ -50,42 +51,54 @@ impl Channel {
             ..message
         };
         self.last_seq = message.seq;
-        self.history.push_back(message.clone());
+        let bytes = serde_json::to_string(&message).map_or(0, |json| json.len());
+        self.history.push_back((message.clone(), bytes));
         while self.history.len() > limit {
             self.history.pop_front();
         }
         message
     }
 
-    /// The `history` event for a client that last saw `since` (or nothing, if `None`).
-    fn replay(&self, channel: &str, since: Option<u64>) -> ServerEvent {
+    /// The `history` event for a client that last saw `since` (or nothing, if `None`): the
+    /// newest of the messages it asks for whose JSON fits in `budget` bytes, which is spent.
+    /// What is left out for the budget is not `lost`; the event says `truncated`.
+    fn replay(&self, channel: &str, since: Option<u64>, budget: &mut usize) -> ServerEvent {
         let first_available = self
             .history
             .front()
-            .map_or(self.last_seq.saturating_add(1), |oldest| oldest.seq);
+            .map_or(self.last_seq.saturating_add(1), |(oldest, _)| oldest.seq);
         let reset = since.is_some_and(|since| since > self.last_seq);
-        let (messages, lost) = match since {
-            Some(since) if !reset => {
-                let missed = self
-                    .history
-                    .iter()
-                    .filter(|m| m.seq > since)
-                    .cloned()
-                    .collect();
-                // Seqs since+1 .. first_available-1 were evicted before this replay.
-                (
-                    missed,
-                    first_available.saturating_sub(since.saturating_add(1)),
-                )
-            }
-            _ => (self.history.iter().cloned().collect(), 0),
+        let (after, lost) = match since {
+            // Seqs since+1 .. first_available-1 were evicted before this replay.
+            Some(since) if !reset => (
+                since,
+                first_available.saturating_sub(since.saturating_add(1)),
+            ),
+            _ => (0, 0),
         };
+        // Newest first, until the budget is spent: the hub's work per replay is bounded by
+        // the budget, not by the history a channel holds.
+        let mut messages = Vec::new();
+        let mut truncated = false;
+        for (message, bytes) in self.history.iter().rev() {
+            if message.seq <= after {
+                break;
+            }
+            if *bytes > *budget {
+                truncated = true;
+                break;
+            }
+            *budget -= bytes;
+            messages.push(message.clone());
+        }
+        messages.reverse();
         ServerEvent::History {
             channel: channel.to_owned(),
             messages,
             lost,
             first_available,
             reset,
+            truncated,
         }
     }
 }
@@ -105,6 +118,11 @@ impl Channels {
     /// Every channel's name, sorted.
     pub(super) fn names(&self) -> Vec<String> {
         self.0.keys().cloned().collect()
+    }
+
+    /// Whether `channel` exists.
+    pub(super) fn contains(&self, channel: &str) -> bool {
+        self.0.contains_key(channel)
     }
 
     /// Creates `channel` unless it exists; returns whether it was created.
@@ -133,10 +151,18 @@ impl Channels {
         }
     }
 
-    /// `id` no longer receives `channel`.
+    /// `id` no longer receives `channel`. A channel left with no subscriber and no history
+    /// (nobody ever said anything in it) expires, so subscribing to names nobody uses cannot
+    /// fill [`ChatConfig::max_channels`](super::ChatConfig::max_channels) for good; `general`
+    /// stays.
     pub(super) fn remove_subscriber(&mut self, channel: &str, id: ClientId) {
-        if let Some(state) = self.0.get_mut(channel) {
-            state.subscribers.remove(&id);
+        let Some(state) = self.0.get_mut(channel) else {
+            return;
+        };
+        state.subscribers.remove(&id);
+        if channel != GENERAL && state.subscribers.is_empty() && state.last_seq == 0 {
+            log::debug!("chat: channel {channel:?} expired, unused");
+            self.0.remove(channel);
         }
     }
 
@@ -168,9 +194,14 @@ impl Channels {
         )
     }
 
-    /// The `history` event of an existing channel.
-    pub(super) fn replay(&self, channel: &str, since: Option<u64>) -> Option<ServerEvent> {
-        Some(self.0.get(channel)?.replay(channel, since))
+    /// The `history` event of an existing channel, within `budget` bytes of messages (spent).
+    pub(super) fn replay(
+        &self,
+        channel: &str,
+        since: Option<u64>,
+        budget: &mut usize,
+    ) -> Option<ServerEvent> {
+        Some(self.0.get(channel)?.replay(channel, since, budget))
     }
 }
 
@@ -561,5 +592,86 @@ mod tests {
             Err("the server holds at most 2 channels".to_owned())
         );
         assert!(chat.publish("a", "x", NOW).is_ok());
+    }
+
+    #[test]
+    fn a_replay_carries_the_newest_messages_that_fit_its_byte_budget() {
+        let mut chat = Chat::new(ChatConfig {
+            history_limit: 100,
+            max_replay_bytes: 1000,
+            ..ChatConfig::default()
+        });
+        fill(&mut chat, "news", 100);
+        chat.connect(1, named("alice"), NOW);
+        let subscribed = subscribe(&mut chat, 1, "news", None);
+        let history = &received(&subscribed, 1)[1];
+        assert_eq!(history["truncated"], true);
+        let (seqs, lost, first_available, reset) = history_of(&subscribed, 1);
+        assert!(!seqs.is_empty() && seqs.len() < 100, "{seqs:?}");
+        assert_eq!(seqs.last(), Some(&100), "the newest are kept");
+        assert_eq!((lost, first_available, reset), (0, 1, false));
+        let bytes: usize = history["messages"]
+            .as_array()
+            .map(|m| m.iter().map(|m| m.to_string().len()).sum())
+            .unwrap_or(0);
+        assert!(bytes <= 1000, "{bytes} bytes replayed");
+    }
+
+    #[test]
+    fn a_replay_within_the_budget_is_not_marked_truncated() {
+        let mut chat = chat_with_history(3);
+        fill(&mut chat, "news", 3);
+        chat.connect(1, named("alice"), NOW);
+        let subscribed = subscribe(&mut chat, 1, "news", None);
+        assert_eq!(received(&subscribed, 1)[1].get("truncated"), None);
+    }
+
+    #[test]
+    fn one_budget_covers_every_channel_a_connect_resumes() {
+        let mut chat = Chat::new(ChatConfig {
+            history_limit: 100,
+            max_replay_bytes: 1500,
+            ..ChatConfig::default()
+        });
+        for channel in ["a", "b", "c"] {
+            fill(&mut chat, channel, 30);
+        }
+        let connected = chat.connect(1, resuming("alice", &[("a", 0), ("b", 0), ("c", 0)]), NOW);
+        let replayed: usize = received(&connected, 1)
+            .iter()
+            .filter(|e| e["type"] == "history")
+            .filter_map(|e| e["messages"].as_array().map(Vec::len))
+            .sum();
+        assert!(replayed < 40, "{replayed} messages in 1500 bytes");
+    }
+
+    #[test]
+    fn a_publish_to_a_channel_that_does_not_exist_is_not_the_chats_unless_it_creates() {
+        let chat = chat();
+        assert!(chat.publishes_to("general"));
+        assert!(!chat.publishes_to("nobody-made-this"));
+        assert!(
+            chat.publishes_to("no!pe"),
+            "an invalid name is refused with its reason"
+        );
+        let creating = Chat::new(ChatConfig {
+            publish_creates: true,
+            ..ChatConfig::default()
+        });
+        assert!(creating.publishes_to("nobody-made-this"));
+    }
+
+    #[test]
+    fn a_channel_nobody_uses_and_nobody_said_anything_in_expires() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        subscribe(&mut chat, 1, "empty", None);
+        subscribe(&mut chat, 1, "spoken", None);
+        say(&mut chat, 1, "spoken", "hi");
+        chat.receive_text(1, r#"{"type":"unsubscribe","channel":"empty"}"#, NOW);
+        assert!(!chat.channels.contains("empty"));
+        chat.disconnect(1);
+        assert!(chat.channels.contains("spoken"), "its history is kept");
+        assert!(chat.channels.contains(GENERAL));
     }
 }

@@ -75,6 +75,11 @@ pub enum ChatError {
     },
     /// A name holding a control character (`char::is_control`).
     NameHasControlChar,
+    /// A name holding a character that shows nothing or reorders the text (zero-width, bidi
+    /// controls): one name could pass for another.
+    NameHasInvisibleChar,
+    /// A name whose letters come from scripts that may not mix (`аlice`, a Cyrillic `а`).
+    NameMixesScripts,
     /// The name `server`, in any case, which [`Chat::publish`](super::Chat::publish) uses.
     NameReserved,
     /// An empty channel name.
@@ -136,6 +141,8 @@ impl ChatError {
             ChatError::NameEmpty
             | ChatError::NameTooLong { .. }
             | ChatError::NameHasControlChar
+            | ChatError::NameHasInvisibleChar
+            | ChatError::NameMixesScripts
             | ChatError::NameReserved => "bad_name",
             ChatError::ChannelEmpty
             | ChatError::ChannelTooLong { .. }
@@ -175,6 +182,12 @@ impl fmt::Display for ChatError {
                 write!(f, "name is {chars} characters long; the limit is {limit}")
             }
             ChatError::NameHasControlChar => write!(f, "name contains a control character"),
+            ChatError::NameHasInvisibleChar => {
+                write!(f, "name contains an invisible or bidi control character")
+            }
+            ChatError::NameMixesScripts => {
+                write!(f, "name mixes letters of different scripts")
+            }
             ChatError::NameReserved => write!(f, "name {SERVER_NAME:?} is reserved"),
             ChatError::ChannelEmpty => write!(f, "channel name is empty"),
             ChatError::ChannelTooLong { chars, limit } => {

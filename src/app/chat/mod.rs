@@ -34,6 +34,7 @@
 //! | `mod.rs` | [`Chat`], the state machine: connect, receive, publish, disconnect; renames and subscriptions, which span clients, names and channels |
 //! | `channels.rs` | channels, their subscribers, history and replay |
 //! | `names.rs` | unique names, `guest-N` |
+//! | `spelling.rs` | how a name may be spelled: NFKC, no invisible characters, one script, `server` reserved |
 //! | `commands.rs` | client → server: [`ClientCommand`], [`ChatQuery`], validation, [`ChatError`] |
 //! | `wire.rs` | server → client: [`ServerEvent`] and its JSON, and [`Delivery`] |
 //! | `config.rs` | [`ChatConfig`], [`GENERAL`], [`SERVER_NAME`] |
@@ -47,6 +48,7 @@ mod commands;
 mod config;
 mod names;
 mod seam;
+mod spelling;
 #[cfg(test)]
 mod test_support;
 mod wire;
@@ -56,7 +58,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use channels::{validate_channel, Channels};
 use commands::validate_text;
 pub use commands::{max_command_bytes, ChatError, ChatQuery, ClientCommand};
-pub use config::{ChatConfig, GENERAL, SERVER_NAME};
+pub use config::{ChatConfig, GENERAL, PRESENCE_LINES_BELOW, SERVER_NAME};
 use names::{validate_name, Names};
 pub use seam::{read_command, ChatSession};
 use wire::presence_text;
@@ -84,6 +86,10 @@ pub struct Chat {
     names: Names,
     /// Every channel that exists, with its subscribers and history.
     channels: Channels,
+    /// The count changed in a large room and nobody was told yet ([`Chat::tick`]).
+    count_untold: bool,
+    /// Channels were created in a large room and nobody was told yet ([`Chat::tick`]).
+    channels_untold: bool,
 }
 
 impl Chat {
@@ -94,7 +100,30 @@ impl Chat {
             clients: BTreeMap::new(),
             names: Names::default(),
             channels: Channels::default(),
+            count_untold: false,
+            channels_untold: false,
         }
+    }
+
+    /// The hub's clock ticked (once a second): a large room's coalesced count and channel
+    /// list, each if it changed.
+    pub fn tick(&mut self) -> Vec<Delivery> {
+        let mut deliveries = Vec::new();
+        if std::mem::replace(&mut self.count_untold, false) {
+            let users = self.user_count();
+            let text = presence_text(PresenceEvent::Count, "", None, users);
+            deliveries.extend(self.to_everyone(ServerEvent::Presence {
+                event: PresenceEvent::Count,
+                name: String::new(),
+                old_name: None,
+                users,
+                text,
+            }));
+        }
+        if std::mem::replace(&mut self.channels_untold, false) {
+            deliveries.extend(self.channels_event());
+        }
+        deliveries
     }
 
     /// A client connected.
@@ -117,7 +146,7 @@ impl Chat {
             .as_deref()
             .map(|raw| validate_name(raw, self.config.max_name_chars));
         let name = match requested {
-            Some(Ok(name)) => self.names.unique(name, None, self.config.max_name_chars),
+            Some(Ok(name)) => self.names.unique(&name, None, self.config.max_name_chars),
             Some(Err(error)) => {
                 errors.push(error);
                 self.names.guest()
@@ -155,7 +184,7 @@ impl Chat {
         }));
         deliveries.extend(self.presence(PresenceEvent::Join, name, None));
         if created {
-            deliveries.extend(self.channels_event());
+            deliveries.extend(self.channels_changed());
         }
         deliveries
     }
@@ -233,9 +262,18 @@ impl Chat {
         let recipients = delivery.as_ref().map_or(0, |d| d.to.as_slice().len());
         let mut deliveries: Vec<Delivery> = delivery.into_iter().collect();
         if created {
-            deliveries.extend(self.channels_event());
+            deliveries.extend(self.channels_changed());
         }
         Ok((deliveries, recipients))
+    }
+
+    /// Whether `POST /publish/<channel>` is the chat's: the channel exists, or publishing
+    /// creates channels ([`ChatConfig::publish_creates`]), or the name is invalid (refused
+    /// with its reason).
+    pub fn publishes_to(&self, channel: &str) -> bool {
+        self.config.publish_creates
+            || self.channels.contains(channel)
+            || validate_channel(channel, self.config.max_channel_chars).is_err()
     }
 
     /// How many chat clients are connected.
@@ -311,14 +349,21 @@ impl Chat {
         }
     }
 
-    /// A `presence` event to every connected client, with the count as it is now.
+    /// A `presence` event to every connected client, with the count as it is now. A join or
+    /// leave in a room of [`ChatConfig::presence_lines_below`] or more is not told by itself:
+    /// the count is, at the next [`Chat::tick`].
     fn presence(
-        &self,
+        &mut self,
         event: PresenceEvent,
         name: String,
         old_name: Option<String>,
     ) -> Option<Delivery> {
         let users = self.user_count();
+        let is_large = users >= self.config.presence_lines_below;
+        if is_large && matches!(event, PresenceEvent::Join | PresenceEvent::Leave) {
+            self.count_untold = true;
+            return None;
+        }
         let text = presence_text(event, &name, old_name.as_deref(), users);
         self.to_everyone(ServerEvent::Presence {
             event,
@@ -334,10 +379,12 @@ impl Chat {
     fn rename(&mut self, id: ClientId, raw: &str) -> Result<Vec<Delivery>, ChatError> {
         let max_chars = self.config.max_name_chars;
         let wanted = validate_name(raw, max_chars)?;
-        let new_name = self.names.unique(wanted, Some(id), max_chars);
         let Some(client) = self.clients.get_mut(&id) else {
             return Ok(Vec::new());
         };
+        let new_name = self
+            .names
+            .unique(&wanted, Some((id, &client.name)), max_chars);
         if client.name == new_name {
             return Ok(Vec::new());
         }
@@ -345,8 +392,22 @@ impl Chat {
         self.names.release(&old_name);
         self.names.hold(&new_name, id);
         log::debug!("chat: client {id} renamed {old_name:?} → {new_name:?}");
+        // In a large room a rename is the renamer's news alone (its page shows its new name);
+        // the others see the name on its next message. A line to thousands per rename would
+        // make every rename cost the hub the whole room.
+        let renamer_only = self.user_count() >= self.config.presence_lines_below;
         Ok(self
             .presence(PresenceEvent::Rename, new_name, Some(old_name))
+            .map(|delivery| {
+                if renamer_only {
+                    Delivery {
+                        to: Recipients::One(id),
+                        ..delivery
+                    }
+                } else {
+                    delivery
+                }
+            })
             .into_iter()
             .collect())
     }
@@ -379,11 +440,16 @@ impl Chat {
         }
         let mut replays = Vec::new();
         let mut created = false;
+        // One budget for the whole connect: a URL resuming 32 channels costs no more.
+        let mut budget = self.config.max_replay_bytes;
         for channel in wanted {
             match self.add_subscription(id, channel) {
                 Ok(was_created) => {
                     created |= was_created;
-                    replays.extend(self.channels.replay(channel, since_of(channel)));
+                    replays.extend(
+                        self.channels
+                            .replay(channel, since_of(channel), &mut budget),
+                    );
                 }
                 Err(error @ ChatError::TooManySubscriptions { .. }) => {
                     errors.push(error);
@@ -410,12 +476,14 @@ impl Chat {
                 channel: channel.to_owned(),
             },
         }];
-        deliveries.extend(self.channels.replay(channel, since).map(|event| Delivery {
+        let mut budget = self.config.max_replay_bytes;
+        let replay = self.channels.replay(channel, since, &mut budget);
+        deliveries.extend(replay.map(|event| Delivery {
             to: Recipients::One(id),
             event,
         }));
         if created {
-            deliveries.extend(self.channels_event());
+            deliveries.extend(self.channels_changed());
         }
         Ok(deliveries)
     }
@@ -453,6 +521,17 @@ impl Chat {
         }
         self.channels.add_subscriber(channel, id);
         Ok(created)
+    }
+
+    /// A channel was created: the `channels` event to everyone now in a small room; in a room
+    /// of [`ChatConfig::presence_lines_below`] or more, once at the next [`Chat::tick`],
+    /// however many channels were created meanwhile.
+    fn channels_changed(&mut self) -> Option<Delivery> {
+        if self.user_count() >= self.config.presence_lines_below {
+            self.channels_untold = true;
+            return None;
+        }
+        self.channels_event()
     }
 
     /// The `channels` event to every connected client.
@@ -675,5 +754,67 @@ mod tests {
     fn recipients_read_as_a_slice() {
         assert_eq!(Recipients::One(4).as_slice(), [4]);
         assert_eq!(Recipients::Many(vec![1, 2]).as_slice(), [1, 2]);
+    }
+
+    #[test]
+    fn a_large_room_gets_one_count_a_tick_instead_of_a_line_per_join_and_leave() {
+        let mut chat = Chat::new(ChatConfig {
+            presence_lines_below: 3,
+            ..ChatConfig::default()
+        });
+        assert_eq!(
+            types(&chat.connect(1, named("a"), NOW), 1),
+            ["welcome", "history", "presence"]
+        );
+        chat.connect(2, named("b"), NOW);
+        assert!(chat.tick().is_empty(), "nothing untold in a small room");
+        // The third makes the room large: no line to anyone.
+        let third = chat.connect(3, named("c"), NOW);
+        assert_eq!(types(&third, 3), ["welcome", "history"]);
+        assert!(received(&third, 1).is_empty());
+        chat.connect(4, named("d"), NOW);
+        chat.disconnect(4);
+        let ticked = chat.tick();
+        assert_eq!(ticked.len(), 1, "one event, serialized once");
+        assert_eq!(
+            received(&ticked, 1),
+            [
+                json!({"type": "presence", "event": "count", "name": "", "old_name": null,
+                    "users": 3, "text": "[현재: 3명]"})
+            ]
+        );
+        assert!(chat.tick().is_empty(), "told once");
+        // A rename is told to the renamer alone.
+        let renamed = chat.receive_text(1, r#"{"type":"join","name":"z"}"#, NOW);
+        assert_eq!(renamed.len(), 1);
+        assert_eq!(renamed[0].to, Recipients::One(1));
+        assert_eq!(presence_of(&renamed, 1)[0].0, PresenceEvent::Rename);
+        // Below the size again, lines come back.
+        let left = chat.disconnect(3);
+        assert_eq!(presence_of(&left, 1)[0].3, "유저 연결 해제 [현재: 2명]");
+    }
+
+    #[test]
+    fn in_a_large_room_new_channels_are_announced_once_a_tick() {
+        let mut chat = Chat::new(ChatConfig {
+            presence_lines_below: 2,
+            ..ChatConfig::default()
+        });
+        chat.connect(1, named("a"), NOW);
+        chat.connect(2, named("b"), NOW);
+        for channel in ["x", "y", "z"] {
+            let subscribed = subscribe(&mut chat, 1, channel, None);
+            assert_eq!(types(&subscribed, 1), ["subscribed", "history"]);
+        }
+        let ticked = chat.tick();
+        let announced: Vec<_> = received(&ticked, 2)
+            .into_iter()
+            .filter(|e| e["type"] == "channels")
+            .collect();
+        assert_eq!(
+            announced,
+            [json!({"type": "channels", "channels": ["general", "x", "y", "z"]})]
+        );
+        assert!(chat.tick().is_empty());
     }
 }

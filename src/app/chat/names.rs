@@ -2,35 +2,51 @@
 //! and a client that asked for none (or an invalid one) is `guest-N`. [`Names`] knows who holds
 //! each name; the chat tells everyone of a rename (`join`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use super::commands::ChatError;
 use super::config::SERVER_NAME;
+use super::spelling::{self, Misspelling};
 use crate::app::clients::ClientId;
 
-/// Checks a requested name and returns it trimmed.
+/// Checks a requested name and returns it trimmed and NFKC-normalised ([`spelling`]).
 ///
 /// # Errors
 ///
-/// [`ChatError::NameEmpty`], [`ChatError::NameTooLong`], [`ChatError::NameHasControlChar`] or
-/// [`ChatError::NameReserved`] (`server` in any case).
-pub(super) fn validate_name(raw: &str, max_chars: usize) -> Result<&str, ChatError> {
-    let name = raw.trim();
+/// [`ChatError::NameEmpty`], [`ChatError::NameTooLong`], [`ChatError::NameHasControlChar`],
+/// [`ChatError::NameHasInvisibleChar`], [`ChatError::NameMixesScripts`] or
+/// [`ChatError::NameReserved`] (`server`, in any case or disguise: [`spelling::skeleton`]).
+pub(super) fn validate_name(raw: &str, max_chars: usize) -> Result<String, ChatError> {
+    // Sizes first, on the raw text: normalising a long name is work the limit should spare.
+    let raw = raw.trim();
+    let raw_chars = raw.chars().count();
+    if raw_chars > max_chars.saturating_mul(4) {
+        return Err(ChatError::NameTooLong {
+            chars: raw_chars,
+            limit: max_chars,
+        });
+    }
+    let normalised = spelling::normalise(raw);
+    let name = normalised.trim();
     let chars = name.chars().count();
     if chars == 0 {
-        Err(ChatError::NameEmpty)
-    } else if chars > max_chars {
-        Err(ChatError::NameTooLong {
+        return Err(ChatError::NameEmpty);
+    }
+    if chars > max_chars {
+        return Err(ChatError::NameTooLong {
             chars,
             limit: max_chars,
-        })
-    } else if name.chars().any(char::is_control) {
-        Err(ChatError::NameHasControlChar)
-    } else if name.eq_ignore_ascii_case(SERVER_NAME) {
-        Err(ChatError::NameReserved)
-    } else {
-        Ok(name)
+        });
     }
+    spelling::check_spelling(name).map_err(|why| match why {
+        Misspelling::Control => ChatError::NameHasControlChar,
+        Misspelling::Invisible => ChatError::NameHasInvisibleChar,
+        Misspelling::MixedScripts => ChatError::NameMixesScripts,
+    })?;
+    if spelling::skeleton(name) == spelling::skeleton(SERVER_NAME) {
+        return Err(ChatError::NameReserved);
+    }
+    Ok(name.to_owned())
 }
 
 /// The key under which a name is unique: names differing only in case are the same name.
@@ -43,14 +59,36 @@ fn name_key(name: &str) -> String {
 pub(super) struct Names {
     /// Who holds each name, keyed by [`name_key`].
     holders: HashMap<String, ClientId>,
+    /// The numbered names handed out for each wanted name, keyed by [`name_key`] of it.
+    families: HashMap<String, Family>,
+    /// Each numbered name held: its family's key and its number.
+    numbered: HashMap<String, (String, u64)>,
     /// The number of the next `guest-N` name.
     next_guest: u64,
+}
+
+/// The numbered names `wanted-2`, `wanted-3`, … of one wanted name, so that the next free one
+/// is found in O(1) expected time, not by trying `-2`, `-3`, … against every name taken.
+///
+/// Every number below `next` is held or in `free`, unless a client took that numbered name by
+/// asking for it outright (then it is skipped once). A family lives while one of its numbered
+/// names is held.
+#[derive(Debug)]
+struct Family {
+    /// The lowest number never handed out.
+    next: u64,
+    /// Numbers handed out and released since: the lowest is reused first.
+    free: BTreeSet<u64>,
+    /// Numbered names of this family held now.
+    held: usize,
 }
 
 impl Default for Names {
     fn default() -> Self {
         Self {
             holders: HashMap::new(),
+            families: HashMap::new(),
+            numbered: HashMap::new(),
             next_guest: 1,
         }
     }
@@ -62,34 +100,78 @@ impl Names {
         self.holders.insert(name_key(name), id);
     }
 
-    /// Nobody holds `name` any more.
+    /// Nobody holds `name` any more; a numbered name's number is free again.
     pub(super) fn release(&mut self, name: &str) {
-        self.holders.remove(&name_key(name));
+        let key = name_key(name);
+        self.holders.remove(&key);
+        let Some((family_key, number)) = self.numbered.remove(&key) else {
+            return;
+        };
+        if let Some(family) = self.families.get_mut(&family_key) {
+            family.held = family.held.saturating_sub(1);
+            if family.held == 0 {
+                self.families.remove(&family_key);
+            } else {
+                family.free.insert(number);
+            }
+        }
     }
 
-    /// `wanted` if nobody else holds it, else `wanted-2`, `wanted-3`, … shortened so the
-    /// result stays within `max_chars`
-    /// ([`ChatConfig::max_name_chars`](super::ChatConfig::max_name_chars)). `owner` may keep
-    /// its own name.
-    pub(super) fn unique(&self, wanted: &str, owner: Option<ClientId>, max_chars: usize) -> String {
-        let is_free = |candidate: &str| {
-            self.holders
-                .get(&name_key(candidate))
-                .map_or(true, |&holder| Some(holder) == owner)
+    /// `wanted` if nobody else holds it, else the lowest free of `wanted-2`, `wanted-3`, …
+    /// shortened so the result stays within `max_chars`
+    /// ([`ChatConfig::max_name_chars`](super::ChatConfig::max_name_chars)). `current` is the
+    /// asking client and the name it holds now, which it may keep when it is `wanted` or one of
+    /// its numbered names.
+    ///
+    /// The caller holds the name returned (unless it is `current`'s).
+    pub(super) fn unique(
+        &mut self,
+        wanted: &str,
+        current: Option<(ClientId, &str)>,
+        max_chars: usize,
+    ) -> String {
+        let owner = current.map(|(id, _)| id);
+        let holder_of = |holders: &HashMap<String, ClientId>, candidate: &str| {
+            holders.get(&name_key(candidate)).copied()
         };
-        if is_free(wanted) {
+        if holder_of(&self.holders, wanted).map_or(true, |holder| Some(holder) == owner) {
             return wanted.to_owned();
         }
-        // Ends: every candidate differs, and only finitely many names are taken.
-        let mut number: u64 = 2;
+        let family_key = name_key(wanted);
+        if let Some((_, name)) = current {
+            let is_of_family = self
+                .numbered
+                .get(&name_key(name))
+                .is_some_and(|(key, _)| *key == family_key);
+            if is_of_family {
+                return name.to_owned();
+            }
+        }
+        let family = self
+            .families
+            .entry(family_key.clone())
+            .or_insert_with(|| Family {
+                next: 2,
+                free: BTreeSet::new(),
+                held: 0,
+            });
+        // Ends: each turn takes a number never tried before, and only finitely many names are
+        // taken. A number is skipped only if its name was taken outright, once per family.
         loop {
+            let number = family.free.pop_first().unwrap_or_else(|| {
+                let number = family.next;
+                family.next = family.next.saturating_add(1);
+                number
+            });
             let suffix = format!("-{number}");
             let keep = max_chars.saturating_sub(suffix.len()).max(1);
             let candidate: String = wanted.chars().take(keep).chain(suffix.chars()).collect();
-            if is_free(&candidate) {
+            if holder_of(&self.holders, &candidate).is_none() {
+                family.held += 1;
+                self.numbered
+                    .insert(name_key(&candidate), (family_key, number));
                 return candidate;
             }
-            number = number.saturating_add(1);
         }
     }
 
@@ -280,5 +362,78 @@ mod tests {
         assert_eq!(refused[0].to, Recipients::One(1));
         assert_eq!(error_codes(&refused, 1), ["bad_name"]);
         assert_eq!(chat.name_of(1), Some("alice"));
+    }
+
+    #[test]
+    fn look_alike_invisible_and_mixed_script_names_are_refused() {
+        let cases = [
+            (
+                "server\u{200b}",
+                "name contains an invisible or bidi control character",
+            ),
+            (
+                "bob\u{202e}ecila",
+                "name contains an invisible or bidi control character",
+            ),
+            ("\u{430}lice", "name mixes letters of different scripts"),
+            ("ѕеrvеr", "name mixes letters of different scripts"),
+            ("ѕегѵег", "name \"server\" is reserved"),
+            ("ｓｅｒｖｅｒ", "name \"server\" is reserved"),
+        ];
+        for (name, why) in cases {
+            let mut chat = chat();
+            let connected = chat.connect(1, named(name), NOW);
+            assert_eq!(welcome_name(&connected, 1), "guest-1", "{name:?}");
+            let error = events(&connected, 1)
+                .into_iter()
+                .find(|e| matches!(e, ServerEvent::Error { .. }));
+            let expected = ServerEvent::Error {
+                error: "bad_name".into(),
+                message: why.into(),
+            };
+            assert_eq!(error, Some(expected), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn names_are_nfkc_normalised_so_full_width_is_the_same_name() {
+        let mut chat = chat();
+        chat.connect(1, named("alice"), NOW);
+        assert_eq!(
+            welcome_name(&chat.connect(2, named("ａｌｉｃｅ"), NOW), 2),
+            "alice-2"
+        );
+    }
+
+    #[test]
+    fn numbered_names_come_from_a_counter_not_a_scan() {
+        let mut names = Names::default();
+        names.hold("alice", 1);
+        for id in 2..=3000 {
+            let name = names.unique("alice", None, 32);
+            assert_eq!(name, format!("alice-{id}"));
+            names.hold(&name, id);
+        }
+        // One more costs one lookup: the family's counter is at 3001.
+        assert_eq!(names.families.get("alice").map(|f| f.next), Some(3001));
+        assert_eq!(names.unique("alice", None, 32), "alice-3001");
+        names.hold("alice-3001", 3001);
+        // A released number is reused first, lowest first.
+        names.release("alice-7");
+        names.release("alice-5");
+        assert_eq!(names.unique("alice", None, 32), "alice-5");
+        // Asking for a name of one's own family keeps it.
+        assert_eq!(
+            names.unique("alice", Some((3001, "alice-3001")), 32),
+            "alice-3001"
+        );
+    }
+
+    #[test]
+    fn a_numbered_name_taken_outright_is_skipped() {
+        let mut names = Names::default();
+        names.hold("alice", 1);
+        names.hold("alice-2", 2);
+        assert_eq!(names.unique("alice", None, 32), "alice-3");
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::{Chat, ChatConfig, ChatError, ClientCommand, Delivery};
-use crate::app::rate::TokenBucket;
+use crate::app::rate::{Metered, Verdict};
 use crate::app::seam::{App, Context, Output, Published, Reading, Session};
 use crate::app::{ClientId, Endpoint, Input};
 use crate::protocol::Message;
@@ -39,12 +39,19 @@ impl App for Chat {
         outputs(self.disconnect(id))
     }
 
+    fn tick(&mut self, _cx: &Context<'_>) -> Vec<Output> {
+        outputs(Chat::tick(self))
+    }
+
     fn publish(
         &mut self,
         cx: &Context<'_>,
         channel: &str,
         text: &str,
     ) -> Option<Result<Published, String>> {
+        if !self.publishes_to(channel) {
+            return None;
+        }
         Some(
             Chat::publish(self, channel, text, cx.now_ms).map(|(deliveries, recipients)| {
                 Published {
@@ -68,20 +75,14 @@ pub fn read_command(message: &Message) -> Result<ClientCommand, ChatError> {
 /// holds two seconds' worth), then the command parsed.
 #[derive(Debug, Clone)]
 pub struct ChatSession {
-    bucket: TokenBucket,
-    /// The limit, in messages a second.
-    limit: u32,
-    /// Messages refused in a row by the rate limit.
-    strikes: u32,
+    meter: Metered,
 }
 
 impl ChatSession {
     /// A session allowed `limit` messages a second.
     pub fn new(limit: u32, now: Instant) -> Self {
         Self {
-            bucket: TokenBucket::new(limit, now),
-            limit,
-            strikes: 0,
+            meter: Metered::new(limit, now),
         }
     }
 }
@@ -96,17 +97,14 @@ impl ChatSession {
     /// Reads `message`, arrived at `now`. A message over the rate gets a `rate_limited` error
     /// event; a client that keeps sending for another second's worth is closed with 1008.
     pub fn read_at(&mut self, message: Message, now: Instant) -> Reading {
-        if self.bucket.try_take(now) {
-            self.strikes = 0;
-            return Reading::Hub(Input::Chat(read_command(&message)));
-        }
-        self.strikes += 1;
-        let limit = self.limit;
-        if self.strikes > limit {
-            Reading::Close(format!("rate limit: over {limit} messages per second"))
-        } else {
-            let error = ChatError::RateLimited { limit }.to_event().to_json();
-            Reading::Reply(Message::Text(error))
+        match self.meter.check(now) {
+            Verdict::Pass => Reading::Hub(Input::Chat(read_command(&message))),
+            Verdict::Refuse => {
+                let limit = self.meter.limit();
+                let error = ChatError::RateLimited { limit }.to_event().to_json();
+                Reading::Reply(Message::Text(error))
+            }
+            Verdict::Close(reason) => Reading::Close(reason),
         }
     }
 }

@@ -32,6 +32,10 @@ pub enum PresenceEvent {
     Leave,
     /// A client changed its name.
     Rename,
+    /// The count changed, in a room of [`PRESENCE_LINES_BELOW`](super::PRESENCE_LINES_BELOW)
+    /// users or more: joins and leaves there are not told one by one, only the new count,
+    /// at most once per tick of the hub (a second). `name` is empty.
+    Count,
 }
 
 /// An event the server sends to chat clients, serialized with a `"type"` field.
@@ -84,6 +88,11 @@ pub enum ServerEvent {
         /// `true` when `since` was beyond the last `seq`: the server restarted, so the client
         /// should drop what it holds for this channel and take `messages` as the whole history.
         reset: bool,
+        /// `true` when older messages still kept were left out to keep the replay within
+        /// `--max-replay-bytes` (`messages` holds the newest that fit; they are not `lost`).
+        /// Sent only when `true`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        truncated: bool,
     },
     /// The client is now subscribed to `channel`.
     Subscribed {
@@ -130,6 +139,7 @@ pub(super) fn presence_text(
         PresenceEvent::Join => format!("새로운 유저 접속 [현재: {users}명]"),
         PresenceEvent::Leave => format!("유저 연결 해제 [현재: {users}명]"),
         PresenceEvent::Rename => format!("이름 변경: {} → {name}", old_name.unwrap_or("")),
+        PresenceEvent::Count => format!("[현재: {users}명]"),
     }
 }
 
@@ -153,6 +163,11 @@ impl Delivery {
             event,
         })
     }
+}
+
+/// For `skip_serializing_if`: a `false` flag is left out of the JSON.
+fn is_false(flag: &bool) -> bool {
+    !flag
 }
 
 #[cfg(test)]
@@ -184,6 +199,7 @@ mod tests {
             lost: 3,
             first_available: 12,
             reset: false,
+            truncated: false,
         };
         let presence = ServerEvent::Presence {
             event: PresenceEvent::Join,

@@ -43,7 +43,10 @@ impl App for Inspector {
             Ok(Decision::Unwatch) => vec![Output::Unwatch { inspector: id }],
             Ok(Decision::List(ids)) => vec![Output::text_to(id, list(&ids, cx.directory))],
             Err(message) => {
-                let error = InspectorEvent::Error { message: &message };
+                let error = InspectorEvent::Error {
+                    error: None,
+                    message: &message,
+                };
                 vec![Output::text_to(id, error.to_json().to_string())]
             }
         }

@@ -131,7 +131,9 @@ impl Outbox {
         if let Some(bytes) = frame.shared() {
             // A connection that compresses gets the deflated form, made by its writer thread.
             let empty = lanes.is_empty();
-            let idle = self.backlog() == 0 && self.writer.sends_plain();
+            // A watched connection's frames are explained as they are written: that work is
+            // its writer thread's, never the hub's.
+            let idle = self.backlog() == 0 && self.writer.sends_plain() && !self.writer.is_tapped();
             if idle && lanes.slot.take(Holder::FanOut, empty) {
                 drop(lanes);
                 return self.write_held(&frame, bytes);

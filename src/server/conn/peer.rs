@@ -126,7 +126,18 @@ fn open<'a>(
         outbox: outbox.clone(),
         tap: Arc::clone(&tap),
     };
-    shared.hub_send(join);
+    // The hub never makes a reader wait: a Join that cannot be queued (the hub is that far
+    // behind) refuses the upgrade with 503 instead of blocking this thread behind the queue.
+    if shared.hub_try_send(join).is_err() {
+        debug!("peer {id}: the hub's queue is full; upgrade refused with 503");
+        metrics::metrics().budget_refused(metrics::Budget::HubQueue);
+        metrics::metrics().handshake_failed(Refusal::HubBusy.status());
+        let _ = writer.write_held(&Refusal::HubBusy.response());
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        writer.release();
+        writer.wait_finished(Duration::ZERO);
+        return None;
+    }
     let handshake_sent = writer.write_held(&response_101);
     writer.release();
     if let Err(e) = handshake_sent {

@@ -6,6 +6,10 @@
 //! A tap attached mid-stream starts at the next frame boundary, which the reader learns from
 //! its state machine ([`FrameProgress`]); outgoing bytes are always written in whole frames.
 //!
+//! All of it runs on the watched connection's own threads: its reader explains what arrives,
+//! its writer what leaves (the hub never writes a watched connection's frames itself), so
+//! watchers cost the watched client, bounded by `--max-watchers`, and never the hub.
+//!
 //! The watchers are other connections: a tap queues its events into their outboxes through
 //! [`EventSink`], so this file needs nothing of the outbox, and the writer, which shows every
 //! write on its connection's tap, sits above it.
@@ -124,6 +128,11 @@ impl Tap {
         self.active.store(true, Ordering::Relaxed);
         outbox.offer(event_frame(&self.attached_json()));
         state.watchers.push((watcher, Box::new(outbox)));
+    }
+
+    /// How many watch this connection now.
+    pub fn watcher_count(&self) -> usize {
+        self.state().watchers.len()
     }
 
     /// `watcher` stops watching.

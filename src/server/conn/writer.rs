@@ -193,6 +193,12 @@ impl WriterSlot {
         self.compressor.get().is_none()
     }
 
+    /// Whether an Inspector watches this connection: its frames are then written by its own
+    /// writer thread, which explains them, never by the hub's direct write.
+    pub fn is_tapped(&self) -> bool {
+        self.tap.is_active()
+    }
+
     /// Takes the slot for the fan-out if no writer runs and nothing is queued, so the caller
     /// may write now without breaking wire order; it gives it back with
     /// [`WriterSlot::release`].

@@ -34,12 +34,12 @@
 //!    (the reader thread does that), no network round trip.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use log::{debug, error, info, warn};
 
-use crate::app::{self, App, AppsConfig, ClientId, Context, Endpoint, Input, Output};
+use crate::app::{self, App, AppsConfig, ClientId, Context, Endpoint, Input, Output, PublishError};
 use crate::explain::inspector::InspectorEvent;
 use crate::protocol::deflate::encode_message;
 use crate::protocol::{CloseCode, Message};
@@ -47,7 +47,7 @@ use crate::server::claim::Claim;
 use crate::server::conn::lanes::{Control, Frame};
 use crate::server::conn::outbox::{Outbox, Overflow, SendError};
 use crate::server::conn::tap::Tap;
-use crate::server::metrics::{metrics, HubTimer};
+use crate::server::metrics::{metrics, Budget, HubTimer};
 use registry::{Client, Mailbox, Registry};
 use sweep::Sweep;
 
@@ -91,7 +91,7 @@ pub enum Command<O = Outbox> {
         /// The body.
         text: String,
         /// Where the result goes.
-        reply: Sender<Result<usize, String>>,
+        reply: Sender<Result<usize, PublishError>>,
         /// Taken by the hub before it publishes; a requester that gave up first (and
         /// answered 503) has it dropped, never delivered late.
         claim: Claim,
@@ -117,6 +117,8 @@ pub struct HubConfig {
     pub max_backlog: usize,
     /// `--max-backlog-bytes`: the most bytes in one broadcast batch (with `MAX_BATCH_BYTES`).
     pub max_backlog_bytes: usize,
+    /// `--max-watchers`: Inspectors watching one connection at once.
+    pub max_watchers: usize,
 }
 
 impl From<&crate::config::Config> for HubConfig {
@@ -124,11 +126,15 @@ impl From<&crate::config::Config> for HubConfig {
         Self {
             apps: AppsConfig {
                 history: config.history,
+                publish_creates: config.publish_creates,
+                max_replay_bytes: config.max_replay_bytes,
+                presence_lines_below: config.presence_lines_below,
                 epoch: now_ms(),
                 tutorial: config.tutorial,
             },
             max_backlog: config.max_backlog,
             max_backlog_bytes: config.max_backlog_bytes,
+            max_watchers: config.max_watchers,
         }
     }
 }
@@ -146,6 +152,8 @@ pub struct Hub<O: Mailbox = Outbox> {
     slow: Vec<(ClientId, Overflow)>,
     max_backlog: usize,
     max_batch_bytes: usize,
+    /// `--max-watchers`.
+    max_watchers: usize,
     /// After [`Command::Shutdown`]: everyone has been asked to close with 1001, and nothing new
     /// is relayed (a leave's presence, a late message), so no client closing for the shutdown
     /// can become a slow consumer.
@@ -162,6 +170,9 @@ pub fn run(commands: &Receiver<Command>, config: &HubConfig) {
     // write.
     // Each command is timed for `/metrics`, the chunk written after it counting in its time;
     // chunks written while no command came are not commands and are not timed.
+    // The apps' tick (work coalesced over a second, such as a large room's count) runs
+    // between commands when it is due: one clock read per round.
+    let mut next_tick = Instant::now() + TICK;
     loop {
         let command = if hub.pending.is_some() {
             match commands.try_recv() {
@@ -170,11 +181,16 @@ pub fn run(commands: &Receiver<Command>, config: &HubConfig) {
                 Err(TryRecvError::Disconnected) => break,
             }
         } else {
-            match commands.recv() {
+            match commands.recv_deadline(next_tick) {
                 Ok(command) => Some(command),
-                Err(_) => break,
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
             }
         };
+        if Instant::now() >= next_tick {
+            hub.tick();
+            next_tick = Instant::now() + TICK;
+        }
         let mut timer = command.is_some().then(HubTimer::start);
         if let Some(command) = command {
             hub.handle(command);
@@ -190,6 +206,8 @@ pub fn run(commands: &Receiver<Command>, config: &HubConfig) {
     hub.flush_broadcast();
 }
 
+/// How often the apps' [`App::tick`] runs.
+const TICK: Duration = Duration::from_secs(1);
 /// Commands handled between two flushes of the broadcast batch.
 const DRAIN_COMMANDS: usize = 256;
 /// The most bytes of broadcast frames gathered into one shared batch.
@@ -214,11 +232,19 @@ impl<O: Mailbox> Hub<O> {
             slow: Vec::new(),
             max_backlog: config.max_backlog,
             max_batch_bytes: MAX_BATCH_BYTES.min(config.max_backlog_bytes),
+            max_watchers: config.max_watchers,
             shutting_down: false,
         }
     }
 
     /// Runs one command to the end: its output queued, the slow consumers it found removed.
+    /// The apps' tick: what they coalesced over the last second goes out now.
+    fn tick(&mut self) {
+        let outputs = self.each_app(|app, cx| app.tick(cx));
+        self.carry_out(outputs);
+        self.drop_slow_consumers();
+    }
+
     fn handle(&mut self, command: Command<O>) {
         self.run_command(command);
         self.drop_slow_consumers();
@@ -246,7 +272,7 @@ impl<O: Mailbox> Hub<O> {
             } => {
                 if claim.take() {
                     let answer = if self.shutting_down {
-                        Err("the server is shutting down".into())
+                        Err(PublishError::ShuttingDown)
                     } else {
                         self.publish(&channel, &text)
                     };
@@ -325,20 +351,21 @@ impl<O: Mailbox> Hub<O> {
 
     /// `POST /publish`: every app that publishes on `channel` does, in the order of the
     /// apps; the first refusal is the answer (the chat, first, checks the channel and text).
-    fn publish(&mut self, channel: &str, text: &str) -> Result<usize, String> {
+    fn publish(&mut self, channel: &str, text: &str) -> Result<usize, PublishError> {
         let mut recipients = 0;
         let mut outputs = Vec::new();
         let mut handled = false;
         for published in
             self.each_app(|app, cx| app.publish(cx, channel, text).into_iter().collect())
         {
-            let published = published?;
+            let published = published.map_err(PublishError::Refused)?;
             handled = true;
             recipients += published.recipients;
             outputs.extend(published.outputs);
         }
         if !handled {
-            return Err(format!("no endpoint publishes to {channel:?}"));
+            metrics().budget_refused(Budget::UnknownChannel);
+            return Err(PublishError::UnknownChannel(channel.to_owned()));
         }
         self.carry_out(outputs);
         Ok(recipients)
@@ -397,6 +424,25 @@ impl<O: Mailbox> Hub<O> {
     /// `inspector` watches `target` from now on, and nothing it watched before.
     fn watch(&mut self, inspector: ClientId, target: ClientId) {
         self.unwatch(inspector);
+        let full = self
+            .clients
+            .get(&target)
+            .is_some_and(|client| client.tap.watcher_count() >= self.max_watchers);
+        if full {
+            metrics().budget_refused(Budget::Watchers);
+            let limit = self.max_watchers;
+            let message = format!(
+                "connection {target} has {limit} watchers already, the limit (--max-watchers)"
+            );
+            self.send_json(
+                inspector,
+                &InspectorEvent::Error {
+                    error: Some("too_many_watchers"),
+                    message: &message,
+                },
+            );
+            return;
+        }
         if let (Some(client), Some(watcher)) =
             (self.clients.get(&target), self.clients.get(&inspector))
         {

@@ -110,11 +110,15 @@ fn hub() -> Hub<Fake> {
     Hub::new(&HubConfig {
         apps: AppsConfig {
             history: 50,
+            publish_creates: false,
+            max_replay_bytes: 64 * 1024,
+            presence_lines_below: 100,
             epoch: 1,
             tutorial: None,
         },
         max_backlog: 1024,
         max_backlog_bytes: 1 << 20,
+        max_watchers: 2,
     })
 }
 
