@@ -44,6 +44,12 @@ pub struct Config {
     /// socket buffers is not catching up; and sixteen of the hub's 256 KiB broadcast batches,
     /// so a client that reads at all is never cut off by one burst.
     pub max_backlog_bytes: usize,
+    /// `--max-buffered-bytes`: bytes that the incomplete messages of every connection together
+    /// may hold, inflated bytes included (§10.4). A message whose buffer would grow past it
+    /// fails its own connection with 1013 Try Again Later; the others keep theirs. 1 GiB by
+    /// default: 16 messages at the 64 MiB `--max-message-size`, a twentieth of this 24 GiB
+    /// machine, where 400 connections each holding one would have taken all of it.
+    pub max_buffered_bytes: u64,
     /// `--max-chat-message-size`: the largest message, in bytes, at the endpoints that take
     /// JSON commands (`/chat`, `/inspect`, `/notifications`), refused from the frame header
     /// with 1009 (§10.4). `--max-message-size` stays the limit of `/echo` and `/broadcast`.
@@ -118,6 +124,7 @@ impl Default for Config {
             max_connections: 10_000,
             max_backlog: 1024,
             max_backlog_bytes: 4 << 20,
+            max_buffered_bytes: 1 << 30,
             max_chat_message_size: 64 << 10,
             listen_backlog: 4096,
             ping_interval: Duration::from_secs(30),
@@ -251,6 +258,7 @@ impl Config {
                 "--max-connections" => config.max_connections = parse(&flag, &value()?)?,
                 "--max-backlog" => config.max_backlog = parse(&flag, &value()?)?,
                 "--max-backlog-bytes" => config.max_backlog_bytes = parse(&flag, &value()?)?,
+                "--max-buffered-bytes" => config.max_buffered_bytes = parse(&flag, &value()?)?,
                 "--max-chat-message-size" => {
                     config.max_chat_message_size = parse(&flag, &value()?)?;
                 }
@@ -286,6 +294,7 @@ impl Config {
         for (flag, zero) in [
             ("--max-backlog", config.max_backlog == 0),
             ("--max-backlog-bytes", config.max_backlog_bytes == 0),
+            ("--max-buffered-bytes", config.max_buffered_bytes == 0),
             ("--max-connections", config.max_connections == 0),
             ("--listen-backlog", config.listen_backlog == 0),
         ] {

@@ -106,6 +106,7 @@ pub const FLAGS: &[Flag] = &[
     flag("--max-message-size", Value::Bytes, "67108864", "larger message (inflated size, with permessage-deflate) → close 1009"),
     flag("--max-chat-message-size", Value::Bytes, "65536", "larger message at /chat, /inspect, /notifications → close 1009"),
     flag("--max-fragments", Value::Count, "131072", "more fragments in one message → close 1008"),
+    flag("--max-buffered-bytes", Value::Bytes, "1073741824", "incomplete messages of all clients together (inflated bytes included) held over this → the client whose message grows closed 1013"),
     flag("--max-head-size", Value::Bytes, "8192", "larger HTTP request head → 431"),
     flag("--max-headers", Value::Count, "64", "more header fields → 431"),
     flag("--handshake-timeout", Value::Secs, "10", "request head not complete in time → 408"),
@@ -253,7 +254,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 24, "defaults checked");
+        assert_eq!(checked, 25, "defaults checked");
     }
 
     #[test]

@@ -441,6 +441,24 @@ impl Metrics {
                 vec![Sample::plain(Value::Int(self.outbox_bytes.load(Relaxed).max(0)))],
             ),
             Family::new(
+                "wsmith_buffered_message_bytes",
+                Type::Gauge,
+                "Bytes the incomplete messages of every client hold now (inflated bytes included), counted against --max-buffered-bytes.",
+                vec![Sample::plain(Value::Int(live_int(live.buffered_bytes)))],
+            ),
+            Family::new(
+                "wsmith_max_buffered_bytes",
+                Type::Gauge,
+                "The --max-buffered-bytes budget of incomplete messages.",
+                vec![Sample::plain(Value::Int(live_int(live.buffered_limit)))],
+            ),
+            Family::new(
+                "wsmith_buffered_budget_refusals_total",
+                Type::Counter,
+                "Clients closed 1013 because their message would have taken --max-buffered-bytes over its limit.",
+                vec![Sample::plain(Value::Int(live_int(live.buffered_refused)))],
+            ),
+            Family::new(
                 "wsmith_hub_queue_depth",
                 Type::Gauge,
                 "Commands waiting for the hub thread.",
@@ -482,6 +500,17 @@ pub struct Live {
     pub threads: usize,
     /// Pool threads parked.
     pub parked_threads: usize,
+    /// Bytes the incomplete messages of every connection hold now (`--max-buffered-bytes`).
+    pub buffered_bytes: u64,
+    /// `--max-buffered-bytes`.
+    pub buffered_limit: u64,
+    /// Connections closed 1013 because their message would take the budget over its limit.
+    pub buffered_refused: u64,
+}
+
+/// A figure read when scraped, as a sample's integer.
+fn live_int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// The samples whose count is not zero: for label sets that are many and mostly unused.

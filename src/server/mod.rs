@@ -145,6 +145,7 @@ impl Server {
         };
         let threads = capacity::ThreadBudget::of_this_process();
         metrics::metrics().started();
+        let buffered_bytes = config.max_buffered_bytes;
         let shared = Arc::new(Shared {
             config,
             www_root,
@@ -157,6 +158,7 @@ impl Server {
             next_id: AtomicU64::new(1),
             active: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
+            buffered: Arc::new(crate::protocol::MemoryBudget::new(buffered_bytes)),
         });
         Ok(Self {
             listener,

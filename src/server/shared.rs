@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 use log::warn;
@@ -17,6 +18,7 @@ use super::hub::Command;
 use super::pool::ThreadPool;
 use super::spawner::Spawner;
 use crate::config::{Config, Www};
+use crate::protocol::MemoryBudget;
 
 /// State shared by every thread of one server.
 #[derive(Debug)]
@@ -41,6 +43,8 @@ pub struct Shared {
     pub(super) next_id: AtomicU64,
     /// Connections open right now (`--max-connections` caps it).
     pub(super) active: AtomicUsize,
+    /// What every connection's incomplete messages hold together (`--max-buffered-bytes`).
+    pub buffered: Arc<MemoryBudget>,
     /// Set once a graceful shutdown has begun.
     pub(super) shutting_down: AtomicBool,
 }
