@@ -187,6 +187,8 @@ pub struct Metrics {
     /// By who closed (as [`CLOSED_BY`]), then by close-code slot.
     closes: [[AtomicU64; CLOSE_SLOTS]; CLOSED_BY.len()],
     slow_consumers: [AtomicU64; 2],
+    /// Connections reset (`SO_LINGER` 0) because their last bytes could not be delivered.
+    resets: AtomicU64,
     rate_limit_closes: [AtomicU64; RateLimit::ALL.len()],
     /// Bytes in every outbox's data lane, the writers' batches in progress included.
     outbox_bytes: AtomicI64,
@@ -212,6 +214,7 @@ impl Metrics {
             handshake_failures: [const { AtomicU64::new(0) }; HANDSHAKE_STATUSES.len() + 1],
             closes: [const { [const { AtomicU64::new(0) }; CLOSE_SLOTS] }; CLOSED_BY.len()],
             slow_consumers: [const { AtomicU64::new(0) }; 2],
+            resets: AtomicU64::new(0),
             rate_limit_closes: [const { AtomicU64::new(0) }; RateLimit::ALL.len()],
             outbox_bytes: AtomicI64::new(0),
             hub_buckets: [const { AtomicU64::new(0) }; HUB_BUCKETS_NS.len() + 1],
@@ -270,6 +273,12 @@ impl Metrics {
     pub fn slow_consumer(&self, unit: &str) {
         let slot = usize::from(unit == "bytes");
         self.slow_consumers[slot].fetch_add(1, Relaxed);
+    }
+
+    /// A connection whose last bytes could not be delivered was reset (`SO_LINGER` 0), so the
+    /// kernel frees its send queue instead of keeping a `FIN-WAIT-1` orphan.
+    pub fn connection_reset(&self) {
+        self.resets.fetch_add(1, Relaxed);
     }
 
     /// A client was closed with 1008 for going over `limit`.
@@ -421,6 +430,12 @@ impl Metrics {
                         Sample::labelled(&[("limit", limit)], Value::Int(value))
                     })
                     .collect(),
+            ),
+            Family::new(
+                "wsmith_connection_resets_total",
+                Type::Counter,
+                "Connections reset (SO_LINGER 0, an RST) because their last bytes could not be delivered within --write-timeout or --close-timeout: the kernel frees their send queue at once.",
+                vec![Sample::plain(Value::Int(load(&self.resets)))],
             ),
             Family::new(
                 "wsmith_rate_limit_closes_total",
