@@ -10,6 +10,11 @@
 //! over its limit gets [`ProtocolError::BufferBudgetExhausted`] (1013 Try Again Later); the
 //! other connections keep what they hold.
 //!
+//! The first [`UNCOUNTED_BYTES`] of each buffer are not counted: every connection may always
+//! hold one small message (the JSON endpoints' whole limit), so a client sending a chat line
+//! is never refused because attackers spent the budget on large ones. What those cost
+//! together is bounded by the connection limit, as a read buffer is.
+//!
 //! The cost on the hot path is one relaxed atomic per buffer growth (and the growth doubles,
 //! as a `Vec`'s does), never one per frame or per byte. The budget is plain memory, no clock
 //! and no I/O: the server makes one and hands it to each [`Connection`](super::Connection).
@@ -18,6 +23,15 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use super::error::ProtocolError;
+
+/// The part of each message buffer that the budget does not count, in bytes: a small message
+/// always fits (64 KiB, `--max-chat-message-size`'s default).
+pub const UNCOUNTED_BYTES: usize = 64 * 1024;
+
+/// The bytes of a buffer of `capacity` that count against the budget.
+fn counted(capacity: usize) -> u64 {
+    capacity.saturating_sub(UNCOUNTED_BYTES) as u64
+}
 
 /// Bytes that every incomplete message together may hold (`--max-buffered-bytes`).
 #[derive(Debug)]
@@ -81,8 +95,9 @@ impl MemoryBudget {
     }
 }
 
-/// What one message buffer holds of a [`MemoryBudget`]: its capacity, reserved before it
-/// grew. Without a budget it only grows the buffer. Dropping it releases what it holds.
+/// What one message buffer holds of a [`MemoryBudget`]: its capacity beyond
+/// [`UNCOUNTED_BYTES`], reserved before it grew. Without a budget it only grows the buffer.
+/// Dropping it releases what it holds.
 #[derive(Debug, Default)]
 pub struct Account {
     budget: Option<Arc<MemoryBudget>>,
@@ -120,7 +135,7 @@ impl Account {
             .saturating_add(additional)
             .max(capacity.saturating_mul(2));
         if let Some(budget) = &self.budget {
-            let more = (target as u64).saturating_sub(self.reserved);
+            let more = counted(target).saturating_sub(self.reserved);
             if more > 0 {
                 budget.reserve(more)?;
                 self.reserved += more;
@@ -134,7 +149,7 @@ impl Account {
     /// Counts a buffer's `capacity` if it grew past what was reserved (a lent buffer, or an
     /// allocator that gave more than asked): memory held is never left uncounted.
     pub fn settle(&mut self, capacity: usize) {
-        let capacity = capacity as u64;
+        let capacity = counted(capacity);
         if let Some(budget) = &self.budget {
             if capacity > self.reserved {
                 budget.force(capacity - self.reserved);
@@ -162,6 +177,9 @@ impl Drop for Account {
 mod tests {
     use super::*;
 
+    /// A size past the uncounted part.
+    const BIG: usize = UNCOUNTED_BYTES + 1000;
+
     fn account(limit: u64) -> (Arc<MemoryBudget>, Account) {
         let budget = Arc::new(MemoryBudget::new(limit));
         (Arc::clone(&budget), Account::new(Some(budget)))
@@ -171,18 +189,30 @@ mod tests {
     fn growth_is_reserved_before_and_released_after() {
         let (budget, mut account) = account(1 << 20);
         let mut buffer = Vec::new();
-        account.grow(&mut buffer, 1000).expect("within the budget");
-        assert!(buffer.capacity() >= 1000);
-        assert_eq!(budget.held(), buffer.capacity() as u64);
+        account.grow(&mut buffer, BIG).expect("within the budget");
+        assert!(buffer.capacity() >= BIG);
+        assert_eq!(budget.held(), counted(buffer.capacity()));
+        assert!(budget.held() >= 1000);
         account.release();
         assert_eq!(budget.held(), 0);
+    }
+
+    #[test]
+    fn a_small_message_costs_the_budget_nothing() {
+        let (budget, mut account) = account(1);
+        let mut buffer = Vec::new();
+        account
+            .grow(&mut buffer, UNCOUNTED_BYTES)
+            .expect("the uncounted part always fits");
+        assert_eq!(budget.held(), 0);
+        assert!(account.grow(&mut buffer, UNCOUNTED_BYTES + 1).is_err());
     }
 
     #[test]
     fn room_already_there_costs_nothing() {
         let (budget, mut account) = account(1 << 20);
         let mut buffer = Vec::new();
-        account.grow(&mut buffer, 100).expect("within the budget");
+        account.grow(&mut buffer, BIG).expect("within the budget");
         let held = budget.held();
         buffer.extend_from_slice(&[0; 50]);
         account
@@ -195,12 +225,14 @@ mod tests {
     fn the_budget_at_its_limit_passes_and_one_byte_over_fails() {
         let (budget, mut account) = account(1000);
         let mut buffer = Vec::new();
-        account.grow(&mut buffer, 1000).expect("exactly the budget");
-        let other = Account::new(Some(Arc::clone(&budget)));
-        let mut other = other;
+        account
+            .grow(&mut buffer, UNCOUNTED_BYTES + 1000)
+            .expect("exactly the budget");
+        assert_eq!(budget.held(), 1000);
+        let mut other = Account::new(Some(Arc::clone(&budget)));
         let mut second = Vec::new();
         assert_eq!(
-            other.grow(&mut second, 1),
+            other.grow(&mut second, UNCOUNTED_BYTES + 1),
             Err(ProtocolError::BufferBudgetExhausted {
                 size: 1001,
                 limit: 1000
@@ -215,7 +247,8 @@ mod tests {
     fn dropping_an_account_releases_it() {
         let (budget, mut account) = account(1 << 20);
         let mut buffer = Vec::new();
-        account.grow(&mut buffer, 4096).expect("within the budget");
+        account.grow(&mut buffer, BIG).expect("within the budget");
+        assert!(budget.held() > 0);
         drop(account);
         assert_eq!(budget.held(), 0);
     }
@@ -223,9 +256,9 @@ mod tests {
     #[test]
     fn a_lent_buffer_that_grew_is_counted_when_settled() {
         let (budget, mut account) = account(1 << 20);
-        let mut buffer: Vec<u8> = Vec::with_capacity(5000);
+        let mut buffer: Vec<u8> = Vec::with_capacity(BIG);
         account.settle(buffer.capacity());
-        assert_eq!(budget.held(), buffer.capacity() as u64);
+        assert_eq!(budget.held(), counted(buffer.capacity()));
         buffer.clear();
         account.release();
         assert_eq!(budget.held(), 0);
