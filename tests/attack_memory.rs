@@ -185,6 +185,57 @@ fn row_1_partial_compressed_messages_stay_within_the_server_wide_budget() {
 }
 
 #[test]
+fn row_11_the_lab_inflates_a_zip_bomb_only_to_its_own_limit() {
+    // Light: 8 MiB in one compressed frame of about 8 KiB, 5 learners.
+    // Heavy: the issue's frame of about 120 KiB (120 MiB inflated), 30 learners.
+    let (inflated, learners): (usize, usize) = if heavy() {
+        (120 << 20, 30)
+    } else {
+        (8 << 20, 5)
+    };
+    let server = Wsmith::start(&[]);
+    let deflated = Deflater::new(15, true).compress(&vec![0u8; inflated]);
+    let mut frame = vec![0xc2, 0xff];
+    frame.extend((deflated.len() as u64).to_be_bytes());
+    frame.extend([0, 0, 0, 0]);
+    frame.extend(&deflated);
+    let hex: Vec<String> = frame.iter().map(|b| format!("{b:02x}")).collect();
+    let command = serde_json::json!({"type": "feed", "hex": hex.join(" "), "deflate": true});
+    let before = rss_bytes(server.pid());
+    let probe = Probe::start(server.addr);
+    let started = std::time::Instant::now();
+    let mut labs: Vec<RawClient> = (0..learners)
+        .map(|_| RawClient::connect(server.addr, "/lab"))
+        .collect();
+    for lab in &mut labs {
+        lab.send_text(&command.to_string());
+    }
+    let mut peak = before;
+    for lab in &mut labs {
+        let report: serde_json::Value =
+            serde_json::from_str(&lab.read_text()).expect("the lab answers JSON");
+        peak = peak.max(rss_bytes(server.pid()));
+        assert_eq!(report["type"], "report", "{report}");
+        assert_eq!(report["verdict"]["code"], 1009, "{}", report["verdict"]);
+        assert_eq!(report["limits"]["max_message_size"], 1 << 20);
+    }
+    let elapsed = started.elapsed();
+    let report = probe.finish();
+    eprintln!(
+        "row 11: {learners} /lab feeds of a {}-byte frame ({} MiB inflated) in {elapsed:?}; \
+         RSS {} MiB before, peak {} MiB",
+        frame.len(),
+        inflated >> 20,
+        before >> 20,
+        peak >> 20
+    );
+    report.print("row 11");
+    report.assert_nothing_lost(1);
+    let grown = peak.saturating_sub(before);
+    assert!(grown <= 32 << 20, "RSS grew {} MiB", grown >> 20);
+}
+
+#[test]
 fn row_13_slow_consumers_behind_full_sockets_are_reset_not_orphaned() {
     let receivers = if heavy() { 200 } else { 8 };
     let server = Wsmith::start(&[
