@@ -2,6 +2,8 @@
 //! and `/chat` client) runs: what one client can make the server hold, in user space and in the
 //! kernel, stays bounded, and the attacker, not the others, is refused.
 //!
+//! - Row 7: two compressed messages to `/broadcast` that inflate to MiBs each: their sender is
+//!   closed 1009, and the receivers, reading as fast as they can, are not slow consumers.
 //! - Row 1: compressed first fragments that inflate to MiBs each, never finished: the
 //!   incomplete messages together stay within `--max-buffered-bytes`; the connection whose
 //!   message would go over is closed 1013; the ones already held are untouched.
@@ -10,8 +12,9 @@
 //!   `FIN-WAIT-1` orphans holding their send queues.
 //!
 //! Sizes are bounded so that `cargo test` stays fast. `WSMITH_ATTACK_HEAVY=1` scales them up to
-//! the issue's own figures (120 connections × 60 MiB at the default 1 GiB budget; 200 slow
-//! consumers): a bench-like run, not part of CI.
+//! the issue's own figures (120 connections × 60 MiB at the default 1 GiB budget; two 60 MiB
+//! relays to 20 receivers; 30 `/lab` zip bombs of 120 MiB; 200 slow consumers): a bench-like
+//! run, not part of CI.
 
 mod support;
 
@@ -182,6 +185,73 @@ fn row_1_partial_compressed_messages_stay_within_the_server_wide_budget() {
     wait_until("the budget is given back", Duration::from_secs(10), || {
         metric(server.addr, "wsmith_buffered_message_bytes") == 0
     });
+}
+
+#[test]
+fn row_7_a_relay_too_large_for_a_receivers_backlog_refuses_its_sender() {
+    // Light: two messages of 8 MiB inflated (about 8 KiB each on the wire), 10 receivers.
+    // Heavy: the issue's two of 60 MiB (61 KB each), 20 receivers.
+    let (inflated, receivers): (usize, usize) = if heavy() {
+        (60 << 20, 20)
+    } else {
+        (8 << 20, 10)
+    };
+    let server = Wsmith::start(&[]);
+    let probe = Probe::start(server.addr);
+    // Receivers that read as fast as they can, until the innocent sender's "after".
+    let readers: Vec<_> = (0..receivers)
+        .map(|_| {
+            let mut client = RawClient::connect(server.addr, "/broadcast?self=false");
+            std::thread::spawn(move || {
+                let mut bytes = 0;
+                loop {
+                    let frame = client.read_frame();
+                    match frame.opcode {
+                        0x8 => return Err(frame.close_code()),
+                        0x1 if frame.payload == b"after" => return Ok(bytes),
+                        _ => bytes += frame.payload.len(),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut attacker = RawClient::connect_with(server.addr, "/broadcast?self=false", DEFLATE);
+    let deflated = Deflater::new(15, true).compress(&vec![0u8; inflated]);
+    let mut message = masked_frame(true, 0x2, &deflated);
+    message[0] |= 0x40;
+    attacker.send_raw(&message);
+    // The second may find the connection closed already.
+    let _ = std::io::Write::write_all(&mut attacker.stream, &message);
+    let refused = attacker.read_frame();
+    let mut innocent = RawClient::connect(server.addr, "/broadcast?self=false");
+    innocent.send_text("after");
+    let outcomes: Vec<_> = readers
+        .into_iter()
+        .map(|reader| reader.join().expect("the reader thread"))
+        .collect();
+    let drops = metric(
+        server.addr,
+        "wsmith_slow_consumer_drops_total{limit=\"max_backlog_bytes\"}",
+    );
+    let report = probe.finish();
+    eprintln!(
+        "row 7: two {}-byte messages ({} MiB inflated each) to {receivers} receivers: \
+         sender closed {:?} ({}); receivers {:?}; slow consumers dropped {drops}",
+        message.len(),
+        inflated >> 20,
+        refused.close_code(),
+        refused.close_reason(),
+        outcomes
+    );
+    report.print("row 7");
+    report.assert_nothing_lost(1);
+    assert_eq!(refused.close_code(), Some(1009), "the sender is refused");
+    assert!(
+        outcomes.iter().all(|outcome| *outcome == Ok(0)),
+        "every receiver is still served and got nothing of the relay: {outcomes:?}"
+    );
+    assert_eq!(drops, 0);
+    assert_eq!(metric(server.addr, "wsmith_relays_refused_total"), 1);
 }
 
 #[test]

@@ -189,6 +189,8 @@ pub struct Metrics {
     slow_consumers: [AtomicU64; 2],
     /// Connections reset (`SO_LINGER` 0) because their last bytes could not be delivered.
     resets: AtomicU64,
+    /// Senders closed 1009 for a relay larger than half a receiver's backlog.
+    relays_refused: AtomicU64,
     rate_limit_closes: [AtomicU64; RateLimit::ALL.len()],
     /// Bytes in every outbox's data lane, the writers' batches in progress included.
     outbox_bytes: AtomicI64,
@@ -215,6 +217,7 @@ impl Metrics {
             closes: [const { [const { AtomicU64::new(0) }; CLOSE_SLOTS] }; CLOSED_BY.len()],
             slow_consumers: [const { AtomicU64::new(0) }; 2],
             resets: AtomicU64::new(0),
+            relays_refused: AtomicU64::new(0),
             rate_limit_closes: [const { AtomicU64::new(0) }; RateLimit::ALL.len()],
             outbox_bytes: AtomicI64::new(0),
             hub_buckets: [const { AtomicU64::new(0) }; HUB_BUCKETS_NS.len() + 1],
@@ -279,6 +282,12 @@ impl Metrics {
     /// kernel frees its send queue instead of keeping a `FIN-WAIT-1` orphan.
     pub fn connection_reset(&self) {
         self.resets.fetch_add(1, Relaxed);
+    }
+
+    /// A sender was closed with 1009: its message, relayed, would not fit half a receiver's
+    /// backlog (`--max-backlog-bytes`).
+    pub fn relay_refused(&self) {
+        self.relays_refused.fetch_add(1, Relaxed);
     }
 
     /// A client was closed with 1008 for going over `limit`.
@@ -436,6 +445,12 @@ impl Metrics {
                 Type::Counter,
                 "Connections reset (SO_LINGER 0, an RST) because their last bytes could not be delivered within --write-timeout or --close-timeout: the kernel frees their send queue at once.",
                 vec![Sample::plain(Value::Int(load(&self.resets)))],
+            ),
+            Family::new(
+                "wsmith_relays_refused_total",
+                Type::Counter,
+                "Senders closed with 1009 because a message to relay (/broadcast) was over half of --max-backlog-bytes: it would have made its receivers slow consumers.",
+                vec![Sample::plain(Value::Int(load(&self.relays_refused)))],
             ),
             Family::new(
                 "wsmith_rate_limit_closes_total",
