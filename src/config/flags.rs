@@ -113,6 +113,7 @@ pub const FLAGS: &[Flag] = &[
     flag("--max-connections", Value::Count, "10000", "more connections → 503 (lowered at start to what the kernel allows)"),
     flag("--max-backlog", Value::Count, "1024", "more messages queued for one client → close 1008 (slow consumer)"),
     flag("--max-backlog-bytes", Value::Bytes, "4194304", "more bytes queued for one client → close 1008 (slow consumer)"),
+    flag("--socket-send-buffer", Value::Bytes, "off", "SO_SNDBUF of each WebSocket connection: the most kernel memory one client's unsent bytes may hold (off: the kernel's autotuning, up to net.ipv4.tcp_wmem's maximum)"),
     flag("--listen-backlog", Value::Count, "4096", "more connects waiting for accept → SYN dropped, client retries in 1 s (capped by net.core.somaxconn)"),
     flag("--ping-interval", Value::Secs, "30", "idle client is pinged; no answer within another interval → dropped (0 = off)"),
     flag("--close-timeout", Value::Secs, "5", "no Close reply in time → TCP closed"),

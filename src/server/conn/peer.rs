@@ -105,6 +105,12 @@ fn open<'a>(
         let _ = (&stream).write_all(&Refusal::SocketSetupFailed.response());
         return None;
     }
+    // --socket-send-buffer: what this client's unsent bytes may hold in the kernel.
+    if let Some(bytes) = config.socket_send_buffer {
+        if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(bytes) {
+            warn!("peer {id}: cannot set SO_SNDBUF to {bytes}: {e}");
+        }
+    }
     // The reader and the writer share the one socket: `&TcpStream` reads and writes.
     let stream = Arc::new(stream);
     let outbox = outbox(config.max_backlog, config.max_backlog_bytes, |receiver| {
