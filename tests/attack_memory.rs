@@ -184,6 +184,23 @@ fn row_1_partial_compressed_messages_stay_within_the_server_wide_budget() {
 }
 
 #[test]
+fn row_1_an_uncompressed_frame_the_budget_cannot_hold_is_refused_as_its_payload_arrives() {
+    let server = Wsmith::start(&["--max-buffered-bytes", "1048576"]);
+    let mut attacker = RawClient::connect(server.addr, "/echo");
+    // A 2 MiB frame, of which only the header and the first 200 KiB come: the payload is read
+    // straight into the message (the lent-buffer path), whose room must be reserved first.
+    let frame = masked_frame(true, 0x2, &vec![7u8; 2 << 20]);
+    attacker.send_raw(&frame[..14 + (200 << 10)]);
+    let close = attacker.read_frame();
+    assert_eq!((close.opcode, close.close_code()), (0x8, Some(1013)));
+    assert_eq!(metric(server.addr, "wsmith_buffered_message_bytes"), 0);
+    // A client sending an ordinary message is not refused.
+    let mut innocent = RawClient::connect(server.addr, "/echo");
+    innocent.send_text("hello");
+    assert_eq!(innocent.read_text(), "hello");
+}
+
+#[test]
 fn row_7_a_relay_too_large_for_a_receivers_backlog_refuses_its_sender() {
     // Light: two messages of 8 MiB inflated (about 8 KiB each on the wire), 10 receivers.
     // Heavy: the two of 60 MiB (61 KB each), 20 receivers.
