@@ -45,6 +45,18 @@ pub struct Config {
     /// socket buffers is not catching up; and sixteen of the hub's 256 KiB broadcast batches,
     /// so a client that reads at all is never cut off by one burst.
     pub max_backlog_bytes: usize,
+    /// `--max-buffered-bytes`: bytes that the incomplete messages of every connection together
+    /// may hold, inflated bytes included (§10.4). A message whose buffer would grow past it
+    /// fails its own connection with 1013 Try Again Later; the others keep theirs. 1 GiB by
+    /// default: 16 messages at the 64 MiB `--max-message-size`, a twentieth of this 24 GiB
+    /// machine, where 400 connections each holding one would have taken all of it.
+    pub max_buffered_bytes: u64,
+    /// `--socket-send-buffer`: `SO_SNDBUF` of each WebSocket connection, the kernel memory one
+    /// client's unsent bytes may hold (Linux doubles the value for its bookkeeping). `None`
+    /// (off, the default) leaves the kernel's autotuning, up to `net.ipv4.tcp_wmem`'s maximum
+    /// (4 MiB): on a machine with many clients that may stop reading, a bound here bounds what
+    /// they pin in the kernel as `--max-backlog-bytes` bounds what they pin in the server.
+    pub socket_send_buffer: Option<usize>,
     /// `--max-chat-message-size`: the largest message, in bytes, at the endpoints that take
     /// JSON commands (`/chat`, `/inspect`, `/notifications`), refused from the frame header
     /// with 1009 (§10.4). `--max-message-size` stays the limit of `/echo` and `/broadcast`.
@@ -143,6 +155,8 @@ impl Default for Config {
             max_connections: 10_000,
             max_backlog: 1024,
             max_backlog_bytes: 4 << 20,
+            max_buffered_bytes: 1 << 30,
+            socket_send_buffer: None,
             max_chat_message_size: 64 << 10,
             listen_backlog: 4096,
             ping_interval: Duration::from_secs(30),
@@ -284,6 +298,13 @@ impl Config {
                 "--max-connections" => config.max_connections = parse(&flag, &value()?)?,
                 "--max-backlog" => config.max_backlog = parse(&flag, &value()?)?,
                 "--max-backlog-bytes" => config.max_backlog_bytes = parse(&flag, &value()?)?,
+                "--max-buffered-bytes" => config.max_buffered_bytes = parse(&flag, &value()?)?,
+                "--socket-send-buffer" => {
+                    config.socket_send_buffer = match value()?.as_str() {
+                        "off" => None,
+                        bytes => Some(parse(&flag, bytes)?),
+                    }
+                }
                 "--max-chat-message-size" => {
                     config.max_chat_message_size = parse(&flag, &value()?)?;
                 }
@@ -338,6 +359,7 @@ impl Config {
         for (flag, zero) in [
             ("--max-backlog", config.max_backlog == 0),
             ("--max-backlog-bytes", config.max_backlog_bytes == 0),
+            ("--max-buffered-bytes", config.max_buffered_bytes == 0),
             ("--max-connections", config.max_connections == 0),
             ("--listen-backlog", config.listen_backlog == 0),
         ] {
@@ -548,6 +570,28 @@ mod tests {
                 "{bad}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn memory_bounds_are_set_by_their_flags() {
+        let defaults = Config::from_args(args(&[])).expect("defaults");
+        assert_eq!(defaults.max_buffered_bytes, 1 << 30);
+        assert_eq!(defaults.socket_send_buffer, None);
+        let set = Config::from_args(args(&[
+            "--max-buffered-bytes",
+            "1000",
+            "--socket-send-buffer",
+            "65536",
+        ]))
+        .expect("valid flags");
+        assert_eq!(
+            (set.max_buffered_bytes, set.socket_send_buffer),
+            (1000, Some(65536))
+        );
+        let off = Config::from_args(args(&["--socket-send-buffer", "off"])).expect("valid");
+        assert_eq!(off.socket_send_buffer, None);
+        assert!(Config::from_args(args(&["--max-buffered-bytes", "0"])).is_err());
+        assert!(Config::from_args(args(&["--socket-send-buffer", "lots"])).is_err());
     }
 
     #[test]

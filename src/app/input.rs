@@ -19,3 +19,14 @@ pub enum Input {
     /// `wsmith tutorial NAME`: the message as that tutorial's server reads it.
     Tutorial(super::tutorial::Input),
 }
+
+impl Input {
+    /// For a message the hub relays verbatim to other clients (`/broadcast`): its length, what
+    /// it adds to each receiver's outbox.
+    pub fn relayed_len(&self) -> Option<usize> {
+        match self {
+            Self::Broadcast(message) => Some(message.as_bytes().len()),
+            _ => None,
+        }
+    }
+}

@@ -110,12 +110,14 @@ pub const FLAGS: &[Flag] = &[
     flag("--max-message-size", Value::Bytes, "67108864", "larger message (inflated size, with permessage-deflate) → close 1009"),
     flag("--max-chat-message-size", Value::Bytes, "65536", "larger message at /chat, /inspect, /notifications → close 1009"),
     flag("--max-fragments", Value::Count, "131072", "more fragments in one message → close 1008"),
+    flag("--max-buffered-bytes", Value::Bytes, "1073741824", "incomplete messages of all clients together (inflated bytes included) held over this → the client whose message grows closed 1013"),
     flag("--max-head-size", Value::Bytes, "8192", "larger HTTP request head → 431"),
     flag("--max-headers", Value::Count, "64", "more header fields → 431"),
     flag("--handshake-timeout", Value::Secs, "10", "request head not complete in time → 408"),
     flag("--max-connections", Value::Count, "10000", "more connections → 503 (lowered at start to what the kernel allows)"),
     flag("--max-backlog", Value::Count, "1024", "more messages queued for one client → close 1008 (slow consumer)"),
     flag("--max-backlog-bytes", Value::Bytes, "4194304", "more bytes queued for one client → close 1008 (slow consumer)"),
+    flag("--socket-send-buffer", Value::Bytes, "off", "SO_SNDBUF of each WebSocket connection: the most kernel memory one client's unsent bytes may hold (off: the kernel's autotuning, up to net.ipv4.tcp_wmem's maximum)"),
     flag("--listen-backlog", Value::Count, "4096", "more connects waiting for accept → SYN dropped, client retries in 1 s (capped by net.core.somaxconn)"),
     flag("--ping-interval", Value::Secs, "30", "idle client is pinged; no answer within another interval → dropped (0 = off)"),
     flag("--close-timeout", Value::Secs, "5", "no Close reply in time → TCP closed"),
@@ -266,7 +268,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 27, "defaults checked");
+        assert_eq!(checked, 29, "defaults checked");
     }
 
     #[test]

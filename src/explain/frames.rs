@@ -19,7 +19,7 @@ use crate::protocol::frame::{
     header_violations, parse_header, HeaderRules, RawHeader, Role, MAX_HEADER_LEN,
 };
 use crate::protocol::mask::apply_mask;
-use crate::protocol::{CloseCode, ProtocolError};
+use crate::protocol::{CloseCode, Limits, ProtocolError};
 
 /// How many payload bytes an anatomy keeps for display.
 pub const SHOWN_PAYLOAD: usize = 1024;
@@ -223,6 +223,9 @@ struct DeflateView {
     shown: Vec<u8>,
     inflated_len: u64,
     failed: Option<String>,
+    /// The most bytes one message is inflated to for display (`--max-message-size` by
+    /// default): past it, the view says where it stopped instead of inflating on.
+    limit: u64,
 }
 
 impl fmt::Debug for DeflateView {
@@ -244,6 +247,9 @@ impl DeflateView {
         let pieces = compressed.chunks(INFLATE_PIECE).map(|p| (p, false));
         let tail = last.then_some((&[][..], true));
         for (piece, finish) in pieces.chain(tail) {
+            // The inflater's limit applies to `scratch`, emptied after each piece: what is
+            // left of this message's.
+            let room = self.limit.saturating_sub(self.inflated_len);
             let (shown, total) = (&mut self.shown, &mut self.inflated_len);
             let mut keep = |new: &[u8]| {
                 let room = SHOWN_PAYLOAD.saturating_sub(shown.len());
@@ -252,13 +258,18 @@ impl DeflateView {
                 Ok(())
             };
             let result = if finish {
-                self.inflater
-                    .finish_message(&mut scratch, u64::MAX, &mut keep)
+                self.inflater.finish_message(&mut scratch, room, &mut keep)
             } else {
-                self.inflater
-                    .inflate(piece, &mut scratch, u64::MAX, &mut keep)
+                self.inflater.inflate(piece, &mut scratch, room, &mut keep)
             };
             scratch.clear();
+            if let Err(ProtocolError::MessageTooBig { .. }) = result {
+                self.failed = Some(format!(
+                    "inflated past {} bytes: not inflated further (§10.4)",
+                    self.limit
+                ));
+                return;
+            }
             if let Err(error) = result {
                 self.failed = Some(format!(
                     "{error} (a watcher attached mid-stream lacks the earlier messages' window)"
@@ -295,7 +306,17 @@ impl FrameSplitter {
             shown: Vec::new(),
             inflated_len: 0,
             failed: None,
+            limit: Limits::default().max_message_size,
         });
+        self
+    }
+
+    /// Inflates no message past `limit` bytes for display (the connection's own message
+    /// limit, §10.4); without it, the default `--max-message-size`.
+    pub fn with_inflate_limit(mut self, limit: u64) -> Self {
+        if let Some(view) = self.deflate.as_mut() {
+            view.limit = limit;
+        }
         self
     }
 

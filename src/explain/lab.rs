@@ -51,6 +51,12 @@ pub const MAX_READS: usize = 1024;
 pub const MAX_STEPS: usize = 100;
 /// How many bytes of each read a [`Step::Read`] shows.
 pub const SHOWN_READ: usize = 64;
+/// The largest message the lab's core assembles, in bytes, unless the input itself is longer:
+/// with `permessage-deflate` a few KiB inflate to the 64 MiB `--max-message-size`, and the lab
+/// must not be a way to make the server inflate that much for anyone. A zip bomb is closed with
+/// 1009 here as it would be at the server's limit, 1 MiB in (eight times `--lab-max-input`'s
+/// default); an uncompressed message is never longer than the input, so it never meets it.
+pub const MAX_LAB_MESSAGE: u64 = 1 << 20;
 
 /// Bytes to feed, where to cut them into reads, and the core's limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +80,16 @@ impl Experiment {
             reads: Vec::new(),
             limits: Limits::default(),
             deflate: false,
+        }
+    }
+
+    /// The limits the core runs with: the experiment's, with messages no larger than
+    /// [`MAX_LAB_MESSAGE`] or the input, whichever is more (§10.4).
+    pub fn effective_limits(&self) -> Limits {
+        let lab = MAX_LAB_MESSAGE.max(self.bytes.len() as u64);
+        Limits {
+            max_message_size: self.limits.max_message_size.min(lab),
+            ..self.limits
         }
     }
 
@@ -276,11 +292,15 @@ pub fn run(experiment: &Experiment) -> Result<Report, LabError> {
     // The explainer sees the whole input at once: a frame is shown with all the payload the
     // learner gave it when the core reads its header.
     let params = Params::default();
+    let limits = experiment.effective_limits();
     let mut splitter = FrameSplitter::for_sender(Role::Client, 0);
-    let mut conn = Connection::server(experiment.limits);
+    let mut conn = Connection::server(limits);
     let mut replies = FrameSplitter::for_sender(Role::Server, 0);
     if experiment.deflate {
-        splitter = splitter.with_deflate(params.client_no_context_takeover);
+        // The explainer inflates under the core's limit too, and shows where it stopped.
+        splitter = splitter
+            .with_deflate(params.client_no_context_takeover)
+            .with_inflate_limit(limits.max_message_size);
         // The core never compresses here: it only sends control frames, which never are.
         conn = conn.with_deflate(params, usize::MAX);
         replies = replies.with_deflate(params.server_no_context_takeover);
@@ -355,7 +375,7 @@ pub fn run(experiment: &Experiment) -> Result<Report, LabError> {
         steps: steps.list,
         omitted_steps: steps.omitted,
         verdict,
-        limits: experiment.limits,
+        limits,
         input_len: experiment.bytes.len(),
         reads: ranges.len(),
         deflate: experiment.deflate,
@@ -632,6 +652,39 @@ mod tests {
             panic!("{:?}", report.verdict)
         };
         assert_eq!(error.close_code(), CloseCode::MESSAGE_TOO_BIG);
+    }
+
+    #[test]
+    fn a_zip_bomb_is_inflated_by_the_core_and_the_explainer_only_to_the_lab_limit() {
+        // 8 MiB of zeros, compressed about a thousand times: far past the lab's limit.
+        let deflated =
+            crate::protocol::deflate::Deflater::new(15, true).compress(&vec![0u8; 8 << 20]);
+        let mut bytes = vec![0xc2, 0xff];
+        bytes.extend((deflated.len() as u64).to_be_bytes());
+        bytes.extend([0, 0, 0, 0]);
+        bytes.extend(&deflated);
+        let experiment = Experiment {
+            deflate: true,
+            ..Experiment::whole(bytes)
+        };
+        let report = run(&experiment).expect("runs");
+        assert_eq!(report.limits.max_message_size, MAX_LAB_MESSAGE);
+        let Verdict::Failed { error, .. } = &report.verdict else {
+            panic!("{:?}", report.verdict)
+        };
+        assert_eq!(
+            error.limit(),
+            Some((MAX_LAB_MESSAGE, MAX_LAB_MESSAGE + 1)),
+            "the core stopped one byte past the lab's limit"
+        );
+        let inflated = report.steps.iter().find_map(|step| match step {
+            Step::Frame(frame) => frame.inflated.clone(),
+            _ => None,
+        });
+        let Some(Err(why)) = inflated else {
+            panic!("{inflated:?}")
+        };
+        assert!(why.contains("not inflated further"), "{why}");
     }
 
     #[test]

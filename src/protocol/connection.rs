@@ -26,7 +26,9 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 
+use super::budget::MemoryBudget;
 use super::close::{truncate_reason, CloseCode, CloseFrame};
 use super::deflate::{encode_message, Deflater, Inflater, Params};
 use super::error::ProtocolError;
@@ -227,6 +229,24 @@ impl Connection {
         self
     }
 
+    /// Counts the message being received, inflated bytes included, against `budget`, which
+    /// other connections share (§10.4): a message that would take it over its limit fails
+    /// this connection with [`ProtocolError::BufferBudgetExhausted`] (1013), and the bytes a
+    /// message held are given back once it is whole, failed or dropped.
+    pub fn with_budget(mut self, budget: Arc<MemoryBudget>) -> Self {
+        let assembler = std::mem::replace(
+            &mut self.assembler,
+            MessageAssembler::new(self.limits.max_message_size, self.limits.max_fragments),
+        );
+        self.assembler = assembler.with_budget(budget);
+        self
+    }
+
+    /// Bytes of the server-wide budget the message being received holds now.
+    pub fn budget_held(&self) -> u64 {
+        self.assembler.budget_held()
+    }
+
     /// The `permessage-deflate` parameters in use, if it was negotiated.
     pub fn deflate_params(&self) -> Option<Params> {
         self.compression.as_ref().map(|c| c.params)
@@ -324,8 +344,18 @@ impl Connection {
     /// [`Connection::receive_data`]. Room for the rest of the frame is reserved; its length
     /// was checked against the limits when its header arrived. Give the buffer back with
     /// [`Connection::receive_payload`] before anything else is received.
+    ///
+    /// If the server-wide budget has no room for the rest of the frame, the connection fails
+    /// ([`ProtocolError::BufferBudgetExhausted`]) and the buffer lent is a new, empty one: the
+    /// bytes read into it are discarded.
     pub fn take_message_buffer(&mut self) -> Vec<u8> {
-        let buffer = self.assembler.lend_buffer();
+        let buffer = match self.assembler.lend_buffer() {
+            Ok(buffer) => buffer,
+            Err(error) => {
+                self.fail(error);
+                Vec::new()
+            }
+        };
         self.lent = Some(buffer.len());
         buffer
     }
@@ -344,6 +374,7 @@ impl Connection {
             {
                 (header, done)
             }
+            _ if self.state == State::Closed => return,
             _ => {
                 // Not inside a payload: the bytes are received like any others.
                 let bytes = buffer.split_off(start);
@@ -555,6 +586,7 @@ impl Connection {
                     self.queue_frame(Opcode::Close, &reply);
                 }
                 self.state = State::Closed;
+                self.assembler.discard();
                 self.events.push_back(Event::Closed(close));
             }
             Opcode::Continuation | Opcode::Text | Opcode::Binary => {
@@ -581,6 +613,8 @@ impl Connection {
             );
         }
         self.state = State::Closed;
+        // §7.1.7: nothing more is processed, so the message in progress is never finished.
+        self.assembler.discard();
         self.events.push_back(Event::Failed {
             error,
             offset: self.frame_offset,
@@ -1344,5 +1378,138 @@ mod tests {
         assert_eq!(&output[..2], &[0x81, 0x82]);
         assert_eq!(&output[8..10], &[0xc1, 0x87]);
         assert_eq!(&output[21..23], &[0xc1, 0x85]);
+    }
+
+    fn budgeted(limit: u64, limits: Limits) -> (Arc<MemoryBudget>, Connection) {
+        let budget = Arc::new(MemoryBudget::new(limit));
+        let conn = deflate_server(limits).with_budget(Arc::clone(&budget));
+        (budget, conn)
+    }
+
+    /// Two messages, each in fragments, the first compressed, the second plain and large
+    /// enough to be read straight into its buffer.
+    fn two_fragmented_messages() -> (Vec<u8>, Vec<Event>) {
+        let text = "budget ".repeat(20_000);
+        let deflated = Deflater::new(15, true).compress(text.as_bytes());
+        let (head, tail) = deflated.split_at(deflated.len() / 2);
+        let mut stream = masked_rsv1(Opcode::Text, false, head);
+        stream.extend(masked(Opcode::Ping, true, b"p"));
+        stream.extend(masked(Opcode::Continuation, true, tail));
+        let binary = vec![7u8; 150_000];
+        stream.extend(masked(Opcode::Binary, false, &binary[..70_000]));
+        stream.extend(masked(Opcode::Continuation, true, &binary[70_000..]));
+        let expected = vec![
+            Event::Ping(b"p".to_vec()),
+            Event::Message(Message::Text(text)),
+            Event::Message(Message::Binary(binary)),
+        ];
+        (stream, expected)
+    }
+
+    #[test]
+    fn a_partial_message_holds_the_budget_and_a_whole_one_gives_it_back() {
+        let (budget, mut conn) = budgeted(1 << 30, Limits::default());
+        conn.receive_data(&masked(Opcode::Binary, false, &[1; 100_000]));
+        assert!(budget.held() >= 30_000, "held {}", budget.held());
+        assert_eq!(budget.held(), conn.budget_held());
+        conn.receive_data(&masked(Opcode::Continuation, true, &[2; 1000]));
+        assert_eq!(events(&mut conn).len(), 1);
+        assert_eq!(budget.held(), 0);
+    }
+
+    #[test]
+    fn any_chunking_gives_the_same_events_and_leaves_the_budget_balanced() {
+        let (stream, expected) = two_fragmented_messages();
+        for chunk in [1, 7, 4096, 65_536, stream.len()] {
+            let (budget, mut conn) = budgeted(1 << 30, Limits::default());
+            let mut most = 0;
+            for piece in stream.chunks(chunk) {
+                conn.receive_data(piece);
+                most = most.max(budget.held());
+                assert_eq!(budget.held(), conn.budget_held(), "chunk {chunk}");
+            }
+            assert_eq!(events(&mut conn), expected, "chunk {chunk}");
+            assert_eq!(budget.held(), 0, "chunk {chunk}: all given back");
+            if chunk < 65_536 {
+                // Read in pieces, the large message was held while it was incomplete.
+                assert!(most >= 70_000, "chunk {chunk}: held {most} at most");
+            }
+        }
+        for chunk in [1000, 65_536, 1 << 20] {
+            let (budget, mut conn) = budgeted(1 << 30, Limits::default());
+            receive_directly(&mut conn, &stream, 3, chunk, 2);
+            assert_eq!(events(&mut conn), expected, "direct, chunk {chunk}");
+            assert_eq!(budget.held(), 0, "direct, chunk {chunk}: all given back");
+        }
+    }
+
+    #[test]
+    fn a_message_over_the_budget_fails_its_own_connection_with_1013() {
+        let (budget, mut first) = budgeted(250_000, Limits::default());
+        let mut second = deflate_server(Limits::default()).with_budget(Arc::clone(&budget));
+        // 200,000 zeros in a few hundred compressed bytes: the inflated bytes are what counts.
+        let bomb = Deflater::new(15, true).compress(&[0u8; 200_000]);
+        first.receive_data(&masked_rsv1(Opcode::Binary, false, &bomb));
+        let held = budget.held();
+        assert!(
+            held >= 100_000,
+            "the first holds its inflated fragment: {held}"
+        );
+        second.receive_data(&masked_rsv1(Opcode::Binary, false, &bomb));
+        let failed = events(&mut second).pop();
+        assert!(
+            matches!(
+                failed,
+                Some(Event::Failed {
+                    error: ProtocolError::BufferBudgetExhausted { limit: 250_000, .. },
+                    ..
+                })
+            ),
+            "{failed:?}"
+        );
+        assert_eq!(&second.take_output()[2..4], &1013u16.to_be_bytes());
+        assert_eq!(budget.held(), held, "the failed one gave its share back");
+        assert_eq!(budget.refused(), 1);
+        // The first is untouched and finishes its message.
+        first.receive_data(&masked(Opcode::Continuation, true, &[]));
+        assert!(matches!(
+            events(&mut first).pop(),
+            Some(Event::Message(Message::Binary(b))) if b.len() == 200_000
+        ));
+        assert_eq!(budget.held(), 0);
+    }
+
+    #[test]
+    fn a_lent_buffer_the_budget_cannot_cover_fails_the_connection() {
+        let (budget, mut conn) = budgeted(100_000, Limits::default());
+        let frame = masked(Opcode::Binary, true, &[0; 200_000]);
+        conn.receive_data(&frame[..14]);
+        assert!(conn.payload_expected() > 0);
+        let mut buffer = conn.take_message_buffer();
+        assert_eq!(conn.state(), State::Closed);
+        buffer.extend_from_slice(&frame[14..1000]);
+        conn.receive_payload(buffer);
+        assert!(matches!(
+            events(&mut conn).pop(),
+            Some(Event::Failed {
+                error: ProtocolError::BufferBudgetExhausted { .. },
+                ..
+            })
+        ));
+        assert_eq!(budget.held(), 0);
+    }
+
+    #[test]
+    fn closing_or_dropping_a_connection_gives_its_partial_message_back() {
+        let (budget, mut conn) = budgeted(1 << 30, Limits::default());
+        conn.receive_data(&masked(Opcode::Binary, false, &[1; 100_000]));
+        assert!(budget.held() > 0);
+        drop(conn);
+        assert_eq!(budget.held(), 0, "dropped");
+        let (budget, mut conn) = budgeted(1 << 30, Limits::default());
+        conn.receive_data(&masked(Opcode::Binary, false, &[1; 100_000]));
+        conn.receive_data(&masked(Opcode::Close, true, &[0x03, 0xe8]));
+        assert_eq!(conn.state(), State::Closed);
+        assert_eq!(budget.held(), 0, "closed by the peer");
     }
 }

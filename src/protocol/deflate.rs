@@ -33,6 +33,7 @@ use std::fmt;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
+use super::budget::Account;
 use super::error::ProtocolError;
 use super::extensions::Extension;
 use super::frame::{encode_frame_with, parse_header, FrameHeader, Opcode, Role};
@@ -595,6 +596,24 @@ impl Inflater {
         limit: u64,
         check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
     ) -> Result<(), ProtocolError> {
+        self.inflate_within(input, out, &mut Account::default(), limit, check)
+    }
+
+    /// [`Inflater::inflate`], with `out`'s growth reserved from `account`'s budget before it
+    /// happens (one step of `INFLATE_STEP` at most, doubled as a `Vec` grows).
+    ///
+    /// # Errors
+    ///
+    /// As [`Inflater::inflate`], and [`ProtocolError::BufferBudgetExhausted`] when the budget
+    /// cannot cover the next step.
+    pub fn inflate_within(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        account: &mut Account,
+        limit: u64,
+        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+    ) -> Result<(), ProtocolError> {
         let mut input = input;
         while !self.stream_ended {
             let room = usize::try_from(limit.saturating_add(1))
@@ -604,6 +623,7 @@ impl Inflater {
             let start = out.len();
             // Only `room` bytes are offered to the inflater (the rest of a doubled capacity is
             // never written), so the message never holds more than the limit and a byte.
+            account.grow(out, room)?;
             out.resize(start + room, 0);
             let before_in = self.decompress.total_in();
             let before_out = self.decompress.total_out();
@@ -649,7 +669,23 @@ impl Inflater {
         limit: u64,
         check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
     ) -> Result<(), ProtocolError> {
-        self.inflate(&TAIL, out, limit, check)?;
+        self.finish_message_within(out, &mut Account::default(), limit, check)
+    }
+
+    /// [`Inflater::finish_message`] with `out`'s growth reserved from `account`
+    /// ([`Inflater::inflate_within`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Inflater::inflate_within`].
+    pub fn finish_message_within(
+        &mut self,
+        out: &mut Vec<u8>,
+        account: &mut Account,
+        limit: u64,
+        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+    ) -> Result<(), ProtocolError> {
+        self.inflate_within(&TAIL, out, account, limit, check)?;
         if self.no_context_takeover || self.stream_ended {
             self.decompress.reset(false);
             self.stream_ended = false;

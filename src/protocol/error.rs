@@ -68,13 +68,23 @@ pub enum ProtocolError {
     CompressedBitMisplaced,
     /// RFC 7692 §6.2: a compressed message whose payload is not a valid DEFLATE stream.
     InvalidCompressedData,
+    /// §10.4: the incomplete messages of every connection together would hold more than the
+    /// server-wide budget. Not this message's fault alone, and temporary: answered with 1013
+    /// Try Again Later, where 1009 would say that the message itself is too big.
+    BufferBudgetExhausted {
+        /// What the budget would have held with this growth.
+        size: u64,
+        /// The configured budget (`--max-buffered-bytes`).
+        limit: u64,
+    },
 }
 
 impl ProtocolError {
     /// The status code of the Close frame that answers this error (§7.4.1).
     ///
     /// 1002 for framing rules, 1007 for data inconsistent with its type (bad UTF-8), 1009 for
-    /// anything too big to process, 1008 for a policy limit that is not about size.
+    /// anything too big to process, 1008 for a policy limit that is not about size, 1013 when
+    /// the server-wide budget of incomplete messages is spent.
     pub fn close_code(&self) -> CloseCode {
         match self {
             Self::InvalidUtf8 | Self::InvalidCloseReason | Self::InvalidCompressedData => {
@@ -82,6 +92,7 @@ impl ProtocolError {
             }
             Self::FrameTooBig { .. } | Self::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
             Self::TooManyFragments { .. } => CloseCode::POLICY_VIOLATION,
+            Self::BufferBudgetExhausted { .. } => CloseCode::TRY_AGAIN_LATER,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -133,6 +144,9 @@ impl ProtocolError {
                 "RSV1 MUST NOT be set on control frames or non-first fragments"
             }
             Self::InvalidCompressedData => "a compressed message MUST be a valid DEFLATE stream",
+            Self::BufferBudgetExhausted { .. } => {
+                "incomplete messages together are limited in size (--max-buffered-bytes)"
+            }
         };
         Cow::Borrowed(text)
     }
@@ -140,9 +154,9 @@ impl ProtocolError {
     /// For a limit error: the limit and the value that went over it.
     pub fn limit(&self) -> Option<(u64, u64)> {
         match *self {
-            Self::FrameTooBig { size, limit } | Self::MessageTooBig { size, limit } => {
-                Some((limit, size))
-            }
+            Self::FrameTooBig { size, limit }
+            | Self::MessageTooBig { size, limit }
+            | Self::BufferBudgetExhausted { size, limit } => Some((limit, size)),
             Self::TooManyFragments { limit } => Some((limit as u64, limit as u64 + 1)),
             _ => None,
         }
@@ -160,7 +174,8 @@ impl ProtocolError {
             Self::InvalidUtf8 => "§8.1",
             Self::FrameTooBig { .. }
             | Self::MessageTooBig { .. }
-            | Self::TooManyFragments { .. } => "§10.4",
+            | Self::TooManyFragments { .. }
+            | Self::BufferBudgetExhausted { .. } => "§10.4",
             Self::CompressedBitMisplaced => "RFC 7692 §6",
             Self::InvalidCompressedData => "RFC 7692 §6.2",
         }
@@ -202,6 +217,10 @@ impl fmt::Display for ProtocolError {
                 f.write_str("rsv1 set on a control frame or a continuation frame")
             }
             Self::InvalidCompressedData => f.write_str("compressed payload is not valid deflate"),
+            Self::BufferBudgetExhausted { size, limit } => write!(
+                f,
+                "incomplete messages would hold {size} bytes, over the server's {limit}"
+            ),
         }
     }
 }

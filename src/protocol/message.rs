@@ -9,6 +9,9 @@
 //! Payload bytes are pushed as they arrive, still masked, so that a large frame never waits
 //! whole in a second buffer, and a Text message is checked for UTF-8 as it grows (§8.1).
 
+use std::sync::Arc;
+
+use super::budget::{Account, MemoryBudget};
 use super::deflate::Inflater;
 use super::error::ProtocolError;
 use super::frame::{FrameHeader, Opcode};
@@ -72,6 +75,8 @@ pub struct MessageAssembler {
     /// The message in progress is compressed (RSV1 on its first frame, RFC 7692 §6): its
     /// payload is inflated as it arrives, and the limit applies to the inflated bytes.
     compressed: bool,
+    /// `payload`'s capacity, reserved from the server-wide budget of incomplete messages.
+    account: Account,
 }
 
 /// A frame at least this large gets its whole remaining payload reserved at once, as soon as
@@ -91,7 +96,27 @@ impl MessageAssembler {
             max_fragments,
             frame_remaining: 0,
             compressed: false,
+            account: Account::default(),
         }
+    }
+
+    /// Counts the message buffer against `budget`, shared with other connections: each growth
+    /// is reserved there first ([`Account::grow`]).
+    pub fn with_budget(mut self, budget: Arc<MemoryBudget>) -> Self {
+        self.account = Account::new(Some(budget));
+        self
+    }
+
+    /// Bytes of the budget the message in progress holds.
+    pub fn budget_held(&self) -> u64 {
+        self.account.reserved()
+    }
+
+    /// Frees the message in progress and gives its bytes back to the budget: the connection
+    /// failed or closed, and nothing more of it will be read.
+    pub fn discard(&mut self) {
+        self.payload = Vec::new();
+        self.account.release();
     }
 
     /// Whether the message in progress is compressed (RFC 7692 §6).
@@ -159,7 +184,9 @@ impl MessageAssembler {
     ///
     /// # Errors
     ///
-    /// [`ProtocolError::InvalidUtf8`] at the first byte that cannot be valid UTF-8 (§8.1).
+    /// - [`ProtocolError::InvalidUtf8`] at the first byte that cannot be valid UTF-8 (§8.1).
+    /// - [`ProtocolError::BufferBudgetExhausted`] if the buffer must grow and the server-wide
+    ///   budget has no room.
     pub fn push(
         &mut self,
         bytes: &[u8],
@@ -169,12 +196,13 @@ impl MessageAssembler {
         let start = self.payload.len();
         // The length was checked against the limits; now that its bytes really arrive, make
         // room for all of them once.
-        if self.frame_remaining >= RESERVE_WHOLE_FRAME
-            && self.payload.capacity() - start < bytes.len()
-        {
-            self.payload
-                .reserve(usize::try_from(self.frame_remaining).unwrap_or(0));
-        }
+        let room = if self.frame_remaining >= RESERVE_WHOLE_FRAME {
+            usize::try_from(self.frame_remaining).unwrap_or(usize::MAX)
+        } else {
+            bytes.len()
+        };
+        self.account
+            .grow(&mut self.payload, room.max(bytes.len()))?;
         self.frame_remaining = self.frame_remaining.saturating_sub(bytes.len() as u64);
         self.payload.extend_from_slice(bytes);
         let new = self.payload.get_mut(start..).unwrap_or_default();
@@ -191,10 +219,15 @@ impl MessageAssembler {
     /// straight into it, saving the copy from a read buffer: the message so far, with room
     /// reserved for the rest of the frame (its length was checked against the limit by
     /// [`MessageAssembler::start_frame`]). Give it back with [`MessageAssembler::push_appended`].
-    pub fn lend_buffer(&mut self) -> Vec<u8> {
-        self.payload
-            .reserve(usize::try_from(self.frame_remaining).unwrap_or(0));
-        std::mem::take(&mut self.payload)
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::BufferBudgetExhausted`] if the server-wide budget has no room for the
+    /// rest of the frame; the buffer stays here.
+    pub fn lend_buffer(&mut self) -> Result<Vec<u8>, ProtocolError> {
+        let room = usize::try_from(self.frame_remaining).unwrap_or(usize::MAX);
+        self.account.grow(&mut self.payload, room)?;
+        Ok(std::mem::take(&mut self.payload))
     }
 
     /// Takes back the buffer [`MessageAssembler::lend_buffer`] lent, with payload bytes of the
@@ -213,6 +246,7 @@ impl MessageAssembler {
         offset: usize,
     ) -> Result<(), ProtocolError> {
         self.payload = buffer;
+        self.account.settle(self.payload.capacity());
         let new = self.payload.get_mut(start..).unwrap_or_default();
         self.frame_remaining = self.frame_remaining.saturating_sub(new.len() as u64);
         if let Some(key) = masking_key {
@@ -230,7 +264,8 @@ impl MessageAssembler {
     /// # Errors
     ///
     /// [`ProtocolError::MessageTooBig`] as soon as the *inflated* message is over the limit,
-    /// [`ProtocolError::InvalidCompressedData`], [`ProtocolError::InvalidUtf8`].
+    /// [`ProtocolError::BufferBudgetExhausted`] before it would take the server-wide budget
+    /// over its limit, [`ProtocolError::InvalidCompressedData`], [`ProtocolError::InvalidUtf8`].
     pub fn push_compressed(
         &mut self,
         bytes: &[u8],
@@ -239,7 +274,13 @@ impl MessageAssembler {
         self.frame_remaining = self.frame_remaining.saturating_sub(bytes.len() as u64);
         let (utf8, text) = (&mut self.utf8, self.kind == Some(Kind::Text));
         let mut check = |new: &[u8]| if text { utf8.feed(new) } else { Ok(()) };
-        inflater.inflate(bytes, &mut self.payload, self.max_message_size, &mut check)
+        inflater.inflate_within(
+            bytes,
+            &mut self.payload,
+            &mut self.account,
+            self.max_message_size,
+            &mut check,
+        )
     }
 
     /// Ends a compressed message's final frame: the inflater gets §6.2's tail.
@@ -250,7 +291,12 @@ impl MessageAssembler {
     pub fn finish_compressed(&mut self, inflater: &mut Inflater) -> Result<(), ProtocolError> {
         let (utf8, text) = (&mut self.utf8, self.kind == Some(Kind::Text));
         let mut check = |new: &[u8]| if text { utf8.feed(new) } else { Ok(()) };
-        inflater.finish_message(&mut self.payload, self.max_message_size, &mut check)
+        inflater.finish_message_within(
+            &mut self.payload,
+            &mut self.account,
+            self.max_message_size,
+            &mut check,
+        )
     }
 
     /// Ends the current frame; returns the whole message if it was the final fragment.
@@ -266,6 +312,8 @@ impl MessageAssembler {
         self.fragments = 0;
         self.compressed = false;
         let payload = std::mem::take(&mut self.payload);
+        // The message is whole and handed on: it no longer counts as incomplete.
+        self.account.release();
         match kind {
             Some(Kind::Text) => {
                 self.utf8.finish()?;

@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | §7.4 status codes | [`close_code`] | `CloseCode`: the registry's numbers and names, which may be sent |
 //! | §7.4.1 status codes for errors | [`error`] | `ProtocolError` (each with its close code and rule), `HandshakeError` (each with its HTTP status) |
+//! | §10.4 memory, server-wide | [`budget`] | `MemoryBudget`: what every incomplete message together may hold; `Account`, one buffer's share |
 //! | §8.1 UTF-8 | [`utf8`] | the incremental, fail-fast validator |
 //! | §5.5.1 close | [`close`] | the Close payload: code and reason |
 //! | §5.3 client-to-server masking | [`mask`] | `apply_mask`, byte loop and word-at-a-time |
@@ -24,6 +25,7 @@
 //! The teaching views of all this (the Inspector's frame anatomy, the Lab) are in
 //! [`crate::explain`]; they read the core, and the core knows nothing of them.
 
+pub mod budget;
 pub mod close;
 pub mod close_code;
 pub mod connection;
@@ -38,6 +40,7 @@ pub mod mask;
 pub mod message;
 pub mod utf8;
 
+pub use budget::MemoryBudget;
 pub use close::{CloseCode, CloseFrame};
 pub use connection::{Connection, Event, FrameProgress, Limits};
 pub use error::{HandshakeError, ProtocolError};
@@ -49,9 +52,10 @@ pub use message::Message;
 #[cfg(test)]
 mod layers {
     /// The table's order.
-    const ORDER: [&str; 13] = [
+    const ORDER: [&str; 14] = [
         "close_code",
         "error",
+        "budget",
         "utf8",
         "close",
         "mask",

@@ -67,6 +67,9 @@ fn families(shared: &Shared) -> Vec<Family> {
         hub_queue: shared.hub_queue_len(),
         threads: shared.pool.threads(),
         parked_threads: shared.pool.parked(),
+        buffered_bytes: shared.buffered.held(),
+        buffered_limit: shared.buffered.limit(),
+        buffered_refused: shared.buffered.refused(),
     })
 }
 

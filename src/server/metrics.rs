@@ -223,6 +223,10 @@ pub struct Metrics {
     /// By who closed (as [`CLOSED_BY`]), then by close-code slot.
     closes: [[AtomicU64; CLOSE_SLOTS]; CLOSED_BY.len()],
     slow_consumers: [AtomicU64; 2],
+    /// Connections reset (`SO_LINGER` 0) because their last bytes could not be delivered.
+    resets: AtomicU64,
+    /// Senders closed 1009 for a relay larger than half a receiver's backlog.
+    relays_refused: AtomicU64,
     rate_limit_closes: [AtomicU64; RateLimit::ALL.len()],
     budget_refusals: [AtomicU64; Budget::ALL.len()],
     /// Bytes in every outbox's data lane, the writers' batches in progress included.
@@ -253,6 +257,8 @@ impl Metrics {
             handshake_failures: [const { AtomicU64::new(0) }; HANDSHAKE_STATUSES.len() + 1],
             closes: [const { [const { AtomicU64::new(0) }; CLOSE_SLOTS] }; CLOSED_BY.len()],
             slow_consumers: [const { AtomicU64::new(0) }; 2],
+            resets: AtomicU64::new(0),
+            relays_refused: AtomicU64::new(0),
             rate_limit_closes: [const { AtomicU64::new(0) }; RateLimit::ALL.len()],
             budget_refusals: [const { AtomicU64::new(0) }; Budget::ALL.len()],
             outbox_bytes: AtomicI64::new(0),
@@ -324,6 +330,18 @@ impl Metrics {
     pub fn slow_consumer(&self, unit: &str) {
         let slot = usize::from(unit == "bytes");
         self.slow_consumers[slot].fetch_add(1, Relaxed);
+    }
+
+    /// A connection whose last bytes could not be delivered was reset (`SO_LINGER` 0), so the
+    /// kernel frees its send queue instead of keeping a `FIN-WAIT-1` orphan.
+    pub fn connection_reset(&self) {
+        self.resets.fetch_add(1, Relaxed);
+    }
+
+    /// A sender was closed with 1009: its message, relayed, would not fit half a receiver's
+    /// backlog (`--max-backlog-bytes`).
+    pub fn relay_refused(&self) {
+        self.relays_refused.fetch_add(1, Relaxed);
     }
 
     /// A client was closed with 1008 for going over `limit`.
@@ -482,6 +500,18 @@ impl Metrics {
                     .collect(),
             ),
             Family::new(
+                "wsmith_connection_resets_total",
+                Type::Counter,
+                "Connections reset (SO_LINGER 0, an RST) because their last bytes could not be delivered within --write-timeout or --close-timeout: the kernel frees their send queue at once.",
+                vec![Sample::plain(Value::Int(load(&self.resets)))],
+            ),
+            Family::new(
+                "wsmith_relays_refused_total",
+                Type::Counter,
+                "Senders closed with 1009 because a message to relay (/broadcast) was over half of --max-backlog-bytes: it would have made its receivers slow consumers.",
+                vec![Sample::plain(Value::Int(load(&self.relays_refused)))],
+            ),
+            Family::new(
                 "wsmith_rate_limit_closes_total",
                 Type::Counter,
                 "Clients closed with 1008 for going over a per-connection rate: --rate-limit (chat) or --max-control-rate (Ping/Pong).",
@@ -510,6 +540,24 @@ impl Metrics {
                 Type::Gauge,
                 "Bytes queued in every client's outbox or being written now.",
                 vec![Sample::plain(Value::Int(self.outbox_bytes.load(Relaxed).max(0)))],
+            ),
+            Family::new(
+                "wsmith_buffered_message_bytes",
+                Type::Gauge,
+                "Bytes the incomplete messages of every client hold now (inflated bytes included), counted against --max-buffered-bytes.",
+                vec![Sample::plain(Value::Int(live_int(live.buffered_bytes)))],
+            ),
+            Family::new(
+                "wsmith_max_buffered_bytes",
+                Type::Gauge,
+                "The --max-buffered-bytes budget of incomplete messages.",
+                vec![Sample::plain(Value::Int(live_int(live.buffered_limit)))],
+            ),
+            Family::new(
+                "wsmith_buffered_budget_refusals_total",
+                Type::Counter,
+                "Clients closed 1013 because their message would have taken --max-buffered-bytes over its limit.",
+                vec![Sample::plain(Value::Int(live_int(live.buffered_refused)))],
             ),
             Family::new(
                 "wsmith_hub_queue_depth",
@@ -565,6 +613,17 @@ pub struct Live {
     pub threads: usize,
     /// Pool threads parked.
     pub parked_threads: usize,
+    /// Bytes the incomplete messages of every connection hold now (`--max-buffered-bytes`).
+    pub buffered_bytes: u64,
+    /// `--max-buffered-bytes`.
+    pub buffered_limit: u64,
+    /// Connections closed 1013 because their message would take the budget over its limit.
+    pub buffered_refused: u64,
+}
+
+/// A figure read when scraped, as a sample's integer.
+fn live_int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// The samples whose count is not zero: for label sets that are many and mostly unused.

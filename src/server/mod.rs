@@ -147,6 +147,7 @@ impl Server {
         };
         let threads = capacity::ThreadBudget::of_this_process();
         metrics::metrics().started();
+        let buffered_bytes = config.max_buffered_bytes;
         let shared = Arc::new(Shared {
             config,
             www_root,
@@ -161,6 +162,7 @@ impl Server {
             heads: Arc::default(),
             connections: Arc::default(),
             shutting_down: AtomicBool::new(false),
+            buffered: Arc::new(crate::protocol::MemoryBudget::new(buffered_bytes)),
         });
         Ok(Self {
             listener,

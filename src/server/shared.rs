@@ -20,6 +20,7 @@ use super::per_address::PerAddress;
 use super::pool::ThreadPool;
 use super::spawner::Spawner;
 use crate::config::{Config, Www};
+use crate::protocol::MemoryBudget;
 
 /// State shared by every thread of one server.
 #[derive(Debug)]
@@ -48,6 +49,8 @@ pub struct Shared {
     pub(super) heads: Arc<PerAddress>,
     /// Open connections per peer address (`--max-connections-per-address`).
     pub(super) connections: Arc<PerAddress>,
+    /// What every connection's incomplete messages hold together (`--max-buffered-bytes`).
+    pub buffered: Arc<MemoryBudget>,
     /// Set once a graceful shutdown has begun.
     pub(super) shutting_down: AtomicBool,
 }

@@ -84,7 +84,10 @@ impl Reader<'_> {
 
     /// The session's input for its app, to the hub.
     #[inline(never)]
-    fn to_hub(&self, input: Input) {
+    fn to_hub(&mut self, input: Input) {
+        if let Some(len) = input.relayed_len().filter(|&len| len > self.max_relay()) {
+            return self.refuse_relay(len);
+        }
         self.shared
             .hub_send(Command::Message { id: self.id, input });
     }
@@ -95,6 +98,35 @@ impl Reader<'_> {
     fn refuse(&mut self, reason: String) {
         metrics().rate_limit_close(RateLimit::Messages);
         self.close_for_policy(reason);
+    }
+
+    /// The largest message relayed to other clients: half of what a receiver's backlog may
+    /// hold (`--max-backlog-bytes`), so that two relays back to back fit beside each other in
+    /// the outbox of a receiver that reads as fast as it can. A larger one would make every
+    /// receiver a slow consumer (1008) for its sender's sake, out of a few KiB when compressed.
+    fn max_relay(&self) -> usize {
+        self.shared.config.max_backlog_bytes / 2
+    }
+
+    /// A relay over [`Reader::max_relay`]: its sender, not the receivers, is closed with 1009,
+    /// and nothing is relayed. What the client sends after it is dropped.
+    #[cold]
+    #[inline(never)]
+    fn refuse_relay(&mut self, len: usize) {
+        if std::mem::replace(&mut self.closing_for_policy, true) {
+            return;
+        }
+        let reason = format!(
+            "§10.4 a relay of {len} bytes is over {} (--max-backlog-bytes / 2)",
+            self.max_relay()
+        );
+        info!("peer {}: closing with 1009: {reason}", self.id);
+        metrics().relay_refused();
+        self.outbox.control(Control::Close {
+            code: CloseCode::MESSAGE_TOO_BIG,
+            reason,
+            discard_queued: false,
+        });
     }
 
     /// `--max-control-rate`: a Ping/Pong flood is closed with 1008.

@@ -345,19 +345,20 @@ impl OutboxReceiver {
 
     /// Our Close is written ([`SlotState::CloseSent`]): waits until the reader queues `Finish`
     /// or `Final` (it has the peer's Close, or gave up), at most until `deadline`; other
-    /// instructions are dropped (after our Close nothing more is written, §5.5.1).
-    pub fn await_last(&self, deadline: Instant) {
+    /// instructions are dropped (after our Close nothing more is written, §5.5.1). Returns
+    /// whether the reader's last word came before the deadline.
+    pub fn await_last(&self, deadline: Instant) -> bool {
         let mut lanes = self.room.lanes();
         lanes.slot.close_sent(deadline);
         loop {
             while let Some(control) = lanes.control.pop_front() {
                 if matches!(control, Control::Finish | Control::Final(_)) {
-                    return;
+                    return true;
                 }
             }
             let now = Instant::now();
             if now >= deadline {
-                return;
+                return false;
             }
             lanes.writer_waits = true;
             lanes = wait_timeout(&self.room.control_queued, lanes, deadline - now);

@@ -31,7 +31,7 @@ use super::writer::WriterSlot;
 use crate::app::rate::WindowCounter;
 use crate::app::Endpoint;
 use crate::protocol::deflate::{Params, StatelessCompressor};
-use crate::protocol::{Connection, Limits};
+use crate::protocol::{Connection, Limits, MemoryBudget};
 use crate::server::hub::Command;
 use crate::server::metrics;
 use crate::server::refusal::Refusal;
@@ -90,7 +90,12 @@ fn open<'a>(
     // permessage-deflate (RFC 7692): the connection inflates what the client sends; what we
     // send is compressed without per-connection state (server_no_context_takeover), by the
     // reader for echo replies and by the writer for the hub's shared frames.
-    let conn = new_connection(limits, deflate, config.deflate_threshold);
+    let conn = new_connection(
+        limits,
+        deflate,
+        config.deflate_threshold,
+        Arc::clone(&shared.buffered),
+    );
     let compressor = deflate
         .and_then(|params| StatelessCompressor::for_server(&params, config.deflate_threshold));
     // A peer that stops reading stalls our writes; after --write-timeout the writer gives up,
@@ -99,6 +104,12 @@ fn open<'a>(
         warn!("peer {id}: cannot set a write timeout: {e}");
         let _ = (&stream).write_all(&Refusal::SocketSetupFailed.response());
         return None;
+    }
+    // --socket-send-buffer: what this client's unsent bytes may hold in the kernel.
+    if let Some(bytes) = config.socket_send_buffer {
+        if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(bytes) {
+            warn!("peer {id}: cannot set SO_SNDBUF to {bytes}: {e}");
+        }
     }
     // The reader and the writer share the one socket: `&TcpStream` reads and writes.
     let stream = Arc::new(stream);
@@ -176,9 +187,11 @@ fn new_connection(
     limits: Limits,
     deflate: Option<Params>,
     threshold: usize,
+    budget: Arc<MemoryBudget>,
 ) -> Arc<Mutex<Connection>> {
+    let conn = Connection::server(limits).with_budget(budget);
     Arc::new(Mutex::new(match deflate {
-        Some(params) => Connection::server(limits).with_deflate(params, threshold),
-        None => Connection::server(limits),
+        Some(params) => conn.with_deflate(params, threshold),
+        None => conn,
     }))
 }

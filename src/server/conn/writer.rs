@@ -18,6 +18,14 @@
 //! It also starts the close handshake when the hub asks (slow consumer, shutdown): it sends our
 //! Close through the connection's state machine, then waits for the reader to see the peer's
 //! Close, at most `--close-timeout`, and closes TCP (§7.1.1: the server closes first).
+//!
+//! A connection whose last bytes cannot be delivered is **reset** rather than closed: when a
+//! write made no progress for `--write-timeout` (the peer stopped reading; a slow consumer's
+//! 1008 stuck behind a full socket), when no Close came back within `--close-timeout`, or when
+//! no writer could start. A plain close would queue the FIN behind what the kernel still holds
+//! for the peer, and the socket would live on as a `FIN-WAIT-1` orphan holding its send queue
+//! (MiBs each) until the peer reads or the kernel gives up; `SO_LINGER` 0 makes `close(2)` send
+//! an RST and free the queue at once. The timeout that expired is the grace period.
 
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
@@ -34,7 +42,7 @@ use crate::app::ClientId;
 use crate::protocol::connection::State;
 use crate::protocol::deflate::StatelessCompressor;
 use crate::protocol::{CloseFrame, Connection};
-use crate::server::metrics::EndpointCounters;
+use crate::server::metrics::{metrics, EndpointCounters};
 use crate::server::pool::ThreadPool;
 use crate::server::spawner::Spawner;
 use crate::sync::{lock, wait_timeout};
@@ -237,10 +245,23 @@ impl WriterSlot {
         Ok(written)
     }
 
-    /// A write with the slot held failed: closes TCP; the reader sees it and leaves.
+    /// A write with the slot held failed: resets TCP; the reader sees it and leaves.
     pub fn fail(&self, error: &io::Error) {
         debug!("peer {}: write failed: {error}", self.id);
+        self.reset();
         self.finish(true);
+    }
+
+    /// Makes the socket's close an abortive one (`SO_LINGER` 0: `close(2)` sends an RST and
+    /// frees the send queue), for a connection whose last bytes will never be delivered. The
+    /// socket closes when the reader and the writer have let go of it.
+    fn reset(&self) {
+        if socket2::SockRef::from(&*self.stream)
+            .set_linger(Some(Duration::ZERO))
+            .is_ok()
+        {
+            metrics().connection_reset();
+        }
     }
 
     /// The Close the hub asked for (a slow consumer, a shutdown) that never went out because a
@@ -274,6 +295,7 @@ impl WriterSlot {
             .is_err()
         {
             warn!("peer {}: no spawner thread; closing", self.id);
+            self.reset();
             self.finish(false);
         }
     }
@@ -284,6 +306,7 @@ impl WriterSlot {
         if let Err(e) = self.pool.run(Box::new(move || slot.run())) {
             // Out of threads: this connection cannot be written to; end it, keep the others.
             warn!("peer {}: cannot start a writer: {e}", self.id);
+            self.reset();
             self.finish(false);
         }
     }
@@ -298,18 +321,23 @@ impl WriterSlot {
     }
 
     /// Waits until the writer has closed TCP (after the reader's last frames), at most
-    /// `timeout`; then closes it anyway.
+    /// `timeout`; then resets it (the writer is stuck on a peer that does not read).
     pub fn wait_finished(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         let room = &self.outbox.room;
         let mut lanes = room.lanes();
-        while !lanes.slot.is_finished() {
+        let mut finished = lanes.slot.is_finished();
+        while !finished {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
             lanes = wait_timeout(&room.finished, lanes, left);
+            finished = lanes.slot.is_finished();
         }
         drop(lanes);
+        if !finished {
+            self.reset();
+        }
         self.finish(false);
     }
 
@@ -355,8 +383,9 @@ impl WriterSlot {
                 next = Next::CloseTcp;
             }
         }
-        if next == Next::AwaitPeerClose {
-            self.await_peer_close();
+        // The grace is over and the peer did not take our last bytes: reset.
+        if write_failed || (next == Next::AwaitPeerClose && !self.await_peer_close()) {
+            self.reset();
         }
         self.finish(write_failed);
     }
@@ -401,9 +430,10 @@ impl WriterSlot {
     }
 
     /// After our Close: wait until the reader has the peer's Close (it sends `Finish` or
-    /// `Final`), or the close timeout passes (§7.1.1: then close TCP anyway).
-    fn await_peer_close(&self) {
-        self.outbox.await_last(Instant::now() + self.close_timeout);
+    /// `Final`), or the close timeout passes (§7.1.1: then close TCP anyway). Returns whether
+    /// the peer's Close came in time.
+    fn await_peer_close(&self) -> bool {
+        self.outbox.await_last(Instant::now() + self.close_timeout)
     }
 
     /// Writes the batch with as few system calls as possible: one vectored write when it fits.
