@@ -216,6 +216,12 @@ impl Connection {
     /// bytes are compressed, and the peer's messages are inflated with one inflater that keeps
     /// its window across messages unless the peer agreed to reset its own (§7.1.1).
     pub fn with_deflate(mut self, params: Params, threshold: usize) -> Self {
+        self.set_deflate(params, threshold);
+        self
+    }
+
+    /// [`Connection::with_deflate`] in place, for a connection already where it will live.
+    pub fn set_deflate(&mut self, params: Params, threshold: usize) {
         let peer = match self.role {
             Role::Server => Role::Client,
             Role::Client => Role::Server,
@@ -226,7 +232,6 @@ impl Connection {
             inflater: Inflater::new(params.no_context_takeover(peer)),
             deflater: None,
         }));
-        self
     }
 
     /// Counts the message being received, inflated bytes included, against `budget`, which
@@ -234,12 +239,13 @@ impl Connection {
     /// this connection with [`ProtocolError::BufferBudgetExhausted`] (1013), and the bytes a
     /// message held are given back once it is whole, failed or dropped.
     pub fn with_budget(mut self, budget: Arc<MemoryBudget>) -> Self {
-        let assembler = std::mem::replace(
-            &mut self.assembler,
-            MessageAssembler::new(self.limits.max_message_size, self.limits.max_fragments),
-        );
-        self.assembler = assembler.with_budget(budget);
+        self.set_budget(budget);
         self
+    }
+
+    /// [`Connection::with_budget`] in place, for a connection already where it will live.
+    pub fn set_budget(&mut self, budget: Arc<MemoryBudget>) {
+        self.assembler.set_budget(budget);
     }
 
     /// Bytes of the server-wide budget the message being received holds now.

@@ -103,8 +103,13 @@ impl MessageAssembler {
     /// Counts the message buffer against `budget`, shared with other connections: each growth
     /// is reserved there first ([`Account::grow`]).
     pub fn with_budget(mut self, budget: Arc<MemoryBudget>) -> Self {
-        self.account = Account::new(Some(budget));
+        self.set_budget(budget);
         self
+    }
+
+    /// [`MessageAssembler::with_budget`] in place.
+    pub fn set_budget(&mut self, budget: Arc<MemoryBudget>) {
+        self.account = Account::new(Some(budget));
     }
 
     /// Bytes of the budget the message in progress holds.

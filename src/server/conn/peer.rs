@@ -36,6 +36,7 @@ use crate::server::hub::Command;
 use crate::server::metrics;
 use crate::server::refusal::Refusal;
 use crate::server::shared::Shared;
+use crate::sync::lock;
 
 /// Runs an upgraded connection until it ends.
 ///
@@ -189,9 +190,15 @@ fn new_connection(
     threshold: usize,
     budget: Arc<MemoryBudget>,
 ) -> Arc<Mutex<Connection>> {
-    let conn = Connection::server(limits).with_budget(budget);
-    Arc::new(Mutex::new(match deflate {
-        Some(params) => conn.with_deflate(params, threshold),
-        None => conn,
-    }))
+    // Built where it lives, then set up in place: each builder step by value would be another
+    // copy of it in this frame.
+    let conn = Arc::new(Mutex::new(Connection::server(limits)));
+    {
+        let mut state = lock(&conn);
+        state.set_budget(budget);
+        if let Some(params) = deflate {
+            state.set_deflate(params, threshold);
+        }
+    }
+    conn
 }
