@@ -158,11 +158,11 @@ fn serve(config: Config) -> ExitCode {
 }
 
 /// `simple_logger` writes the lines, behind the `log` thread's queue
-/// ([`LogSink`](wsmith::server::log_sink::LogSink)): no thread waits for stderr.
+/// ([`LogSink`](wsmith::server::LogSink)): no thread waits for stderr.
 fn start_logging(level: log::LevelFilter) {
     let logger = simple_logger::SimpleLogger::new().with_level(level);
     let max_level = logger.max_level();
-    let installed = wsmith::server::log_sink::LogSink::start(Box::new(logger))
+    let installed = wsmith::server::LogSink::start(Box::new(logger))
         .map_err(|e| e.to_string())
         .and_then(|sink| log::set_boxed_logger(Box::new(sink)).map_err(|e| e.to_string()));
     match installed {

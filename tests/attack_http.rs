@@ -32,7 +32,6 @@ use serde_json::Value;
 use support::probe::Probe;
 use support::process::Wsmith;
 use support::{masked_frame, status_of, upgrade_request, RawClient, TestServer, TIMEOUT};
-use wsmith::server::hub::Command;
 
 /// Whether to run the heavier sizes (`WSMITH_ATTACK_HEAVY=1`).
 fn heavy() -> bool {
@@ -336,8 +335,7 @@ fn row_14_a_publish_answered_503_is_never_delivered() {
     let server = TestServer::start();
     let mut listener = RawClient::connect(server.addr, "/notifications");
     server.wait_for_hub_clients(1);
-    let (stall, release) = crossbeam_channel::bounded(0);
-    server.shared.hub_send(Command::Count { reply: stall });
+    let release = server.shared.stall_hub();
     let publish = |text: &str| {
         let request = format!(
             "POST /publish/notifications HTTP/1.1\r\nHost: localhost\r\n\

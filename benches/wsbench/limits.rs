@@ -20,7 +20,7 @@
 
 use std::fmt::Write as _;
 
-use wsmith::server::capacity::Capacity;
+use wsmith::server::Capacity;
 
 use crate::procfs;
 use crate::scenarios::idle::OPENERS;

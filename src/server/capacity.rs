@@ -136,6 +136,7 @@ impl ThreadBudget {
     }
 
     /// Threads running now.
+    #[cfg(test)]
     pub(crate) fn live(&self) -> usize {
         self.live.load(Ordering::SeqCst)
     }

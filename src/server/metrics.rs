@@ -28,19 +28,19 @@ use crate::protocol::CloseCode;
 static METRICS: Metrics = Metrics::new();
 
 /// The process's counters.
-pub fn metrics() -> &'static Metrics {
+pub(crate) fn metrics() -> &'static Metrics {
     &METRICS
 }
 
 /// The counters of the endpoint a connection upgraded at: what its reader and writer count on.
-pub fn endpoint(endpoint: &Endpoint) -> &'static EndpointCounters {
+pub(crate) fn endpoint(endpoint: &Endpoint) -> &'static EndpointCounters {
     METRICS.endpoint(endpoint.index())
 }
 
 /// One endpoint's counters, on a cache line of their own.
 #[derive(Debug)]
 #[repr(align(64))]
-pub struct EndpointCounters {
+pub(crate) struct EndpointCounters {
     open: AtomicI64,
     upgrades: AtomicU64,
     messages_received: AtomicU64,
@@ -62,36 +62,36 @@ impl EndpointCounters {
     }
 
     /// A connection upgraded here: counted open until the guard is dropped (even by a panic).
-    pub fn open(&'static self) -> Open {
+    pub(crate) fn open(&'static self) -> Open {
         self.upgrades.fetch_add(1, Relaxed);
         self.open.fetch_add(1, Relaxed);
         Open(self)
     }
 
     /// The reader got `bytes` from the socket (frames after the handshake).
-    pub fn received_bytes(&self, bytes: usize) {
+    pub(crate) fn received_bytes(&self, bytes: usize) {
         self.bytes_received.fetch_add(bytes as u64, Relaxed);
     }
 
     /// The reader has a whole message (§5.4: after its last fragment).
-    pub fn received_message(&self) {
+    pub(crate) fn received_message(&self) {
         self.messages_received.fetch_add(1, Relaxed);
     }
 
     /// `bytes` of frames went into the socket.
-    pub fn sent_bytes(&self, bytes: usize) {
+    pub(crate) fn sent_bytes(&self, bytes: usize) {
         self.bytes_sent.fetch_add(bytes as u64, Relaxed);
     }
 
     /// `messages` data messages were written whole.
-    pub fn sent_messages(&self, messages: usize) {
+    pub(crate) fn sent_messages(&self, messages: usize) {
         self.messages_sent.fetch_add(messages as u64, Relaxed);
     }
 }
 
 /// A connection counted in [`EndpointCounters`]' open gauge while it lives.
 #[derive(Debug)]
-pub struct Open(&'static EndpointCounters);
+pub(crate) struct Open(&'static EndpointCounters);
 
 impl Drop for Open {
     fn drop(&mut self) {
@@ -101,7 +101,7 @@ impl Drop for Open {
 
 /// Why the listener refused a connection (answered `503` without a thread).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// `--max-connections` connections were open.
     MaxConnections,
     /// No thread was parked and the thread budget (`vm.max_map_count`) was spent.
@@ -136,7 +136,7 @@ impl Refusal {
 
 /// The per-connection limit that closed a client with 1008.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateLimit {
+pub(crate) enum RateLimit {
     /// `--rate-limit`: messages per second (the chat's).
     Messages,
     /// `--max-control-rate`: Pings and Pongs per second (§10.4).
@@ -157,7 +157,7 @@ impl RateLimit {
 /// A server-wide or per-client budget that refused a request, so that one client's work stays
 /// its own (each counted in `wsmith_budget_refusals_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Budget {
+pub(crate) enum Budget {
     /// The hub's queue was full when a new client's Join was queued: the upgrade got 503.
     HubQueue,
     /// `POST /publish` named a channel that does not exist.
@@ -214,7 +214,7 @@ const HUB_BUCKETS_S: [f64; 15] = [
 
 /// Every counter of the process (see the module doc).
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     endpoints: [EndpointCounters; NAMES.len()],
     accepted: AtomicU64,
     refused: [AtomicU64; Refusal::ALL.len()],
@@ -249,7 +249,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Every counter at zero.
-    pub const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self {
             endpoints: [const { EndpointCounters::new() }; NAMES.len()],
             accepted: AtomicU64::new(0),
@@ -271,7 +271,7 @@ impl Metrics {
     }
 
     /// The counters of one endpoint.
-    pub fn endpoint(&self, index: usize) -> &EndpointCounters {
+    pub(crate) fn endpoint(&self, index: usize) -> &EndpointCounters {
         // One entry per name of `NAMES`, and `Endpoint::index` is always one of them.
         self.endpoints
             .get(index)
@@ -279,7 +279,7 @@ impl Metrics {
     }
 
     /// The server started now (the `wsmith_start_time_seconds` gauge).
-    pub fn started(&self) {
+    pub(crate) fn started(&self) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -287,27 +287,27 @@ impl Metrics {
     }
 
     /// A log line was dropped: its queue was full, or writing it to stderr failed.
-    pub fn log_line_dropped(&self) {
+    pub(crate) fn log_line_dropped(&self) {
         self.log_lines_dropped.fetch_add(1, Relaxed);
     }
 
     /// The hub dropped a `POST /publish` whose deadline had passed (the client got 503).
-    pub fn publish_expired(&self) {
+    pub(crate) fn publish_expired(&self) {
         self.publish_expired.fetch_add(1, Relaxed);
     }
 
     /// The listener took a connection from the listen queue (refused ones included).
-    pub fn accepted(&self) {
+    pub(crate) fn accepted(&self) {
         self.accepted.fetch_add(1, Relaxed);
     }
 
     /// The listener refused a connection.
-    pub fn refused(&self, why: Refusal) {
+    pub(crate) fn refused(&self, why: Refusal) {
         self.refused[why as usize].fetch_add(1, Relaxed);
     }
 
     /// An opening handshake (or the request head before it) was answered with `status`.
-    pub fn handshake_failed(&self, status: u16) {
+    pub(crate) fn handshake_failed(&self, status: u16) {
         let slot = HANDSHAKE_STATUSES
             .iter()
             .position(|&s| s == status)
@@ -318,7 +318,7 @@ impl Metrics {
     }
 
     /// A connection ended: who sent the first Close, and its code (1006 for none, §7.1.5).
-    pub fn closed(&self, by: ClosedBy, code: CloseCode) {
+    pub(crate) fn closed(&self, by: ClosedBy, code: CloseCode) {
         let by = CLOSED_BY.iter().position(|&b| b == by).unwrap_or(0);
         if let Some(counter) = self.closes.get(by).and_then(|c| c.get(close_slot(code))) {
             counter.fetch_add(1, Relaxed);
@@ -327,45 +327,45 @@ impl Metrics {
 
     /// The hub closed a slow consumer; `unit` is the backlog limit it went over
     /// (`"messages"`: `--max-backlog`, `"bytes"`: `--max-backlog-bytes`).
-    pub fn slow_consumer(&self, unit: &str) {
+    pub(crate) fn slow_consumer(&self, unit: &str) {
         let slot = usize::from(unit == "bytes");
         self.slow_consumers[slot].fetch_add(1, Relaxed);
     }
 
     /// A connection whose last bytes could not be delivered was reset (`SO_LINGER` 0), so the
     /// kernel frees its send queue instead of keeping a `FIN-WAIT-1` orphan.
-    pub fn connection_reset(&self) {
+    pub(crate) fn connection_reset(&self) {
         self.resets.fetch_add(1, Relaxed);
     }
 
     /// A sender was closed with 1009: its message, relayed, would not fit half a receiver's
     /// backlog (`--max-backlog-bytes`).
-    pub fn relay_refused(&self) {
+    pub(crate) fn relay_refused(&self) {
         self.relays_refused.fetch_add(1, Relaxed);
     }
 
     /// A client was closed with 1008 for going over `limit`.
-    pub fn rate_limit_close(&self, limit: RateLimit) {
+    pub(crate) fn rate_limit_close(&self, limit: RateLimit) {
         self.rate_limit_closes[limit as usize].fetch_add(1, Relaxed);
     }
 
     /// `budget` refused a request.
-    pub fn budget_refused(&self, budget: Budget) {
+    pub(crate) fn budget_refused(&self, budget: Budget) {
         self.budget_refusals[budget as usize].fetch_add(1, Relaxed);
     }
 
     /// `bytes` more are held in an outbox.
-    pub fn outbox_added(&self, bytes: usize) {
+    pub(crate) fn outbox_added(&self, bytes: usize) {
         self.outbox_bytes.fetch_add(bytes as i64, Relaxed);
     }
 
     /// `bytes` left an outbox (written, dropped, or the outbox itself dropped).
-    pub fn outbox_removed(&self, bytes: usize) {
+    pub(crate) fn outbox_removed(&self, bytes: usize) {
         self.outbox_bytes.fetch_sub(bytes as i64, Relaxed);
     }
 
     /// The hub took `took` for one command.
-    pub fn hub_command(&self, took: Duration) {
+    pub(crate) fn hub_command(&self, took: Duration) {
         let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         let slot = HUB_BUCKETS_NS
             .iter()
@@ -378,7 +378,7 @@ impl Metrics {
     }
 
     /// Every metric as its family: what `/metrics` and `/metrics.json` write, in this order.
-    pub fn families(&self, live: &Live) -> Vec<Family> {
+    pub(crate) fn families(&self, live: &Live) -> Vec<Family> {
         let per_endpoint = |field: fn(&EndpointCounters) -> i64| -> Vec<Sample> {
             self.endpoints
                 .iter()
@@ -602,23 +602,23 @@ impl Metrics {
 
 /// What is read from the running server when it is scraped, not counted here.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Live {
+pub(crate) struct Live {
     /// TCP connections being served.
-    pub tcp_connections: usize,
+    pub(crate) tcp_connections: usize,
     /// `--max-connections` as in effect.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Commands waiting in the hub's channel.
-    pub hub_queue: usize,
+    pub(crate) hub_queue: usize,
     /// Pool threads alive, parked or busy.
-    pub threads: usize,
+    pub(crate) threads: usize,
     /// Pool threads parked.
-    pub parked_threads: usize,
+    pub(crate) parked_threads: usize,
     /// Bytes the incomplete messages of every connection hold now (`--max-buffered-bytes`).
-    pub buffered_bytes: u64,
+    pub(crate) buffered_bytes: u64,
     /// `--max-buffered-bytes`.
-    pub buffered_limit: u64,
+    pub(crate) buffered_limit: u64,
     /// Connections closed 1013 because their message would take the budget over its limit.
-    pub buffered_refused: u64,
+    pub(crate) buffered_refused: u64,
 }
 
 /// A figure read when scraped, as a sample's integer.
@@ -668,20 +668,20 @@ fn closed_by(by: ClosedBy) -> &'static str {
 /// Times the hub's commands, one lap per command: a lap's end is the next one's start, so a
 /// command costs one clock read.
 #[derive(Debug)]
-pub struct HubTimer {
+pub(crate) struct HubTimer {
     since: Instant,
 }
 
 impl HubTimer {
     /// Starts timing the first command of a round.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self {
             since: Instant::now(),
         }
     }
 
     /// The command timed so far is done; the next one starts now.
-    pub fn lap(&mut self) {
+    pub(crate) fn lap(&mut self) {
         let now = Instant::now();
         METRICS.hub_command(now.saturating_duration_since(self.since));
         self.since = now;

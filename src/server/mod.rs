@@ -3,40 +3,40 @@
 //!
 //! | thread | name | stack | what it does |
 //! |---|---|---|---|
-//! | listener | `listener` (the caller's) | — | accepts, enforces `--max-connections` and the per-address caps ([`per_address`]), hands the connection to a pooled thread |
-//! | connection | `conn` (pooled) | [`CONNECTION_STACK`] | reads the request head, serves HTTP or upgrades, then reads frames |
-//! | writer | `conn` (pooled) | [`CONNECTION_STACK`] | drains that connection's outbox into its socket; runs only while there is something to write |
+//! | listener | `listener` (the caller's) | — | accepts, enforces `--max-connections` and the per-address caps (`per_address`), hands the connection to a pooled thread |
+//! | connection | `conn` (pooled) | 128 KiB (`CONNECTION_STACK`) | reads the request head, serves HTTP or upgrades, then reads frames |
+//! | writer | `conn` (pooled) | 128 KiB (`CONNECTION_STACK`) | drains that connection's outbox into its socket; runs only while there is something to write |
 //! | hub | `hub` | 256 KiB | owns the registry and runs the apps |
 //! | spawner | `spawner` | 64 KiB | starts writer threads, so the hub never creates one |
 //! | timer | `notify` | 64 KiB | `--notify-every` ticks |
-//! | log | `log` | 64 KiB | writes the log lines every thread queues ([`log_sink`]), so that no thread waits for stderr |
+//! | log | `log` | 64 KiB | writes the log lines every thread queues (`log_sink`, [`LogSink`]), so that no thread waits for stderr |
 //!
-//! Connection and writer threads come from one [`pool`]: a thread whose job ended parks for
-//! [`pool::PARK_IDLE`] and runs the next connection or writer, so a short connection costs no
+//! Connection and writer threads come from one pool ([`ThreadPool`]): a thread whose job ended parks for
+//! `pool::PARK_IDLE` (2 s) and runs the next connection or writer, so a short connection costs no
 //! thread creation; it is still one thread per live connection (two while it has writes
-//! queued), all counted against [`capacity::ThreadBudget`]. Log lines name the connection
+//! queued), all counted against `capacity::ThreadBudget`. Log lines name the connection
 //! (`peer 17: …`), since a pooled thread cannot carry it in its name.
 
-pub mod capacity;
-pub mod claim;
-pub mod close_record;
-pub mod conn;
-pub mod deflaters;
-pub mod exposition;
-pub mod health;
-pub mod hub;
-pub mod listener;
-pub mod log_sink;
-pub mod metric_family;
-pub mod metrics;
-pub mod per_address;
-pub mod pool;
-pub mod refusal;
-pub mod request;
-pub mod shared;
-pub mod spawner;
-pub mod static_files;
-pub mod trust;
+pub(crate) mod capacity;
+pub(crate) mod claim;
+pub(crate) mod close_record;
+pub(crate) mod conn;
+pub(crate) mod deflaters;
+pub(crate) mod exposition;
+pub(crate) mod health;
+pub(crate) mod hub;
+pub(crate) mod listener;
+pub(crate) mod log_sink;
+pub(crate) mod metric_family;
+pub(crate) mod metrics;
+pub(crate) mod per_address;
+pub(crate) mod pool;
+pub(crate) mod refusal;
+pub(crate) mod request;
+pub(crate) mod shared;
+pub(crate) mod spawner;
+pub(crate) mod static_files;
+pub(crate) mod trust;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -49,12 +49,18 @@ use log::{info, warn};
 
 use crate::config::{self, Config, Www};
 use hub::Command;
+// What the binary, the integration tests and the bench use; everything else in `server/` is
+// the crate's own.
+pub use capacity::Capacity;
+pub use conn::tap::{HandshakeRecord, Tap, TapInfo};
+pub use log_sink::LogSink;
+pub use pool::ThreadPool;
 pub use shared::Shared;
 use spawner::spawn_named;
 
 /// Stack of a connection thread. Small and fixed: connection count, not stack, is the limit
 /// (see README, "Memory per connection").
-pub const CONNECTION_STACK: usize = 128 * 1024;
+pub(crate) const CONNECTION_STACK: usize = 128 * 1024;
 /// Stack of the hub thread (JSON and the chat state live on the heap).
 const HUB_STACK: usize = 256 * 1024;
 /// Commands that may wait for the hub before connection threads block on it.

@@ -294,7 +294,6 @@ fn tap_for(
         Box::new(HandshakeRecord {
             request: String::from_utf8_lossy(head.as_bytes()).into_owned(),
             key: upgrade.key.to_owned(),
-            accept: upgrade.accept.clone(),
             response: String::from_utf8_lossy(response).into_owned(),
             deflate: upgrade.deflate,
         })

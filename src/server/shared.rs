@@ -26,7 +26,7 @@ use crate::protocol::MemoryBudget;
 #[derive(Debug)]
 pub struct Shared {
     /// The configuration.
-    pub config: Config,
+    pub(crate) config: Config,
     /// The page's files: built in, or the canonical path of `--www`.
     pub(crate) www_root: Www,
     /// `Config::www_fallback`, if it exists.
@@ -50,14 +50,14 @@ pub struct Shared {
     /// Open connections per peer address (`--max-connections-per-address`).
     pub(super) connections: Arc<PerAddress>,
     /// What every connection's incomplete messages hold together (`--max-buffered-bytes`).
-    pub buffered: Arc<MemoryBudget>,
+    pub(crate) buffered: Arc<MemoryBudget>,
     /// Set once a graceful shutdown has begun.
     pub(super) shutting_down: AtomicBool,
 }
 
 impl Shared {
     /// Sends a command to the hub, waiting if its queue is full (back-pressure on readers).
-    pub fn hub_send(&self, command: Command) {
+    pub(crate) fn hub_send(&self, command: Command) {
         if self.hub.send(command).is_err() {
             warn!("hub is gone; command dropped");
         }
@@ -75,6 +75,25 @@ impl Shared {
     /// is full (or the hub is gone), so the caller can refuse instead of blocking.
     pub(crate) fn hub_try_send(&self, command: Command) -> Result<(), Command> {
         self.hub.try_send(command).map_err(|e| e.into_inner())
+    }
+
+    /// How many clients the hub has registered now, once it gets to the question; `None` if
+    /// it did not answer within `timeout`. A question for tests (`test-hooks` builds only).
+    #[cfg(feature = "test-hooks")]
+    pub fn hub_client_count(&self, timeout: std::time::Duration) -> Option<usize> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        self.hub_send(Command::Count { reply });
+        answer.recv_timeout(timeout).ok()
+    }
+
+    /// Stalls the hub on purpose, for tests of what happens while it is behind
+    /// (`test-hooks` builds only): it stays blocked until the returned receiver takes its
+    /// answer or is dropped.
+    #[cfg(feature = "test-hooks")]
+    pub fn stall_hub(&self) -> crossbeam_channel::Receiver<usize> {
+        let (reply, release) = crossbeam_channel::bounded(0);
+        self.hub_send(Command::Count { reply });
+        release
     }
 
     /// Whether a graceful shutdown has begun.

@@ -58,10 +58,10 @@ impl TestServer {
     pub fn wait_for_hub_clients(&self, expected: usize) {
         let deadline = std::time::Instant::now() + TIMEOUT;
         loop {
-            let (reply, answer) = crossbeam_channel::bounded(1);
-            self.shared
-                .hub_send(wsmith::server::hub::Command::Count { reply });
-            let count = answer.recv_timeout(TIMEOUT).expect("the hub answers Count");
+            let count = self
+                .shared
+                .hub_client_count(TIMEOUT)
+                .expect("the hub answers Count");
             if count == expected {
                 return;
             }

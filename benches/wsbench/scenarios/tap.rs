@@ -21,7 +21,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wsmith::server::conn::tap::{Tap, TapInfo};
+use wsmith::server::{Tap, TapInfo};
 
 use super::echo::{self, SmallRun};
 use super::{Phase, Sample, Timing};

@@ -76,7 +76,7 @@ impl Reader<'_> {
         // echo touches stays within the two pages an idle connection keeps.
         match self.session.read(message) {
             Reading::Reply(reply) => self.reply(reply),
-            Reading::Hub(input) => self.to_hub(input),
+            Reading::Hub(input) => self.send_to_hub(input),
             Reading::Close(reason) => self.refuse(reason),
             Reading::Nothing => {}
         }
@@ -84,7 +84,7 @@ impl Reader<'_> {
 
     /// The session's input for its app, to the hub.
     #[inline(never)]
-    fn to_hub(&mut self, input: Input) {
+    fn send_to_hub(&mut self, input: Input) {
         if let Some(len) = input.relayed_len().filter(|&len| len > self.max_relay()) {
             return self.refuse_relay(len);
         }

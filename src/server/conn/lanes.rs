@@ -29,7 +29,7 @@ use crate::sync::{lock, wait_timeout};
 
 /// A data frame ready for the wire.
 #[derive(Debug, Clone)]
-pub enum Frame {
+pub(crate) enum Frame {
     /// A frame encoded once by the hub and shared by every recipient.
     Shared(SharedBytes),
     /// A frame for one recipient: header and payload kept apart so the payload is not copied.
@@ -48,7 +48,7 @@ pub enum Frame {
 /// form (RFC 7692 §6.1), also made once per window size: by the first writer thread whose
 /// connection needs it, never by the hub. The other writers that need it wait for that one.
 #[derive(Clone)]
-pub struct SharedBytes(Arc<SharedInner>);
+pub(crate) struct SharedBytes(Arc<SharedInner>);
 
 struct SharedInner {
     plain: Arc<[u8]>,
@@ -58,7 +58,7 @@ struct SharedInner {
 
 impl SharedBytes {
     /// The frames as `compressor` sends them: compressed once, then shared.
-    pub fn deflated(&self, compressor: &StatelessCompressor) -> &[u8] {
+    pub(crate) fn deflated(&self, compressor: &StatelessCompressor) -> &[u8] {
         let index = usize::from(compressor.window_bits.clamp(9, 15) - 9);
         match self.0.deflated.get(index) {
             Some(cell) => cell.get_or_init(|| {
@@ -103,7 +103,7 @@ impl std::fmt::Debug for SharedBytes {
 
 impl Frame {
     /// The bytes to write, as one or two slices.
-    pub fn parts(&self) -> [&[u8]; 2] {
+    pub(crate) fn parts(&self) -> [&[u8]; 2] {
         match self {
             Self::Shared(bytes) | Self::Batch(bytes, _) => [bytes, &[]],
             Self::Owned(header, payload) => [header.as_slice(), payload],
@@ -113,7 +113,7 @@ impl Frame {
 
     /// The bytes to write to a connection that compresses with `compressor`: shared frames in
     /// their compressed form; an owned frame was made for its recipient and goes as it is.
-    pub fn wire_parts(&self, compressor: Option<&StatelessCompressor>) -> [&[u8]; 2] {
+    pub(crate) fn wire_parts(&self, compressor: Option<&StatelessCompressor>) -> [&[u8]; 2] {
         match (self, compressor) {
             (Self::Shared(bytes) | Self::Batch(bytes, _), Some(compressor)) => {
                 [bytes.deflated(compressor), &[]]
@@ -137,12 +137,12 @@ impl Frame {
     }
 
     /// Whether it is the unsent rest of a frame the writer must finish first.
-    pub fn is_tail(&self) -> bool {
+    pub(crate) fn is_tail(&self) -> bool {
         matches!(self, Self::Tail(..))
     }
 
     /// How many messages it carries.
-    pub fn messages(&self) -> usize {
+    pub(crate) fn messages(&self) -> usize {
         match self {
             Self::Shared(_) | Self::Owned(..) => 1,
             Self::Batch(_, messages) | Self::Tail(_, _, messages) => *messages,
@@ -150,19 +150,14 @@ impl Frame {
     }
 
     /// Its length on the wire.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.parts().iter().map(|part| part.len()).sum()
-    }
-
-    /// Whether it has no bytes (never true for a real frame).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
 /// An instruction for the writer, ahead of any data.
 #[derive(Debug)]
-pub enum Control {
+pub(crate) enum Control {
     /// Control frames the reader's protocol state machine produced (Pong, Ping), to write now.
     Bytes(Vec<u8>),
     /// The reader's last bytes (a Close reply, or the Close that fails the connection): write
@@ -299,19 +294,19 @@ impl Drop for Queued {
 
 /// The receiving side, owned by the writer thread.
 #[derive(Debug)]
-pub struct OutboxReceiver {
+pub(crate) struct OutboxReceiver {
     pub(super) room: Arc<Room>,
 }
 
 impl OutboxReceiver {
     /// The next control instruction, if any.
-    pub fn try_control(&self) -> Option<Control> {
+    pub(crate) fn try_control(&self) -> Option<Control> {
         self.room.lanes().control.pop_front()
     }
 
     /// The next thing to write: a control instruction if one waits (they go first), else the
     /// first data frame.
-    pub fn try_next(&self) -> Option<Result<Control, Frame>> {
+    pub(crate) fn try_next(&self) -> Option<Result<Control, Frame>> {
         let mut lanes = self.room.lanes();
         match lanes.control.pop_front() {
             Some(control) => Some(Ok(control)),
@@ -320,7 +315,7 @@ impl OutboxReceiver {
     }
 
     /// Moves up to `limit` queued data frames to the end of `into`.
-    pub fn take_data(&self, limit: usize, into: &mut Vec<Frame>) {
+    pub(crate) fn take_data(&self, limit: usize, into: &mut Vec<Frame>) {
         let mut lanes = self.room.lanes();
         let n = limit.min(lanes.data.len());
         into.extend(lanes.data.drain(..n));
@@ -330,7 +325,7 @@ impl OutboxReceiver {
     /// back (an idle connection holds none) and the writer slot with them, in one step under
     /// the lock ([`SlotState::idle`]), so nothing can be queued between its last look and its
     /// going. Says whether the writer stops.
-    pub fn idle_if_empty(&self) -> bool {
+    pub(crate) fn idle_if_empty(&self) -> bool {
         let mut lanes = self.room.lanes();
         let empty = lanes.is_empty();
         if !lanes.slot.idle(empty) {
@@ -347,7 +342,7 @@ impl OutboxReceiver {
     /// or `Final` (it has the peer's Close, or gave up), at most until `deadline`; other
     /// instructions are dropped (after our Close nothing more is written, §5.5.1). Returns
     /// whether the reader's last word came before the deadline.
-    pub fn await_last(&self, deadline: Instant) -> bool {
+    pub(crate) fn await_last(&self, deadline: Instant) -> bool {
         let mut lanes = self.room.lanes();
         lanes.slot.close_sent(deadline);
         loop {
@@ -368,7 +363,7 @@ impl OutboxReceiver {
 
     /// The first Close the hub asked for that is still queued, if a failed write closed TCP
     /// (see [`WriterSlot::unsent_close`](super::writer::WriterSlot::unsent_close)).
-    pub fn unsent_close(&self) -> Option<(CloseCode, String)> {
+    pub(crate) fn unsent_close(&self) -> Option<(CloseCode, String)> {
         let lanes = self.room.lanes();
         if !lanes.slot.has_write_failed() {
             return None;
@@ -380,13 +375,13 @@ impl OutboxReceiver {
     }
 
     /// Takes every queued data frame (a Close that discards them).
-    pub fn take_all_data(&self) -> Vec<Frame> {
+    pub(crate) fn take_all_data(&self) -> Vec<Frame> {
         self.room.lanes().data.drain(..).collect()
     }
 
     /// The writer is done with `frames` (written, or dropped unwritten): count them off and
     /// wake a reader waiting for room.
-    pub fn done_with(&self, frames: &[Frame]) {
+    pub(crate) fn done_with(&self, frames: &[Frame]) {
         for frame in frames {
             self.room.queued.sub(frame);
         }
@@ -395,7 +390,7 @@ impl OutboxReceiver {
 
     /// TCP is closed ([`SlotState::finish`]), after a failed write if `write_failed`: nothing
     /// queued from now on will be written. Wakes a reader waiting for room or for the end.
-    pub fn finish(&self, write_failed: bool) {
+    pub(crate) fn finish(&self, write_failed: bool) {
         self.room.lanes().slot.finish(write_failed);
         self.room.wake();
         self.room.finished.notify_all();

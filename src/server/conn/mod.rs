@@ -55,14 +55,14 @@
 //! `crate::server::…`, so `super::` in these files always means a file of this folder.
 
 mod events;
-pub mod lanes;
-pub mod outbox;
-pub mod peer;
+pub(crate) mod lanes;
+pub(crate) mod outbox;
+pub(crate) mod peer;
 mod reader;
 mod replies;
-pub mod slot;
-pub mod tap;
-pub mod writer;
+pub(crate) mod slot;
+pub(crate) mod tap;
+pub(crate) mod writer;
 
 #[cfg(test)]
 mod tests {
@@ -154,7 +154,11 @@ mod tests {
     fn every_file_of_the_folder_has_a_layer() {
         let declared: Vec<&str> = include_str!("mod.rs")
             .lines()
-            .filter_map(|line| line.strip_prefix("pub mod ").or(line.strip_prefix("mod ")))
+            .filter_map(|line| {
+                ["pub(crate) mod ", "pub mod ", "mod "]
+                    .iter()
+                    .find_map(|prefix| line.strip_prefix(prefix))
+            })
             .filter_map(|rest| rest.strip_suffix(';'))
             .collect();
         let mut layered: Vec<&str> = LAYERS.iter().map(|(file, _)| *file).collect();

@@ -22,7 +22,7 @@ const ROOM_POLL: Duration = Duration::from_millis(50);
 
 /// Why a frame could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendError {
+pub(crate) enum SendError {
     /// The data lane is full: the client is not keeping up.
     Full(Overflow),
     /// The writer is gone: the connection is closing.
@@ -32,13 +32,13 @@ pub enum SendError {
 /// Which limit a full data lane would have gone over, and by how much: the slow consumer's
 /// close reason ("4194400 bytes queued, limit 4194304").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Overflow {
+pub(crate) struct Overflow {
     /// What was counted: `"messages"` (`--max-backlog`) or `"bytes"` (`--max-backlog-bytes`).
-    pub unit: &'static str,
+    pub(crate) unit: &'static str,
     /// How many would be queued with the refused frame.
-    pub queued: usize,
+    pub(crate) queued: usize,
     /// The limit.
-    pub limit: usize,
+    pub(crate) limit: usize,
 }
 
 impl Overflow {
@@ -70,7 +70,7 @@ impl std::fmt::Display for Overflow {
 /// The lanes allocate as frames arrive, so an idle connection holds no slots; the
 /// `--max-backlog` and `--max-backlog-bytes` bounds are counted here instead of preallocated.
 #[derive(Clone)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     room: Arc<Room>,
     max_backlog: usize,
     max_backlog_bytes: usize,
@@ -89,7 +89,7 @@ impl std::fmt::Debug for Outbox {
 
 /// A new outbox whose data lane holds at most `max_backlog` messages and `max_backlog_bytes`
 /// bytes; `writer` builds the connection's [`WriterSlot`] around the receiving side.
-pub fn outbox(
+pub(crate) fn outbox(
     max_backlog: usize,
     max_backlog_bytes: usize,
     writer: impl FnOnce(OutboxReceiver) -> Arc<WriterSlot>,
@@ -118,7 +118,7 @@ impl Outbox {
     ///
     /// [`SendError::Full`] when the frame would take the backlog over either limit,
     /// [`SendError::Gone`] when the writer has stopped.
-    pub fn try_send(&self, frame: Frame) -> Result<(), SendError> {
+    pub(crate) fn try_send(&self, frame: Frame) -> Result<(), SendError> {
         // One lock: the slot's state and the lanes are looked at, and the frame queued or the
         // slot taken, in one step.
         let mut lanes = self.room.lanes();
@@ -205,7 +205,7 @@ impl Outbox {
     /// # Errors
     ///
     /// [`SendError::Gone`] when the writer has stopped.
-    pub fn send(&self, frame: Frame) -> Result<(), SendError> {
+    pub(crate) fn send(&self, frame: Frame) -> Result<(), SendError> {
         let mut lanes = self.room.lanes();
         while self.overflow(&frame).is_some() {
             if lanes.slot.is_finished() {
@@ -222,7 +222,7 @@ impl Outbox {
     }
 
     /// Queues a control instruction; it goes out before any queued data.
-    pub fn control(&self, control: Control) {
+    pub(crate) fn control(&self, control: Control) {
         // Fed only by the reader (whose control frames are rate-limited) and by at most one
         // Close from the hub. After TCP is closed it is kept for `WriterSlot::unsent_close`,
         // and no writer starts for it.
@@ -232,17 +232,17 @@ impl Outbox {
     }
 
     /// The connection's writer slot.
-    pub fn writer(&self) -> &Arc<WriterSlot> {
+    pub(crate) fn writer(&self) -> &Arc<WriterSlot> {
         &self.writer
     }
 
     /// How many messages wait in the data lane (or are being written).
-    pub fn backlog(&self) -> usize {
+    pub(crate) fn backlog(&self) -> usize {
         self.room.queued.messages.load(Ordering::SeqCst)
     }
 
     /// How many bytes wait in the data lane (or are being written).
-    pub fn backlog_bytes(&self) -> usize {
+    pub(crate) fn backlog_bytes(&self) -> usize {
         self.room.queued.bytes.load(Ordering::SeqCst)
     }
 }

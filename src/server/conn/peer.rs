@@ -48,7 +48,7 @@ use crate::sync::lock;
 /// (`open`), what a read sets off (`Reader::receive`) and how the connection ends
 /// (`Reader::end`) run in frames of their own, so that the stack an idle connection keeps
 /// touched stays within two pages (the thread's TLS, and one page of frames).
-pub fn serve(
+pub(crate) fn serve(
     stream: TcpStream,
     response_101: Vec<u8>,
     leftover: Vec<u8>,

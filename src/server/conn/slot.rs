@@ -44,7 +44,7 @@ use std::time::Instant;
 
 /// Who holds the slot to write from its own thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Holder {
+pub(crate) enum Holder {
     /// The connection's reader: the 101, then replies it writes itself.
     Reader,
     /// Whoever delivers a shared frame without waiting (the hub's fan-out, a tap's event).
@@ -53,7 +53,7 @@ pub enum Holder {
 
 /// Who may write to the socket now (see the module doc for the transitions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlotState {
+pub(crate) enum SlotState {
     /// Nobody writes. A frame queued now gets a writer.
     Idle,
     /// One thread writes directly; everybody else queues behind it.
@@ -84,7 +84,7 @@ impl SlotState {
     /// `holder` asks to write directly. Granted only if nobody writes and nothing is queued
     /// (`lanes_empty`), so wire order holds; the holder gives it back with
     /// [`SlotState::release`].
-    pub fn take(&mut self, holder: Holder, lanes_empty: bool) -> bool {
+    pub(crate) fn take(&mut self, holder: Holder, lanes_empty: bool) -> bool {
         if *self == Self::Idle && lanes_empty {
             *self = Self::HeldBy(holder);
             return true;
@@ -95,7 +95,7 @@ impl SlotState {
     /// The holder is done. Returns whether a writer must be started for what was queued
     /// meanwhile. Does nothing unless the slot is held (it may have been finished meanwhile).
     #[must_use = "a writer must be started when this says so"]
-    pub fn release(&mut self, lanes_empty: bool) -> bool {
+    pub(crate) fn release(&mut self, lanes_empty: bool) -> bool {
         if !matches!(self, Self::HeldBy(_)) {
             return false;
         }
@@ -110,7 +110,7 @@ impl SlotState {
     /// Something was queued. Returns whether a writer must be started: only when nobody
     /// writes; otherwise whoever writes will find it.
     #[must_use = "a writer must be started when this says so"]
-    pub fn wake(&mut self) -> bool {
+    pub(crate) fn wake(&mut self) -> bool {
         if *self == Self::Idle {
             *self = Self::Writing;
             return true;
@@ -121,7 +121,7 @@ impl SlotState {
     /// The writer found nothing to write. Returns whether it stops: with the lanes empty it
     /// gives the slot back; with something queued since it looked, it keeps writing. A
     /// finished slot stops it too.
-    pub fn idle(&mut self, lanes_empty: bool) -> bool {
+    pub(crate) fn idle(&mut self, lanes_empty: bool) -> bool {
         match self {
             Self::Writing if lanes_empty => {
                 *self = Self::Idle;
@@ -133,7 +133,7 @@ impl SlotState {
     }
 
     /// The writer wrote our Close; it now waits for the peer's until `deadline`.
-    pub fn close_sent(&mut self, deadline: Instant) {
+    pub(crate) fn close_sent(&mut self, deadline: Instant) {
         if *self == Self::Writing {
             *self = Self::CloseSent { deadline };
         }
@@ -141,7 +141,7 @@ impl SlotState {
 
     /// TCP is closed, after a failed write if `write_failed`. Final; a failure noted earlier
     /// is kept.
-    pub fn finish(&mut self, write_failed: bool) {
+    pub(crate) fn finish(&mut self, write_failed: bool) {
         let failed_before = matches!(self, Self::Finished { write_failed: true });
         *self = Self::Finished {
             write_failed: write_failed || failed_before,
@@ -149,12 +149,12 @@ impl SlotState {
     }
 
     /// Whether TCP is closed.
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         matches!(self, Self::Finished { .. })
     }
 
     /// Whether TCP was closed because a write failed.
-    pub fn has_write_failed(&self) -> bool {
+    pub(crate) fn has_write_failed(&self) -> bool {
         matches!(self, Self::Finished { write_failed: true })
     }
 }

@@ -31,7 +31,7 @@ use crate::server::close_record::CloseRecord;
 use crate::sync::lock;
 
 /// Where a tap queues its events for one watcher: the watching connection's outbox.
-pub trait EventSink: Send + fmt::Debug {
+pub(crate) trait EventSink: Send + fmt::Debug {
     /// Queues one encoded Text frame without waiting; a watcher that is behind misses it.
     fn offer(&self, frame: Arc<[u8]>);
 }
@@ -40,20 +40,18 @@ pub trait EventSink: Send + fmt::Debug {
 #[derive(Debug, Clone)]
 pub struct HandshakeRecord {
     /// The request head as received.
-    pub request: String,
+    pub(crate) request: String,
     /// `Sec-WebSocket-Key`.
-    pub key: String,
-    /// `Sec-WebSocket-Accept` as sent.
-    pub accept: String,
+    pub(crate) key: String,
     /// The 101 response as sent.
-    pub response: String,
+    pub(crate) response: String,
     /// The `permessage-deflate` parameters agreed, if any (RFC 7692 §5).
-    pub deflate: Option<Params>,
+    pub(crate) deflate: Option<Params>,
 }
 
 impl HandshakeRecord {
     /// §1.3 step by step: key, key + GUID, SHA-1 in hex, base64 of that SHA-1.
-    pub fn explained(&self) -> HandshakeExplained {
+    pub(crate) fn explained(&self) -> HandshakeExplained {
         HandshakeExplained::new(&self.request, &self.key, &self.response, self.deflate)
     }
 }
@@ -80,7 +78,7 @@ pub struct TapInfo {
 #[derive(Debug)]
 pub struct Tap {
     /// Who this is.
-    pub info: TapInfo,
+    pub(crate) info: TapInfo,
     active: AtomicBool,
     state: Mutex<TapState>,
 }
@@ -116,7 +114,7 @@ impl Tap {
 
     /// `watcher` starts watching: it gets the `attached` event, then every frame from the next
     /// boundary on. Both happen under the tap's lock, so `attached` always comes first.
-    pub fn attach(&self, watcher: ClientId, outbox: impl EventSink + 'static) {
+    pub(crate) fn attach(&self, watcher: ClientId, outbox: impl EventSink + 'static) {
         let mut state = self.state();
         if state.watchers.is_empty() {
             state.incoming = None;
@@ -131,12 +129,12 @@ impl Tap {
     }
 
     /// How many watch this connection now.
-    pub fn watcher_count(&self) -> usize {
+    pub(crate) fn watcher_count(&self) -> usize {
         self.state().watchers.len()
     }
 
     /// `watcher` stops watching.
-    pub fn detach(&self, watcher: ClientId) {
+    pub(crate) fn detach(&self, watcher: ClientId) {
         let mut state = self.state();
         state.watchers.retain(|(id, _)| *id != watcher);
         self.active
@@ -145,7 +143,7 @@ impl Tap {
 
     /// Bytes received from the client: `offset` bytes after the handshake, with the reader at
     /// `progress` before them.
-    pub fn incoming(&self, bytes: &[u8], progress: FrameProgress, offset: u64) {
+    pub(crate) fn incoming(&self, bytes: &[u8], progress: FrameProgress, offset: u64) {
         let mut state = self.state();
         let frames = match state.incoming.as_mut() {
             Some(splitter) => splitter.feed(bytes),
@@ -182,7 +180,7 @@ impl Tap {
     }
 
     /// Whole frames sent to the client, `offset` bytes after the handshake.
-    pub fn outgoing(&self, parts: &[&[u8]], offset: u64) {
+    pub(crate) fn outgoing(&self, parts: &[&[u8]], offset: u64) {
         let mut state = self.state();
         let splitter = state
             .outgoing
@@ -192,7 +190,7 @@ impl Tap {
     }
 
     /// The connection ended.
-    pub fn closed(&self, record: &CloseRecord) {
+    pub(crate) fn closed(&self, record: &CloseRecord) {
         let state = self.state();
         let event = InspectorEvent::Close {
             conn: self.info.conn,
@@ -213,7 +211,7 @@ impl Tap {
     }
 
     /// The `attached` event a new watcher gets first.
-    pub fn attached_json(&self) -> Value {
+    pub(crate) fn attached_json(&self) -> Value {
         InspectorEvent::Attached {
             conn: self.info.conn,
             endpoint: self.info.endpoint,

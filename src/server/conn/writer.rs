@@ -90,7 +90,7 @@ struct Batch {
 
 /// What [`WriterSlot::write_now`] did with the caller's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteNow {
+pub(crate) enum WriteNow {
     /// All written.
     Written,
     /// The write failed and TCP is closed: the reader sees it and leaves.
@@ -100,7 +100,7 @@ pub enum WriteNow {
 }
 
 /// Everything a writer thread needs, shared by the writers a connection starts over its life.
-pub struct WriterSlot {
+pub(crate) struct WriterSlot {
     /// The socket, shared with the reader (one descriptor per connection).
     stream: Arc<TcpStream>,
     /// Where writer threads come from (a parked connection thread when there is one).
@@ -126,7 +126,7 @@ impl WriterSlot {
     /// A slot for one connection. The reader holds it (a new outbox's slot is
     /// [`HeldBy(Reader)`](super::slot::SlotState::HeldBy)) until it has written the 101 and
     /// calls [`WriterSlot::release`].
-    pub fn new(
+    pub(crate) fn new(
         stream: Arc<TcpStream>,
         (pool, spawner): (ThreadPool, Spawner),
         conn: Arc<Mutex<Connection>>,
@@ -152,18 +152,18 @@ impl WriterSlot {
 
     /// From now on, shared frames are sent compressed with `compressor` (set once, before the
     /// 101 is released).
-    pub fn compress_with(&self, compressor: StatelessCompressor) {
+    pub(crate) fn compress_with(&self, compressor: StatelessCompressor) {
         let _ = self.compressor.set(compressor);
     }
 
     /// Writes bytes directly while the caller holds the slot (the reader's 101), waiting for
     /// room up to `--write-timeout`.
-    pub fn write_held(&self, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_held(&self, bytes: &[u8]) -> io::Result<()> {
         (&*self.stream).write_all(bytes)
     }
 
     /// The holder is done writing: anything queued meanwhile gets a writer.
-    pub fn release(self: &Arc<Self>) {
+    pub(crate) fn release(self: &Arc<Self>) {
         if self.outbox.room.slot(|slot, empty| slot.release(empty)) {
             self.start();
         }
@@ -175,7 +175,7 @@ impl WriterSlot {
     ///
     /// This saves a thread wake-up per echo round trip, and a writer thread per short-lived
     /// connection (its Close reply goes out from the reader).
-    pub fn write_now(self: &Arc<Self>, parts: &[&[u8]], last: bool) -> WriteNow {
+    pub(crate) fn write_now(self: &Arc<Self>, parts: &[&[u8]], last: bool) -> WriteNow {
         if !self.take(Holder::Reader) {
             return WriteNow::Busy;
         }
@@ -197,20 +197,21 @@ impl WriterSlot {
 
     /// Whether shared frames go to this connection as the hub encoded them (no
     /// permessage-deflate), so the fan-out may write them itself.
-    pub fn sends_plain(&self) -> bool {
+    pub(crate) fn sends_plain(&self) -> bool {
         self.compressor.get().is_none()
     }
 
     /// Whether an Inspector watches this connection: its frames are then written by its own
     /// writer thread, which explains them, never by the hub's direct write.
-    pub fn is_tapped(&self) -> bool {
+    pub(crate) fn is_tapped(&self) -> bool {
         self.tap.is_active()
     }
 
     /// Takes the slot for the fan-out if no writer runs and nothing is queued, so the caller
     /// may write now without breaking wire order; it gives it back with
     /// [`WriterSlot::release`].
-    pub fn take_idle(self: &Arc<Self>) -> bool {
+    #[cfg(test)]
+    pub(crate) fn take_idle(self: &Arc<Self>) -> bool {
         self.take(Holder::FanOut)
     }
 
@@ -227,7 +228,7 @@ impl WriterSlot {
     /// # Errors
     ///
     /// The connection is broken (the caller ends it with [`WriterSlot::fail`]).
-    pub fn write_without_waiting(&self, bytes: &[u8]) -> io::Result<usize> {
+    pub(crate) fn write_without_waiting(&self, bytes: &[u8]) -> io::Result<usize> {
         let written = loop {
             match send_without_waiting(&self.stream, bytes) {
                 Ok(n) => break n,
@@ -246,7 +247,7 @@ impl WriterSlot {
     }
 
     /// A write with the slot held failed: resets TCP; the reader sees it and leaves.
-    pub fn fail(&self, error: &io::Error) {
+    pub(crate) fn fail(&self, error: &io::Error) {
         debug!("peer {}: write failed: {error}", self.id);
         self.reset();
         self.finish(true);
@@ -269,20 +270,11 @@ impl WriterSlot {
     /// on the full socket when it came, and gave up after `--write-timeout`. The reader's
     /// record then tells what the server did (1008, "slow consumer: ...") rather than a bare
     /// 1006. Called once the connection is over; nothing is written after it.
-    pub fn unsent_close(&self) -> Option<CloseFrame> {
+    pub(crate) fn unsent_close(&self) -> Option<CloseFrame> {
         self.outbox.unsent_close().map(|(code, reason)| CloseFrame {
             code: Some(code),
             reason,
         })
-    }
-
-    /// Something was queued: unless somebody writes, take the slot and have the spawner
-    /// thread start a writer. The caller (often the hub) only moves the slot's state and sends
-    /// on a channel.
-    pub fn wake(self: &Arc<Self>) {
-        if self.outbox.room.slot(|slot, _| slot.wake()) {
-            self.start();
-        }
     }
 
     /// A transition gave the slot to a new writer
@@ -322,7 +314,7 @@ impl WriterSlot {
 
     /// Waits until the writer has closed TCP (after the reader's last frames), at most
     /// `timeout`; then resets it (the writer is stuck on a peer that does not read).
-    pub fn wait_finished(&self, timeout: Duration) {
+    pub(crate) fn wait_finished(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         let room = &self.outbox.room;
         let mut lanes = room.lanes();
@@ -459,7 +451,7 @@ impl WriterSlot {
     }
 
     /// Its endpoint's `/metrics` counters.
-    pub fn counters(&self) -> &'static EndpointCounters {
+    pub(crate) fn counters(&self) -> &'static EndpointCounters {
         self.counters
     }
 

@@ -52,14 +52,14 @@ use registry::{Client, Mailbox, Registry};
 use sweep::Sweep;
 
 mod registry;
-pub mod sweep;
+pub(crate) mod sweep;
 #[cfg(test)]
 mod tests;
 
 /// What connection threads, the HTTP side and timers ask of the hub. `O` is the clients'
 /// outbox (a fake in the hub's unit tests).
 #[derive(Debug)]
-pub enum Command<O = Outbox> {
+pub(crate) enum Command<O = Outbox> {
     /// A client upgraded at `endpoint`; its frames go to `outbox`.
     Join {
         /// Where it connected, with what its URL asked for.
@@ -110,15 +110,15 @@ pub enum Command<O = Outbox> {
 
 /// What the hub needs to know of the configuration.
 #[derive(Debug, Clone, Copy)]
-pub struct HubConfig {
+pub(crate) struct HubConfig {
     /// What the apps take from it.
-    pub apps: AppsConfig,
+    pub(crate) apps: AppsConfig,
     /// `--max-backlog`: the most messages in one broadcast batch.
-    pub max_backlog: usize,
+    pub(crate) max_backlog: usize,
     /// `--max-backlog-bytes`: the most bytes in one broadcast batch (with `MAX_BATCH_BYTES`).
-    pub max_backlog_bytes: usize,
+    pub(crate) max_backlog_bytes: usize,
     /// `--max-watchers`: Inspectors watching one connection at once.
-    pub max_watchers: usize,
+    pub(crate) max_watchers: usize,
 }
 
 impl From<&crate::config::Config> for HubConfig {
@@ -140,7 +140,7 @@ impl From<&crate::config::Config> for HubConfig {
 }
 
 /// The hub's state. Runs on one thread; see [`run`].
-pub struct Hub<O: Mailbox = Outbox> {
+pub(crate) struct Hub<O: Mailbox = Outbox> {
     clients: Registry<O>,
     /// One app per endpoint, in the order of [`app::NAMES`] ([`Endpoint::index`]).
     apps: Vec<Box<dyn App>>,
@@ -161,7 +161,7 @@ pub struct Hub<O: Mailbox = Outbox> {
 }
 
 /// Runs the hub until every sender of `commands` is gone.
-pub fn run(commands: &Receiver<Command>, config: &HubConfig) {
+pub(crate) fn run(commands: &Receiver<Command>, config: &HubConfig) {
     let mut hub = Hub::new(config);
     // Everything already waiting is handled before the hub sleeps again, so consecutive
     // broadcasts can leave as one batch: one wake-up and one write per recipient, not one per

@@ -12,7 +12,7 @@ use crate::server::conn::outbox::{Outbox, SendError};
 use crate::server::conn::tap::{EventSink, Tap};
 
 /// What the hub needs of a client's outbox: queue without waiting, and ask for a close.
-pub trait Mailbox: EventSink + Clone + 'static {
+pub(crate) trait Mailbox: EventSink + Clone + 'static {
     /// Queues `frame` without waiting; a full outbox says by how much.
     ///
     /// # Errors
@@ -36,16 +36,16 @@ impl Mailbox for Outbox {
 
 /// A registered client.
 #[derive(Debug)]
-pub struct Client<O> {
-    pub endpoint: Endpoint,
-    pub outbox: O,
-    pub tap: Arc<Tap>,
+pub(crate) struct Client<O> {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) outbox: O,
+    pub(crate) tap: Arc<Tap>,
     /// On the slow-consumer worklist: nothing more is queued for it.
-    pub is_slow: bool,
+    pub(crate) is_slow: bool,
 }
 
 /// Every registered client, by id.
-pub type Registry<O> = HashMap<ClientId, Client<O>>;
+pub(crate) type Registry<O> = HashMap<ClientId, Client<O>>;
 
 /// What the apps (the Inspector's rules) may ask about the registry.
 impl<O: Mailbox> Directory for Registry<O> {

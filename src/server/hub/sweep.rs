@@ -19,7 +19,7 @@ use crate::server::conn::lanes::Frame;
 
 /// Broadcast frames for the same recipients, and how far each recipient has had them.
 #[derive(Debug)]
-pub struct Sweep {
+pub(crate) struct Sweep {
     recipients: Vec<ClientId>,
     /// How many bytes of `frames` each recipient has been handed (by index in `recipients`).
     handed: Vec<usize>,
@@ -37,7 +37,7 @@ pub struct Sweep {
 
 impl Sweep {
     /// A sweep of `frame` over `recipients`, none of whom has it yet.
-    pub fn new(recipients: Vec<ClientId>, frame: Vec<u8>) -> Self {
+    pub(crate) fn new(recipients: Vec<ClientId>, frame: Vec<u8>) -> Self {
         let count = recipients.len();
         Self {
             handed: vec![0; count],
@@ -51,23 +51,23 @@ impl Sweep {
     }
 
     /// Who it goes to.
-    pub fn recipients(&self) -> &[ClientId] {
+    pub(crate) fn recipients(&self) -> &[ClientId] {
         &self.recipients
     }
 
     /// How many frames it holds.
-    pub fn messages(&self) -> usize {
+    pub(crate) fn messages(&self) -> usize {
         self.starts.len()
     }
 
     /// How many bytes its frames take.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.frames.len()
     }
 
     /// One more frame for the same recipients: everyone lacks it now, and the sweep goes on
     /// from where it is.
-    pub fn push(&mut self, frame: &[u8]) {
+    pub(crate) fn push(&mut self, frame: &[u8]) {
         self.starts.push(self.frames.len());
         self.frames.extend_from_slice(frame);
         self.suffixes.clear();
@@ -75,14 +75,14 @@ impl Sweep {
     }
 
     /// Whether every recipient has had every frame.
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.behind == 0
     }
 
     /// Visits recipients from where the sweep is, wrapping round, until `writes` of them were
     /// handed frames or everyone has had everything. `send` gets each recipient with the frames
     /// it lacks, as one shared frame.
-    pub fn advance(&mut self, writes: usize, mut send: impl FnMut(ClientId, Frame)) {
+    pub(crate) fn advance(&mut self, writes: usize, mut send: impl FnMut(ClientId, Frame)) {
         let mut written = 0;
         let end = self.frames.len();
         while self.behind > 0 && written < writes {
