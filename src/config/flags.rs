@@ -268,7 +268,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 29, "defaults checked");
+        assert_eq!(checked, 32, "defaults checked");
     }
 
     #[test]
