@@ -141,6 +141,17 @@ pub struct Config {
     #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub panic_on_text: Option<String>,
+    /// How many commands the hub's queue holds, instead of the built-in 16,384: a small queue
+    /// lets a test fill it. Not settable from the command line; `test-hooks` builds only.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub hub_queue: Option<usize>,
+    /// The most threads the server may start, instead of what `vm.max_map_count` allows (an
+    /// eighth still kept for writers): a small budget lets a test fill it. Not settable from
+    /// the command line; `test-hooks` builds only.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub thread_budget: Option<usize>,
 }
 
 impl Default for Config {
@@ -187,6 +198,10 @@ impl Default for Config {
             deflate_threshold: crate::protocol::deflate::DEFAULT_THRESHOLD,
             #[cfg(feature = "test-hooks")]
             panic_on_text: None,
+            #[cfg(feature = "test-hooks")]
+            hub_queue: None,
+            #[cfg(feature = "test-hooks")]
+            thread_budget: None,
         }
     }
 }

@@ -9,9 +9,11 @@
 //! |---|---|---|
 //! | 2 | connects with `resume=` of 31 channels full of history, churned | each replay ≤ `--max-replay-bytes` |
 //! | 12 | `subscribe` to a big history, again and again | each replay ≤ `--max-replay-bytes` |
+//! | 2 | a Join the hub's queue cannot take (a stalled hub, a small queue) | 503 with its reason; echo goes on |
 //! | 4 | hundreds of chat clients join at once, then leave | one count a second, not a line per user |
 //! | 5 | pipelined `/inspect` `list` | the Inspector is rate limited, then closed 1008 |
 //! | 6 | dozens of watchers on one tap | `--max-watchers` attach, the rest get `too_many_watchers` |
+//! | 9 | idle connections fill the thread budget | a broadcast's receivers still get writer threads |
 //! | 10 | publishes to new names; subscribes to throwaway channels | 404; the channels expire |
 //! | 16 | renames to a taken name among many `alice-N` | every rename answered |
 //! | 17 | `server` + ZWSP, Cyrillic `а`lice, a bidi override | refused: `guest-N` and `bad_name` |
@@ -29,7 +31,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::probe::Probe;
 use support::process::Wsmith;
-use support::{http_exchange, status_of, RawClient};
+use support::{http_exchange, status_of, upgrade_request, RawClient, TestServer, TIMEOUT};
 
 /// The probe pings the chat every 20 ms, past the default `--rate-limit` of 20 a second in a
 /// test of a few seconds: the servers here allow it (the attacks that flood the chat say so).
@@ -160,6 +162,114 @@ fn resume_and_subscribe_replays_stay_within_their_byte_budget() {
     assert!(
         largest_subscribe < 96 * 1024,
         "a subscribe replayed {largest_subscribe} bytes"
+    );
+}
+
+/// Row 2, the refusal: a Join the hub's queue cannot take answers the upgrade 503 at once
+/// instead of blocking its reader behind the hub. In process, with a queue of a few commands
+/// (a `test-hooks` setting) and the hub stalled on purpose; the probe's chat ping would go
+/// through the stalled hub, so what is checked is that an open `/echo` still echoes and that
+/// a new connection is accepted once the hub is released.
+#[test]
+fn a_join_the_full_hub_queue_cannot_take_is_refused_with_503() {
+    const QUEUE: usize = 4;
+    let _serial = serial();
+    let server = TestServer::with(|c| c.hub_queue = Some(QUEUE));
+    let mut echo = RawClient::connect(server.addr, "/echo");
+    server.wait_for_hub_clients(1);
+    let release = server.shared.stall_hub();
+    // The hub takes nothing now: each accepted upgrade leaves its Join in the queue.
+    let mut queued = Vec::new();
+    let refused = loop {
+        match RawClient::try_connect(server.addr, "/echo") {
+            Ok(client) => queued.push(client),
+            Err(refused) => break refused,
+        }
+        assert!(
+            queued.len() <= QUEUE,
+            "{} upgrades accepted behind a stalled hub with a queue of {QUEUE}",
+            queued.len()
+        );
+    };
+    assert!(refused.to_string().contains("503"), "{refused}");
+    // The queue is still full: the refusal's whole answer, read to its end.
+    let answer = http_exchange(server.addr, upgrade_request("/echo", "").as_bytes());
+    eprintln!(
+        "row 2: {} joins queued behind the stalled hub, then: {refused}; answer: {:?}",
+        queued.len(),
+        answer.lines().last()
+    );
+    assert_eq!(status_of(&answer), 503, "{answer}");
+    assert!(
+        answer
+            .trim_end()
+            .ends_with("server is too busy to take a new connection; retry later"),
+        "{answer}"
+    );
+    // An open echo is answered on its own thread, hub or no hub.
+    echo.send_text("still here");
+    assert_eq!(echo.read_text(), "still here");
+    drop(release);
+    // Once the hub answers, it has taken every queued Join.
+    assert_eq!(
+        server.shared.hub_client_count(TIMEOUT),
+        Some(1 + queued.len())
+    );
+    let mut after = RawClient::connect(server.addr, "/echo");
+    after.send_text("accepted");
+    assert_eq!(after.read_text(), "accepted");
+}
+
+/// Row 9: idle connections that fill the connection threads still leave the writers their
+/// eighth of the thread budget, so a broadcast receiver sent more than its socket takes at
+/// once gets a writer thread, not a "cannot start a writer" reset. In process, with a budget
+/// of 64 threads (a `test-hooks` setting; 8 kept for writers) and a small `SO_SNDBUF` so a
+/// 1 MiB message needs a writer. No probe: its new connections would be refused while the
+/// attacker holds every place, which is the cap doing its work.
+#[test]
+fn idle_connections_at_the_cap_leave_writer_threads_for_a_broadcast() {
+    const THREADS: usize = 64;
+    let _serial = serial();
+    let server = TestServer::with(|c| {
+        c.thread_budget = Some(THREADS);
+        c.socket_send_buffer = Some(4096);
+    });
+    let mut receivers: Vec<RawClient> = (0..4)
+        .map(|_| RawClient::connect(server.addr, "/broadcast"))
+        .collect();
+    let mut sender = RawClient::connect(server.addr, "/broadcast");
+    // The attacker: idle connections until the server refuses one.
+    let mut idle = Vec::new();
+    let refused = loop {
+        match RawClient::try_connect(server.addr, "/echo") {
+            Ok(client) => idle.push(client),
+            Err(refused) => break refused,
+        }
+        assert!(
+            idle.len() < THREADS,
+            "{} idle connections accepted",
+            idle.len()
+        );
+    };
+    let payload = vec![0x5a; 1 << 20];
+    sender.send_frame(true, 0x2, &payload);
+    // Nobody read while the hub fanned it out: each socket took a part, a writer sends the
+    // rest. The sender gets it too.
+    let mut delivered = 0;
+    for receiver in receivers.iter_mut().chain([&mut sender]) {
+        let frame = receiver.read_frame();
+        assert_eq!(
+            (frame.opcode, frame.payload.len()),
+            (0x2, payload.len()),
+            "{:?} {}",
+            frame.close_code(),
+            frame.close_reason()
+        );
+        delivered += 1;
+    }
+    eprintln!(
+        "row 9: {} idle connections held, then {refused}; the 1 MiB broadcast reached {delivered} of 5",
+        idle.len()
     );
 }
 

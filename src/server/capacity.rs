@@ -122,6 +122,18 @@ impl ThreadBudget {
         Self::with_writer_reserve(max, usize::try_from(reserve).unwrap_or(0))
     }
 
+    /// The budget for a server with `config`: [`ThreadBudget::of_this_process`], or in
+    /// `test-hooks` builds `Config::thread_budget` threads with their [`writer_reserve`].
+    pub(crate) fn for_config(config: &crate::config::Config) -> Self {
+        #[cfg(feature = "test-hooks")]
+        if let Some(max) = config.thread_budget {
+            let reserve = u64::try_from(max).map_or(0, writer_reserve);
+            return Self::with_writer_reserve(max, usize::try_from(reserve).unwrap_or(0));
+        }
+        let _ = config;
+        Self::of_this_process()
+    }
+
     /// Whether one more thread fits now.
     pub(crate) fn has_room(&self) -> bool {
         self.live.load(Ordering::SeqCst) < self.max

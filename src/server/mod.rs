@@ -135,7 +135,11 @@ impl Server {
             // The page port serves this server's own page: its origin is ours (§10.2).
             config.allowed_origins.extend(page_origins(page));
         }
-        let (hub_tx, hub_rx) = crossbeam_channel::bounded(HUB_QUEUE);
+        #[cfg(feature = "test-hooks")]
+        let hub_queue = config.hub_queue.unwrap_or(HUB_QUEUE);
+        #[cfg(not(feature = "test-hooks"))]
+        let hub_queue = HUB_QUEUE;
+        let (hub_tx, hub_rx) = crossbeam_channel::bounded(hub_queue);
         let hub_config = hub::HubConfig::from(&config);
         let hub = spawn_named("hub".into(), HUB_STACK, move || {
             hub::run(&hub_rx, &hub_config)
@@ -151,7 +155,7 @@ impl Server {
             }
             None => None,
         };
-        let threads = capacity::ThreadBudget::of_this_process();
+        let threads = capacity::ThreadBudget::for_config(&config);
         metrics::metrics().started();
         let buffered_bytes = config.max_buffered_bytes;
         let shared = Arc::new(Shared {

@@ -88,11 +88,17 @@ impl Shared {
 
     /// Stalls the hub on purpose, for tests of what happens while it is behind
     /// (`test-hooks` builds only): it stays blocked until the returned receiver takes its
-    /// answer or is dropped.
+    /// answer or is dropped. Returns once the hub has taken the stall off its queue (the
+    /// queue is empty, at most a few seconds on), so every place in the queue is the test's
+    /// to fill.
     #[cfg(feature = "test-hooks")]
     pub fn stall_hub(&self) -> crossbeam_channel::Receiver<usize> {
         let (reply, release) = crossbeam_channel::bounded(0);
         self.hub_send(Command::Count { reply });
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while !self.hub.is_empty() && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
         release
     }
 

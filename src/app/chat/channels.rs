@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::commands::ChatError;
 use super::config::GENERAL;
-use super::wire::{ChatMessage, Delivery, ServerEvent};
+use super::wire::{ChatMessage, Delivery, EncodedMessage, ServerEvent};
 use crate::app::clients::ClientId;
 
 /// Checks a channel name: 1 to `max_chars` characters of `A-Z a-z 0-9 _ - .`.
@@ -36,9 +36,9 @@ pub(super) fn validate_channel(name: &str, max_chars: usize) -> Result<(), ChatE
 struct Channel {
     /// The `seq` of the newest message; 0 before the first one.
     last_seq: u64,
-    /// The newest messages, oldest first, at most `history_limit` of them, each with the
-    /// bytes of its JSON (what it costs a replay).
-    history: VecDeque<(ChatMessage, usize)>,
+    /// The newest messages, oldest first, at most `history_limit` of them, each encoded once
+    /// (its JSON's length is what it costs a replay).
+    history: VecDeque<EncodedMessage>,
     /// The clients that receive this channel.
     subscribers: BTreeSet<ClientId>,
 }
@@ -51,8 +51,7 @@ impl Channel {
             ..message
         };
         self.last_seq = message.seq;
-        let bytes = serde_json::to_string(&message).map_or(0, |json| json.len());
-        self.history.push_back((message.clone(), bytes));
+        self.history.push_back(EncodedMessage::new(&message));
         while self.history.len() > limit {
             self.history.pop_front();
         }
@@ -66,7 +65,7 @@ impl Channel {
         let first_available = self
             .history
             .front()
-            .map_or(self.last_seq.saturating_add(1), |(oldest, _)| oldest.seq);
+            .map_or(self.last_seq.saturating_add(1), |oldest| oldest.seq);
         let reset = since.is_some_and(|since| since > self.last_seq);
         let (after, lost) = match since {
             // Seqs since+1 .. first_available-1 were evicted before this replay.
@@ -77,14 +76,16 @@ impl Channel {
             _ => (0, 0),
         };
         // Newest first, until the budget is spent: the hub's work per replay is bounded by
-        // the budget, not by the history a channel holds.
+        // the budget, not by the history a channel holds, and is one shared pointer per
+        // message here, one copy of its kept JSON in `to_json`.
         let mut messages = Vec::new();
         let mut truncated = false;
-        for (message, bytes) in self.history.iter().rev() {
+        for message in self.history.iter().rev() {
             if message.seq <= after {
                 break;
             }
-            if *bytes > *budget {
+            let bytes = message.as_json().len();
+            if bytes > *budget {
                 truncated = true;
                 break;
             }

@@ -62,7 +62,7 @@ pub use config::{ChatConfig, GENERAL, PRESENCE_LINES_BELOW, SERVER_NAME};
 use names::{validate_name, Names};
 pub use seam::{read_command, ChatSession};
 use wire::presence_text;
-pub use wire::{ChatMessage, Delivery, PresenceEvent, ServerEvent};
+pub use wire::{ChatMessage, Delivery, EncodedMessage, PresenceEvent, ServerEvent};
 
 pub use crate::app::clients::{ClientId, Recipients};
 

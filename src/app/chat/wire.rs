@@ -3,7 +3,10 @@
 //! once ([`ServerEvent::to_json`]) and shares the frame among its recipients: a [`Delivery`] is
 //! one event and who receives it.
 
-use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::app::clients::{ClientId, Recipients};
 
@@ -20,6 +23,50 @@ pub struct ChatMessage {
     pub text: String,
     /// When the server received it, in milliseconds since the Unix epoch.
     pub ts: u64,
+}
+
+/// A message as a channel's history keeps it: its `seq` and its JSON, encoded once when it was
+/// appended. A `history` event is those encodings put side by side, so a replay copies bytes
+/// already encoded instead of serializing each message again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedMessage {
+    /// The message's `seq` in its channel.
+    pub seq: u64,
+    /// The message as JSON, shaped like `message` without `type`.
+    json: Arc<str>,
+}
+
+impl EncodedMessage {
+    /// Encodes `message` once, for every replay to come.
+    pub fn new(message: &ChatMessage) -> Self {
+        // Strings and numbers only: serializing cannot fail.
+        let json = serde_json::to_string(message).expect("bug: a ChatMessage always serializes");
+        Self {
+            seq: message.seq,
+            json: json.into(),
+        }
+    }
+
+    /// The message's JSON.
+    pub fn as_json(&self) -> &str {
+        &self.json
+    }
+}
+
+impl Serialize for EncodedMessage {
+    /// The kept JSON, read back: for serializers other than [`ServerEvent::to_json`], which
+    /// copies the kept bytes as they are.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde_json::from_str::<ChatMessage>(&self.json)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for EncodedMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ChatMessage::deserialize(deserializer).map(|message| Self::new(&message))
+    }
 }
 
 /// What happened to the set of connected users.
@@ -79,8 +126,9 @@ pub enum ServerEvent {
     History {
         /// The channel replayed.
         channel: String,
-        /// The replayed messages, oldest first (each shaped like `message`, without `type`).
-        messages: Vec<ChatMessage>,
+        /// The replayed messages, oldest first (each shaped like `message`, without `type`),
+        /// as their channel encoded them when they were appended.
+        messages: Vec<EncodedMessage>,
         /// Messages after `since` that were evicted and can never be replayed.
         lost: u64,
         /// The oldest `seq` still kept; the next `seq` to come when nothing is kept.
@@ -123,9 +171,62 @@ pub enum ServerEvent {
 impl ServerEvent {
     /// The event as one line of JSON, the payload of a Text frame.
     pub fn to_json(&self) -> String {
+        if let Self::History {
+            channel,
+            messages,
+            lost,
+            first_available,
+            reset,
+            truncated,
+        } = self
+        {
+            return history_json(
+                channel,
+                messages,
+                *lost,
+                *first_available,
+                *reset,
+                *truncated,
+            );
+        }
         // Every field is a string, a number, a bool or a list of them: serializing cannot fail.
         serde_json::to_string(self).expect("bug: a ServerEvent always serializes to JSON")
     }
+}
+
+/// A `history` event's JSON, byte for byte what serde's derive writes for
+/// [`ServerEvent::History`], with each message's kept JSON copied in as it is: the work is one
+/// copy of bytes already encoded per message, however often a channel is replayed.
+fn history_json(
+    channel: &str,
+    messages: &[EncodedMessage],
+    lost: u64,
+    first_available: u64,
+    reset: bool,
+    truncated: bool,
+) -> String {
+    let channel = serde_json::to_string(channel).expect("bug: a string always serializes");
+    let encoded: usize = messages.iter().map(|m| m.json.len() + 1).sum();
+    let mut json = String::with_capacity(encoded + channel.len() + 128);
+    json.push_str(r#"{"type":"history","channel":"#);
+    json.push_str(&channel);
+    json.push_str(r#","messages":["#);
+    for (i, message) in messages.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&message.json);
+    }
+    // Writing to a String cannot fail.
+    let _ = write!(
+        json,
+        r#"],"lost":{lost},"first_available":{first_available},"reset":{reset}"#
+    );
+    if truncated {
+        json.push_str(r#","truncated":true"#);
+    }
+    json.push('}');
+    json
 }
 
 /// The line shown for a presence event, in Korean as the chat pages expect.
@@ -227,6 +328,46 @@ mod tests {
         for (event, json) in cases {
             assert_eq!(event.to_json(), json);
             assert_eq!(serde_json::from_str::<ServerEvent>(json).ok(), Some(event));
+        }
+    }
+
+    #[test]
+    fn a_history_built_from_kept_json_is_what_serde_writes_byte_for_byte() {
+        let message = |seq, from: &str, text: &str| {
+            EncodedMessage::new(&ChatMessage {
+                channel: "news.1".into(),
+                seq,
+                from: from.into(),
+                text: text.into(),
+                ts: NOW,
+            })
+        };
+        let kept = vec![
+            message(7, "alice", "plain"),
+            message(
+                8,
+                "bob",
+                "quotes \" and \\ and \n and \u{1} and 한글 and \u{1F600}",
+            ),
+            message(9, "server", ""),
+        ];
+        for messages in [Vec::new(), kept[..1].to_vec(), kept.clone()] {
+            for (reset, truncated) in [(false, false), (true, false), (false, true), (true, true)] {
+                let event = ServerEvent::History {
+                    channel: "news.1".into(),
+                    messages: messages.clone(),
+                    lost: 2,
+                    first_available: u64::MAX,
+                    reset,
+                    truncated,
+                };
+                let derived = serde_json::to_string(&event).expect("serializes");
+                assert_eq!(event.to_json(), derived);
+                assert_eq!(
+                    serde_json::from_str::<ServerEvent>(&derived).ok(),
+                    Some(event)
+                );
+            }
         }
     }
 
