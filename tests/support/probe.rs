@@ -15,6 +15,10 @@ use super::RawClient;
 /// default `--rate-limit` of 20, so the probe is never the one refused.
 const PERIOD: Duration = Duration::from_millis(60);
 
+/// Rounds the probe makes however soon it is stopped: an attack that is over before the
+/// probe's thread got going still has the innocent client's round trips measured after it.
+const MIN_ROUNDS: u64 = 5;
+
 /// What the probe saw.
 #[derive(Debug, Default)]
 pub struct ProbeReport {
@@ -91,7 +95,7 @@ impl Probe {
         let thread = std::thread::spawn(move || {
             let mut report = ProbeReport::default();
             let mut round = 0u64;
-            while !stopped.load(Ordering::SeqCst) {
+            while round < MIN_ROUNDS || !stopped.load(Ordering::SeqCst) {
                 round += 1;
                 let started = Instant::now();
                 let text = format!("probe {round}");
