@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use support::{TestServer, TIMEOUT};
-use wsmith::explain::frames::explain;
+use wsmith::explain::splitter::explain;
 use wsmith::protocol::handshake::accept_key;
 
 /// How long one run of `wsmith` may take.

@@ -33,8 +33,9 @@ use std::fmt::Write as _;
 use std::io::{self, Read};
 
 use super::Error;
-use crate::explain::frames::{self, explain, FrameSplitter};
+use crate::explain::frames;
 use crate::explain::lab::{self, Experiment, Verdict};
+use crate::explain::splitter::{explain, FrameSplitter};
 use crate::protocol::frame::parse_header;
 
 /// The help text of `wsmith decode`.

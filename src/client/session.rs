@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use super::output::Output;
 use super::Error;
-use crate::explain::frames::{FrameAnatomy, FrameSplitter};
+use crate::explain::frames::FrameAnatomy;
+use crate::explain::splitter::FrameSplitter;
 use crate::protocol::connection::State;
 use crate::protocol::Role;
 use crate::protocol::{CloseCode, CloseFrame, Connection, Event, Message, ProtocolError};

@@ -172,7 +172,7 @@ pub struct ConnectionSummary<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explain::frames::explain;
+    use crate::explain::splitter::explain;
 
     #[test]
     fn a_frame_event_carries_the_anatomy_beside_its_connection_and_direction() {

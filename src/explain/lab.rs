@@ -37,7 +37,8 @@ use std::fmt;
 
 pub use wire::limits_json;
 
-use super::frames::{hex, FrameAnatomy, FrameSplitter, SHOWN_PAYLOAD};
+use super::frames::{hex, FrameAnatomy, SHOWN_PAYLOAD};
+use super::splitter::FrameSplitter;
 use crate::protocol::close::CloseFrame;
 use crate::protocol::connection::{Connection, Event, FrameProgress, Limits, State};
 use crate::protocol::deflate::Params;

@@ -6,6 +6,7 @@
 //! | view | file | what it owns |
 //! |---|---|---|
 //! | §5.2 frames explained | [`frames`] | every field of a frame, for the Inspector, the Lab, `wsmith decode` and `wsmith connect --trace` |
+//! | a byte stream cut into frames | [`splitter`] | `FrameSplitter`: one direction of a connection, however it arrives, each frame explained, a compressed payload inflated within a limit |
 //! | the Inspector's events | [`inspector`] | the typed JSON the Inspector sends to the browser: frames, handshakes, closes, attached, detached |
 //! | §5–§8 by experiment | [`lab`] | any bytes, in any reads, fed to a fresh server `Connection`, explained step by step |
 //! | the Lab's JSON | [`lab::wire`] | the typed report, steps, verdict, limits and presets `/lab` sends the page |
@@ -13,3 +14,4 @@
 pub mod frames;
 pub mod inspector;
 pub mod lab;
+pub mod splitter;

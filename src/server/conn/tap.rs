@@ -22,8 +22,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::app::ClientId;
-use crate::explain::frames::{FrameAnatomy, FrameSplitter};
+use crate::explain::frames::FrameAnatomy;
 use crate::explain::inspector::{HandshakeExplained, InspectorEvent};
+use crate::explain::splitter::FrameSplitter;
 use crate::protocol::deflate::Params;
 use crate::protocol::frame::{encode_frame, Opcode};
 use crate::protocol::{FrameProgress, Role};

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::{
-    Budget, EndpointCounters, Metrics, RateLimit, Refusal, CLOSED_BY, CLOSE_CODES,
+    Budget, EndpointCounters, Live, Metrics, RateLimit, Refusal, CLOSED_BY, CLOSE_CODES,
     HANDSHAKE_STATUSES, HUB_BUCKETS_S,
 };
 use crate::app::NAMES;
@@ -234,27 +234,6 @@ impl Metrics {
             ),
         ]
     }
-}
-
-/// What is read from the running server when it is scraped, not counted here.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Live {
-    /// TCP connections being served.
-    pub(crate) tcp_connections: usize,
-    /// `--max-connections` as in effect.
-    pub(crate) max_connections: usize,
-    /// Commands waiting in the hub's channel.
-    pub(crate) hub_queue: usize,
-    /// Pool threads alive, parked or busy.
-    pub(crate) threads: usize,
-    /// Pool threads parked.
-    pub(crate) parked_threads: usize,
-    /// Bytes the incomplete messages of every connection hold now (`--max-buffered-bytes`).
-    pub(crate) buffered_bytes: u64,
-    /// `--max-buffered-bytes`.
-    pub(crate) buffered_limit: u64,
-    /// Connections closed 1013 because their message would take the budget over its limit.
-    pub(crate) buffered_refused: u64,
 }
 
 /// A figure read when scraped, as a sample's integer.

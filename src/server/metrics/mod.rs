@@ -25,7 +25,26 @@ use crate::protocol::CloseCode;
 
 mod families;
 
-pub(crate) use families::Live;
+/// What is read from the running server when it is scraped, not counted here.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Live {
+    /// TCP connections being served.
+    pub(crate) tcp_connections: usize,
+    /// `--max-connections` as in effect.
+    pub(crate) max_connections: usize,
+    /// Commands waiting in the hub's channel.
+    pub(crate) hub_queue: usize,
+    /// Pool threads alive, parked or busy.
+    pub(crate) threads: usize,
+    /// Pool threads parked.
+    pub(crate) parked_threads: usize,
+    /// Bytes the incomplete messages of every connection hold now (`--max-buffered-bytes`).
+    pub(crate) buffered_bytes: u64,
+    /// `--max-buffered-bytes`.
+    pub(crate) buffered_limit: u64,
+    /// Connections closed 1013 because their message would take the budget over its limit.
+    pub(crate) buffered_refused: u64,
+}
 
 /// The one registry of this process.
 static METRICS: Metrics = Metrics::new();
