@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::probe::Probe;
 use support::process::Wsmith;
-use support::{masked_frame, status_of, upgrade_request, RawClient, TestServer, TIMEOUT};
+use support::{
+    inspector_may_list, masked_frame, status_of, upgrade_request, RawClient, TestServer, TIMEOUT,
+};
 
 /// Whether to run the heavier sizes (`WSMITH_ATTACK_HEAVY=1`).
 fn heavy() -> bool {
@@ -78,21 +80,6 @@ fn connect_from(from: Ipv4Addr, to: SocketAddr) -> io::Result<TcpStream> {
     socket.bind(&SocketAddr::from((from, 0)).into())?;
     socket.connect(&to.into())?;
     Ok(socket.into())
-}
-
-/// Whether an Inspector connected with `fields` may list connections (loopback only).
-fn inspector_may_list(addr: SocketAddr, fields: &str) -> bool {
-    let mut inspector = RawClient::connect_with(addr, "/inspect", fields);
-    inspector.send_text(r#"{"type":"list"}"#);
-    for _ in 0..10 {
-        let event: Value = serde_json::from_str(&inspector.read_text()).expect("JSON event");
-        match event["type"].as_str() {
-            Some("connections") => return true,
-            Some("error") => return false,
-            _ => continue,
-        }
-    }
-    panic!("no answer to list");
 }
 
 #[test]

@@ -419,3 +419,20 @@ pub fn parse_server_frame(buf: &[u8]) -> Option<(RawFrame, usize)> {
         at + len,
     ))
 }
+
+/// Whether an Inspector connecting to `addr` with `fields` (extra request header lines, each
+/// ending in `\r\n`) may list the connections: `connections` (allowed) or `error` (refused).
+pub fn inspector_may_list(addr: SocketAddr, fields: &str) -> bool {
+    let mut inspector = RawClient::connect_with(addr, "/inspect", fields);
+    inspector.send_text(r#"{"type":"list"}"#);
+    for _ in 0..10 {
+        let event: serde_json::Value =
+            serde_json::from_str(&inspector.read_text()).expect("JSON event");
+        match event["type"].as_str() {
+            Some("connections") => return true,
+            Some("error") => return false,
+            _ => continue,
+        }
+    }
+    panic!("no answer to list");
+}
