@@ -12,7 +12,8 @@ cd "$(dirname "$0")"
 SECONDS_PER_TARGET="${1:-60}"
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(decode_frame handshake reassemble_utf8 close_payload mask)
+((${#TARGETS[@]})) || TARGETS=(decode_frame handshake reassemble_utf8 close_payload mask
+  compressed_messages extension_header forwarded chat_command inspector_command lab_input)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 
