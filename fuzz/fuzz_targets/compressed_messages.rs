@@ -215,7 +215,7 @@ fuzz_target!(|data: &[u8]| {
         .map(|_| {
             state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
             let n = (state >> 16) as usize;
-            if n % 5 == 0 {
+            if n.is_multiple_of(5) {
                 n % 80_000 + 1
             } else {
                 n % 64 + 1
