@@ -29,16 +29,19 @@ fn is_invisible_or_bidi(c: char) -> bool {
     )
 }
 
-/// `server` written with digits, marks, spaces or punctuation the eye skips: the disguises a
-/// reader would still read as `server` (a check of its own, simpler than the chat's).
+/// `server` in a disguise a reader would still read as `server`: another case, a compatibility
+/// form (the name is NFKC already), punctuation, spaces or combining marks around its letters,
+/// `5` or `$` for `s`, Cyrillic or Greek letters drawn like `s`, `e`, `r`, `v`.
 fn reads_as_server(name: &str) -> bool {
     let letters: String = name
         .chars()
         .flat_map(char::to_lowercase)
         .filter_map(|c| match c {
-            '5' | '$' => Some('s'),
-            '3' => Some('e'),
-            c if c.is_ascii_alphabetic() => Some(c),
+            '5' | '$' | 'ѕ' => Some('s'),
+            'е' | 'ε' | 'ё' => Some('e'),
+            'г' => Some('r'),
+            'ν' | 'ѵ' => Some('v'),
+            c if c.is_alphanumeric() && !matches!(u32::from(c), 0x0300..=0x036F) => Some(c),
             _ => None,
         })
         .collect();
