@@ -31,13 +31,16 @@ fn is_invisible_or_bidi(c: char) -> bool {
 
 /// `server` in a disguise a reader would still read as `server`: another case, a compatibility
 /// form (the name is NFKC already), punctuation, spaces or combining marks around its letters,
-/// `5` or `$` for `s`, Cyrillic or Greek letters drawn like `s`, `e`, `r`, `v`.
+/// `5` or `$` for `s`, Cyrillic or Greek letters drawn like `s`, `e`, `r`, `v`. What reads as
+/// another letter (`0` as `o`; `1`, `!`, `|` as `i`) makes it another word.
 fn reads_as_server(name: &str) -> bool {
     let letters: String = name
         .chars()
         .flat_map(char::to_lowercase)
         .filter_map(|c| match c {
             '5' | '$' | 'ѕ' => Some('s'),
+            '0' => Some('o'),
+            '1' | '!' | '|' => Some('i'),
             'е' | 'ε' | 'ё' => Some('e'),
             'г' => Some('r'),
             'ν' | 'ѵ' => Some('v'),
