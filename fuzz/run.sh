@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS each (default 60), seeded from fuzz/seeds/ (RFC 6455's own
-# example frames and handshake). Fails on the first crash or broken property; the input that
+# Runs every fuzz target for SECONDS each (default 60), seeded from fuzz/seeds/ (the RFCs' own
+# examples, real headers and commands) and fuzz/corpus-min/ (the minimised corpus of a long
+# campaign, where a target has one). Fails on the first crash or broken property; the input that
 # did it is left in fuzz/artifacts/<target>/.
 #
 # Usage: bash fuzz/run.sh [SECONDS] [TARGET...]
@@ -12,13 +13,15 @@ cd "$(dirname "$0")"
 SECONDS_PER_TARGET="${1:-60}"
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(decode_frame handshake reassemble_utf8 close_payload mask)
+((${#TARGETS[@]})) || TARGETS=(decode_frame handshake reassemble_utf8 close_payload mask
+  compressed_messages extension_header forwarded chat_command inspector_command lab_input)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 
 for target in "${TARGETS[@]}"; do
   mkdir -p "corpus/$target"
   cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
+  cp -n corpus-min/"$target"/* "corpus/$target/" 2>/dev/null || true
   echo "=== fuzz $target for ${SECONDS_PER_TARGET}s"
   log="$(mktemp)"
   if ! cargo fuzz run "$target" "corpus/$target" -- -max_total_time="$SECONDS_PER_TARGET" \

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Some((head, len))) = whole {
         assert!(len <= data.len() && len <= limits.max_head_bytes);
         if let Ok(upgrade) = check_request(&head, &["chat"]) {
-            assert_eq!(upgrade.accept, accept_key(&upgrade.key));
+            assert_eq!(upgrade.accept, accept_key(upgrade.key));
             let response = response_101(&upgrade);
             assert!(response.starts_with(b"HTTP/1.1 101 "));
         }

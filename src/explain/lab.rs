@@ -360,7 +360,10 @@ pub fn run(experiment: &Experiment) -> Result<Report, LabError> {
             .iter()
             .find(|frame| frame.offset == *offset)
             .map_or(fed, |frame| {
-                offset + frame.header.len() as u64 + frame.payload_len
+                // Saturating: the frame that failed may announce any length (§5.2's top bit).
+                offset
+                    .saturating_add(frame.header.len() as u64)
+                    .saturating_add(frame.payload_len)
             }),
         None => conn.bytes_received(),
     };

@@ -635,9 +635,11 @@ impl Inflater {
             let used = usize::try_from(self.decompress.total_in() - before_in).unwrap_or(0);
             let made = usize::try_from(self.decompress.total_out() - before_out).unwrap_or(0);
             out.truncate(start + made);
+            // What was inflated before a corrupt byte comes first in the message: it is checked
+            // first, so the error does not depend on where the frames or the reads were cut.
+            check(out.get(start..).unwrap_or_default())?;
             let status = status.map_err(|_| ProtocolError::InvalidCompressedData)?;
             input = input.get(used..).unwrap_or_default();
-            check(out.get(start..).unwrap_or_default())?;
             if out.len() as u64 > limit {
                 return Err(ProtocolError::MessageTooBig {
                     size: out.len() as u64,
