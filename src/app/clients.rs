@@ -27,10 +27,33 @@ impl Recipients {
 /// How many characters of a peer's own input an error message may quote back.
 const MAX_QUOTED_CHARS: usize = 64;
 
-/// At most [`MAX_QUOTED_CHARS`] characters of `text`, so an error never echoes a long input.
+/// At most [`MAX_QUOTED_CHARS`] characters of `text`, so an error never echoes a long input,
+/// with control characters escaped (`\n`), so an error stays one line.
 pub(crate) fn quote(text: &str) -> String {
-    match text.char_indices().nth(MAX_QUOTED_CHARS) {
-        Some((end, _)) => format!("{}…", text.get(..end).unwrap_or(text)),
-        None => text.to_owned(),
+    let mut quoted = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == MAX_QUOTED_CHARS {
+            quoted.push('…');
+            break;
+        }
+        if c.is_control() {
+            quoted.extend(c.escape_default());
+        } else {
+            quoted.push(c);
+        }
+    }
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quote_is_one_line_of_at_most_64_characters_of_input() {
+        assert_eq!(quote("a\nb"), "a\\nb");
+        let long = "x".repeat(100);
+        assert_eq!(quote(&long), format!("{}…", "x".repeat(64)));
+        assert_eq!(quote("héllo"), "héllo");
     }
 }
