@@ -27,20 +27,24 @@ impl Recipients {
 /// How many characters of a peer's own input an error message may quote back.
 const MAX_QUOTED_CHARS: usize = 64;
 
-/// At most [`MAX_QUOTED_CHARS`] characters of `text`, so an error never echoes a long input,
-/// with control characters escaped (`\n`), so an error stays one line.
+/// The start of `text`, at most [`MAX_QUOTED_CHARS`] characters once control characters are
+/// escaped (`\n`), then `…` if anything was left out: an error never echoes a long input, and
+/// stays one line.
 pub(crate) fn quote(text: &str) -> String {
     let mut quoted = String::new();
-    for (n, c) in text.chars().enumerate() {
-        if n == MAX_QUOTED_CHARS {
+    let mut length = 0;
+    for c in text.chars() {
+        let shown: String = if c.is_control() {
+            c.escape_default().collect()
+        } else {
+            c.into()
+        };
+        length += shown.chars().count();
+        if length > MAX_QUOTED_CHARS {
             quoted.push('…');
             break;
         }
-        if c.is_control() {
-            quoted.extend(c.escape_default());
-        } else {
-            quoted.push(c);
-        }
+        quoted.push_str(&shown);
     }
     quoted
 }
@@ -54,6 +58,10 @@ mod tests {
         assert_eq!(quote("a\nb"), "a\\nb");
         let long = "x".repeat(100);
         assert_eq!(quote(&long), format!("{}…", "x".repeat(64)));
+        assert_eq!(quote(&"x".repeat(64)), "x".repeat(64));
         assert_eq!(quote("héllo"), "héllo");
+        // Escapes count: 40 DELs are 240 characters once escaped.
+        let escaped = quote(&"\u{7f}".repeat(40));
+        assert_eq!(escaped.chars().count(), 10 * 6 + 1, "{escaped}");
     }
 }
