@@ -484,14 +484,9 @@ impl<'ast> Visit<'ast> for Imports<'_> {
     }
 
     fn visit_impl_item(&mut self, item: &'ast ImplItem) {
-        let attrs = match item {
-            ImplItem::Const(item) => &item.attrs,
-            ImplItem::Fn(item) => &item.attrs,
-            ImplItem::Type(item) => &item.attrs,
-            ImplItem::Macro(item) => &item.attrs,
-            _ => return visit::visit_impl_item(self, item),
-        };
-        self.marked(attrs, |this| visit::visit_impl_item(this, item));
+        self.marked(impl_item_attributes(item), |this| {
+            visit::visit_impl_item(this, item)
+        });
     }
 
     /// An inline module is a scope of its own; a `mod x;` is visited in its own file.
@@ -534,12 +529,7 @@ impl<'ast> Visit<'ast> for Imports<'_> {
     /// A macro's arguments are tokens; those that parse as expressions are visited as such.
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
         self.visit_path(&mac.path);
-        if let Ok(arguments) = mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
-        {
-            for argument in &arguments {
-                self.visit_expr(argument);
-            }
-        }
+        visit_macro_arguments(self, mac);
     }
 
     /// A `macro_rules!` body is a pattern language (`$crate::…`), not code.
@@ -568,12 +558,7 @@ impl<'ast> Visit<'ast> for UsedNames {
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
         self.visit_path(&mac.path);
-        if let Ok(arguments) = mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
-        {
-            for argument in &arguments {
-                self.visit_expr(argument);
-            }
-        }
+        visit_macro_arguments(self, mac);
     }
 }
 
@@ -659,6 +644,26 @@ fn item_name(item: &Item) -> Option<String> {
 }
 
 /// An item's attributes.
+/// A macro's arguments are tokens; those that parse as expressions are visited as such.
+fn visit_macro_arguments<V: for<'a> Visit<'a>>(visitor: &mut V, mac: &syn::Macro) {
+    if let Ok(arguments) = mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated) {
+        for argument in &arguments {
+            visitor.visit_expr(argument);
+        }
+    }
+}
+
+/// The attributes of an item of an `impl` block (none for the kinds that carry none).
+pub fn impl_item_attributes(item: &ImplItem) -> &[Attribute] {
+    match item {
+        ImplItem::Const(item) => &item.attrs,
+        ImplItem::Fn(item) => &item.attrs,
+        ImplItem::Type(item) => &item.attrs,
+        ImplItem::Macro(item) => &item.attrs,
+        _ => &[],
+    }
+}
+
 pub fn attributes(item: &Item) -> &[Attribute] {
     match item {
         Item::Const(item) => &item.attrs,

@@ -9,7 +9,7 @@ use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::{ImplItem, Item};
 
-use crate::graph::{attributes, is_test};
+use crate::graph::{attributes, impl_item_attributes, is_test};
 
 /// The lines of code of `text`, whose syntax tree is `file`.
 pub fn lines_of_code(text: &str, file: &syn::File) -> usize {
@@ -89,14 +89,7 @@ impl<'ast> Visit<'ast> for TestItems {
     }
 
     fn visit_impl_item(&mut self, item: &'ast ImplItem) {
-        let attrs = match item {
-            ImplItem::Const(item) => &item.attrs,
-            ImplItem::Fn(item) => &item.attrs,
-            ImplItem::Type(item) => &item.attrs,
-            ImplItem::Macro(item) => &item.attrs,
-            _ => return,
-        };
-        if is_test(attrs) {
+        if is_test(impl_item_attributes(item)) {
             self.add(item.span());
         }
     }
